@@ -1,0 +1,1 @@
+"""PyQt6 applications: the live retrieval window and the calibration recorder."""

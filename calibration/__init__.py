@@ -1,0 +1,1 @@
+"""Shipped calibration resources (data files; see myostream.resources)."""

@@ -1,0 +1,1 @@
+"""Shipped devices resources (data files; see myostream.resources)."""

@@ -1,0 +1,1 @@
+"""Shipped models resources (data files; see myostream.resources)."""

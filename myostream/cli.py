@@ -1,0 +1,184 @@
+"""The ``myostream`` command.
+
+Each subcommand's arguments are declared here; its work lives in the module that owns
+the concern (imported lazily, so ``myostream devices`` does not import torch).
+Bad input raises :class:`MyostreamError`, printed as one sentence with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from myostream.errors import MyostreamError
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from myostream.stream.commands import devices_command
+
+    return devices_command()
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from myostream.stream.commands import stream_command
+
+    return stream_command(
+        device=args.device,
+        lsl=args.lsl,
+        brainflow=args.brainflow,
+        publish=args.publish,
+        duration=args.duration,
+        seed=args.seed,
+        timeout=args.timeout,
+    )
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from myostream.bench import bench_command
+
+    return bench_command(args.what, out=args.out, quick=args.quick)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from myostream.data.commands import replay_command
+
+    return replay_command(
+        path=args.file,
+        lsl=args.lsl,
+        speed=args.speed,
+        loop=args.loop,
+        start=args.start,
+        database=args.database,
+        duration=args.duration,
+    )
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from myostream.text.commands import describe_command
+
+    return describe_command(args)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from myostream.train.commands import train_command
+
+    return train_command(args)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from myostream.train.commands import eval_command
+
+    return eval_command(args)
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    from myostream.apps.live import live_command
+
+    return live_command(args)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from myostream.apps.recorder import record_command
+
+    return record_command(args)
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from myostream.train.adapt import adapt_command
+
+    return adapt_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="myostream",
+        description="Real-time wearable EMG: stream, filter, replay, and rank natural-language descriptions of hand actions.",
+    )
+    from myostream import __version__
+
+    parser.add_argument("--version", action="version", version=f"myostream {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("devices", _cmd_devices, "List device profiles and whether each can run on this machine now.")
+
+    p = add("stream", _cmd_stream, "Open a source and print a live status line (rate, channels, lost samples, RMS).")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--device", default=None, help="device profile name (default: simulated)")
+    src.add_argument("--lsl", metavar="NAME", help="read an LSL stream by name (or type=EMG, source_id=ID)")
+    src.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. SYNTHETIC_BOARD)")
+    p.add_argument("--publish", metavar="NAME", help="also publish the samples as an LSL outlet called NAME")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated armband")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an LSL stream to appear")
+
+    p = add("replay", _cmd_replay, "Replay a recording (NinaPro .mat, emg2pose .hdf5, Myo .dat, session .h5) as a live LSL stream.")
+    p.add_argument("file", help="recording file")
+    p.add_argument("--lsl", metavar="NAME", default=None, help="LSL stream name (default: the file's stem)")
+    p.add_argument("--speed", type=float, default=1.0, help="speed factor 0.25-10, or 0 for unthrottled")
+    p.add_argument("--loop", action="store_true", help="start again at the end")
+    p.add_argument("--start", type=float, default=0.0, help="start offset in seconds")
+    p.add_argument("--database", default=None, help="NinaPro database when the file name does not say (db1, db2, ...)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds of wall time")
+
+    p = add("describe", _cmd_describe, "Show description catalogs, encode text, or run stage-1 text training and its report.")
+    p.add_argument("action", nargs="?", default="list", help="list | show CATALOG | report | glove")
+    p.add_argument("rest", nargs="*", help="arguments of the action")
+
+    p = add("train", _cmd_train, "Train MyoSem (stage 1 text, stage 2 encoder, stage 3 alignment) from a config.")
+    p.add_argument("config", help="model config name or .toml path (see models/)")
+    p.add_argument("--out", default=None, help="output folder for the checkpoint and logs")
+    p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--protocol", default=None, help="random | cross-user | cross-class | cross-dataset | repetition")
+
+    p = add("eval", _cmd_eval, "Evaluate a checkpoint both ways (EMG->text, text->EMG) under a protocol.")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--data", default=None)
+    p.add_argument("--protocol", default=None)
+    p.add_argument("--out", default=None)
+    p.add_argument("--device", default="auto")
+
+    p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")
+    p.add_argument("what", choices=["stream", "data", "model", "live", "all"], help="which benchmarks")
+    p.add_argument("--out", default=None, help="folder for the JSON + Markdown report")
+    p.add_argument("--quick", action="store_true", help="shorter runs (noisier numbers)")
+
+    p = add("live", _cmd_live, "Open the live retrieval window (default: simulated armband + bundled model).")
+    p.add_argument("--source", default="simulated", help="simulated | lsl:NAME | brainflow:BOARD | replay:FILE")
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the bundled model)")
+    p.add_argument("--device", default="auto", help="torch device: auto | cpu | cuda")
+    p.add_argument("--duration", type=float, default=None, help="close after this many seconds")
+
+    p = add("record", _cmd_record, "Record and label a calibration session, cue by cue.")
+    p.add_argument("--device", default="simulated", help="device profile or lsl:NAME | brainflow:BOARD | replay:FILE")
+    p.add_argument("--protocol", default="quick", help="calibration protocol name or .toml path")
+    p.add_argument("--subject", default=None)
+    p.add_argument("--out", default="sessions", help="folder for session files")
+
+    p = add("adapt", _cmd_adapt, "Fine-tune a model to a user's calibration sessions.")
+    p.add_argument("--model", required=True, help="checkpoint folder")
+    p.add_argument("--sessions", required=True, help="folder of session .h5 files")
+    p.add_argument("--out", default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except MyostreamError as exc:
+        print(f"myostream {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
