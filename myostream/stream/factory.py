@@ -1,0 +1,65 @@
+"""Turn a source spec into a :class:`Source`: the one place every command resolves its input.
+
+Specs: a device profile name (``simulated``, ``myo-lsl``, ``brainflow-synthetic`` ...) or
+a profile ``.toml`` path, ``lsl:NAME`` (also ``lsl:type=EMG`` / ``lsl:source_id=ID``),
+``brainflow:BOARD`` (name or id), ``replay:FILE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from myostream.errors import MyostreamError
+from myostream.stream.devices import DeviceProfile, load_profile
+from myostream.stream.source import Source
+
+
+def lsl_query(query: str) -> dict[str, str]:
+    """``"NAME"`` / ``"type=EMG"`` / ``"source_id=X"`` → keyword arguments of LSLSource."""
+    if "=" in query:
+        key, value = query.split("=", 1)
+        if key not in ("name", "type", "source_id"):
+            raise MyostreamError(f"LSL query {query!r}: use name=..., type=... or source_id=....")
+        return {key: value}
+    return {"name": query}
+
+
+def source_from_profile(profile: DeviceProfile, **overrides: Any) -> Source:
+    opts = profile.options.get(profile.transport, {})
+    if profile.transport == "simulated":
+        from myostream.stream.simulated import SimulatedArmband
+
+        kw = {"rate": profile.rate, "n_channels": profile.n_channels, **opts, **overrides}
+        return SimulatedArmband(**kw)
+    if profile.transport == "lsl":
+        from myostream.stream.lsl import LSLSource
+
+        kw = {k: v for k, v in opts.items() if k in ("name", "type", "source_id")}
+        return LSLSource(**{**kw, **overrides})
+    if profile.transport == "brainflow":
+        from myostream.stream.brainflow import BrainFlowSource
+
+        return BrainFlowSource.from_profile(profile, **overrides)
+    raise MyostreamError(
+        f"Device {profile.name!r} is a recording setup ({profile.transport}); play its files with "
+        "`myostream replay FILE` or --source replay:FILE."
+    )
+
+
+def make_source(spec: str, **overrides: Any) -> Source:
+    """Build (not open) the source a user named on the command line."""
+    kind, _, arg = spec.partition(":")
+    if arg and kind == "lsl":
+        from myostream.stream.lsl import LSLSource
+
+        return LSLSource(**lsl_query(arg), **overrides)
+    if arg and kind == "brainflow":
+        from myostream.stream.brainflow import BrainFlowSource
+
+        return BrainFlowSource(arg, **overrides)
+    if arg and kind == "replay":
+        from myostream.stream.replay import ReplaySource
+
+        return ReplaySource.from_file(Path(arg), **overrides)
+    return source_from_profile(load_profile(spec), **overrides)
