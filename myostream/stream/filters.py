@@ -15,6 +15,11 @@ from scipy import signal
 from myostream.errors import MyostreamError
 from myostream.stream.devices import DeviceProfile, FilterSpec
 
+try:  # scipy's C kernel without sosfilt's per-call validation: ~12x cheaper on 10-sample chunks
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
+except ImportError:  # pragma: no cover - a future scipy may move it; the public path is equal
+    _sosfilt_kernel = None
+
 #: Edges above this fraction of Nyquist are dropped (a Butterworth edge there is meaningless).
 _MAX_EDGE = 0.95
 
@@ -49,6 +54,21 @@ def design_sos(rate: float, spec: FilterSpec) -> np.ndarray:
     return np.concatenate(sections, axis=0)
 
 
+def _sosfilt_channels_first(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
+    """Filter ``x`` float64[C, n] (C-contiguous, overwritten) along time; ``zi`` [C, sections, 2] is updated."""
+    if _sosfilt_kernel is not None:
+        _sosfilt_kernel(sos, x, zi)
+        return x
+    y, zf = signal.sosfilt(sos, x, axis=-1, zi=zi.transpose(1, 0, 2))
+    zi[...] = zf.transpose(1, 0, 2)
+    return y
+
+
+def _steady_state(sos: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Initial state [C, sections, 2] as if each channel had been at its first value forever."""
+    return np.ascontiguousarray(signal.sosfilt_zi(sos)[None, :, :] * first[:, None, None])
+
+
 class FilterStage:
     """Filters ``float32[n, C]`` chunks causally; state persists between calls."""
 
@@ -56,7 +76,7 @@ class FilterStage:
         self.rate = float(rate)
         self.n_channels = int(n_channels)
         self.spec = spec or FilterSpec()
-        self.sos = design_sos(self.rate, self.spec)
+        self.sos = np.ascontiguousarray(design_sos(self.rate, self.spec), dtype=np.float64)
         self.envelope_sos = (
             signal.butter(2, min(self.spec.envelope, _MAX_EDGE * self.rate / 2), btype="lowpass", fs=self.rate, output="sos")
             if self.spec.envelope
@@ -85,16 +105,17 @@ class FilterStage:
             )
         if len(x) == 0 or self.is_identity:
             return x.astype(np.float32, copy=False)
-        y = x.astype(np.float64)
+        # Channels-first float64 for the kernel; one copy in, one out per chunk.
+        y = np.ascontiguousarray(x.T, dtype=np.float64)
         if len(self.sos):
             if self._zi is None:
                 # Start in steady state for the first sample, so a DC offset (e.g. raw Myo
                 # counts) does not ring through the high-pass at start-up.
-                self._zi = signal.sosfilt_zi(self.sos)[:, :, None] * y[0][None, None, :]
-            y, self._zi = signal.sosfilt(self.sos, y, axis=0, zi=self._zi)
+                self._zi = _steady_state(self.sos, y[:, 0])
+            y = _sosfilt_channels_first(self.sos, y, self._zi)
         if self.envelope_sos is not None:
             np.abs(y, out=y)
             if self._env_zi is None:
-                self._env_zi = signal.sosfilt_zi(self.envelope_sos)[:, :, None] * y[0][None, None, :]
-            y, self._env_zi = signal.sosfilt(self.envelope_sos, y, axis=0, zi=self._env_zi)
-        return y.astype(np.float32)
+                self._env_zi = _steady_state(self.envelope_sos, y[:, 0])
+            y = _sosfilt_channels_first(self.envelope_sos, y, self._env_zi)
+        return np.ascontiguousarray(y.T, dtype=np.float32)

@@ -76,17 +76,19 @@ class RingBuffer:
         self._writing = self._count + n
         m = len(data)
         i = start % self.capacity
-        first = min(m, self.capacity - i)  # at most two slices: no whole-buffer copy on wrap
-        self._data[i : i + first] = data[:first]
-        self._ts[i : i + first] = timestamps[:first]
-        self._data[: m - first] = data[first:]
-        self._ts[: m - first] = timestamps[first:]
-        if labels is None:
-            self._labels[i : i + first] = UNKNOWN_LABEL
-            self._labels[: m - first] = UNKNOWN_LABEL
-        else:
-            self._labels[i : i + first] = labels[:first]
-            self._labels[: m - first] = labels[first:]
+        if i + m <= self.capacity:  # common case: one slice, no wrap
+            self._data[i : i + m] = data
+            self._ts[i : i + m] = timestamps
+            self._labels[i : i + m] = UNKNOWN_LABEL if labels is None else labels
+        else:  # wrap: two slices, never a whole-buffer copy
+            first = self.capacity - i
+            self._data[i:], self._data[: m - first] = data[:first], data[first:]
+            self._ts[i:], self._ts[: m - first] = timestamps[:first], timestamps[first:]
+            if labels is None:
+                self._labels[i:] = UNKNOWN_LABEL
+                self._labels[: m - first] = UNKNOWN_LABEL
+            else:
+                self._labels[i:], self._labels[: m - first] = labels[:first], labels[first:]
         self._count = self._writing
 
     def latest(self, n: int) -> Span:
@@ -107,16 +109,13 @@ class RingBuffer:
     def _copy(self, start: int, end: int, requested: int) -> Span:
         n = end - start
         i = start % self.capacity
-        first = min(n, self.capacity - i)
-        data = np.empty((n, self.n_channels), np.float32)
-        ts = np.empty(n, np.float64)
-        labels = np.empty(n, np.int16)
-        data[:first] = self._data[i : i + first]
-        data[first:] = self._data[: n - first]
-        ts[:first] = self._ts[i : i + first]
-        ts[first:] = self._ts[: n - first]
-        labels[:first] = self._labels[i : i + first]
-        labels[first:] = self._labels[: n - first]
+        if i + n <= self.capacity:  # no wrap: plain slice copies
+            data, ts, labels = self._data[i : i + n].copy(), self._ts[i : i + n].copy(), self._labels[i : i + n].copy()
+        else:
+            first = self.capacity - i
+            data = np.concatenate((self._data[i:], self._data[: n - first]))
+            ts = np.concatenate((self._ts[i:], self._ts[: n - first]))
+            labels = np.concatenate((self._labels[i:], self._labels[: n - first]))
         # Anything the writer may have touched during the copy is not trustworthy.
         safe_start = self._writing - self.capacity
         if safe_start > start:
