@@ -1,0 +1,184 @@
+"""Widgets and colours shared by the myostream apps (live retrieval, calibration recorder).
+
+:class:`TracePlot` draws many EMG channels fast enough for 16 channels at 2 kHz: it is
+fed the newest samples a few dozen times a second (from a QTimer, never per sample),
+min/max-decimates them to about two points per pixel column, and updates one
+``PlotDataItem`` per channel, each channel on its own row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtGui, QtWidgets
+
+# One dark palette for every app: panels, text, accents and a channel colour cycle that
+# stays distinguishable on the dark background.
+BACKGROUND = "#16181d"
+PANEL = "#1f2229"
+PANEL_RAISED = "#282c35"
+BORDER = "#343946"
+TEXT = "#e6e8ee"
+TEXT_DIM = "#9aa1b1"
+ACCENT = "#4da3ff"
+GOOD = "#4cc38a"
+WARN = "#f0b43c"
+BAD = "#ef5b5b"
+CHANNEL_COLORS = (
+    "#4da3ff", "#f28e2b", "#59c76f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
+    "#9c755f", "#a0cbe8", "#ffbe7d", "#8cd17d", "#d4a6c8", "#86bcb6", "#f1ce63", "#bab0ac",
+)
+FONT_FAMILY = "Inter, Segoe UI, Helvetica Neue, Arial, sans-serif"
+
+STYLESHEET = f"""
+QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: 10pt; }}
+QFrame#panel {{ background: {PANEL}; border: 1px solid {BORDER}; border-radius: 8px; }}
+QLabel#title {{ color: {TEXT_DIM}; font-size: 9pt; font-weight: 600; letter-spacing: 1px; background: transparent; }}
+QLabel {{ background: transparent; }}
+QPushButton {{ background: {PANEL_RAISED}; border: 1px solid {BORDER}; border-radius: 6px; padding: 5px 12px; }}
+QPushButton:hover {{ border-color: {ACCENT}; }}
+QPushButton:checked {{ background: {ACCENT}; color: {BACKGROUND}; }}
+QPushButton#primary {{ background: {ACCENT}; color: {BACKGROUND}; font-weight: 600; border: none; }}
+QPushButton:disabled {{ color: {TEXT_DIM}; }}
+QLineEdit, QComboBox {{ background: {PANEL_RAISED}; border: 1px solid {BORDER}; border-radius: 6px; padding: 4px 8px; }}
+QLineEdit:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
+QComboBox QAbstractItemView {{ background: {PANEL_RAISED}; selection-background-color: {ACCENT}; }}
+QToolBar {{ background: {PANEL}; border: none; border-bottom: 1px solid {BORDER}; spacing: 6px; padding: 4px; }}
+QStatusBar {{ background: {PANEL}; color: {TEXT_DIM}; border-top: 1px solid {BORDER}; }}
+QStatusBar QLabel {{ color: {TEXT_DIM}; padding: 0 8px; }}
+QSplitter::handle {{ background: {BACKGROUND}; }}
+QProgressBar {{ background: {PANEL_RAISED}; border: none; border-radius: 4px; max-height: 8px; }}
+QProgressBar::chunk {{ background: {ACCENT}; border-radius: 4px; }}
+"""
+
+
+def channel_color(i: int) -> str:
+    return CHANNEL_COLORS[i % len(CHANNEL_COLORS)]
+
+
+def apply_theme(app: QtWidgets.QApplication) -> None:
+    """The shared look: dark palette, readable font, pyqtgraph on the same background."""
+    app.setStyle("Fusion")
+    font = QtGui.QFont()
+    font.setFamilies([f.strip() for f in FONT_FAMILY.split(",")])
+    font.setPointSizeF(10)
+    app.setFont(font)
+    app.setStyleSheet(STYLESHEET)
+    pg.setConfigOptions(background=PANEL, foreground=TEXT_DIM, antialias=False)
+
+
+def panel(title: str, body: QtWidgets.QWidget | QtWidgets.QLayout) -> QtWidgets.QFrame:
+    """A rounded panel with a small caps title above ``body``."""
+    frame = QtWidgets.QFrame()
+    frame.setObjectName("panel")
+    layout = QtWidgets.QVBoxLayout(frame)
+    layout.setContentsMargins(10, 8, 10, 10)
+    layout.setSpacing(6)
+    label = QtWidgets.QLabel(title.upper())
+    label.setObjectName("title")
+    layout.addWidget(label)
+    if isinstance(body, QtWidgets.QLayout):
+        layout.addLayout(body)
+    else:
+        layout.addWidget(body)
+    return frame
+
+
+def style_plot(plot: pg.PlotItem) -> None:
+    """Axes in the theme's dim text colour, a faint grid, no mouse zoom on live plots."""
+    for name in ("left", "bottom", "right"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(BORDER))
+        axis.setTextPen(pg.mkPen(TEXT_DIM))
+        # Axes redraw with every curve update otherwise; a cached pixmap makes that a blit.
+        axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+
+
+def peak_decimate(data: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min/max decimation of ``data [n, C]`` to at most ``max_points`` rows.
+
+    Returns ``(index, values)``: the (fractional) sample index of each kept row and the
+    rows; every bin of samples contributes its minimum and its maximum, so spikes stay
+    visible however far the trace is zoomed out.
+    """
+    n = len(data)
+    if n <= max_points:
+        return np.arange(n, dtype=np.float64), data
+    factor = int(np.ceil(n / (max_points // 2)))
+    bins = n // factor
+    skip = n - bins * factor  # drop the oldest few samples so bins align with the newest one
+    blocks = data[skip:].reshape(bins, factor, data.shape[1])
+    out = np.empty((2 * bins, data.shape[1]), data.dtype)
+    out[0::2] = blocks.min(axis=1)
+    out[1::2] = blocks.max(axis=1)
+    centres = skip + factor * np.arange(bins, dtype=np.float64) + (factor - 1) / 2
+    return np.repeat(centres, 2), out
+
+
+class TracePlot(pg.PlotWidget):
+    """Scrolling multichannel traces, one row per channel, newest sample at t = 0.
+
+    Call :meth:`show_samples` with the newest ``seconds`` of samples (e.g.
+    ``ring.latest(n).data``) from a timer. All rows share one amplitude scale, which
+    follows the signal (fast up, slow down) so relative channel amplitudes stay readable.
+    """
+
+    def __init__(
+        self,
+        channel_names: Sequence[str],
+        rate: float,
+        seconds: float = 5.0,
+        max_points: int = 1200,
+        parent: QtWidgets.QWidget | None = None,
+    ) -> None:
+        super().__init__(parent=parent)
+        self.seconds = float(seconds)
+        self.max_points = int(max_points)
+        self.frames = 0
+        self._scale = 0.0
+        self._curves: list[pg.PlotDataItem] = []
+        item = self.getPlotItem()
+        style_plot(item)
+        item.showGrid(x=True, y=False, alpha=0.15)
+        item.setLabel("bottom", "time (s)")
+        item.setXRange(-self.seconds, 0, padding=0.0)
+        self.set_channels(channel_names, rate)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self._curves)
+
+    def set_channels(self, channel_names: Sequence[str], rate: float) -> None:
+        """Rebuild the rows for a new source."""
+        item = self.getPlotItem()
+        for curve in self._curves:
+            item.removeItem(curve)
+        self.rate = float(rate)
+        self.channel_names = tuple(channel_names)
+        self._curves = [
+            item.plot(pen=pg.mkPen(channel_color(i), width=1), skipFiniteCheck=True, autoDownsample=False)
+            for i in range(len(self.channel_names))
+        ]
+        n = len(self.channel_names)
+        item.getAxis("left").setTicks([[(-float(i), name) for i, name in enumerate(self.channel_names)]])
+        item.setYRange(-n + 0.4, 0.6, padding=0.0)
+        self._scale = 0.0
+
+    def show_samples(self, data: np.ndarray) -> None:
+        """Draw the newest samples ``data [n, C]`` (the last row is the newest)."""
+        if len(data) == 0 or data.shape[1] != self.n_channels:
+            return
+        index, values = peak_decimate(data, self.max_points)
+        t = (index - (len(data) - 1)) / self.rate
+        peak = float(np.percentile(np.abs(values), 99.5)) if values.size else 0.0
+        # Attack fast, release slowly, so a burst rescales at once and rest does not blow up noise.
+        self._scale = peak if peak > self._scale else 0.97 * self._scale + 0.03 * peak
+        gain = 0.45 / self._scale if self._scale > 0 else 1.0
+        for i, curve in enumerate(self._curves):
+            curve.setData(t, values[:, i] * gain - i)
+        self.frames += 1
