@@ -8,7 +8,9 @@ a label means the same thing in every dataset that shares the class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,11 @@ class Recording:
                 raise MyostreamError(f"{where}: {name} has {len(value)} samples but EMG has {n}; lengths must match.")
 
     @property
+    def name(self) -> str:
+        """A short id: the file stem, else dataset/subject/session."""
+        return Path(self.source).stem if self.source else f"{self.dataset}-{self.subject}-{self.session}"
+
+    @property
     def n_samples(self) -> int:
         return len(self.emg)
 
@@ -70,3 +77,49 @@ class Recording:
     @property
     def duration(self) -> float:
         return self.n_samples / self.rate
+
+
+def concatenate(recordings: Sequence[Recording], source: str = "") -> Recording:
+    """One recording made of several played back to back (e.g. a Myo session's gesture files).
+
+    Rate, channels and unit must agree; labels are re-indexed into the union of the
+    label names (first-seen order). Lazy EMG is read into memory.
+    """
+    if not recordings:
+        raise MyostreamError("Nothing to concatenate: give at least one recording.")
+    first = recordings[0]
+    for r in recordings[1:]:
+        if r.rate != first.rate or r.channel_names != first.channel_names or r.unit != first.unit:
+            raise MyostreamError(
+                f"Recording {r.name!r} ({r.rate:g} Hz, {r.n_channels} ch, {r.unit}) cannot follow {first.name!r} "
+                f"({first.rate:g} Hz, {first.n_channels} ch, {first.unit}); concatenate only recordings of one setup."
+            )
+    names = tuple(dict.fromkeys(n for r in recordings for n in r.label_names))
+    labels = []
+    for r in recordings:
+        lut = np.array([names.index(n) for n in r.label_names] + [-1], np.int16)  # -1 stays -1
+        labels.append(lut[np.asarray(r.labels, np.int64)])
+
+    def joined(attr: str) -> np.ndarray | None:
+        parts = [getattr(r, attr) for r in recordings]
+        if any(p is None for p in parts):
+            return None
+        return np.concatenate([np.asarray(p) for p in parts])
+
+    return Recording(
+        emg=np.concatenate([np.asarray(r.emg[:], np.float32) for r in recordings]),
+        rate=first.rate,
+        labels=np.concatenate(labels),
+        label_names=names,
+        channel_names=first.channel_names,
+        subject=first.subject,
+        session=first.session,
+        exercise=first.exercise if all(r.exercise == first.exercise for r in recordings) else "",
+        dataset=first.dataset,
+        unit=first.unit,
+        repetition=joined("repetition"),
+        glove=joined("glove"),
+        pose=joined("pose"),
+        source=source,
+        meta={"parts": [r.source or r.name for r in recordings], "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
+    )

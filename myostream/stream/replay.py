@@ -1,0 +1,182 @@
+"""Replay a recording as a live :class:`~myostream.stream.source.Source`.
+
+Pacing never drifts: sample ``k`` (counted from :meth:`ReplaySource.open`) is due at
+``t0 + k / (rate * speed)`` on the LSL clock, computed from ``k`` itself, so late
+wake-ups and slow readers never accumulate and a one-hour replay ends one hour after
+it started. Like an armband, samples are released in blocks of ``chunk_ms``: a block
+becomes readable when its last sample is due, and carries those due times as
+timestamps. ``speed=0`` replays unthrottled: every read returns the next second of the
+recording at once, stamped at the nominal rate from ``t0``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from myostream.data.recording import Recording
+from myostream.errors import MyostreamError
+from myostream.stream.lslconfig import pylsl_module
+from myostream.stream.source import Chunk, StreamInfo, check_finite
+
+#: Allowed speed factors (0 = unthrottled).
+MIN_SPEED, MAX_SPEED = 0.25, 10.0
+_READER_OPTIONS = ("format", "database", "labels")
+
+
+class ReplaySource:
+    """A :class:`Recording` played back in real time (or ``speed`` times faster).
+
+    ``start`` skips that many seconds of the recording; with ``loop`` playback
+    restarts at ``start`` after the last sample and never ends, else :attr:`exhausted`
+    turns true and reads return empty chunks. Chunks carry the recording's labels,
+    indexing ``info.label_names``.
+    """
+
+    def __init__(
+        self,
+        recording: Recording,
+        speed: float = 1.0,
+        loop: bool = False,
+        start: float = 0.0,
+        chunk_ms: float = 20.0,
+        name: str | None = None,
+    ) -> None:
+        where = f"Replay of {recording.name!r}"
+        if not (speed == 0 or MIN_SPEED <= speed <= MAX_SPEED):
+            raise MyostreamError(
+                f"{where}: speed {speed!r} is out of range; use {MIN_SPEED:g} to {MAX_SPEED:g} times real time, or 0 for unthrottled."
+            )
+        if not 0 <= start < recording.duration:
+            raise MyostreamError(
+                f"{where}: start {start!r} s is outside the recording (0 to {recording.duration:.2f} s)."
+            )
+        if not chunk_ms > 0:
+            raise MyostreamError(f"{where}: chunk_ms must be positive milliseconds, not {chunk_ms!r}.")
+        self.recording = recording
+        self.speed = float(speed)
+        self.loop = bool(loop)
+        self.block = max(1, round(chunk_ms * recording.rate / 1000.0))
+        self.first = int(round(start * recording.rate))
+        self.span = recording.n_samples - self.first  # samples played per pass
+        self._info = StreamInfo(
+            name=name or recording.name,
+            rate=recording.rate,
+            channel_names=tuple(recording.channel_names),
+            unit=recording.unit,
+            source_id=f"myostream-replay:{recording.source or recording.name}",
+            kind="EMG",
+            label_names=tuple(recording.label_names),
+        )
+        self._clock: Any = None
+        self._t0: float | None = None
+        self._emitted = 0
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kw: Any) -> "ReplaySource":
+        """Read any supported recording (see :func:`~myostream.data.readers.read_recording`) and replay it.
+
+        ``format``, ``database`` and ``labels`` go to the reader (when not None), the
+        rest to :class:`ReplaySource`.
+        """
+        from myostream.data.readers import read_recording
+
+        reader_kw = {k: kw.pop(k) for k in _READER_OPTIONS if k in kw}
+        recording = read_recording(path, **{k: v for k, v in reader_kw.items() if v is not None})
+        return cls(recording, **kw)
+
+    @property
+    def info(self) -> StreamInfo:
+        return self._info
+
+    @property
+    def exhausted(self) -> bool:
+        """True once a non-looping replay has delivered its last sample."""
+        return not self.loop and self._emitted >= self.span
+
+    @property
+    def emitted(self) -> int:
+        """Samples delivered since :meth:`open`."""
+        return self._emitted
+
+    @property
+    def position(self) -> float:
+        """Where in the recording the next sample comes from, in seconds."""
+        return (self.first + self._emitted % self.span) / self.recording.rate
+
+    @property
+    def t0(self) -> float:
+        """LSL time at which sample 0 was due (set by :meth:`open`)."""
+        if self._t0 is None:
+            raise MyostreamError(f"Replay of {self.recording.name!r} is not open; call open() first.")
+        return self._t0
+
+    def due_time(self, k: int) -> float:
+        """LSL time at which sample ``k`` (counted from :meth:`open`) is due."""
+        rate = self.recording.rate * (self.speed or 1.0)
+        return self.t0 + k / rate
+
+    def open(self) -> None:
+        self._clock = pylsl_module().local_clock
+        self._t0 = self._clock()
+        self._emitted = 0
+
+    def close(self) -> None:
+        self._t0 = None
+
+    def _released(self, now: float) -> int:
+        """How many samples have been released by time ``now`` (whole blocks; the last one may be short)."""
+        # The epsilon absorbs float rounding of (now - t0) * rate, so a block is never held back at its due time.
+        due = math.floor((now - self.t0) * self.recording.rate * self.speed + 1e-6) + 1
+        released = (due // self.block) * self.block
+        if not self.loop:
+            released = self.span if due >= self.span else min(released, self.span)
+        return max(released, 0)
+
+    def read(self, timeout: float = 0.0) -> Chunk:
+        if self._t0 is None:
+            raise MyostreamError(f"Replay of {self.recording.name!r} is not open; call open() first.")
+        if self.exhausted:
+            time.sleep(timeout)  # like a silent device: wait, then report nothing
+            return Chunk.empty(self.info.n_channels, with_labels=True)
+        if self.speed == 0:
+            n = max(self.block, math.ceil(self.recording.rate))
+            if not self.loop:
+                n = min(n, self.span - self._emitted)
+            return self._take(n)
+        released = self._released(self._clock())
+        if released <= self._emitted and timeout > 0:
+            deadline = self._clock() + timeout
+            end = self._emitted + self.block if self.loop else min(self._emitted + self.block, self.span)
+            wake = min(deadline, self.due_time(end - 1))
+            while released <= self._emitted:
+                now = self._clock()
+                if now >= deadline:
+                    break
+                time.sleep(max(wake - now, 0.0))
+                released = self._released(self._clock())
+        return self._take(max(released - self._emitted, 0))
+
+    def _take(self, n: int) -> Chunk:
+        """The next ``n`` samples (copies), wrapping around at the end when looping."""
+        if n == 0:
+            return Chunk.empty(self.info.n_channels, with_labels=True)
+        rec = self.recording
+        k0 = self._emitted
+        pieces: list[tuple[int, int]] = []
+        k = k0
+        while k < k0 + n:
+            a = self.first + k % self.span
+            b = min(rec.n_samples, a + (k0 + n - k))
+            pieces.append((a, b))
+            k += b - a
+        data = np.concatenate([np.asarray(rec.emg[a:b], np.float32) for a, b in pieces])
+        labels = np.concatenate([rec.labels[a:b] for a, b in pieces]).astype(np.int16)
+        check_finite(data, f"Recording {rec.source or rec.name!r} (from {pieces[0][0] / rec.rate:.2f} s)")
+        stamps = self.t0 + np.arange(k0, k0 + n, dtype=np.float64) / (rec.rate * (self.speed or 1.0))
+        self._emitted += n
+        return Chunk(data, stamps, labels)
