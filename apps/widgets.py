@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtGui, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
 # One dark palette for every app: panels, text, accents and a channel colour cycle that
 # stays distinguishable on the dark background.
@@ -69,21 +69,79 @@ def apply_theme(app: QtWidgets.QApplication) -> None:
     pg.setConfigOptions(background=PANEL, foreground=TEXT_DIM, antialias=False)
 
 
-def panel(title: str, body: QtWidgets.QWidget | QtWidgets.QLayout) -> QtWidgets.QFrame:
-    """A rounded panel with a small caps title above ``body``."""
+def panel(title: str, body: QtWidgets.QWidget | QtWidgets.QLayout, detail: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:
+    """A rounded panel with a small caps title (and an optional ``detail`` widget at its right) above ``body``."""
     frame = QtWidgets.QFrame()
     frame.setObjectName("panel")
     layout = QtWidgets.QVBoxLayout(frame)
     layout.setContentsMargins(10, 8, 10, 10)
     layout.setSpacing(6)
+    head = QtWidgets.QHBoxLayout()
     label = QtWidgets.QLabel(title.upper())
     label.setObjectName("title")
-    layout.addWidget(label)
+    head.addWidget(label)
+    head.addStretch(1)
+    if detail is not None:
+        head.addWidget(detail)
+    layout.addLayout(head)
     if isinstance(body, QtWidgets.QLayout):
         layout.addLayout(body)
     else:
         layout.addWidget(body)
     return frame
+
+
+class Bar(QtWidgets.QWidget):
+    """A thin horizontal bar for a value in [0, 1], painted directly (cheap to update many times a second)."""
+
+    def __init__(self, color: str = ACCENT, height: int = 6) -> None:
+        super().__init__()
+        self.value = 0.0
+        self.color = QtGui.QColor(color)
+        self._track = QtGui.QColor(BORDER)
+        self.setFixedHeight(height)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def set_value(self, value: float, color: str | None = None) -> None:
+        value = min(1.0, max(0.0, float(value)))
+        new_color = QtGui.QColor(color) if color else self.color
+        if abs(value - self.value) > 1e-3 or new_color != self.color:
+            self.value, self.color = value, new_color
+            self.update()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QtGui.QPainter(self)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        r = self.height() / 2
+        painter.setBrush(self._track)
+        painter.drawRoundedRect(QtCore.QRectF(self.rect()), r, r)
+        if self.value > 0:
+            painter.setBrush(self.color)
+            painter.drawRoundedRect(QtCore.QRectF(0, 0, max(self.height(), self.value * self.width()), self.height()), r, r)
+        painter.end()
+
+
+class ElidedLabel(QtWidgets.QLabel):
+    """A one-line label that ends in "…" when its text does not fit (full text in the tooltip)."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(10, self.width())
+        self.setText(self.fontMetrics().elidedText(self._full, QtCore.Qt.TextElideMode.ElideRight, width))
 
 
 def style_plot(plot: pg.PlotItem) -> None:
@@ -147,6 +205,7 @@ class TracePlot(pg.PlotWidget):
         item.showGrid(x=True, y=False, alpha=0.15)
         item.setLabel("bottom", "time (s)")
         item.setXRange(-self.seconds, 0, padding=0.0)
+        item.getViewBox().disableAutoRange()
         self.set_channels(channel_names, rate)
 
     @property
@@ -161,7 +220,7 @@ class TracePlot(pg.PlotWidget):
         self.rate = float(rate)
         self.channel_names = tuple(channel_names)
         self._curves = [
-            item.plot(pen=pg.mkPen(channel_color(i), width=1), skipFiniteCheck=True, autoDownsample=False)
+            item.plot(pen=pg.mkPen(channel_color(i), width=1), skipFiniteCheck=True, dynamicRangeLimit=None)
             for i in range(len(self.channel_names))
         ]
         n = len(self.channel_names)
