@@ -1,0 +1,551 @@
+"""The real-time retrieval pipeline: Source → RingBuffer → FilterStage → Windower → ranker.
+
+Two threads do the work so that neither the device nor a GUI ever waits on the model:
+
+- the *reader* thread drains the source into a preallocated :class:`RingBuffer` and notes
+  the wall time each chunk arrived (the start of every latency measurement);
+- the *worker* thread takes whatever is new from the ring, filters it causally, cuts a
+  window every hop and ranks the windows with the model (batched when it fell behind),
+  turning each into a :class:`Ranking`.
+
+Rankings go to a callback, a bounded drop-oldest queue (what a GUI polls) and optionally
+an LSL marker stream of JSON strings. A free-text query (any description's embedding) is
+scored against every window's embedding too: text → EMG, live.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from myostream.errors import MyostreamError
+from myostream.stream.devices import FilterSpec
+from myostream.stream.filters import FilterStage
+from myostream.stream.ring import RingBuffer
+from myostream.stream.source import UNKNOWN_LABEL, Source, StreamInfo
+from myostream.stream.windows import Windower, ms_to_samples
+
+#: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
+MAX_BATCH = 32
+
+
+@dataclass(frozen=True)
+class RankedClass:
+    """One candidate description: its class id, short label (T0) and score (cosine similarity)."""
+
+    class_id: str
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds, measured from the wall time the window's last sample was read off the source."""
+
+    #: arrival → the worker picked the samples up from the ring
+    wait_ms: float
+    #: causal filtering of the span that completed the window
+    filter_ms: float
+    #: the model call (shared by the windows ranked in one batch)
+    model_ms: float
+    #: arrival → ranking ready
+    total_ms: float
+
+
+@dataclass
+class Ranking:
+    """What the model says about one window (one hop)."""
+
+    #: LSL timestamp of the window's last sample
+    timestamp: float
+    #: ring counter of the window's last sample
+    counter: int
+    #: the top-k candidates, best first (scores smoothed when the pipeline smooths)
+    top: list[RankedClass]
+    #: scores of every candidate, in the order of :attr:`Pipeline.class_ids`
+    scores: np.ndarray
+    #: RMS per patch and channel of the (filtered) window, float32[patches, C]
+    rms: np.ndarray
+    #: attention of each semantic query over the patches, float32[M, patches]
+    attention: np.ndarray
+    #: the true class id when the source knows it (window majority label), else None
+    true_class: str | None
+    #: similarity of each free-text query to this window's embedding
+    text_scores: dict[str, float]
+    latency: Latency
+
+    @property
+    def best(self) -> RankedClass:
+        return self.top[0]
+
+    def to_json(self) -> str:
+        """The compact form published on LSL: top-k, truth, text scores, latency."""
+        return json.dumps(
+            {
+                "t": self.timestamp,
+                "top": [[r.class_id, round(r.score, 4)] for r in self.top],
+                "true": self.true_class,
+                "text": {k: round(v, 4) for k, v in self.text_scores.items()},
+                "latency_ms": round(self.latency.total_ms, 2),
+            }
+        )
+
+
+class Ranker(Protocol):
+    """What the pipeline needs from a model; :class:`myostream.model.MyoSem` is one.
+
+    ``config`` says which signal it accepts (``n_channels``, ``rate``, ``window_ms``),
+    ``class_ids`` the candidates, ``catalog`` their label and canonical description;
+    ``rank(windows, k)`` returns ``all_scores [B, classes]``, ``attention [B, M, N]``
+    (or None) and ``rms [B, N, C]``; ``embed(windows)`` the unit-norm ``z [B, d]``.
+    """
+
+    config: Any
+    class_ids: Sequence[str]
+    catalog: Mapping[str, Any]
+
+    def rank(self, windows: np.ndarray, k: int = 5) -> Any: ...
+
+    def embed(self, windows: np.ndarray) -> Any: ...
+
+
+@dataclass
+class PipelineStats:
+    """A snapshot for status lines."""
+
+    #: samples per second of wall time over the last few seconds
+    rate: float
+    nominal_rate: float
+    samples: int
+    #: samples the source reported missing plus samples the ring overwrote before the worker read them
+    lost: int
+    rankings: int
+    #: rankings dropped from the full queue (the consumer polled too slowly)
+    dropped: int
+    #: hops not ranked because the worker fell more than ``MAX_BATCH`` hops behind
+    skipped: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    device: str
+    running: bool
+    paused: bool
+
+
+class _RankingQueue:
+    """Bounded FIFO that drops the oldest item when full and counts what it dropped."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._items: deque[Ranking] = deque()
+        self._maxlen = maxlen
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: Ranking) -> None:
+        with self._cond:
+            if len(self._items) >= self._maxlen:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None) -> Ranking | None:
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            return self._items.popleft() if self._items else None
+
+    def drain(self) -> list[Ranking]:
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+
+class Pipeline:
+    """Rank descriptions of the live EMG of ``source``, one :class:`Ranking` per hop.
+
+    ``filter_spec`` is the causal filter applied before windowing (``None``: none — the
+    caller passes the device profile's filter, or the one the model was trained with).
+    ``window_ms`` defaults to the model's window; ``hop_ms`` to a quarter of it.
+    ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
+    average over hops (0 = no smoothing). ``publish_rankings`` names an LSL marker
+    stream to publish each ranking on as a JSON string.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        ranker: Ranker,
+        filter_spec: FilterSpec | None = None,
+        window_ms: float | None = None,
+        hop_ms: float | None = None,
+        smoothing: float = 0.0,
+        publish_rankings: str | None = None,
+        device: str = "auto",
+        top_k: int = 5,
+        queue_size: int = 256,
+        on_ranking: Callable[[Ranking], None] | None = None,
+        buffer_s: float = 10.0,
+        latency_history: int = 1000,
+    ) -> None:
+        if not 0.0 <= smoothing < 1.0:
+            raise MyostreamError(f"smoothing = {smoothing} must lie in [0, 1): it is the weight of the previous scores.")
+        if top_k < 1:
+            raise MyostreamError(f"top_k = {top_k} must be at least 1.")
+        self.source = source
+        self.ranker = ranker
+        self.filter_spec = filter_spec
+        model_ms = float(ranker.config.window_ms)
+        self.window_ms = float(window_ms if window_ms is not None else model_ms)
+        if not math.isclose(self.window_ms, model_ms, rel_tol=1e-6):
+            raise MyostreamError(
+                f"Model {ranker.config.name!r} ranks windows of {model_ms:g} ms, not {self.window_ms:g} ms; "
+                "leave window_ms unset or use a model trained on that window."
+            )
+        self.hop_ms = float(hop_ms if hop_ms is not None else self.window_ms / 4)
+        if not self.hop_ms > 0:
+            raise MyostreamError(f"hop_ms must be positive, got {self.hop_ms}.")
+        self.smoothing = float(smoothing)
+        self.publish_rankings = publish_rankings
+        from myostream.model.device import resolve_device
+
+        self.device = str(resolve_device(device))
+        self.top_k = int(top_k)
+        self.on_ranking = on_ranking
+        self.buffer_s = float(buffer_s)
+        self.queue = _RankingQueue(queue_size)
+        self.class_ids: tuple[str, ...] = tuple(ranker.class_ids)
+        self._labels = tuple(ranker.catalog[c].label if c in ranker.catalog else c for c in self.class_ids)
+        #: the first exception raised on a pipeline thread (the threads stop after it)
+        self.error: BaseException | None = None
+        self.on_error: Callable[[BaseException], None] | None = None
+
+        self.ring: RingBuffer | None = None
+        #: filtered samples, for displays (written by the worker only)
+        self.filtered: RingBuffer | None = None
+        self.info: StreamInfo | None = None
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._new_data = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._outlet: Any = None
+        self._opened = False
+        self._text_lock = threading.Lock()
+        self._text_names: tuple[str, ...] = ()
+        self._text_matrix = np.zeros((0, 0), np.float32)
+        # Reader → worker bookkeeping (deques: append on one thread, popleft on the other).
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=65536)
+        self._gaps: deque[tuple[int, int]] = deque(maxlen=4096)
+        self._rate_marks: deque[tuple[float, int]] = deque(maxlen=256)
+        self._latencies: deque[float] = deque(maxlen=latency_history)
+        self._source_lost = 0
+        self._ring_lost = 0
+        self._rankings = 0
+        self._skipped = 0
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> "Pipeline":
+        """Open the source, check it matches the model, and start both threads."""
+        if self._reader is not None:
+            raise MyostreamError("This pipeline was already started; make a new Pipeline to start again.")
+        self.source.open()
+        self._opened = True
+        try:
+            info = self.source.info
+            self._check_matches_model(info)
+            self.info = info
+            self.ring = RingBuffer.for_seconds(self.buffer_s, info.rate, info.n_channels)
+            self.filtered = RingBuffer.for_seconds(self.buffer_s, info.rate, info.n_channels)
+            self._window = int(self.ranker.config.window_samples)
+            self._hop = ms_to_samples(self.hop_ms, info.rate)
+            if hasattr(self.ranker, "to"):
+                self.ranker.to(self.device)
+            if self.publish_rankings:
+                from myostream.stream.lsl import LSLMarkerOutlet
+
+                self._outlet = LSLMarkerOutlet(self.publish_rankings, source_id=f"myostream-rankings-{info.name}")
+        except BaseException:
+            self._close_source()
+            raise
+        self._reader = threading.Thread(target=self._guard, args=(self._read_loop,), name="myostream-reader", daemon=True)
+        self._worker = threading.Thread(target=self._guard, args=(self._work_loop,), name="myostream-worker", daemon=True)
+        self._reader.start()
+        self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop both threads, close the source and the LSL outlet. Safe to call twice."""
+        self._stop.set()
+        self._new_data.set()
+        for thread in (self._reader, self._worker):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+        self._close_source()
+        if self._outlet is not None:
+            self._outlet.close()
+            self._outlet = None
+
+    def __enter__(self) -> "Pipeline":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def pause(self) -> None:
+        """Stop ranking (the source keeps being read, so the device never backs up)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+        self._new_data.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.is_alive() and not self._stop.is_set()
+
+    def _close_source(self) -> None:
+        if self._opened:
+            self._opened = False
+            self.source.close()
+
+    def _check_matches_model(self, info: StreamInfo) -> None:
+        cfg = self.ranker.config
+        if info.n_channels != cfg.n_channels:
+            raise MyostreamError(
+                f"Source {info.name!r} streams {info.n_channels} channels but model {cfg.name!r} expects "
+                f"{cfg.n_channels}; pick a model trained for this device (--model) or a matching source."
+            )
+        if not math.isclose(info.rate, cfg.rate, rel_tol=1e-3):
+            raise MyostreamError(
+                f"Source {info.name!r} streams at {info.rate:g} Hz but model {cfg.name!r} expects {cfg.rate:g} Hz; "
+                "pick a model trained for this device (--model) or a matching source."
+            )
+
+    def _guard(self, loop: Callable[[], None]) -> None:
+        try:
+            loop()
+        except BaseException as exc:  # surfaced through .error / on_error; the other thread stops too
+            if self.error is None:
+                self.error = exc
+                if self.on_error is not None:
+                    self.on_error(exc)
+            self._stop.set()
+            self._new_data.set()
+
+    # -- free-text queries --------------------------------------------------------------
+
+    def set_text_queries(self, queries: Mapping[str, np.ndarray]) -> None:
+        """Score these embeddings (name → float[d], e.g. from TextEncoder) against every window."""
+        names = tuple(queries)
+        d = int(self.ranker.config.d_embed)
+        if names:
+            mat = np.stack([_numpy(queries[n]).reshape(-1) for n in names])
+            if mat.shape[1] != d:
+                raise MyostreamError(
+                    f"Text query embeddings have {mat.shape[1]} values but model {self.ranker.config.name!r} "
+                    f"embeds in {d}; encode the text with the checkpoint's text encoder."
+                )
+            norms = np.linalg.norm(mat, axis=1, keepdims=True)
+            mat = mat / np.maximum(norms, 1e-12)
+        else:
+            mat = np.zeros((0, 0), np.float32)
+        with self._text_lock:
+            self._text_names, self._text_matrix = names, mat
+
+    # -- statistics ---------------------------------------------------------------------
+
+    def stats(self) -> PipelineStats:
+        marks = list(self._rate_marks)
+        rate = 0.0
+        if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
+            rate = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+        lat = np.fromiter(self._latencies, float) if self._latencies else np.zeros(0)
+        return PipelineStats(
+            rate=rate,
+            nominal_rate=self.info.rate if self.info else 0.0,
+            samples=self.ring.count if self.ring else 0,
+            lost=self._source_lost + self._ring_lost,
+            rankings=self._rankings,
+            dropped=self.queue.dropped,
+            skipped=self._skipped,
+            latency_p50_ms=float(np.percentile(lat, 50)) if len(lat) else math.nan,
+            latency_p99_ms=float(np.percentile(lat, 99)) if len(lat) else math.nan,
+            device=self.device,
+            running=self.running,
+            paused=self.paused,
+        )
+
+    # -- threads ------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        assert self.ring is not None
+        ring = self.ring
+        while not self._stop.is_set():
+            asked = time.monotonic()
+            chunk = self.source.read(timeout=0.02)
+            n = len(chunk)
+            if n == 0:
+                if time.monotonic() - asked < 0.01:  # an ended replay answers at once: do not spin
+                    self._stop.wait(0.02)
+                continue
+            arrived = time.perf_counter()
+            if chunk.lost:
+                self._source_lost += chunk.lost
+                self._gaps.append((ring.count, chunk.lost))
+            ring.write(chunk.data, chunk.timestamps, chunk.labels)
+            self._arrivals.append((ring.count, arrived))
+            now = time.monotonic()
+            if not self._rate_marks or now - self._rate_marks[-1][0] >= 0.05:
+                self._rate_marks.append((now, ring.count))
+                while len(self._rate_marks) > 2 and now - self._rate_marks[0][0] > 3.0:
+                    self._rate_marks.popleft()
+            self._new_data.set()
+
+    def _work_loop(self) -> None:
+        assert self.ring is not None and self.filtered is not None and self.info is not None
+        ring, info = self.ring, self.info
+        filt = FilterStage(info.rate, info.n_channels, self.filter_spec)
+        windower = Windower(self._window, self._hop, info.n_channels)
+        label_names = info.label_names
+        counter = 0
+        smoothed: np.ndarray | None = None
+        windows = np.empty((MAX_BATCH, self._window, info.n_channels), np.float32)
+        truths: list[int] = [UNKNOWN_LABEL] * MAX_BATCH
+        meta: list[tuple[int, float]] = [(0, 0.0)] * MAX_BATCH
+        while not self._stop.is_set():
+            self._new_data.wait(0.05)
+            self._new_data.clear()
+            if self._stop.is_set():
+                break
+            if self._paused.is_set():
+                # Skip what arrives while paused; start afresh (no stale filter state) on resume.
+                counter = ring.count
+                filt.reset()
+                windower.reset()
+                smoothed = None
+                continue
+            span = ring.since(counter)
+            if len(span) == 0 and not span.lost:
+                continue
+            picked_up = time.perf_counter()
+            self._ring_lost += span.lost
+            counter = span.end
+            n_win = 0
+            filter_s = 0.0
+            for seg_start, seg_end, lost in self._segments(span.start, span.end, span.lost):
+                a, b = seg_start - span.start, seg_end - span.start
+                t0 = time.perf_counter()
+                if lost:
+                    filt.reset()
+                y = filt.process(span.data[a:b])
+                filter_s += time.perf_counter() - t0
+                self.filtered.write(y, span.timestamps[a:b])
+                for w in windower.push(y, span.timestamps[a:b], seg_start, span.labels[a:b], lost):
+                    if n_win == MAX_BATCH:  # keep the newest MAX_BATCH hops
+                        windows[:-1] = windows[1:]
+                        truths[:-1], meta[:-1] = truths[1:], meta[1:]
+                        n_win -= 1
+                        self._skipped += 1
+                    windows[n_win] = w.data
+                    truths[n_win] = w.label()
+                    meta[n_win] = (w.counter, w.timestamp)
+                    n_win += 1
+            if n_win == 0:
+                continue
+            t_model = time.perf_counter()
+            with self._text_lock:
+                names, text_mat = self._text_names, self._text_matrix
+            out = self.ranker.rank(windows[:n_win], k=1)
+            all_scores = _numpy(out.all_scores)
+            attention = _numpy(out.attention) if out.attention is not None else None
+            rms = _numpy(out.rms)
+            text = None
+            if names:
+                z = getattr(out, "z", None)
+                z = _numpy(z if z is not None else self.ranker.embed(windows[:n_win]))
+                text = z @ text_mat.T
+            model_s = time.perf_counter() - t_model
+            for i in range(n_win):
+                scores = all_scores[i]
+                if self.smoothing and smoothed is not None:
+                    smoothed = self.smoothing * smoothed + (1.0 - self.smoothing) * scores
+                else:
+                    smoothed = scores.copy()
+                c, ts = meta[i]
+                arrived = self._arrival_of(c, picked_up)
+                ready = time.perf_counter()
+                ranking = Ranking(
+                    timestamp=ts,
+                    counter=c,
+                    top=self._top(smoothed),
+                    scores=smoothed.copy(),
+                    rms=rms[i],
+                    attention=attention[i] if attention is not None else np.zeros((0, rms.shape[1]), np.float32),
+                    true_class=label_names[truths[i]] if 0 <= truths[i] < len(label_names) else None,
+                    text_scores={n: float(text[i, j]) for j, n in enumerate(names)} if text is not None else {},
+                    latency=Latency(
+                        wait_ms=1e3 * (picked_up - arrived),
+                        filter_ms=1e3 * filter_s,
+                        model_ms=1e3 * model_s,
+                        total_ms=1e3 * (ready - arrived),
+                    ),
+                )
+                self._deliver(ranking)
+
+    def _segments(self, start: int, end: int, lost: int) -> list[tuple[int, int, int]]:
+        """Split ``[start, end)`` at the source's gaps: (segment start, end, samples lost before it)."""
+        segments = []
+        while self._gaps and self._gaps[0][0] < start:
+            lost += self._gaps.popleft()[1]
+        pos = start
+        while self._gaps and self._gaps[0][0] < end:
+            at, missing = self._gaps.popleft()
+            if at > pos:
+                segments.append((pos, at, lost))
+                pos, lost = at, 0
+            lost += missing
+        segments.append((pos, end, lost))
+        return segments
+
+    def _arrival_of(self, counter: int, default: float) -> float:
+        """Wall time the chunk holding sample ``counter`` was read (chunks arrive in counter order)."""
+        arrivals = self._arrivals
+        while arrivals and arrivals[0][0] <= counter:
+            arrivals.popleft()
+        return arrivals[0][1] if arrivals else default
+
+    def _top(self, scores: np.ndarray) -> list[RankedClass]:
+        k = min(self.top_k, len(scores))
+        idx = np.argpartition(-scores, k - 1)[:k]
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        return [RankedClass(self.class_ids[i], self._labels[i], float(scores[i])) for i in idx]
+
+    def _deliver(self, ranking: Ranking) -> None:
+        self._rankings += 1
+        self._latencies.append(ranking.latency.total_ms)
+        self.queue.put(ranking)
+        if self._outlet is not None:
+            self._outlet.push(ranking.to_json(), timestamp=ranking.timestamp)
+        if self.on_ranking is not None:
+            self.on_ranking(ranking)
+
+
+def _numpy(x: Any) -> np.ndarray:
+    """A float32 numpy array from a (CPU or GPU) tensor or array."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, np.float32)

@@ -1,0 +1,319 @@
+"""Pipeline: Source → RingBuffer → FilterStage → Windower → MyoSem on a worker thread.
+
+Real sources (simulated armband, replayed recordings, real NinaPro DB1 files), real
+checkpoints (MiniLM-encoded prototypes, MyoSem from the shipped configs), a real LSL
+marker stream. No timing assertions: where a test waits, it waits for an event.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from myostream.data.recording import Recording
+from myostream.errors import MyostreamError
+from myostream.model.checkpoint import load_checkpoint
+from myostream.stream.devices import FilterSpec
+from myostream.stream.pipeline import Pipeline, Ranking
+from myostream.stream.replay import ReplaySource
+from myostream.stream.simulated import SimulatedArmband
+from tests.stream.checkpoints import make_checkpoint, simulated_checkpoint
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def sim_model(tmp_path_factory):
+    return load_checkpoint(simulated_checkpoint(tmp_path_factory.getbasetemp()))
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    """Wait for an event (not a timing assertion: the timeout only stops a hung test)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)
+
+
+def collect(pipeline: Pipeline, n: int) -> list[Ranking]:
+    got: list[Ranking] = []
+
+    def enough() -> bool:
+        got.extend(pipeline.queue.drain())
+        assert pipeline.error is None, pipeline.error
+        return len(got) >= n
+
+    wait_for(enough)
+    return got
+
+
+def simulated_recording(seconds: float = 12.0, seed: int = 3) -> Recording:
+    sim = SimulatedArmband(realtime=False, seed=seed, hold_s=1.0, rest_s=0.5)
+    sim.open()
+    chunk = sim.generate(seconds)
+    return Recording(
+        emg=chunk.data,
+        rate=sim.info.rate,
+        labels=chunk.labels.astype(np.int16),
+        label_names=sim.info.label_names,
+        channel_names=sim.info.channel_names,
+        subject="sim",
+        source="simulated.h5",
+    )
+
+
+def patch_rms(window: np.ndarray, patch: int) -> np.ndarray:
+    p = window.reshape(-1, patch, window.shape[1]).astype(np.float64)
+    return np.sqrt(((p - p.mean(axis=1, keepdims=True)) ** 2).mean(axis=1))
+
+
+def test_live_simulator_gives_one_ranking_per_hop(sim_model):
+    threads = set(threading.enumerate())
+    sim = SimulatedArmband(hold_s=1.0, rest_s=0.5, seed=1)
+    pipeline = Pipeline(sim, sim_model, filter_spec=FilterSpec(highpass=20, notch=50), hop_ms=50, device="cpu", top_k=3)
+    with pipeline:
+        rankings = collect(pipeline, 30)
+        stats = pipeline.stats()
+    hop = 50  # samples at 1 kHz
+    counters = np.array([r.counter for r in rankings])
+    assert (np.diff(counters) == hop).all(), "a hop was skipped or repeated"
+    assert (np.diff([r.timestamp for r in rankings]) > 0).all()
+    ids = sim_model.class_ids
+    for r in rankings:
+        assert len(r.top) == 3 and [t.score for t in r.top] == sorted((t.score for t in r.top), reverse=True)
+        assert r.top[0].score == pytest.approx(float(r.scores.max()), abs=1e-6)
+        assert r.top[0].class_id == ids[int(r.scores.argmax())]
+        assert r.top[0].label == sim_model.catalog[r.top[0].class_id].label
+        assert r.rms.shape == (10, 8) and (r.rms >= 0).all()
+        assert r.attention.shape == (4, 10)
+        np.testing.assert_allclose(r.attention.sum(axis=1), 1.0, atol=1e-4)
+        assert r.true_class in sim.info.label_names
+        lat = r.latency
+        assert min(lat.wait_ms, lat.filter_ms, lat.model_ms) >= 0 and lat.total_ms >= lat.model_ms
+    assert stats.lost == 0 and stats.samples > 0 and stats.rate > 0 and stats.rankings >= 30
+    assert stats.latency_p50_ms <= stats.latency_p99_ms and stats.device == "cpu"
+    assert set(threading.enumerate()) == threads, "stop() left threads running"
+
+
+def test_replay_windows_are_exactly_the_recorded_samples(sim_model):
+    """No filter: each ranking's RMS is the patch RMS of exactly the recorded window it names."""
+    rec = simulated_recording()
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, device="cpu")
+    with pipeline:
+        rankings = collect(pipeline, 40)
+    n = sim_model.config.window_samples
+    for r in rankings:
+        window = rec.emg[r.counter - n + 1 : r.counter + 1]
+        np.testing.assert_allclose(r.rms, patch_rms(window, sim_model.config.patch), rtol=1e-4, atol=1e-6)
+        majority = np.bincount(rec.labels[r.counter - n + 1 : r.counter + 1]).argmax()
+        assert r.true_class == rec.label_names[majority]
+        # EMG -> text scores are z . P_c of that very window
+        expected = sim_model.rank(window[None], k=1).all_scores[0].numpy()
+        np.testing.assert_allclose(r.scores, expected, atol=1e-5)
+
+
+def test_smoothing_is_an_exponential_average_over_hops(sim_model):
+    rec = simulated_recording(seconds=6.0)
+    a = 0.7
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, smoothing=a, device="cpu")
+    with pipeline:
+        rankings = collect(pipeline, 20)
+    n = sim_model.config.window_samples
+    windows = np.stack([rec.emg[r.counter - n + 1 : r.counter + 1] for r in rankings])
+    raw = sim_model.rank(windows, k=1).all_scores.numpy()
+    smoothed = raw[0]
+    for r, s in zip(rankings, raw):
+        smoothed = a * smoothed + (1 - a) * s if r is not rankings[0] else s
+        np.testing.assert_allclose(r.scores, smoothed, atol=1e-5)
+    assert rankings[-1].top[0].class_id == sim_model.class_ids[int(smoothed.argmax())]
+
+
+def test_text_queries_score_the_window_embedding(sim_model):
+    """A class's prototype used as a free-text query scores exactly like that class (text → EMG = EMG → text)."""
+    rec = simulated_recording(seconds=4.0)
+    protos = dict(zip(sim_model.class_ids, sim_model.prototypes.numpy()))
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, device="cpu")
+    with pytest.raises(MyostreamError, match="Text query embeddings have 3 values but model .* embeds in 256"):
+        pipeline.set_text_queries({"bad": np.ones(3)})
+    pipeline.set_text_queries({"fist": 3.0 * protos["fist"], "point": protos["point"]})  # any scale: normalised
+    with pipeline:
+        rankings = collect(pipeline, 10)
+    for r in rankings:
+        assert set(r.text_scores) == {"fist", "point"}
+        for name in ("fist", "point"):
+            assert r.text_scores[name] == pytest.approx(float(r.scores[sim_model.class_ids.index(name)]), abs=1e-5)
+    pipeline.set_text_queries({})
+
+
+def test_rankings_are_published_as_lsl_json_markers(sim_model, stream_name):
+    from myostream.stream.lslconfig import pylsl_module
+
+    pylsl = pylsl_module()
+    rec = simulated_recording(seconds=10.0)
+    received: list[dict] = []
+    pipeline = Pipeline(ReplaySource(rec, speed=2.0), sim_model, hop_ms=100, publish_rankings=stream_name, device="cpu")
+    with pipeline:
+        infos = pylsl.resolve_byprop("name", stream_name, timeout=10.0)
+        assert infos, "the rankings stream did not appear on LSL"
+        inlet = pylsl.StreamInlet(infos[0])
+        inlet.open_stream(timeout=5.0)
+        delivered: list[Ranking] = []
+
+        def got_some() -> bool:
+            delivered.extend(pipeline.queue.drain())
+            sample, stamp = inlet.pull_sample(timeout=0.0)
+            while sample is not None:
+                received.append({**json.loads(sample[0]), "stamp": stamp})
+                sample, stamp = inlet.pull_sample(timeout=0.0)
+            return len(received) >= 5
+
+        wait_for(got_some)
+    assert infos[0].type() == "Markers" and infos[0].channel_format() == pylsl.cf_string
+    by_time = {round(r.timestamp, 6): r for r in delivered + pipeline.queue.drain()}
+    for msg in received:
+        r = by_time[round(msg["t"], 6)]
+        assert msg["stamp"] == pytest.approx(r.timestamp, abs=1e-6)
+        assert [c for c, _ in msg["top"]] == [t.class_id for t in r.top]
+        assert msg["true"] == r.true_class and msg["latency_ms"] >= 0
+
+
+def test_pause_stops_ranking_and_resume_restarts(sim_model):
+    pipeline = Pipeline(SimulatedArmband(seed=2), sim_model, hop_ms=50, device="cpu")
+    with pipeline:
+        collect(pipeline, 3)
+        pipeline.pause()
+        assert pipeline.paused
+        time.sleep(0.2)  # let a batch that was being ranked finish
+        pipeline.queue.drain()
+        samples = pipeline.stats().samples
+        wait_for(lambda: pipeline.stats().samples > samples + 300)  # the source keeps being read
+        assert pipeline.queue.drain() == []
+        pipeline.resume()
+        after = collect(pipeline, 3)
+    assert after[0].counter > samples
+
+
+def test_channel_count_mismatch_is_one_clear_error(sim_model):
+    sim = SimulatedArmband(n_channels=6)
+    pipeline = Pipeline(sim, sim_model, device="cpu")
+    with pytest.raises(MyostreamError, match=r"Source 'simulated' streams 6 channels but model 'myosem-simulated' expects 8"):
+        pipeline.start()
+    with pytest.raises(MyostreamError, match="not open"):
+        sim.read()  # closed again after the failed start
+    pipeline.stop()  # harmless after a failed start
+    rate = SimulatedArmband(rate=2000.0)
+    with pytest.raises(MyostreamError, match=r"streams at 2000 Hz but model 'myosem-simulated' expects 1000 Hz"):
+        Pipeline(rate, sim_model, device="cpu").start()
+
+
+def test_bad_arguments_are_clear_errors(sim_model):
+    sim = SimulatedArmband()
+    with pytest.raises(MyostreamError, match="smoothing = 1.0 must lie in"):
+        Pipeline(sim, sim_model, smoothing=1.0)
+    with pytest.raises(MyostreamError, match="ranks windows of 200 ms, not 300 ms"):
+        Pipeline(sim, sim_model, window_ms=300)
+    with pytest.raises(MyostreamError, match="hop_ms must be positive"):
+        Pipeline(sim, sim_model, hop_ms=0)
+
+
+def test_stop_joins_threads_closes_source_and_is_idempotent(sim_model):
+    before = set(threading.enumerate())
+    sim = SimulatedArmband()
+    pipeline = Pipeline(sim, sim_model, device="cpu").start()
+    names = {t.name for t in set(threading.enumerate()) - before}
+    assert {"myostream-reader", "myostream-worker"} <= names
+    collect(pipeline, 1)
+    pipeline.stop()
+    pipeline.stop()
+    assert set(threading.enumerate()) == before
+    assert not pipeline.running
+    with pytest.raises(MyostreamError, match="not open"):
+        sim.read()
+    with pytest.raises(MyostreamError, match="already started"):
+        pipeline.start()
+
+
+def test_a_source_error_stops_the_pipeline_and_is_reported(sim_model):
+    rec = simulated_recording(seconds=3.0)
+    rec.emg[1500, 2] = np.nan  # replay refuses NaN samples with a MyostreamError
+    errors: list[BaseException] = []
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, device="cpu")
+    pipeline.on_error = errors.append
+    with pipeline:
+        wait_for(lambda: pipeline.error is not None)
+    assert isinstance(pipeline.error, MyostreamError) and "NaN" in str(pipeline.error)
+    assert errors == [pipeline.error] and not pipeline.running
+
+
+def test_ring_overruns_are_counted_as_lost_samples(sim_model):
+    """An unthrottled replay outruns the worker: what the ring overwrote is counted, not hidden."""
+    rec = simulated_recording(seconds=30.0)
+    pipeline = Pipeline(ReplaySource(rec, speed=0), sim_model, hop_ms=20, device="cpu", buffer_s=0.5)
+    with pipeline:
+        wait_for(lambda: pipeline.source.exhausted)
+        wait_for(lambda: pipeline.stats().rankings > 0)
+        time.sleep(0.2)
+        stats = pipeline.stats()
+    rankings = pipeline.queue.drain()
+    assert stats.samples == rec.n_samples
+    assert stats.lost > 0
+    # every ranked window is still exactly the recorded samples (no window spans a gap)
+    n = sim_model.config.window_samples
+    for r in rankings[-5:]:
+        np.testing.assert_allclose(r.rms, patch_rms(rec.emg[r.counter - n + 1 : r.counter + 1], 20), rtol=1e-4, atol=1e-6)
+
+
+def test_ninapro_db1_replay(db1_dir: Path, tmp_path):
+    """A real DB1 file (10 ch, 100 Hz, already rectified) replayed into a 10-channel checkpoint."""
+    from myostream.data.readers import read_recording
+
+    rec = read_recording(db1_dir / "S1_A1_E1.mat")
+    ckpt = make_checkpoint(tmp_path / "db1", "myosem-ninapro-db1", tuple(rec.label_names), np.asarray(rec.emg[:20000]))
+    model = load_checkpoint(ckpt)
+    start = 60.0  # a stretch with movements
+    pipeline = Pipeline(ReplaySource(rec, speed=10.0, start=start), model, hop_ms=100, device="cpu")
+    with pipeline:
+        rankings = collect(pipeline, 30)
+        stats = pipeline.stats()
+    assert stats.lost == 0 and pipeline.info.rate == 100.0
+    first = int(round(start * rec.rate))
+    n = model.config.window_samples
+    assert (np.diff([r.counter for r in rankings]) == 10).all()
+    truths = set()
+    for r in rankings:
+        window = np.asarray(rec.emg[first + r.counter - n + 1 : first + r.counter + 1])
+        np.testing.assert_allclose(r.rms, patch_rms(window, model.config.patch), rtol=1e-4, atol=1e-6)
+        assert r.rms.shape == (6, 10) and r.attention.shape == (4, 6)
+        assert r.top[0].class_id in rec.label_names
+        truths.add(r.true_class)
+    assert truths <= set(rec.label_names) and len(truths) >= 1
+
+
+def test_bundled_model_ranks_the_true_gesture_first():
+    """On the bundled checkpoint, the true gesture ranks first for >= 90% of hops after a gesture's first second."""
+    from myostream.apps.live import default_checkpoint, filter_for
+
+    try:
+        path = default_checkpoint()
+    except MyostreamError as exc:
+        pytest.skip(str(exc))
+    model = load_checkpoint(path)
+    rec = simulated_recording(seconds=40.0, seed=11)
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), model, filter_spec=filter_for("simulated", model), hop_ms=50,
+                        smoothing=0.5, device="cpu")
+    with pipeline:
+        rankings = collect(pipeline, 600)
+    onset, previous, hits = 0, None, []
+    for r in rankings:
+        if r.true_class != previous:
+            onset, previous = r.counter, r.true_class
+        if r.counter - onset >= rec.rate:
+            hits.append(r.top[0].class_id == r.true_class)
+    assert len(hits) > 100 and np.mean(hits) >= 0.9, f"top-1 = truth in {np.mean(hits):.1%} of {len(hits)} hops"
