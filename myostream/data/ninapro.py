@@ -33,7 +33,7 @@ import numpy as np
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.stream.devices import load_profile
-from myostream.stream.source import default_channel_names
+from myostream.stream.source import check_finite, default_channel_names
 
 #: Movements per NinaPro exercise, by exercise letter.
 EXERCISE_SIZES: dict[str, int] = {"A": 12, "B": 17, "C": 23, "D": 9}
@@ -219,6 +219,7 @@ def read_ninapro(
     if emg.ndim != 2 or emg.shape[0] == 0:
         raise MyostreamError(f"{where}: 'emg' has shape {emg.shape}; expected [samples, electrodes].")
     n = emg.shape[0]
+    check_finite(emg, f"{where} ('emg')")
     if labels not in mat:
         raise MyostreamError(f"{where} has no {labels!r} variable; read it with labels='stimulus' or 'restimulus'.")
     raw = _column(mat[labels], n, labels, where)
@@ -288,7 +289,10 @@ def _subject_and_exercise(path: Path, mat: dict[str, np.ndarray], where: str) ->
 
 def _pick_numbering(raw: np.ndarray, database: str, exercise: int, where: str) -> tuple[str, dict[int, str]]:
     codes = set(np.unique(raw).tolist()) - {0}
-    candidates = numberings(database, exercise)
+    try:
+        candidates = numberings(database, exercise)
+    except MyostreamError as exc:
+        raise MyostreamError(f"{where}: {exc}") from None
     for name, table in candidates:
         if codes <= table.keys():
             return name, table

@@ -7,9 +7,8 @@ Formats and their readers (imported only when used):
 - ``myo-dat``: Côté-Allard ``classe_<i>.dat`` files, and ``myo-session`` for a session
   folder of them played back to back (:mod:`myostream.data.myo`);
 - ``session``: the project's own calibration sessions, HDF5 files without an ``emg2pose``
-  group, read by ``myostream.data.session.read_session(path, **kw) -> Recording`` (and a
-  folder of them by ``read_session_folder(folder, **kw) -> list[Recording]``), which the
-  calibration recorder provides.
+  group, read by ``myostream.data.session.read_session(path) -> Recording``, which the
+  calibration recorder provides (a folder of them: :func:`read_session_folder`).
 """
 
 from __future__ import annotations
@@ -29,20 +28,13 @@ FORMATS: dict[str, tuple[str, str]] = {
     "emg2pose": ("myostream.data.emg2pose:read_emg2pose", "myostream.data.emg2pose:read_emg2pose_folder"),
     "myo-dat": ("myostream.data.myo:read_myo_dat", "myostream.data.myo:read_myo_folder"),
     "myo-session": ("myostream.data.myo:read_myo_session", "myostream.data.myo:read_myo_folder"),
-    "session": ("myostream.data.session:read_session", "myostream.data.session:read_session_folder"),
+    "session": ("myostream.data.session:read_session", "myostream.data.readers:read_session_folder"),
 }
 
 
 def _function(spec: str) -> Callable[..., Any]:
     module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ModuleNotFoundError, AttributeError) as exc:
-        if module == "myostream.data.session" and getattr(exc, "name", name) in (module, name):
-            raise MyostreamError(
-                f"Reading calibration session files needs {module}.{name}, which this installation lacks."
-            ) from None
-        raise
+    return getattr(importlib.import_module(module), name)
 
 
 def detect_format(path: str | Path) -> str:
@@ -122,3 +114,12 @@ def read_dataset(folder: str | Path, format: str | None = None, **kw: Any) -> li
     if format not in FORMATS:
         raise MyostreamError(f"Unknown recording format {format!r}; use one of {', '.join(FORMATS)}.")
     return _call(_function(FORMATS[format][1]), folder, format, kw)
+
+
+def read_session_folder(folder: str | Path) -> list[Recording]:
+    """Every calibration session file (``*.h5``) in ``folder``, sorted by name."""
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.h5"))
+    if not paths:
+        raise MyostreamError(f"Session folder {str(folder)!r} holds no .h5 session files.")
+    return [read_recording(p, format="session") for p in paths]

@@ -115,8 +115,9 @@ class WindowSet:
             starts = self.start[idx[rows]]
             c = min(rec.n_channels, self.n_channels)
             if isinstance(rec.emg, np.ndarray):
-                view = np.lib.stride_tricks.sliding_window_view(rec.emg, self.length, axis=0)  # [n-T+1, C, T], no copy
-                out[rows, :, :c] = view[starts, :c].transpose(0, 2, 1)
+                # [n-T+1, T, C] strided view of the recording: indexing it copies each window once
+                view = np.lib.stride_tricks.sliding_window_view(rec.emg, self.length, axis=0).transpose(0, 2, 1)
+                out[rows, :, :c] = view[starts][..., :c]
             else:  # lazy file: read each window's rows
                 for row, s in zip(rows, starts):
                     out[row, :, :c] = rec.emg[int(s) : int(s) + self.length][:, :c]

@@ -51,3 +51,13 @@ def test_bad_files(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(MyostreamError, match="holds no classe_<i>.dat"):
         read_myo_folder(tmp_path / "empty")
+
+
+def test_concatenate_refuses_mixed_setups(myo_dir: Path) -> None:
+    from myostream.data.recording import concatenate
+
+    a = read_myo_dat(myo_dir / "EvaluationDataset" / "Male0" / "Test0" / "classe_0.dat")
+    b = read_myo_dat(myo_dir / "EvaluationDataset" / "Male0" / "Test0" / "classe_1.dat")
+    faster = type(b)(**{**b.__dict__, "rate": 400.0})
+    with pytest.raises(MyostreamError, match=r"'classe_1' \(400 Hz, 8 ch.*cannot follow 'classe_0'"):
+        concatenate([a, faster])

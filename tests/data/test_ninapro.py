@@ -163,6 +163,16 @@ def test_bad_input_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(MyostreamError, match=r"labels \[1, 99\] do not fit NinaPro DB2 exercise E1"):
         read_ninapro(alien)
 
+    nan = tmp_path / "DB2_s5" / "S5_E1_A1.mat"
+    v = write_ninapro_mat(nan, [1, 2], reps=1, hold=5, rest=3)
+    v["emg"][4, 7] = np.nan
+    scipy.io.savemat(nan, v)
+    with pytest.raises(MyostreamError, match=r"S5_E1_A1\.mat.*NaN or infinite values \(first at sample 4, channel 7\)"):
+        read_ninapro(nan)
+    write_ninapro_mat(tmp_path / "DB7_s1" / "S1_E3_A1.mat", [1], reps=1, hold=5, rest=3)
+    with pytest.raises(MyostreamError, match=r"S1_E3_A1\.mat.*DB7 has exercises E1-E2, not E3"):
+        read_ninapro(tmp_path / "DB7_s1" / "S1_E3_A1.mat")
+
     broken = tmp_path / "DB2_s4" / "S4_E1_A1.mat"
     broken.parent.mkdir()
     broken.write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 40)

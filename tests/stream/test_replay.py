@@ -174,3 +174,15 @@ def test_replay_command_publishes_emg_and_label_markers(stream_name: str, tmp_pa
     assert matched >= 3
     out = capsys.readouterr()
     assert f"as LSL stream {stream_name!r}" in out.err and "label ninapro.B" in out.out
+
+
+def test_lazy_emg2pose_file_replays_exactly(tmp_path: Path) -> None:
+    from tests.data.layouts import write_emg2pose
+
+    ts = write_emg2pose(tmp_path, "session-1", "HandClapping", "u3", n=5000)
+    src = ReplaySource.from_file(tmp_path / "session-1.hdf5", speed=0, start=0.5)
+    assert src.info.label_names == ("emg2pose.HandClapping",) and src.info.n_channels == 16
+    with opened(src):
+        data, _, labels = drain(src)
+    np.testing.assert_array_equal(data, ts["emg"][1000:])
+    assert not labels.any()
