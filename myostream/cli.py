@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint folder (default: the bundled model)")
     p.add_argument("--device", default="auto", help="torch device: auto | cpu | cuda")
     p.add_argument("--duration", type=float, default=None, help="close after this many seconds")
+    p.add_argument("--query", action="append", default=[], metavar="TEXT",
+                   help="a free-text description to trace against the live EMG (repeatable)")
+    p.add_argument("--screenshot", metavar="PNG", default=None,
+                   help="save a screenshot of the window to PNG when it closes (with --duration: docs, bug reports)")
 
     p = add("record", _cmd_record, "Record and label a calibration session, cue by cue.")
     p.add_argument("--device", default="simulated", help="device profile or lsl:NAME | brainflow:BOARD | replay:FILE")

@@ -1,0 +1,628 @@
+"""``myostream live``: the live retrieval window.
+
+EMG traces of every channel, the ranked descriptions of the newest window, the window's
+RMS per patch × channel with the semantic queries' attention over it (paper Fig. 9), and
+free-text queries whose similarity to the live EMG is traced over time (text → EMG).
+All model work happens on the :class:`~myostream.stream.pipeline.Pipeline`'s worker
+thread, opening sources and encoding text on a small job pool; the GUI thread only
+draws, from a ~30 fps timer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
+from myostream.apps.widgets import BAD, TEXT_DIM, TracePlot, apply_theme, panel
+from myostream.errors import MyostreamError
+from myostream.resources import resource_dir
+from myostream.stream.devices import FilterSpec, list_profiles, load_profile
+from myostream.stream.pipeline import Pipeline, Ranking
+
+#: Source kinds of the picker and the spec prefix each builds.
+SOURCE_KINDS = ("Simulated armband", "Device profile", "LSL stream", "BrainFlow board", "Replay file")
+FPS = 30
+TRACE_SECONDS = 5.0
+
+
+def default_checkpoint() -> Path:
+    """The bundled checkpoint for the simulated armband (``models/bundled/simulated/``)."""
+    path = resource_dir("models") / "bundled" / "simulated"
+    if not (path / "config.json").is_file():
+        raise MyostreamError(
+            f"The bundled model is missing from {path}; reinstall myostream, or train one with "
+            "`myostream train myosem-simulated --out DIR` and pass --model DIR."
+        )
+    return path
+
+
+def filter_for(source_spec: str, model: Any) -> FilterSpec | None:
+    """The causal filter to apply before the model.
+
+    The checkpoint's own record (``training["filter"]``, the filter its training windows
+    went through) wins; otherwise a device profile's filter; raw streams (``lsl:``,
+    ``brainflow:``, ``replay:``) are left as they come.
+    """
+    recorded = getattr(model, "metadata", {}).get("filter")
+    if recorded is not None:
+        return FilterSpec.from_dict(recorded, where="the checkpoint's filter") if recorded else None
+    kind, _, arg = source_spec.partition(":")
+    if arg and kind in ("lsl", "brainflow", "replay"):
+        return None
+    return load_profile(source_spec).filter
+
+
+def load_text_encoder(checkpoint: Path, model: Any) -> Any:
+    """The text encoder whose space the checkpoint's prototypes live in (for free-text queries).
+
+    It is saved next to the checkpoint (``text_encoder.json`` + ``.safetensors``, as
+    stage 1 writes it), or in the folder named by the checkpoint's ``training["text_encoder"]``
+    (relative to the checkpoint).
+    """
+    from myostream.text.encoder import CONFIG_FILE, TextEncoder
+
+    candidates = [checkpoint]
+    named = getattr(model, "metadata", {}).get("text_encoder")
+    if named:
+        candidates.append(checkpoint / named)
+    for folder in candidates:
+        if (folder / CONFIG_FILE).is_file():
+            return TextEncoder.load(folder)
+    raise MyostreamError(
+        f"Checkpoint {str(checkpoint)!r} has no text encoder ({CONFIG_FILE}); free-text queries need the "
+        "stage-1 text encoder its prototypes came from, saved into the checkpoint folder."
+    )
+
+
+def pipeline_filter_text(pipeline: Pipeline) -> str:
+    """A short description of the pipeline's filter ("" when it has none)."""
+    spec = pipeline.filter_spec
+    if spec is None:
+        return ""
+    parts = []
+    if spec.highpass and spec.lowpass:
+        parts.append(f"{spec.highpass:g}-{spec.lowpass:g} Hz")
+    elif spec.highpass:
+        parts.append(f">{spec.highpass:g} Hz")
+    elif spec.lowpass:
+        parts.append(f"<{spec.lowpass:g} Hz")
+    if spec.notch:
+        parts.append(f"notch {spec.notch:g} Hz")
+    if spec.envelope:
+        parts.append(f"envelope {spec.envelope:g} Hz")
+    return ", ".join(parts)
+
+
+class LiveWindow(QtWidgets.QMainWindow):
+    """The live retrieval window. ``start()`` opens the source and runs the pipeline."""
+
+    def __init__(
+        self,
+        source: str = "simulated",
+        model: str | Path | None = None,
+        device: str = "auto",
+        smoothing: float = 0.5,
+        hop_ms: float | None = None,
+        torch_threads: int | None = 1,
+    ) -> None:
+        super().__init__()
+        if torch_threads:
+            import torch
+
+            # The live model is small: one intra-op thread ranks a window in a few ms, while
+            # a thread pool competes with the GUI thread for the cores and the GIL (10-50x slower).
+            torch.set_num_threads(torch_threads)
+        self.setWindowTitle("myostream live")
+        self.resize(1440, 880)
+        self.source_spec = source
+        self.model_path = Path(model) if model is not None else None
+        self.device = device
+        self.smoothing = smoothing
+        self.hop_ms = hop_ms
+        self.model: Any = None
+        self.pipeline: Pipeline | None = None
+        self.text_encoder: Any = None
+        self.last_ranking: Ranking | None = None
+        #: a PNG path the window saves a screenshot to when it closes (``--screenshot``)
+        self.screenshot_on_close: Path | None = None
+        # Opening sources (an LSL resolve can wait seconds) and encoding text run off the GUI thread.
+        self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="myostream-live-open")
+        self._text_jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="myostream-live-text")
+        self._starting: Future | None = None
+        self._encoding: list[tuple[str, Future]] = []
+        self._text_embeddings: dict[str, np.ndarray] = {}
+        self._lsl_listing: Future | None = None
+        self._build()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(1000 // FPS)
+        self.timer.timeout.connect(self._tick)
+        self.frames = 0
+        self.timer.start()
+
+    # -- layout -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        bar = QtWidgets.QToolBar("controls")
+        bar.setMovable(False)
+        bar.setIconSize(QtCore.QSize(16, 16))
+        self.addToolBar(bar)
+        title = QtWidgets.QLabel("  myostream <span style='color:%s'>live</span>  " % TEXT_DIM)
+        title.setStyleSheet("font-size: 13pt; font-weight: 700;")
+        bar.addWidget(title)
+        bar.addSeparator()
+        bar.addWidget(QtWidgets.QLabel(" Source "))
+        self.source_kind = QtWidgets.QComboBox()
+        self.source_kind.addItems(SOURCE_KINDS)
+        bar.addWidget(self.source_kind)
+        self.source_detail = QtWidgets.QComboBox()
+        self.source_detail.setEditable(True)
+        self.source_detail.setMinimumWidth(280)
+        # Widgets on a toolbar are shown and hidden through their actions.
+        self._detail_action = bar.addWidget(self.source_detail)
+        self.source_browse = QtWidgets.QPushButton("Browse…")
+        self._browse_action = bar.addWidget(self.source_browse)
+        bar.addSeparator()
+        bar.addWidget(QtWidgets.QLabel(" Model "))
+        self.model_label = QtWidgets.QLabel("—")
+        self.model_label.setStyleSheet("font-weight: 600;")
+        bar.addWidget(self.model_label)
+        self.model_button = QtWidgets.QPushButton("Choose…")
+        bar.addWidget(self.model_button)
+        bar.addSeparator()
+        self.start_button = QtWidgets.QPushButton("Start")
+        self.start_button.setObjectName("primary")
+        self.start_button.setMinimumWidth(150)
+        bar.addWidget(self.start_button)
+        self.pause_button = QtWidgets.QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setEnabled(False)
+        bar.addWidget(self.pause_button)
+
+        self.banner = QtWidgets.QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(f"background: {BAD}; color: white; padding: 6px 12px; border-radius: 6px;")
+        self.banner.hide()
+
+        self.traces = TracePlot(["EMG1"], 1000.0, seconds=TRACE_SECONDS)
+        self.heat = HeatStrip()
+        self.rankings = RankingPanel(k=5)
+        self.text = TextQueryPanel()
+        self.trace_info = QtWidgets.QLabel("")
+        self.trace_info.setStyleSheet(f"color: {TEXT_DIM};")
+        left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        left.addWidget(panel("EMG", self.traces, detail=self.trace_info))
+        left.addWidget(panel("Current window · RMS per patch × channel", self.heat, detail=self.heat.legend))
+        left.setStretchFactor(0, 5)
+        left.setStretchFactor(1, 2)
+        right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        right.addWidget(panel("Ranked descriptions", self.rankings))
+        right.addWidget(panel("Text → EMG · similarity of your descriptions to the live signal", self.text))
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        main.addWidget(left)
+        main.addWidget(right)
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 2)
+        main.setSizes([820, 580])
+        left.setSizes([560, 240])
+        right.setSizes([480, 320])
+        central = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(10, 8, 10, 6)
+        layout.addWidget(self.banner)
+        layout.addWidget(main, 1)
+        self.setCentralWidget(central)
+
+        status = self.statusBar()
+        self.status_labels = {k: QtWidgets.QLabel("") for k in ("state", "rate", "lost", "latency", "device")}
+        for key, label in self.status_labels.items():
+            status.addPermanentWidget(label, 1 if key == "state" else 0)
+        self._set_state("stopped")
+
+        self.source_kind.currentIndexChanged.connect(self._kind_changed)
+        self.source_detail.currentTextChanged.connect(lambda _: self._sync_start_button())
+        self.source_browse.clicked.connect(self._browse)
+        self.model_button.clicked.connect(self._choose_model)
+        self.start_button.clicked.connect(self._start_clicked)
+        self.pause_button.toggled.connect(self.set_paused)
+        self.text.query_requested.connect(self.add_text_query)
+        self._show_spec(self.source_spec)
+
+    # -- source picker ------------------------------------------------------------------
+
+    def _show_spec(self, spec: str) -> None:
+        """Point the picker at ``spec`` without starting anything."""
+        kind, _, arg = spec.partition(":")
+        if arg and kind == "lsl":
+            index, detail = 2, arg
+        elif arg and kind == "brainflow":
+            index, detail = 3, arg
+        elif arg and kind == "replay":
+            index, detail = 4, arg
+        elif spec == "simulated":
+            index, detail = 0, ""
+        else:
+            index, detail = 1, spec
+        self.source_kind.blockSignals(True)
+        self.source_kind.setCurrentIndex(index)
+        self.source_kind.blockSignals(False)
+        self._kind_changed(index)
+        self.source_detail.setCurrentText(detail)
+        self._sync_start_button()
+
+    def _kind_changed(self, index: int) -> None:
+        kind = SOURCE_KINDS[index]
+        self.source_detail.blockSignals(True)
+        self.source_detail.clear()
+        self._detail_action.setVisible(kind != "Simulated armband")
+        self._browse_action.setVisible(kind in ("Replay file", "LSL stream"))
+        self.source_browse.setText("Browse…" if kind == "Replay file" else "Refresh")
+        if kind == "Device profile":
+            self.source_detail.addItems([p.name for p in list_profiles() if p.transport != "replay"])
+        elif kind == "BrainFlow board":
+            boards = {"SYNTHETIC_BOARD"} | {
+                p.options.get("brainflow", {}).get("board", "") for p in list_profiles() if p.transport == "brainflow"
+            }
+            self.source_detail.addItems(sorted(b for b in boards if b))
+        elif kind == "LSL stream":
+            self.source_detail.lineEdit().setPlaceholderText("stream name (Refresh lists the visible ones)")
+            self._refresh_lsl()
+        elif kind == "Replay file":
+            self.source_detail.lineEdit().setPlaceholderText("recording file (.mat, .hdf5, .dat, .h5)")
+        self.source_detail.blockSignals(False)
+        self._sync_start_button()
+
+    def _browse(self) -> None:
+        if SOURCE_KINDS[self.source_kind.currentIndex()] == "LSL stream":
+            self._refresh_lsl()
+            return
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Replay a recording", "", "Recordings (*.mat *.hdf5 *.h5 *.dat);;All files (*)"
+        )
+        if path:
+            self.source_detail.setCurrentText(path)
+
+    def _refresh_lsl(self) -> None:
+        from myostream.stream.lsl import list_streams
+
+        if self._lsl_listing is None or self._lsl_listing.done():
+            self._lsl_listing = self._jobs.submit(list_streams, 1.0)
+
+    def picked_spec(self) -> str:
+        """The source spec the picker currently describes (``simulated``, ``lsl:NAME``, ...)."""
+        kind = SOURCE_KINDS[self.source_kind.currentIndex()]
+        detail = self.source_detail.currentText().strip()
+        prefix = {"LSL stream": "lsl:", "BrainFlow board": "brainflow:", "Replay file": "replay:"}.get(kind)
+        if kind == "Simulated armband":
+            return "simulated"
+        if prefix:
+            return prefix + detail.split("  (")[0]
+        return detail
+
+    def _sync_start_button(self) -> None:
+        running = self.pipeline is not None or self._starting is not None
+        if running and self.picked_spec() != self.source_spec:
+            self.start_button.setText("Switch to this source")
+        else:
+            self.start_button.setText("Stop" if running else "Start")
+
+    def _start_clicked(self) -> None:
+        running = self.pipeline is not None or self._starting is not None
+        if running and self.picked_spec() == self.source_spec:
+            self.stop()
+        else:
+            self.set_source(self.picked_spec())
+
+    def _choose_model(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Choose a checkpoint folder", str(self.model_path or ""))
+        if path:
+            self.set_model(path)
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def _load_model(self) -> Any:
+        from myostream.model.checkpoint import load_checkpoint
+
+        if self.model is None:
+            path = self.model_path or default_checkpoint()
+            self.model = load_checkpoint(path, device=self.device)
+            self.model_path = Path(path)
+            self.model_label.setText(self.model.config.name)
+            self.model_label.setToolTip(str(path))
+            self.rankings.set_catalog(
+                {c: (e.label, e.canonical) for c, e in self.model.catalog.items()},
+                temperature=self.model.config.stage3.temperature,
+            )
+        return self.model
+
+    def _make_pipeline(self, spec: str) -> Pipeline:
+        """Build and start a pipeline (runs on a job thread: opening LSL streams can wait for seconds)."""
+        from myostream.stream.factory import make_source
+
+        model = self.model
+        source = make_source(spec)
+        pipeline = Pipeline(
+            source,
+            model,
+            filter_spec=filter_for(spec, model),
+            hop_ms=self.hop_ms,
+            smoothing=self.smoothing,
+            device=self.device,
+        )
+        pipeline.start()
+        return pipeline
+
+    def start(self, block: bool = False) -> None:
+        """Open the picked source and run the pipeline; ``block`` waits and raises MyostreamError."""
+        if self.pipeline is not None or self._starting is not None:
+            return
+        self._hide_error()
+        try:
+            self._load_model()
+        except MyostreamError as exc:
+            if block:
+                raise
+            self._show_error(str(exc))
+            return
+        self._set_state(f"opening {self.source_spec} …")
+        self._starting = self._jobs.submit(self._make_pipeline, self.source_spec)
+        self._sync_start_button()
+        if block:
+            try:
+                self._starting.result()  # raises the MyostreamError of a bad source
+            except BaseException:
+                self._starting = None
+                self._set_state("stopped")
+                raise
+            self._poll_start()
+
+    def stop(self) -> None:
+        """Stop the pipeline (joins its threads, closes the source). Safe to call twice."""
+        if self._starting is not None:
+            pipeline = None
+            try:
+                pipeline = self._starting.result()
+            except BaseException:
+                pass
+            self._starting = None
+            if pipeline is not None:
+                pipeline.stop()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+            self.pipeline = None
+        self.pause_button.setChecked(False)
+        self.pause_button.setEnabled(False)
+        self._set_state("stopped")
+        self._sync_start_button()
+
+    def set_source(self, spec: str) -> None:
+        """Switch to another source (stops the current one first)."""
+        self.stop()
+        self.source_spec = spec
+        self._show_spec(spec)
+        self.last_ranking = None
+        self.text.clear_history()
+        self.start()
+
+    def set_model(self, path: str | Path) -> None:
+        """Load another checkpoint and restart on the current source."""
+        self.stop()
+        self.model, self.model_path, self.text_encoder = None, Path(path), None
+        self._text_embeddings.clear()
+        for q in list(self.text.queries):
+            self.text.remove_query(q)
+        self.start()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.pipeline is None:
+            return
+        if paused:
+            self.pipeline.pause()
+        else:
+            self.pipeline.resume()
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self._set_state("paused" if paused else self._running_text())
+
+    def _poll_start(self) -> None:
+        if self._starting is None or not self._starting.done():
+            return
+        future, self._starting = self._starting, None
+        try:
+            self.pipeline = future.result()
+        except MyostreamError as exc:
+            self._show_error(str(exc))
+            self._set_state("stopped")
+        except Exception as exc:  # a device driver's own error: still one line, not a crash
+            self._show_error(f"Could not open {self.source_spec!r}: {exc}")
+            self._set_state("stopped")
+        else:
+            info = self.pipeline.info
+            assert info is not None
+            self.traces.set_channels(info.channel_names, info.rate)
+            self.heat.set_channels(info.channel_names)
+            filtered = pipeline_filter_text(self.pipeline) or "unfiltered"
+            self.trace_info.setText(
+                f"{info.name} · {info.n_channels} ch · {info.rate:g} Hz · {info.unit} · {filtered} · last {TRACE_SECONDS:g} s"
+            )
+            self.pipeline.set_text_queries(self._text_embeddings)
+            self.pause_button.setEnabled(True)
+            self._set_state(self._running_text())
+        self._sync_start_button()
+
+    def _running_text(self) -> str:
+        return f"running · {self.source_spec}"
+
+    def save_screenshot(self, path: str | Path) -> Path:
+        """Save what the window shows now as a PNG."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.grab().save(str(path)):
+            raise MyostreamError(f"Could not write the screenshot {str(path)!r}; check the folder is writable.")
+        return path
+
+    def shutdown(self) -> None:
+        """Stop everything this window started: pipeline threads, the source, job threads."""
+        if self.screenshot_on_close is not None and self.isVisible():
+            self.save_screenshot(self.screenshot_on_close)
+            self.screenshot_on_close = None
+        self.timer.stop()
+        self.stop()
+        self._jobs.shutdown(wait=True, cancel_futures=True)
+        self._text_jobs.shutdown(wait=True, cancel_futures=True)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        self.shutdown()
+        super().closeEvent(event)
+
+    # -- free-text queries ---------------------------------------------------------------
+
+    def add_text_query(self, text: str) -> None:
+        """Encode ``text`` off the GUI thread; its trace starts once the embedding is ready."""
+        text = text.strip()
+        if not text or text in self._text_embeddings or any(t == text for t, _ in self._encoding):
+            return
+        try:
+            model = self._load_model()
+        except MyostreamError as exc:
+            self._show_error(str(exc))
+            return
+        self.text.status.setText(f"encoding “{text}” …")
+        assert self.model_path is not None
+        self._encoding.append((text, self._text_jobs.submit(self._encode, self.model_path, model, text)))
+
+    def _encode(self, checkpoint: Path, model: Any, text: str) -> np.ndarray:
+        if self.text_encoder is None:
+            self.text_encoder = load_text_encoder(checkpoint, model)
+        return np.asarray(self.text_encoder.encode([text]), np.float32)[0]
+
+    def _poll_encoding(self) -> None:
+        still = []
+        for text, future in self._encoding:
+            if not future.done():
+                still.append((text, future))
+                continue
+            try:
+                self._text_embeddings[text] = future.result()
+            except MyostreamError as exc:
+                self._show_error(str(exc))
+                continue
+            self.text.add_query(text)
+            if self.pipeline is not None:
+                self.pipeline.set_text_queries(self._text_embeddings)
+        self._encoding = still
+        if not still:
+            self.text.status.setText("")
+        removed = self.text.take_removed()
+        if removed:
+            for text in removed:
+                self._text_embeddings.pop(text, None)
+            if self.pipeline is not None:
+                self.pipeline.set_text_queries(self._text_embeddings)
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self._poll_start()
+        self._poll_encoding()
+        self._poll_lsl_listing()
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        if pipeline.error is not None:
+            error = pipeline.error
+            self.stop()
+            self._show_error(str(error) if isinstance(error, MyostreamError) else f"The pipeline stopped: {error!r}")
+            return
+        if pipeline.paused:
+            self._update_status(pipeline)
+            return
+        rankings = pipeline.queue.drain()
+        if rankings:
+            newest = rankings[-1]
+            self.last_ranking = newest
+            self.rankings.update_ranking(newest, pipeline.class_ids)
+            self.heat.update_ranking(newest)
+            self.text.add_rankings(rankings)
+            self.text.redraw(newest.timestamp)
+        assert pipeline.filtered is not None and pipeline.info is not None
+        span = pipeline.filtered.latest(int(TRACE_SECONDS * pipeline.info.rate))
+        self.traces.show_samples(span.data)
+        self.frames += 1
+        self._update_status(pipeline)
+
+    def _poll_lsl_listing(self) -> None:
+        if self._lsl_listing is None or not self._lsl_listing.done():
+            return
+        future, self._lsl_listing = self._lsl_listing, None
+        try:
+            streams = future.result()
+        except Exception as exc:  # LSL unavailable: say so, keep the typed name
+            self._show_error(f"Could not list LSL streams: {exc}")
+            return
+        if SOURCE_KINDS[self.source_kind.currentIndex()] != "LSL stream":
+            return
+        typed = self.source_detail.currentText()
+        self.source_detail.blockSignals(True)
+        self.source_detail.clear()
+        for s in streams:
+            self.source_detail.addItem(f"{s.name}  ({s.type}, {s.n_channels} ch, {s.rate:g} Hz)")
+        self.source_detail.setCurrentText(typed)
+        self.source_detail.blockSignals(False)
+
+    _last_status = 0.0
+
+    def _update_status(self, pipeline: Pipeline) -> None:
+        now = time.monotonic()
+        if now - self._last_status < 0.25:
+            return
+        self._last_status = now
+        s = pipeline.stats()
+        lat = "latency —" if np.isnan(s.latency_p50_ms) else f"latency p50 {s.latency_p50_ms:.1f} ms · p99 {s.latency_p99_ms:.1f} ms"
+        self.status_labels["rate"].setText(f"rate {s.rate:,.0f} / {s.nominal_rate:g} Hz")
+        self.status_labels["lost"].setText(f"lost {s.lost:,} samples")
+        self.status_labels["latency"].setText(lat)
+        self.status_labels["device"].setText(f"torch {s.device}")
+
+    def _set_state(self, text: str) -> None:
+        self.status_labels["state"].setText(text)
+
+    def _show_error(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.show()
+
+    def _hide_error(self) -> None:
+        self.banner.hide()
+
+
+def live_command(args: argparse.Namespace) -> int:
+    """``myostream live [--source SPEC] [--model CKPT] [--device D] [--duration S] [--query TEXT] [--screenshot PNG]``."""
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    apply_theme(app)
+    window = LiveWindow(source=args.source, model=args.model, device=args.device)
+    try:
+        window.start(block=True)  # a bad model or source is one sentence on the terminal, before any window
+    except MyostreamError:
+        window.shutdown()
+        raise
+    for text in getattr(args, "query", None) or []:
+        window.add_text_query(text)
+    if getattr(args, "screenshot", None):
+        window.screenshot_on_close = Path(args.screenshot)
+    window.show()
+    if args.duration is not None:
+
+        def finish() -> None:
+            window.close()
+            app.quit()
+
+        QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
+    return int(app.exec())

@@ -1,0 +1,335 @@
+"""The panels of the live retrieval window: ranked descriptions, RMS/attention strip, text→EMG trace.
+
+Each panel is fed from the GUI thread with :class:`~myostream.stream.pipeline.Ranking` s
+the pipeline's worker thread produced; none of them touches the model.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtWidgets
+
+from myostream.apps.widgets import ACCENT, BORDER, GOOD, PANEL_RAISED, TEXT, TEXT_DIM, Bar, ElidedLabel, style_plot
+from myostream.stream.pipeline import Ranking
+
+#: Colours of the semantic queries' attention lines and of the free-text query traces.
+QUERY_COLORS = ("#ffffff", "#7fe0ff", "#ffd166", "#ff8fab", "#b8f28c", "#c3a6ff", "#ffb38a", "#8ff0d6")
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = (scores - scores.max()) / temperature
+    e = np.exp(z)
+    return e / e.sum()
+
+
+class RankingRow(QtWidgets.QFrame):
+    """One candidate: rank, label, probability and cosine score, canonical description, bar.
+
+    The best candidate's row shows its whole description; the others one elided line
+    (the whole text is in the tooltip), so five rows fit without scrolling.
+    """
+
+    def __init__(self, rank: int) -> None:
+        super().__init__()
+        self.setObjectName("row")
+        self.first = rank == 1
+        layout = QtWidgets.QGridLayout(self)
+        layout.setContentsMargins(10, 6, 10, 8)
+        layout.setHorizontalSpacing(8)
+        layout.setVerticalSpacing(3)
+        self.rank = QtWidgets.QLabel(str(rank))
+        self.rank.setFixedWidth(18)
+        self.rank.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignHCenter)
+        self.label = QtWidgets.QLabel()
+        self.truth = QtWidgets.QLabel()
+        self.truth.setStyleSheet(f"color: {GOOD}; font-size: 9pt; font-weight: 600;")
+        self.score = QtWidgets.QLabel()
+        self.score.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        if self.first:
+            self.description: QtWidgets.QLabel = QtWidgets.QLabel()
+            self.description.setWordWrap(True)
+            self.description.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
+            self.description.setMinimumHeight(4 * self.description.fontMetrics().lineSpacing() + 4)
+        else:
+            self.description = ElidedLabel()
+        self.description.setStyleSheet(f"color: {TEXT_DIM}; font-size: 9pt;")
+        self.bar = Bar()
+        layout.addWidget(self.rank, 0, 0, 3, 1)
+        layout.addWidget(self.label, 0, 1)
+        layout.addWidget(self.truth, 0, 2)
+        layout.addWidget(self.score, 0, 3)
+        layout.addWidget(self.bar, 1, 1, 1, 3)
+        layout.addWidget(self.description, 2, 1, 1, 3)
+        layout.setColumnStretch(1, 1)
+        self.class_id = ""
+        self._true: bool | None = None
+        self._style(true=False)
+
+    def _style(self, true: bool) -> None:
+        if true == self._true:
+            return
+        self._true = true
+        border = GOOD if true else (ACCENT if self.first else BORDER)
+        self.setStyleSheet(
+            f"QFrame#row {{ background: {PANEL_RAISED}; border: 1px solid {border}; border-radius: 6px; }}"
+        )
+        size = "14pt" if self.first else "11pt"
+        self.label.setStyleSheet(f"color: {TEXT}; font-size: {size}; font-weight: 600;")
+        self.rank.setStyleSheet(f"color: {ACCENT if self.first else TEXT_DIM}; font-size: {size}; font-weight: 700;")
+
+    def set_candidate(self, class_id: str, label: str, description: str, score: float, prob: float, true: bool) -> None:
+        if class_id != self.class_id:
+            self.class_id = class_id
+            self.label.setText(label)
+            if isinstance(self.description, ElidedLabel):
+                self.description.set_full_text(description)
+            else:
+                self.description.setText(description)
+        text = (
+            f"<span style='color:{TEXT}; font-weight:600'>{prob:.0%}</span>"
+            f"<span style='color:{TEXT_DIM}'>&nbsp;&nbsp;cos {score:+.2f}</span>"
+        )
+        if text != self.score.text():
+            self.score.setText(text)
+        self.truth.setText("✓ true gesture" if true else "")
+        self.bar.set_value(prob, GOOD if true else ACCENT)
+        self._style(true)
+
+
+class RankingPanel(QtWidgets.QWidget):
+    """The top-k descriptions of the newest window, updated in place (no widget churn)."""
+
+    def __init__(self, k: int = 5) -> None:
+        super().__init__()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        self.truth = QtWidgets.QLabel("true gesture: unknown")
+        self.truth.setStyleSheet(f"color: {TEXT_DIM};")
+        self.agreement = QtWidgets.QLabel("")
+        self.agreement.setStyleSheet(f"color: {TEXT_DIM};")
+        head = QtWidgets.QHBoxLayout()
+        head.addWidget(self.truth)
+        head.addStretch(1)
+        head.addWidget(self.agreement)
+        layout.addLayout(head)
+        self.rows = [RankingRow(i + 1) for i in range(k)]
+        for row in self.rows:
+            layout.addWidget(row)
+        layout.addStretch(1)
+        self.catalog: Mapping[str, tuple[str, str]] = {}
+        self.temperature = 0.07
+        self.updates = 0
+        self._hits: deque[bool] = deque(maxlen=200)
+
+    def set_catalog(self, catalog: Mapping[str, tuple[str, str]], temperature: float) -> None:
+        """``class id -> (label, canonical description)``; ``temperature`` turns scores into probabilities."""
+        self.catalog = dict(catalog)
+        self.temperature = temperature
+        self._hits.clear()
+        for row in self.rows:
+            row.class_id = ""
+
+    def labels(self) -> list[str]:
+        """The labels shown, best first (what a user reads; tests read it too)."""
+        return [row.label.text() for row in self.rows]
+
+    def update_ranking(self, ranking: Ranking, class_ids: Sequence[str]) -> None:
+        probs = softmax(ranking.scores, self.temperature)
+        index = {c: i for i, c in enumerate(class_ids)}
+        for row, cand in zip(self.rows, ranking.top):
+            label, description = self.catalog.get(cand.class_id, (cand.label, ""))
+            row.set_candidate(cand.class_id, label, description, cand.score, float(probs[index[cand.class_id]]),
+                              true=cand.class_id == ranking.true_class)
+        if ranking.true_class is None:
+            self.truth.setText("true gesture: unknown (live device)")
+            self.agreement.setText("")
+        else:
+            label = self.catalog.get(ranking.true_class, (ranking.true_class, ""))[0]
+            self.truth.setText(f"true gesture: <b style='color:{TEXT}'>{label}</b>")
+            self._hits.append(ranking.top[0].class_id == ranking.true_class)
+            self.agreement.setText(f"top-1 = truth in {np.mean(self._hits):.0%} of the last {len(self._hits)} hops")
+        self.updates += 1
+
+
+class HeatStrip(pg.PlotWidget):
+    """RMS per patch × channel of the current window, with each query's attention over the patches.
+
+    The attention lines share the image's x axis (one point per patch); the right axis
+    gives their value. :attr:`legend` is a small HTML label naming the line colours, for
+    the panel header.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        item = self.getPlotItem()
+        style_plot(item)
+        item.setLabel("bottom", "patch (time →)")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        item.addItem(self.image)
+        item.showAxis("right")
+        self.legend = QtWidgets.QLabel()
+        self._lines: list[pg.PlotDataItem] = []
+        self._shape: tuple[int, int] = (0, 0)
+        self._channel_names: tuple[str, ...] = ()
+        self._top = 0.0
+        self._level = 0.0
+        self.updates = 0
+
+    def set_channels(self, channel_names: Sequence[str]) -> None:
+        self._channel_names = tuple(channel_names)
+        self._shape = (0, 0)
+        self._level = 0.0
+
+    def _layout(self, patches: int, channels: int, queries: int) -> None:
+        item = self.getPlotItem()
+        for line in self._lines:
+            item.removeItem(line)
+        self._lines = []
+        names = []
+        for m in range(queries):
+            color = QUERY_COLORS[m % len(QUERY_COLORS)]
+            self._lines.append(item.plot(pen=pg.mkPen(color, width=2), dynamicRangeLimit=None))
+            names.append(f"<span style='color:{color}'>━ q{m + 1}</span>")
+        self.legend.setText("attention of " + " ".join(names) if names else "no semantic queries")
+        self.legend.setStyleSheet(f"color: {TEXT_DIM}; font-size: 9pt;")
+        labels = self._channel_names if len(self._channel_names) == channels else tuple(f"ch{i + 1}" for i in range(channels))
+        item.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(labels)]])
+        item.getAxis("bottom").setTicks([[(p + 0.5, str(p + 1)) for p in range(patches)]])
+        item.setXRange(0, patches, padding=0.0)
+        item.setYRange(0, channels, padding=0.0)
+        self._shape = (patches, channels)
+
+    def update_ranking(self, ranking: Ranking) -> None:
+        rms = ranking.rms  # [patches, C]
+        patches, channels = rms.shape
+        queries = len(ranking.attention)
+        if self._shape != (patches, channels) or len(self._lines) != queries:
+            self._layout(patches, channels, queries)
+        # row-major image [rows = channels, cols = patches]; channel 1 at the bottom
+        # One colour scale across windows (fast up, slow down), so rest looks dark next to a gesture.
+        peak = float(rms.max())
+        self._level = peak if peak > self._level else 0.98 * self._level + 0.02 * peak
+        self.image.setImage(rms.T, autoLevels=False, levels=(0.0, self._level or 1.0))
+        self.image.setRect(QtCore.QRectF(0, 0, patches, channels))
+        if queries:
+            # Uniform attention is 1/patches; keep at least twice that as full height so a
+            # flat line reads as flat instead of being stretched to the top.
+            top = max(float(ranking.attention.max()), 2.0 / patches) * 1.1
+            x = np.arange(patches) + 0.5
+            for line, att in zip(self._lines, ranking.attention):
+                line.setData(x, att / top * channels)
+            if round(top, 2) != self._top:  # re-render the axis only when its scale changes
+                self._top = round(top, 2)
+                ticks = [(v / top * channels, f"{v:.2f}") for v in np.linspace(0, top / 1.1, 3)]
+                self.getPlotItem().getAxis("right").setTicks([ticks])
+        self.updates += 1
+
+
+class TextQueryPanel(QtWidgets.QWidget):
+    """Free-text descriptions typed by the user and their similarity to the live EMG over time."""
+
+    #: emitted with the text the user asked to add (the window encodes it off the GUI thread)
+    query_requested = QtCore.pyqtSignal(str)
+
+    def __init__(self, seconds: float = 20.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        row = QtWidgets.QHBoxLayout()
+        self.edit = QtWidgets.QLineEdit()
+        self.edit.setPlaceholderText("Type any description, e.g. “make a fist” or “point with the index finger”, then Enter")
+        self.add = QtWidgets.QPushButton("Add query")
+        self.add.setObjectName("primary")
+        self.status = QtWidgets.QLabel("")
+        self.status.setStyleSheet(f"color: {TEXT_DIM};")
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.add)
+        layout.addLayout(row)
+        self.chips = QtWidgets.QHBoxLayout()
+        self.chips.setSpacing(6)
+        self.chips.addWidget(self.status)
+        self.chips.addStretch(1)
+        layout.addLayout(self.chips)
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        style_plot(item)
+        item.showGrid(x=True, y=True, alpha=0.12)
+        item.setLabel("bottom", "time (s)")
+        item.setLabel("left", "cosine")
+        item.getAxis("left").enableAutoSIPrefix(False)
+        item.setXRange(-seconds, 0, padding=0.0)
+        item.enableAutoRange(axis="y")
+        self.legend = item.addLegend(offset=(8, 4), labelTextColor=TEXT, brush=pg.mkBrush(22, 24, 29, 200),
+                                     pen=pg.mkPen(BORDER))
+        layout.addWidget(self.plot, 1)
+        self.edit.returnPressed.connect(self._request)
+        self.add.clicked.connect(self._request)
+        self._traces: dict[str, tuple[deque[tuple[float, float]], pg.PlotDataItem, QtWidgets.QWidget]] = {}
+        self._removed: list[str] = []
+        self.updates = 0
+
+    def _request(self) -> None:
+        text = self.edit.text().strip()
+        if text and text not in self._traces:
+            self.query_requested.emit(text)
+            self.edit.clear()
+
+    @property
+    def queries(self) -> list[str]:
+        return list(self._traces)
+
+    def take_removed(self) -> list[str]:
+        removed, self._removed = self._removed, []
+        return removed
+
+    def add_query(self, text: str) -> None:
+        """Start a trace for ``text`` (its embedding is already with the pipeline)."""
+        if text in self._traces:
+            return
+        color = QUERY_COLORS[(len(self._traces) + 1) % len(QUERY_COLORS)]
+        curve = self.plot.getPlotItem().plot(pen=pg.mkPen(color, width=2), name=text, dynamicRangeLimit=None)
+        chip = QtWidgets.QPushButton(f"{text}  ✕")
+        chip.setToolTip("remove this query")
+        chip.setStyleSheet(f"QPushButton {{ border: 1px solid {color}; color: {color}; border-radius: 10px; padding: 2px 10px; }}")
+        chip.clicked.connect(lambda _=False, t=text: self.remove_query(t))
+        self.chips.insertWidget(self.chips.count() - 2, chip)
+        self._traces[text] = (deque(maxlen=4000), curve, chip)
+
+    def remove_query(self, text: str) -> None:
+        if text not in self._traces:
+            return
+        _, curve, chip = self._traces.pop(text)
+        self.plot.getPlotItem().removeItem(curve)
+        self.legend.removeItem(curve)
+        chip.deleteLater()
+        self._removed.append(text)
+
+    def add_rankings(self, rankings: Sequence[Ranking]) -> None:
+        for r in rankings:
+            for text, score in r.text_scores.items():
+                if text in self._traces:
+                    self._traces[text][0].append((r.timestamp, score))
+
+    def redraw(self, now: float) -> None:
+        """Redraw every trace with time relative to ``now`` (the newest window's timestamp)."""
+        for points, curve, _ in self._traces.values():
+            while points and points[0][0] < now - self.seconds - 1:
+                points.popleft()
+            if points:
+                arr = np.asarray(points)
+                curve.setData(arr[:, 0] - now, arr[:, 1])
+        if self._traces:
+            self.updates += 1
+
+    def clear_history(self) -> None:
+        for points, curve, _ in self._traces.values():
+            points.clear()
+            curve.setData([], [])

@@ -1,0 +1,179 @@
+"""The live retrieval window, offscreen with pytest-qt: real sources, a real checkpoint, real LSL."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+import numpy as np
+import pytest
+from PyQt6 import QtCore, QtGui
+
+from myostream.apps.live import LiveWindow, default_checkpoint, live_command, load_text_encoder
+from myostream.cli import main
+from myostream.errors import MyostreamError
+from myostream.stream.lsl import publish
+from myostream.stream.simulated import SimulatedArmband
+from tests.stream.checkpoints import simulated_checkpoint
+
+WAIT_MS = 30000  # only stops a hung test; nothing here asserts speed
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    return simulated_checkpoint(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def window(qtbot, checkpoint):
+    """The window on its default source; the bundled model when it is there, else the test checkpoint."""
+    try:
+        model = default_checkpoint()
+    except MyostreamError:
+        model = checkpoint
+    w = LiveWindow(model=model, device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def rankings_arrive(qtbot, w: LiveWindow, n: int = 3) -> None:
+    start = w.rankings.updates
+    qtbot.waitUntil(lambda: w.rankings.updates >= start + n, timeout=WAIT_MS)
+
+
+def test_window_starts_on_the_default_and_updates_every_panel(qtbot, window, tmp_path):
+    assert window.picked_spec() == "simulated"
+    window.start()
+    rankings_arrive(qtbot, window, 5)
+    p = window.pipeline
+    assert p is not None and p.info.name == "simulated" and p.device == "cpu"
+    labels = window.rankings.labels()
+    catalog_labels = {e.label for e in window.model.catalog.values()}
+    assert len(labels) == 5 and set(labels) <= catalog_labels and len(set(labels)) == 5
+    assert labels[0] == window.model.catalog[window.last_ranking.top[0].class_id].label
+    assert "true gesture" in window.rankings.truth.text()
+    # the traces show every channel, the heat strip the newest window
+    qtbot.waitUntil(lambda: window.traces.frames > 3, timeout=WAIT_MS)
+    assert window.traces.n_channels == 8
+    x, y = window.traces._curves[7].getData()
+    assert len(x) > 100 and x[-1] == pytest.approx(0.0, abs=0.01) and (np.diff(x) >= 0).all()
+    # the heat strip shows the newest window's RMS (channels x patches) and one attention line per query
+    np.testing.assert_allclose(window.heat.image.image, window.last_ranking.rms.T, rtol=1e-6)
+    assert window.heat.image.image.shape == (8, 10) and len(window.heat._lines) == 4
+    qtbot.waitUntil(lambda: "rate" in window.status_labels["rate"].text(), timeout=WAIT_MS)
+    assert "latency p50" in window.status_labels["latency"].text()
+    assert window.status_labels["device"].text() == "torch cpu"
+    png = window.save_screenshot(tmp_path / "live.png")
+    image = QtGui.QImage(str(png))
+    assert not image.isNull() and image.width() == window.width() and image.height() == window.height()
+
+
+def test_free_text_query_gets_a_trace(qtbot, window):
+    window.start()
+    rankings_arrive(qtbot, window)
+    qtbot.keyClicks(window.text.edit, "make a fist")
+    qtbot.keyClick(window.text.edit, QtCore.Qt.Key.Key_Return)
+    assert window.text.edit.text() == ""
+    qtbot.waitUntil(lambda: window.text.queries == ["make a fist"], timeout=WAIT_MS)
+    points, curve, _ = window.text._traces["make a fist"]
+    qtbot.waitUntil(lambda: len(curve.getData()[0] if curve.getData()[0] is not None else []) >= 5, timeout=WAIT_MS)
+    values = np.array([v for _, v in points])
+    assert np.all(np.abs(values) <= 1.0 + 1e-5)
+    # the typed text was encoded by the checkpoint's own text encoder (the prototypes' space)
+    expected = load_text_encoder(window.model_path, window.model).encode(["make a fist"])[0].numpy()
+    np.testing.assert_allclose(window._text_embeddings["make a fist"], expected, atol=1e-5)
+    assert set(window.last_ranking.text_scores) == {"make a fist"}
+    window.add_text_query("point with the index finger")
+    qtbot.waitUntil(lambda: len(window.text.queries) == 2, timeout=WAIT_MS)
+    window.text.remove_query("make a fist")
+    qtbot.waitUntil(lambda: set(window.last_ranking.text_scores) == {"point with the index finger"}, timeout=WAIT_MS)
+
+
+def test_switching_source_to_an_lsl_stream(qtbot, window, stream_name):
+    stop = threading.Event()
+    publisher = threading.Thread(target=publish, args=(SimulatedArmband(seed=4), stream_name), kwargs={"stop": stop})
+    publisher.start()
+    try:
+        window.start()
+        rankings_arrive(qtbot, window)
+        window.source_kind.setCurrentIndex(2)  # LSL stream
+        window.source_detail.setCurrentText(stream_name)
+        assert window.picked_spec() == f"lsl:{stream_name}"
+        assert window.start_button.text() == "Switch to this source"
+        qtbot.mouseClick(window.start_button, QtCore.Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.info.name == stream_name, timeout=WAIT_MS)
+        rankings_arrive(qtbot, window)
+        assert window.last_ranking.true_class is None  # a live stream has no ground truth
+        assert "unknown" in window.rankings.truth.text()
+        assert window.start_button.text() == "Stop"
+        assert stream_name in window.trace_info.text()
+        qtbot.mouseClick(window.start_button, QtCore.Qt.MouseButton.LeftButton)
+        assert window.pipeline is None and window.start_button.text() == "Start"
+    finally:
+        stop.set()
+        publisher.join()
+
+
+def test_pause_freezes_and_resume_continues(qtbot, window):
+    window.start()
+    rankings_arrive(qtbot, window)
+    qtbot.mouseClick(window.pause_button, QtCore.Qt.MouseButton.LeftButton)
+    assert window.pipeline.paused and window.pause_button.text() == "Resume"
+    assert window.status_labels["state"].text() == "paused"
+    qtbot.mouseClick(window.pause_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not window.pipeline.paused
+    rankings_arrive(qtbot, window)
+
+
+def test_a_bad_source_shows_one_sentence_and_the_window_stays_usable(qtbot, window, tmp_path):
+    window.set_source(f"replay:{tmp_path / 'missing.mat'}")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=WAIT_MS)
+    assert "missing.mat" in window.banner.text() and window.pipeline is None
+    window.set_source("simulated")
+    rankings_arrive(qtbot, window)
+    assert window.banner.isHidden()
+    window.set_source("simulated:6")  # unknown device profile
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=WAIT_MS)
+    assert "Unknown device" in window.banner.text()
+
+
+def test_closing_stops_every_thread(qtbot, checkpoint):
+    before = set(threading.enumerate())
+    w = LiveWindow(model=checkpoint, device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    rankings_arrive(qtbot, w)
+    w.add_text_query("open the hand")
+    qtbot.waitUntil(lambda: w.text.queries == ["open the hand"], timeout=WAIT_MS)
+    assert len(set(threading.enumerate()) - before) >= 2
+    w.close()
+    assert set(threading.enumerate()) == before
+    assert w.pipeline is None
+
+
+def test_live_command_runs_for_a_duration_and_saves_a_screenshot(qtbot, checkpoint, tmp_path):
+    png = tmp_path / "shot.png"
+    args = argparse.Namespace(source="simulated", model=str(checkpoint), device="cpu", duration=1.5,
+                              query=[], screenshot=str(png))
+    assert live_command(args) == 0
+    assert not QtGui.QImage(str(png)).isNull()
+
+
+def test_live_command_reports_bad_input_in_one_sentence(checkpoint, tmp_path, capsys):
+    assert main(["live", "--model", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+    assert main(["live", "--model", str(checkpoint), "--source", "replay:" + str(tmp_path / "x.mat"), "--device", "cpu"]) == 2
+    assert "x.mat" in capsys.readouterr().err
+
+
+def test_default_checkpoint_is_the_bundled_folder_or_a_clear_error():
+    try:
+        path = default_checkpoint()
+    except MyostreamError as exc:
+        assert "bundled model is missing" in str(exc) and "myostream train" in str(exc)
+    else:
+        assert (path / "config.json").is_file() and path.name == "simulated"
