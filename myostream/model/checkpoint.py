@@ -1,0 +1,154 @@
+"""The one checkpoint artefact: a folder the trainer writes and the live app loads.
+
+```
+<checkpoint>/
+  config.json              format, architecture, model config, class ids, training metadata
+  weights.safetensors      the model's state (encoder, head, input statistics)
+  prototypes.safetensors   the frozen class prototypes P [K, d], rows in class-id order
+  catalog.json             per class: id, label (T0), canonical description (T2)
+```
+
+Only JSON and safetensors are read, so loading never executes code from the files (no
+pickle). Anything missing, corrupt or foreign is a :class:`MyostreamError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from myostream.errors import MyostreamError
+from myostream.model.config import ModelConfig
+from myostream.model.device import resolve_device
+from myostream.model.retrieval import CatalogEntry, RetrievalModel
+
+FORMAT = "myostream-checkpoint"
+VERSION = 1
+FILES = ("config.json", "weights.safetensors", "prototypes.safetensors", "catalog.json")
+
+
+def save_checkpoint(
+    model: RetrievalModel,
+    path: str | Path,
+    catalog: Iterable[Any] | None = None,
+    training: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` as a checkpoint folder.
+
+    ``catalog``: one entry per class id, as :class:`CatalogEntry`, mappings with ``id``,
+    ``label``, ``canonical``, or the text package's action classes (``id``, ``t0``, ``t2``);
+    default: the model's own catalog.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    entries = {e.id: e for e in (_entry(e) for e in catalog)} if catalog is not None else dict(model.catalog)
+    missing = [cid for cid in model.class_ids if cid not in entries]
+    if missing:
+        raise MyostreamError(f"The catalog lacks descriptions of the classes {missing}; give one entry per class id.")
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "architecture": model.architecture,
+        "n_classes": model.n_classes,
+        "class_ids": list(model.class_ids),
+        "model": model.config.to_dict(),
+        "training": dict(training or {}),
+    }
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    _atomic(path / "weights.safetensors", lambda p: save_file(weights, p, metadata={"format": FORMAT}))
+    protos = {"prototypes": model.prototypes.detach().cpu().contiguous()}
+    _atomic(path / "prototypes.safetensors", lambda p: save_file(protos, p, metadata={"format": FORMAT}))
+    rows = [{"id": cid, "label": entries[cid].label, "canonical": entries[cid].canonical} for cid in model.class_ids]
+    _atomic(path / "catalog.json", lambda p: Path(p).write_text(json.dumps(rows, indent=2, ensure_ascii=False)))
+    _atomic(path / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2, default=str)))
+    return path
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> RetrievalModel:
+    """Load a checkpoint folder into a ready model (eval mode) on ``device``."""
+    from myostream.model import create_model
+
+    path = Path(path)
+    if not path.exists():
+        raise MyostreamError(f"Checkpoint {str(path)!r} does not exist; give the folder `myostream train` wrote.")
+    if not path.is_dir():
+        raise MyostreamError(
+            f"Checkpoint {str(path)!r} is a file; give the checkpoint folder (with {', '.join(FILES)})."
+        )
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise MyostreamError(f"Checkpoint {str(path)!r} lacks {', '.join(missing)}; it is incomplete or not a myostream checkpoint.")
+    meta = _read_json(path / "config.json")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise MyostreamError(f"{str(path / 'config.json')!r} is not a myostream checkpoint config (no format {FORMAT!r}).")
+    if int(meta.get("version", 0)) > VERSION:
+        raise MyostreamError(f"Checkpoint {str(path)!r} has format version {meta['version']}; update myostream to load it.")
+    try:
+        config = ModelConfig.from_dict(meta["model"], where=f"Checkpoint {str(path)!r}")
+        class_ids = [str(c) for c in meta["class_ids"]]
+        architecture, n_classes = str(meta["architecture"]), int(meta["n_classes"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MyostreamError(f"Checkpoint config {str(path / 'config.json')!r} is malformed ({exc!r}).") from None
+    prototypes = _read_tensors(path / "prototypes.safetensors").get("prototypes")
+    if prototypes is None:
+        raise MyostreamError(f"{str(path / 'prototypes.safetensors')!r} has no 'prototypes' tensor.")
+    model = create_model(config, prototypes, class_ids, architecture=architecture, n_classes=n_classes)
+    try:
+        model.load_state_dict(_read_tensors(path / "weights.safetensors"), strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise MyostreamError(f"Weights in {str(path)!r} do not fit its config ({first}); the checkpoint is corrupt or mixed.") from None
+    model.catalog = _read_catalog(path / "catalog.json", class_ids)
+    model.metadata = dict(meta.get("training") or {})
+    return model.to(resolve_device(device)).eval()
+
+
+def _entry(e: Any) -> CatalogEntry:
+    """A catalog row from a CatalogEntry, a mapping (id, label, canonical) or a
+    ``myostream.text`` action class (id, t0, t2)."""
+    if isinstance(e, CatalogEntry):
+        return e
+    if hasattr(e, "t0") and hasattr(e, "t2"):
+        return CatalogEntry(id=str(e.id), label=str(e.t0), canonical=str(e.t2))
+    try:
+        return CatalogEntry(id=str(e["id"]), label=str(e.get("label", e["id"])), canonical=str(e.get("canonical", "")))
+    except (KeyError, TypeError, AttributeError):
+        raise MyostreamError(f"A catalog entry must have an 'id' (and 'label', 'canonical'); got {e!r}.") from None
+
+
+def _read_catalog(path: Path, class_ids: list[str]) -> dict[str, CatalogEntry]:
+    rows = _read_json(path)
+    if not isinstance(rows, list):
+        raise MyostreamError(f"{str(path)!r} must hold a list of class entries.")
+    entries = {e.id: e for e in (_entry(r) for r in rows)}
+    missing = [cid for cid in class_ids if cid not in entries]
+    if missing:
+        raise MyostreamError(f"{str(path)!r} lacks the classes {missing}; the checkpoint is incomplete.")
+    return {cid: entries[cid] for cid in class_ids}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MyostreamError(f"{str(path)!r} is not valid JSON ({exc}); the checkpoint is corrupt.") from None
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for bad headers/bytes
+        raise MyostreamError(f"{str(path)!r} is not a readable safetensors file ({exc}); the checkpoint is corrupt.") from None
+
+
+def _atomic(path: Path, write: Callable[[str], object]) -> None:
+    """Write through a temporary file so an interrupted save never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(str(tmp))
+    os.replace(tmp, path)

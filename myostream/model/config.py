@@ -1,0 +1,176 @@
+"""Model configs: ``models/<name>.toml`` read into :class:`ModelConfig`.
+
+One file per dataset setup (open_clip style: configs are data, the code is a small
+library). A file has top-level ``name``/``description``, a ``[model]`` table (the
+architecture and the signal it expects), ``[stage2]`` and ``[stage3]`` tables (training
+hyperparameters) and any further tables (e.g. ``[data]``) kept verbatim in
+:attr:`ModelConfig.extra` for the run orchestration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from myostream.errors import MyostreamError
+from myostream.resources import resource_dir
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    """Stage 2 (encoder pre-training): L_cls + lambda_rec L_rec + lambda_vq L_vq."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    lambda_rec: float = 0.5
+    lambda_vq: float = 0.25
+    #: weight of the commitment term inside L_vq (VQ-VAE's beta)
+    commitment: float = 0.25
+
+
+@dataclass(frozen=True)
+class Stage3Config:
+    """Stage 3 (semantic alignment): InfoNCE against frozen prototypes + lambda_aux CE.
+
+    Phase A trains the projection and queries (``epochs_a`` at ``lr``); phase B also
+    unfreezes the encoder's last ``unfreeze_layers`` layers at the lower ``lr_b``.
+    """
+
+    epochs_a: int = 20
+    epochs_b: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_b: float = 1e-4
+    weight_decay: float = 0.01
+    unfreeze_layers: int = 1
+    temperature: float = 0.07
+    lambda_aux: float = 0.1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of MyoSem (and the baselines) and the signal it accepts."""
+
+    name: str
+    n_channels: int
+    rate: float
+    window_ms: float
+    #: samples per temporal patch (p)
+    patch: int
+    description: str = ""
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    ff_mult: int = 2
+    codebook_size: int = 64
+    d_embed: int = 256
+    #: learnable semantic queries (M)
+    n_queries: int = 4
+    #: fusion weight of the query embedding: z = norm((1-alpha) z_global + alpha z_query)
+    alpha: float = 0.5
+    #: initial value of the descriptor gates g_e, g_v (sigmoid(-4) ~ 0.018)
+    gate_init: float = -4.0
+    descriptor_hidden: int = 32
+    dropout: float = 0.1
+    #: ablation switches: activation-aware descriptors, semantic queries
+    descriptors: bool = True
+    queries: bool = True
+    stage2: Stage2Config = field(default_factory=Stage2Config)
+    stage3: Stage3Config = field(default_factory=Stage3Config)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"Model config {self.name!r}"
+        if self.n_channels < 1 or not self.rate > 0 or not self.window_ms > 0:
+            raise MyostreamError(f"{where} needs n_channels >= 1, rate > 0 and window_ms > 0.")
+        if self.patch < 2:
+            raise MyostreamError(f"{where} has patch = {self.patch}; a patch needs at least 2 samples (var_t uses differences).")
+        exact = self.window_ms * self.rate / 1000.0
+        if not math.isclose(exact, round(exact), abs_tol=1e-6) or round(exact) % self.patch:
+            raise MyostreamError(
+                f"{where}: a {self.window_ms} ms window at {self.rate} Hz is {exact:g} samples, "
+                f"not a whole multiple of patch = {self.patch}; change window_ms or patch."
+            )
+        if self.d_model % self.n_heads:
+            raise MyostreamError(f"{where}: d_model = {self.d_model} is not divisible by n_heads = {self.n_heads}.")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise MyostreamError(f"{where}: alpha = {self.alpha} must lie in [0, 1].")
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.window_ms * self.rate / 1000.0)
+
+    @property
+    def n_patches(self) -> int:
+        return self.window_samples // self.patch
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "model config") -> "ModelConfig":
+        """Build from the flat form :meth:`to_dict` writes (also used by checkpoints)."""
+        d = dict(d)
+        stage2 = _section(Stage2Config, d.pop("stage2", {}) or {}, f"{where} [stage2]")
+        stage3 = _section(Stage3Config, d.pop("stage3", {}) or {}, f"{where} [stage3]")
+        extra = d.pop("extra", {}) or {}
+        return _section(cls, {**d, "stage2": stage2, "stage3": stage3, "extra": extra}, where)
+
+
+def _section(cls: type, d: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise MyostreamError(f"{where} has unknown keys {sorted(unknown)}; use only {sorted(known)}.")
+    try:
+        return cls(**d)
+    except TypeError as exc:
+        raise MyostreamError(f"{where} is incomplete ({exc}); see models/myosem-simulated.toml.") from None
+
+
+def config_dir() -> Path:
+    return resource_dir("models")
+
+
+def list_configs() -> list[str]:
+    """Names of the shipped model configs (``models/*.toml``), sorted."""
+    return sorted(p.stem for p in config_dir().glob("*.toml"))
+
+
+def load_config(name_or_path: str | Path) -> ModelConfig:
+    """Load a config by name (``"myosem-simulated"``) or from a ``.toml`` path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = config_dir() / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise MyostreamError(
+                f"Unknown model config {str(name_or_path)!r}; choose one of {', '.join(list_configs())} "
+                "or give a path to a .toml file."
+            )
+    if not path.is_file():
+        raise MyostreamError(f"Model config {str(path)!r} does not exist.")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MyostreamError(f"Model config {str(path)!r} is not valid TOML: {exc}.") from None
+    where = f"Model config {str(path)!r}"
+    if not isinstance(raw.get("model"), dict):
+        raise MyostreamError(f"{where} lacks a [model] table; see models/myosem-simulated.toml.")
+    scalars = {k for k, v in raw.items() if not isinstance(v, dict)} - {"name", "description"}
+    if scalars:
+        raise MyostreamError(f"{where} has unknown top-level keys {sorted(scalars)}; put them in a table.")
+    flat = {
+        "name": raw.get("name", path.stem),
+        "description": raw.get("description", ""),
+        **raw["model"],
+        "stage2": raw.get("stage2", {}),
+        "stage3": raw.get("stage3", {}),
+        "extra": {k: v for k, v in raw.items() if isinstance(v, dict) and k not in ("model", "stage2", "stage3")},
+    }
+    return ModelConfig.from_dict(flat, where)

@@ -1,0 +1,234 @@
+"""What every EMG->text retrieval model shares: MyoSem and the baselines alike.
+
+A :class:`RetrievalModel` holds frozen, unit-norm class prototypes ``P [K, d]`` (the
+text side) with their class ids, standardises raw windows with per-channel statistics
+fitted on the training data, validates input at the boundary, and ranks / searches.
+Subclasses implement ``forward(x, stage)`` on validated raw windows ``[B, T, C]``:
+``stage=2`` returns at least ``logits`` (plus reconstruction / VQ terms when the model
+has them), ``stage=3`` returns ``z`` (unit-norm, ``[B, d]``) and ``logits``; and say which
+parameters each training stage trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from myostream.errors import MyostreamError
+from myostream.model.config import ModelConfig
+from myostream.model.encoder import patchify
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """The text a run needs for one class: its id, short label (T0) and canonical description (T2)."""
+
+    id: str
+    label: str
+    canonical: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """EMG->text result for a batch of windows, best class first.
+
+    ``attention`` is the semantic queries' attention over patches ``[B, M, N]`` (None for
+    models without queries); ``rms`` the per-patch, per-channel RMS ``[B, N, C]`` in the
+    signal's unit.
+    """
+
+    class_ids: list[list[str]]
+    indices: Tensor
+    scores: Tensor
+    all_scores: Tensor
+    attention: Tensor | None
+    rms: Tensor
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Text->EMG result: window indices best first and their cosine scores."""
+
+    indices: Tensor
+    scores: Tensor
+
+
+class RetrievalModel(nn.Module):
+    architecture = "retrieval"
+
+    def __init__(
+        self, config: ModelConfig, prototypes: Tensor, class_ids: Sequence[str], n_classes: int | None = None
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.n_classes = int(n_classes or len(class_ids))
+        #: training metadata (set by the trainer, saved in and loaded from checkpoints)
+        self.metadata: dict = {}
+        self.register_buffer("input_shift", torch.zeros(config.n_channels))
+        self.register_buffer("input_scale", torch.ones(config.n_channels))
+        self.register_buffer("prototypes", torch.empty(0, config.d_embed), persistent=False)
+        self.set_prototypes(prototypes, class_ids)
+
+    def set_prototypes(self, prototypes: Tensor, class_ids: Sequence[str]) -> None:
+        """Replace the candidate classes (e.g. all classes, seen and held out, at test time)."""
+        p = torch.as_tensor(prototypes, dtype=torch.float32)
+        if p.ndim != 2 or p.shape[1] != self.config.d_embed or p.shape[0] != len(class_ids):
+            raise MyostreamError(
+                f"Prototypes have shape {tuple(p.shape)}, expected [{len(class_ids)} classes, {self.config.d_embed}]; "
+                "encode one prototype per class id with the model's embedding size."
+            )
+        if len(set(class_ids)) != len(class_ids):
+            raise MyostreamError("Class ids of the prototypes repeat; give each class once.")
+        self.prototypes = F.normalize(p, dim=-1).to(self.input_shift.device)
+        self.class_ids = tuple(class_ids)
+        known = getattr(self, "catalog", {})
+        self.catalog = {cid: known.get(cid, CatalogEntry(cid, cid, cid)) for cid in self.class_ids}
+
+    # -- input ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def fit_input_stats(self, x: Tensor) -> None:
+        """Per-channel mean and std of training windows ``[N, T, C]`` (accumulated in float64)."""
+        total = torch.zeros(self.config.n_channels, dtype=torch.float64)
+        square = torch.zeros_like(total)
+        count = 0
+        for block in torch.as_tensor(x).split(4096):
+            flat = block.reshape(-1, block.shape[-1]).double()
+            total += flat.sum(0)
+            square += flat.square().sum(0)
+            count += flat.shape[0]
+        mean = total / count
+        std = (square / count - mean.square()).clamp_min(0).sqrt()
+        self.input_shift.copy_(mean.float())
+        self.input_scale.copy_(std.clamp_min(1e-6).float())
+
+    def normalize_input(self, x: Tensor) -> Tensor:
+        return (x - self.input_shift) / self.input_scale
+
+    def check_stream(self, n_channels: int, rate: float) -> None:
+        """Raise a clear error unless a stream's channel count and rate match the config."""
+        cfg = self.config
+        if n_channels != cfg.n_channels:
+            raise MyostreamError(
+                f"Model {cfg.name!r} expects {cfg.n_channels} channels but the stream has {n_channels}; "
+                f"use a model trained for {n_channels} channels or select {cfg.n_channels} of them."
+            )
+        if abs(rate - cfg.rate) > 1e-6 * cfg.rate:
+            raise MyostreamError(
+                f"Model {cfg.name!r} expects {cfg.rate:g} Hz but the stream runs at {rate:g} Hz; "
+                f"resample the stream to {cfg.rate:g} Hz or use a model trained at {rate:g} Hz."
+            )
+
+    def as_windows(self, windows: Tensor | np.ndarray) -> Tensor:
+        """Validate raw windows (``[T, C]`` or ``[B, T, C]``) and move them to the model's device."""
+        cfg = self.config
+        try:
+            x = torch.as_tensor(windows, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise MyostreamError(f"Windows must be a numeric array [batch, samples, channels]; got {exc}.") from None
+        if x.ndim == 2:
+            x = x.unsqueeze(0)
+        if x.ndim != 3:
+            raise MyostreamError(f"Windows must be [batch, samples, channels]; got shape {tuple(x.shape)}.")
+        if x.shape[2] != cfg.n_channels:
+            raise MyostreamError(
+                f"Model {cfg.name!r} expects {cfg.n_channels} channels but the windows have {x.shape[2]}; "
+                f"use a model trained for {x.shape[2]} channels or select {cfg.n_channels} of them."
+            )
+        if x.shape[1] != cfg.window_samples:
+            raise MyostreamError(
+                f"Model {cfg.name!r} expects windows of {cfg.window_samples} samples ({cfg.window_ms:g} ms at "
+                f"{cfg.rate:g} Hz) but got {x.shape[1]}; cut windows of {cfg.window_ms:g} ms."
+            )
+        if not bool(torch.isfinite(x).all()):
+            bad = sorted({int(c) for c in torch.nonzero(~torch.isfinite(x))[:, 2].tolist()})
+            raise MyostreamError(
+                f"Windows contain NaN or infinite samples (channel index {bad}); "
+                "interpolate or drop those samples before inference."
+            )
+        return x.to(self.input_shift.device)
+
+    # -- retrieval -----------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def embed(self, windows: Tensor | np.ndarray) -> Tensor:
+        """Unit-norm embeddings ``z [B, d]`` of raw windows (on the model's device)."""
+        with self._eval_mode():
+            return self(self.as_windows(windows), stage=3)["z"]
+
+    @torch.inference_mode()
+    def rank(self, windows: Tensor | np.ndarray, k: int = 5) -> Ranking:
+        """Rank the class prototypes for each window by ``z . P_c`` (results on the CPU)."""
+        x = self.as_windows(windows)
+        with self._eval_mode():
+            out = self(x, stage=3)
+        scores = out["z"] @ self.prototypes.T
+        top = scores.topk(min(k, scores.shape[1]), dim=1)
+        indices = top.indices.cpu()
+        attention = out.get("attention")
+        return Ranking(
+            class_ids=[[self.class_ids[i] for i in row] for row in indices.tolist()],
+            indices=indices,
+            scores=top.values.cpu(),
+            all_scores=scores.cpu(),
+            attention=None if attention is None else attention.cpu(),
+            rms=patch_rms(x, self.config.patch).cpu(),
+        )
+
+    @torch.inference_mode()
+    def search(
+        self, query: str | Tensor | np.ndarray, windows: Tensor | np.ndarray, k: int | None = None
+    ) -> SearchResult:
+        """Rank windows for a class id (its prototype) or a free text embedding ``[d]``."""
+        if isinstance(query, str):
+            if query not in self.class_ids:
+                raise MyostreamError(f"Unknown class id {query!r}; the model knows {', '.join(self.class_ids)}.")
+            q = self.prototypes[self.class_ids.index(query)]
+        else:
+            q = torch.as_tensor(query, dtype=torch.float32).reshape(-1)
+            if q.shape[0] != self.config.d_embed:
+                raise MyostreamError(
+                    f"A text embedding for model {self.config.name!r} has {self.config.d_embed} values, "
+                    f"not {q.shape[0]}; encode the text with the checkpoint's text space."
+                )
+            q = F.normalize(q, dim=0).to(self.prototypes.device)
+        scores = self.embed(windows) @ q
+        order = scores.argsort(descending=True)[: k or None]
+        return SearchResult(indices=order.cpu(), scores=scores[order].cpu())
+
+    @contextmanager
+    def _eval_mode(self) -> Iterator[None]:
+        # switching modes walks every submodule: skip it on the live path (already in eval)
+        if not self.training:
+            yield
+            return
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train()
+
+    # -- what each stage trains ----------------------------------------------------------
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """Stage 2: the encoder and its stage-2 heads."""
+        raise NotImplementedError
+
+    def alignment_parameters(self) -> list[nn.Parameter]:
+        """Stage 3, phase A: projection (and queries)."""
+        raise NotImplementedError
+
+    def tail_parameters(self, n_layers: int) -> list[nn.Parameter]:
+        """Stage 3, phase B: the encoder's last ``n_layers`` layers and the classifier."""
+        raise NotImplementedError
+
+
+def patch_rms(x: Tensor, patch: int) -> Tensor:
+    """Per-patch, per-channel RMS (around the patch mean) of raw windows: ``[B, N, C]``."""
+    return patchify(x, patch).var(dim=2, unbiased=False).sqrt()

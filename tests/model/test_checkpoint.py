@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from myostream.errors import MyostreamError
+from myostream.model import CatalogEntry, create_model
+from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from tests.model.helpers import CLASS_IDS, prototypes, tiny_config
+
+CATALOG = [
+    {"id": cid, "label": cid.replace("_", " "), "canonical": f"The hand performs {cid}."} for cid in CLASS_IDS
+]
+
+
+@pytest.mark.parametrize("architecture", ["myosem", "tcn", "hudgins_linear"])
+def test_round_trip_gives_identical_outputs(tmp_path, architecture):
+    torch.manual_seed(0)
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS, architecture=architecture, n_classes=3)
+    x = torch.randn(5, 20, 4)
+    model.fit_input_stats(3.0 * x + 1.0)
+    path = save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG, training={"seed": 7, "protocol": "random"})
+    assert sorted(p.name for p in path.iterdir()) == [
+        "catalog.json", "config.json", "prototypes.safetensors", "weights.safetensors"
+    ]
+    loaded = load_checkpoint(path)
+    assert type(loaded) is type(model) and loaded.architecture == architecture
+    assert loaded.config == model.config and loaded.class_ids == CLASS_IDS and loaded.n_classes == 3
+    assert torch.equal(loaded.prototypes, model.prototypes)
+    assert torch.equal(loaded.embed(x), model.eval().embed(x))
+    assert torch.equal(loaded.rank(x).all_scores, model.rank(x).all_scores)
+    assert loaded.catalog["open_hand"] == CatalogEntry("open_hand", "open hand", "The hand performs open_hand.")
+    assert loaded.metadata == {"seed": 7, "protocol": "random"}
+
+
+def test_catalog_must_cover_every_class(tmp_path):
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS)
+    with pytest.raises(MyostreamError, match=r"lacks descriptions of the classes \['pinch'\]"):
+        save_checkpoint(model, tmp_path / "c", catalog=CATALOG[:3])
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS)
+    return save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG)
+
+
+def test_missing_or_wrong_paths(tmp_path, saved):
+    with pytest.raises(MyostreamError, match="does not exist"):
+        load_checkpoint(tmp_path / "nowhere")
+    with pytest.raises(MyostreamError, match="is a file; give the checkpoint folder"):
+        load_checkpoint(saved / "weights.safetensors")
+    (saved / "catalog.json").unlink()
+    with pytest.raises(MyostreamError, match="lacks catalog.json"):
+        load_checkpoint(saved)
+
+
+def test_corrupt_weights(saved):
+    data = (saved / "weights.safetensors").read_bytes()
+    (saved / "weights.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(MyostreamError, match="not a readable safetensors file"):
+        load_checkpoint(saved)
+
+
+def test_foreign_config_and_foreign_weights(saved):
+    (saved / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "hidden_size": 384}))
+    with pytest.raises(MyostreamError, match="not a myostream checkpoint config"):
+        load_checkpoint(saved)
+    (saved / "config.json").write_text("{not json")
+    with pytest.raises(MyostreamError, match="not valid JSON"):
+        load_checkpoint(saved)
+
+
+def test_weights_of_another_model_do_not_load(tmp_path, saved):
+    other = create_model(tiny_config(d_model=48), prototypes(), CLASS_IDS)
+    save_checkpoint(other, tmp_path / "other", catalog=CATALOG)
+    (saved / "weights.safetensors").write_bytes((tmp_path / "other" / "weights.safetensors").read_bytes())
+    with pytest.raises(MyostreamError, match="do not fit its config"):
+        load_checkpoint(saved)
+
+
+class _Exploit:
+    """A pickle that creates a file when unpickled: loading must never run it."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_is_never_executed(tmp_path, saved):
+    marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(_Exploit(marker))).close()
+    assert marker.exists()  # the exploit works...
+    marker.unlink()
+    (saved / "weights.safetensors").write_bytes(pickle.dumps({"weights": _Exploit(marker)}))
+    with pytest.raises(MyostreamError, match="weights.safetensors' is not a readable safetensors file"):
+        load_checkpoint(saved)
+    assert not marker.exists()  # ...but loading never ran it
+
+
+def test_a_torch_pickle_is_refused(saved):
+    torch.save({"prototypes": torch.ones(4, 16)}, saved / "prototypes.safetensors")
+    with pytest.raises(MyostreamError, match="prototypes.safetensors' is not a readable safetensors file"):
+        load_checkpoint(saved)
