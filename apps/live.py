@@ -549,9 +549,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         if rankings:
             newest = rankings[-1]
             self.last_ranking = newest
-            self.rankings.update_ranking(newest, pipeline.class_ids)
-            self.heat.update_ranking(newest)
+            self.rankings.count(rankings)
             self.text.add_rankings(rankings)
+            now = time.monotonic()
+            # Text and bars change every hop; reading them needs no more than ~10 updates a second.
+            if now - self._last_list >= 0.1:
+                self._last_list = now
+                self.rankings.update_ranking(newest, pipeline.class_ids)
+            self.heat.update_ranking(newest)
             self.text.redraw(newest.timestamp)
         assert pipeline.filtered is not None and pipeline.info is not None
         span = pipeline.filtered.latest(int(TRACE_SECONDS * pipeline.info.rate))
@@ -579,6 +584,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.source_detail.blockSignals(False)
 
     _last_status = 0.0
+    _last_list = 0.0
 
     def _update_status(self, pipeline: Pipeline) -> None:
         now = time.monotonic()

@@ -26,6 +26,12 @@ def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum()
 
 
+def _set_text(label: QtWidgets.QLabel, text: str) -> None:
+    """Set a label's text only when it changed (each change costs a relayout)."""
+    if label.text() != text:
+        label.setText(text)
+
+
 class RankingRow(QtWidgets.QFrame):
     """One candidate: rank, label, probability and cosine score, canonical description, bar.
 
@@ -47,7 +53,13 @@ class RankingRow(QtWidgets.QFrame):
         self.label = QtWidgets.QLabel()
         self.truth = QtWidgets.QLabel()
         self.truth.setStyleSheet(f"color: {GOOD}; font-size: 9pt; font-weight: 600;")
+        # plain-text labels: rich text would be re-laid out as a document on every update
+        self.prob = QtWidgets.QLabel()
+        self.prob.setStyleSheet(f"color: {TEXT}; font-weight: 600;")
+        self.prob.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.score = QtWidgets.QLabel()
+        self.score.setStyleSheet(f"color: {TEXT_DIM};")
+        self.score.setMinimumWidth(self.score.fontMetrics().horizontalAdvance("cos +0.00") + 4)
         self.score.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         if self.first:
             self.description: QtWidgets.QLabel = QtWidgets.QLabel()
@@ -61,9 +73,10 @@ class RankingRow(QtWidgets.QFrame):
         layout.addWidget(self.rank, 0, 0, 3, 1)
         layout.addWidget(self.label, 0, 1)
         layout.addWidget(self.truth, 0, 2)
-        layout.addWidget(self.score, 0, 3)
-        layout.addWidget(self.bar, 1, 1, 1, 3)
-        layout.addWidget(self.description, 2, 1, 1, 3)
+        layout.addWidget(self.prob, 0, 3)
+        layout.addWidget(self.score, 0, 4)
+        layout.addWidget(self.bar, 1, 1, 1, 4)
+        layout.addWidget(self.description, 2, 1, 1, 4)
         layout.setColumnStretch(1, 1)
         self.class_id = ""
         self._true: bool | None = None
@@ -89,13 +102,9 @@ class RankingRow(QtWidgets.QFrame):
                 self.description.set_full_text(description)
             else:
                 self.description.setText(description)
-        text = (
-            f"<span style='color:{TEXT}; font-weight:600'>{prob:.0%}</span>"
-            f"<span style='color:{TEXT_DIM}'>&nbsp;&nbsp;cos {score:+.2f}</span>"
-        )
-        if text != self.score.text():
-            self.score.setText(text)
-        self.truth.setText("✓ true gesture" if true else "")
+        _set_text(self.prob, f"{prob:.0%}")
+        _set_text(self.score, f"cos {score:+.2f}")
+        _set_text(self.truth, "✓ true gesture" if true else "")
         self.bar.set_value(prob, GOOD if true else ACCENT)
         self._style(true)
 
@@ -138,6 +147,10 @@ class RankingPanel(QtWidgets.QWidget):
         """The labels shown, best first (what a user reads; tests read it too)."""
         return [row.label.text() for row in self.rows]
 
+    def count(self, rankings: Sequence[Ranking]) -> None:
+        """Note, for every ranking (also those not drawn), whether its top class is the true one."""
+        self._hits.extend(r.top[0].class_id == r.true_class for r in rankings if r.true_class is not None)
+
     def update_ranking(self, ranking: Ranking, class_ids: Sequence[str]) -> None:
         probs = softmax(ranking.scores, self.temperature)
         index = {c: i for i, c in enumerate(class_ids)}
@@ -146,13 +159,12 @@ class RankingPanel(QtWidgets.QWidget):
             row.set_candidate(cand.class_id, label, description, cand.score, float(probs[index[cand.class_id]]),
                               true=cand.class_id == ranking.true_class)
         if ranking.true_class is None:
-            self.truth.setText("true gesture: unknown (live device)")
-            self.agreement.setText("")
+            _set_text(self.truth, "true gesture: unknown (live device)")
+            _set_text(self.agreement, "")
         else:
             label = self.catalog.get(ranking.true_class, (ranking.true_class, ""))[0]
-            self.truth.setText(f"true gesture: <b style='color:{TEXT}'>{label}</b>")
-            self._hits.append(ranking.top[0].class_id == ranking.true_class)
-            self.agreement.setText(f"top-1 = truth in {np.mean(self._hits):.0%} of the last {len(self._hits)} hops")
+            _set_text(self.truth, f"true gesture: <b style='color:{TEXT}'>{label}</b>")
+            _set_text(self.agreement, f"top-1 = truth in {np.mean(self._hits):.0%} of the last {len(self._hits)} hops")
         self.updates += 1
 
 
@@ -199,7 +211,8 @@ class HeatStrip(pg.PlotWidget):
         self.legend.setText("attention of " + " ".join(names) if names else "no semantic queries")
         self.legend.setStyleSheet(f"color: {TEXT_DIM}; font-size: 9pt;")
         labels = self._channel_names if len(self._channel_names) == channels else tuple(f"ch{i + 1}" for i in range(channels))
-        item.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(labels)]])
+        step = -(-channels // 8)  # at most 8 channel labels, so 16 rows stay readable
+        item.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(labels) if i % step == 0]])
         item.getAxis("bottom").setTicks([[(p + 0.5, str(p + 1)) for p in range(patches)]])
         item.setXRange(0, patches, padding=0.0)
         item.setYRange(0, channels, padding=0.0)
@@ -269,6 +282,7 @@ class TextQueryPanel(QtWidgets.QWidget):
         item.enableAutoRange(axis="y")
         self.legend = item.addLegend(offset=(8, 4), labelTextColor=TEXT, brush=pg.mkBrush(22, 24, 29, 200),
                                      pen=pg.mkPen(BORDER))
+        self.legend.hide()  # an empty legend still draws its frame
         layout.addWidget(self.plot, 1)
         self.edit.returnPressed.connect(self._request)
         self.add.clicked.connect(self._request)
@@ -302,6 +316,7 @@ class TextQueryPanel(QtWidgets.QWidget):
         chip.clicked.connect(lambda _=False, t=text: self.remove_query(t))
         self.chips.insertWidget(self.chips.count() - 2, chip)
         self._traces[text] = (deque(maxlen=4000), curve, chip)
+        self.legend.show()
 
     def remove_query(self, text: str) -> None:
         if text not in self._traces:
@@ -311,6 +326,7 @@ class TextQueryPanel(QtWidgets.QWidget):
         self.legend.removeItem(curve)
         chip.deleteLater()
         self._removed.append(text)
+        self.legend.setVisible(bool(self._traces))
 
     def add_rankings(self, rankings: Sequence[Ranking]) -> None:
         for r in rankings:

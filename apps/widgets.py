@@ -178,6 +178,25 @@ def peak_decimate(data: np.ndarray, max_points: int) -> tuple[np.ndarray, np.nda
     return np.repeat(centres, 2), out
 
 
+class _RowCurve(pg.PlotCurveItem):
+    """One channel's curve with a fixed bounding box (its row over the visible time span).
+
+    pyqtgraph would otherwise recompute the data's min/max (NaN-aware) on every update of
+    every curve, for a box that never changes here.
+    """
+
+    def __init__(self, rect: QtCore.QRectF, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._rect = rect
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt's name)
+        return self._rect
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N803 (pyqtgraph's name)
+        r = self._rect
+        return (r.left(), r.right()) if ax == 0 else (r.top(), r.bottom())
+
+
 class TracePlot(pg.PlotWidget):
     """Scrolling multichannel traces, one row per channel, newest sample at t = 0.
 
@@ -199,7 +218,7 @@ class TracePlot(pg.PlotWidget):
         self.max_points = int(max_points)
         self.frames = 0
         self._scale = 0.0
-        self._curves: list[pg.PlotDataItem] = []
+        self._curves: list[_RowCurve] = []
         item = self.getPlotItem()
         style_plot(item)
         item.showGrid(x=True, y=False, alpha=0.15)
@@ -219,10 +238,13 @@ class TracePlot(pg.PlotWidget):
             item.removeItem(curve)
         self.rate = float(rate)
         self.channel_names = tuple(channel_names)
-        self._curves = [
-            item.plot(pen=pg.mkPen(channel_color(i), width=1), skipFiniteCheck=True, dynamicRangeLimit=None)
-            for i in range(len(self.channel_names))
-        ]
+        self._curves = []
+        for i in range(len(self.channel_names)):
+            # a row spans y = -i +- 0.5; the box leaves room for spikes that overshoot it
+            curve = _RowCurve(QtCore.QRectF(-self.seconds, -i - 2.0, self.seconds, 4.0),
+                              pen=pg.mkPen(channel_color(i), width=1), skipFiniteCheck=True)
+            item.addItem(curve)
+            self._curves.append(curve)
         n = len(self.channel_names)
         item.getAxis("left").setTicks([[(-float(i), name) for i, name in enumerate(self.channel_names)]])
         item.setYRange(-n + 0.4, 0.6, padding=0.0)
@@ -232,7 +254,9 @@ class TracePlot(pg.PlotWidget):
         """Draw the newest samples ``data [n, C]`` (the last row is the newest)."""
         if len(data) == 0 or data.shape[1] != self.n_channels:
             return
-        index, values = peak_decimate(data, self.max_points)
+        # about two points per pixel column: more cannot be seen, and every point costs paint time
+        width = int(self.getPlotItem().getViewBox().width())
+        index, values = peak_decimate(data, max(200, min(self.max_points, 2 * width)))
         t = (index - (len(data) - 1)) / self.rate
         peak = float(np.percentile(np.abs(values), 99.5)) if values.size else 0.0
         # Attack fast, release slowly, so a burst rescales at once and rest does not blow up noise.
