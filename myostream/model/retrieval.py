@@ -38,7 +38,8 @@ class CatalogEntry:
 class Ranking:
     """EMG->text result for a batch of windows, best class first.
 
-    ``attention`` is the semantic queries' attention over patches ``[B, M, N]`` (None for
+    ``z`` holds the windows' embeddings ``[B, d]`` (for free-text scoring without a
+    second pass); ``attention`` is the semantic queries' attention over patches ``[B, M, N]`` (None for
     models without queries); ``rms`` the per-patch, per-channel RMS ``[B, N, C]`` in the
     signal's unit.
     """
@@ -49,6 +50,7 @@ class Ranking:
     all_scores: Tensor
     attention: Tensor | None
     rms: Tensor
+    z: Tensor
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class RetrievalModel(nn.Module):
             all_scores=scores.cpu(),
             attention=None if attention is None else attention.cpu(),
             rms=patch_rms(x, self.config.patch).cpu(),
+            z=out["z"].cpu(),
         )
 
     @torch.inference_mode()

@@ -22,7 +22,7 @@ def test_rank_agrees_with_embeddings(model):
     assert z.shape == (6, 16) and torch.allclose(z.norm(dim=1), torch.ones(6))
     ranking = model.rank(x, k=3)
     scores = z @ model.prototypes.T
-    assert torch.allclose(ranking.all_scores, scores, atol=1e-6)
+    assert torch.allclose(ranking.all_scores, scores, atol=1e-6) and torch.allclose(ranking.z, z)
     assert torch.equal(ranking.indices[:, 0], scores.argmax(1))
     assert (ranking.scores[:, :-1] >= ranking.scores[:, 1:]).all()
     assert ranking.class_ids[2] == [CLASS_IDS[i] for i in ranking.indices[2]]

@@ -11,3 +11,9 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test sees the same random tensors, run alone or in any order."""
+    torch.manual_seed(0)
