@@ -597,6 +597,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.status_labels["lost"].setText(f"lost {s.lost:,} samples")
         self.status_labels["latency"].setText(lat)
         self.status_labels["device"].setText(f"torch {s.device}")
+        if getattr(pipeline.source, "exhausted", False):  # a replay that reached its end
+            self._set_state(f"replay finished · {self.source_spec}")
 
     def _set_state(self, text: str) -> None:
         self.status_labels["state"].setText(text)

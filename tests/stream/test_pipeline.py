@@ -200,6 +200,21 @@ def test_pause_stops_ranking_and_resume_restarts(sim_model):
     assert after[0].counter > samples
 
 
+def test_a_full_queue_drops_the_oldest_rankings_and_counts_them(sim_model):
+    rec = simulated_recording(seconds=4.0)
+    seen: list[Ranking] = []
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, queue_size=3, on_ranking=seen.append,
+                        device="cpu")
+    with pipeline:
+        wait_for(lambda: len(seen) >= 10)
+    first = pipeline.queue.get(timeout=5.0)
+    stats = pipeline.stats()
+    kept = [first, *pipeline.queue.drain()]
+    assert stats.dropped == stats.rankings - 3 and len(kept) == 3
+    assert [r.counter for r in kept] == [r.counter for r in seen[-3:]]  # the newest survive, in order
+    assert pipeline.queue.get(timeout=0.01) is None
+
+
 def test_channel_count_mismatch_is_one_clear_error(sim_model):
     sim = SimulatedArmband(n_channels=6)
     pipeline = Pipeline(sim, sim_model, device="cpu")
