@@ -102,10 +102,11 @@ class Ranking:
 class Ranker(Protocol):
     """What the pipeline needs from a model; :class:`myostream.model.MyoSem` is one.
 
-    ``config`` says which signal it accepts (``n_channels``, ``rate``, ``window_ms``),
-    ``class_ids`` the candidates, ``catalog`` their label and canonical description;
-    ``rank(windows, k)`` returns ``all_scores [B, classes]``, ``attention [B, M, N]``
-    (or None) and ``rms [B, N, C]``; ``embed(windows)`` the unit-norm ``z [B, d]``.
+    ``config`` says which signal it accepts (``n_channels``, ``rate``, ``window_ms``,
+    ``window_samples``, ``d_embed``), ``class_ids`` the candidates, ``catalog`` their
+    label and canonical description; ``rank(windows, k)`` returns ``all_scores [B,
+    classes]``, the unit-norm embeddings ``z [B, d]``, ``attention [B, M, N]`` (or None)
+    and ``rms [B, N, C]``.
     """
 
     config: Any
@@ -113,8 +114,6 @@ class Ranker(Protocol):
     catalog: Mapping[str, Any]
 
     def rank(self, windows: np.ndarray, k: int = 5) -> Any: ...
-
-    def embed(self, windows: np.ndarray) -> Any: ...
 
 
 @dataclass
@@ -177,7 +176,12 @@ class Pipeline:
     ``window_ms`` defaults to the model's window; ``hop_ms`` to a quarter of it.
     ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
     average over hops (0 = no smoothing). ``publish_rankings`` names an LSL marker
-    stream to publish each ranking on as a JSON string.
+    stream to publish each ranking on as a JSON string. Rankings go to ``on_ranking``
+    (called on the worker thread) and to :attr:`queue` (bounded, drops the oldest).
+
+    The default live model ranks a window in a few ms with one torch thread; call
+    ``torch.set_num_threads(1)`` in a process that also draws a GUI, where a thread pool
+    would compete with the GUI thread for the cores.
     """
 
     def __init__(
@@ -229,7 +233,8 @@ class Pipeline:
         self.on_error: Callable[[BaseException], None] | None = None
 
         self.ring: RingBuffer | None = None
-        #: filtered samples, for displays (written by the worker only)
+        #: filtered samples, for displays (written by the worker only; stretches it skipped,
+        #: paused or lost, are not in it, so its counters are its own)
         self.filtered: RingBuffer | None = None
         self.info: StreamInfo | None = None
         self._stop = threading.Event()
@@ -473,11 +478,7 @@ class Pipeline:
             all_scores = _numpy(out.all_scores)
             attention = _numpy(out.attention) if out.attention is not None else None
             rms = _numpy(out.rms)
-            text = None
-            if names:
-                z = getattr(out, "z", None)
-                z = _numpy(z if z is not None else self.ranker.embed(windows[:n_win]))
-                text = z @ text_mat.T
+            text = _numpy(out.z) @ text_mat.T if names else None
             model_s = time.perf_counter() - t_model
             for i in range(n_win):
                 scores = all_scores[i]
