@@ -191,7 +191,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.banner.setStyleSheet(f"background: {BAD}; color: white; padding: 6px 12px; border-radius: 6px;")
         self.banner.hide()
 
-        self.traces = TracePlot(["EMG1"], 1000.0, seconds=TRACE_SECONDS)
+        self.traces = TracePlot([], 1000.0, seconds=TRACE_SECONDS)
         self.heat = HeatStrip()
         self.rankings = RankingPanel(k=5)
         self.text = TextQueryPanel()

@@ -129,6 +129,7 @@ class RankingPanel(QtWidgets.QWidget):
         self.rows = [RankingRow(i + 1) for i in range(k)]
         for row in self.rows:
             layout.addWidget(row)
+        self.rows[0].description.setText("The descriptions the model ranks highest for the newest window appear here.")
         layout.addStretch(1)
         self.catalog: Mapping[str, tuple[str, str]] = {}
         self.temperature = 0.07
@@ -185,6 +186,9 @@ class HeatStrip(pg.PlotWidget):
         self.image.setColorMap(pg.colormap.get("inferno"))
         item.addItem(self.image)
         item.showAxis("right")
+        for name in ("left", "right", "bottom"):  # empty until the first window sets them
+            item.getAxis(name).setTicks([[]])
+        item.getAxis("bottom").enableAutoSIPrefix(False)
         self.legend = QtWidgets.QLabel()
         self._lines: list[pg.PlotDataItem] = []
         self._shape: tuple[int, int] = (0, 0)
