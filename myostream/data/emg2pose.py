@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
@@ -161,7 +162,8 @@ def read_emg2pose_folder(folder: str | Path, split: str | None = None) -> list[R
                 f"emg2pose folder {str(folder)!r}: metadata.csv lists {len(missing)} files that are absent "
                 f"(e.g. {missing[0]}); download them or remove their rows."
             )
-        recordings = [read_emg2pose(p, metadata=r) for p, r in zip(paths, rows)]
+        listed = tqdm(list(zip(paths, rows)), desc="emg2pose files", unit="file", disable=None, leave=False)
+        recordings = [read_emg2pose(p, metadata=r) for p, r in listed]
     else:
         if split is not None:
             raise MyostreamError(f"emg2pose folder {str(folder)!r} has no metadata.csv, so split={split!r} is unknown.")

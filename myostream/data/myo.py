@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from myostream.data.recording import Recording, concatenate
 from myostream.errors import MyostreamError
@@ -110,7 +111,8 @@ def read_myo_folder(
             f"Myo armband folder {str(folder)!r} has no files for subjects {sorted(want_subjects or [])} "
             f"sessions {sorted(want_sessions or [])}; it holds subjects {sorted({f[1] for f in found})}."
         )
-    return [read_myo_dat(f[-1]) for f in chosen]
+    files = tqdm([f[-1] for f in chosen], desc="Myo armband files", unit="file", disable=None, leave=False)
+    return [read_myo_dat(path) for path in files]
 
 
 def read_myo_session(folder: str | Path) -> Recording:

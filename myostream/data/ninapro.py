@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from tqdm import tqdm
 
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
@@ -335,4 +336,6 @@ def read_ninapro_folder(
             f"NinaPro folder {str(folder)!r} has no file for subjects {sorted(want_s or [])} "
             f"exercises {sorted(want_e or [])}; it holds subjects {sorted({f[0] for f in found})}."
         )
-    return [read_ninapro(path, database=database, labels=labels) for _, _, path in chosen]
+    # tqdm shows progress on a terminal only (disable=None), so logs and tests stay quiet
+    files = tqdm([f[2] for f in chosen], desc="NinaPro files", unit="file", disable=None, leave=False)
+    return [read_ninapro(path, database=database, labels=labels) for path in files]

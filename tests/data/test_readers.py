@@ -55,3 +55,24 @@ def test_bad_input(tmp_path: Path, db2_dir: Path) -> None:
         read_recording(db2_dir)
     with pytest.raises(MyostreamError, match="Dataset folder .* does not exist"):
         read_dataset(tmp_path / "absent")
+
+
+def test_calibration_session_files_dispatch_and_replay(tmp_path: Path) -> None:
+    from myostream.data.session import SessionWriter
+    from myostream.stream.replay import ReplaySource
+    from myostream.stream.source import opened
+
+    rng = np.random.default_rng(0)
+    emg = rng.normal(size=(600, 8)).astype(np.float32)
+    labels = np.repeat(np.array([0, 1, 0], np.int16), 200)
+    writer = SessionWriter(tmp_path / "sub-A_ses-1.h5", rate=200.0, channel_names=[f"EMG{i}" for i in range(8)],
+                           label_names=["rest", "fist"], subject="A")
+    writer.append(emg, np.arange(600) / 200.0, labels, (labels > 0).astype(np.int16))
+    writer.close()
+    rec = read_recording(tmp_path / "sub-A_ses-1.h5")
+    np.testing.assert_array_equal(rec.emg, emg)
+    assert rec.label_names == ("rest", "fist") and [r.subject for r in read_dataset(tmp_path)] == ["A"]
+    src = ReplaySource.from_file(tmp_path / "sub-A_ses-1.h5", speed=0)
+    with opened(src):
+        chunk = src.read()
+    np.testing.assert_array_equal(chunk.data, emg[:200])
