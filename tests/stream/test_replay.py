@@ -186,3 +186,15 @@ def test_lazy_emg2pose_file_replays_exactly(tmp_path: Path) -> None:
         data, _, labels = drain(src)
     np.testing.assert_array_equal(data, ts["emg"][1000:])
     assert not labels.any()
+
+
+def test_replay_command_bad_input_is_one_sentence(tmp_path: Path, capsys) -> None:
+    assert main(["replay", str(tmp_path / "absent.mat")]) == 2
+    assert main(["replay", str(tmp_path / "absent.mat"), "--speed", "50"]) == 2
+    write_ninapro_mat(tmp_path / "S1_E1_A1.mat", [1, 2], reps=1, hold=5, rest=3)  # 12 electrodes, no DB token
+    assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--speed", "50"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("myostream replay: Recording ") and "absent.mat' does not exist." in err[0]
+    assert "cannot tell which NinaPro database" in err[2] and "--database" in err[2]
+    assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--database", "db2", "--speed", "50"]) == 2
+    assert "speed 50.0 is out of range" in capsys.readouterr().err
