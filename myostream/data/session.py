@@ -1,0 +1,394 @@
+"""Calibration session files: HDF5, written while recording, readable after a crash.
+
+Layout (``format = "myostream-session"``, ``format_version = 1``)::
+
+    /emg           float32 [n, C]  raw samples in the device's unit (chunked, resizable)
+    /timestamps    float64 [n]     LSL clock, seconds
+    /labels        int16   [n]     index into attrs["label_names"]; -1 = unlabelled
+    /repetition    int16   [n]     repetition of the held gesture; 0 = rest / none
+    /source_labels int16   [n]     the source's own ground truth (simulator, replay) into
+                                   attrs["source_label_names"]; -1 where it has none
+    /events        compound [m]    cue events: time f8, kind S8, gesture S64, repetition i2, value i8
+    attrs          subject, session, device, protocol, protocol_toml, rate, channel_names,
+                   unit, label_names, source_label_names, software_version, start_time
+                   (ISO 8601, local wall clock), complete (False until closed cleanly)
+
+The writer keeps the file in HDF5's single-writer/multiple-reader (SWMR) mode and
+flushes at least every ``flush_s`` seconds, so a recording killed at any moment (even
+SIGKILL) stays readable with at most the last ``flush_s`` of samples lost. Relabelling
+rewrites ``labels`` and ``repetition`` in place; ``emg`` and ``timestamps`` are never
+touched after recording.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from myostream.calibrate import CueEvent
+from myostream.data.recording import Recording
+from myostream.errors import MyostreamError
+
+FORMAT = "myostream-session"
+FORMAT_VERSION = 1
+EVENT_DTYPE = np.dtype(
+    [("time", "<f8"), ("kind", "S8"), ("gesture", "S64"), ("repetition", "<i2"), ("value", "<i8")]
+)
+_SAMPLE_DATASETS = ("emg", "timestamps", "labels", "repetition", "source_labels")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of samples ``[start, stop)`` with one label (index into ``label_names``;
+    -1 = unlabelled) and repetition. Everything outside segments is rest, repetition 0."""
+
+    start: int
+    stop: int
+    label: int
+    repetition: int
+
+
+def segments_from_labels(labels: np.ndarray, repetition: np.ndarray) -> list[Segment]:
+    """Runs of constant ``(label, repetition)`` other than plain rest ``(0, 0)``."""
+    labels = np.asarray(labels)
+    repetition = np.asarray(repetition)
+    if len(labels) == 0:
+        return []
+    change = np.flatnonzero((np.diff(labels) != 0) | (np.diff(repetition) != 0)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [len(labels)]])
+    return [
+        Segment(int(a), int(b), int(labels[a]), int(repetition[a]))
+        for a, b in zip(starts, stops)
+        if not (labels[a] == 0 and repetition[a] == 0)
+    ]
+
+
+def labels_from_segments(n: int, segments: Sequence[Segment]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample ``(labels, repetition)``: rest everywhere, each segment painted in order."""
+    labels = np.zeros(n, np.int16)
+    repetition = np.zeros(n, np.int16)
+    for seg in segments:
+        a, b = max(0, seg.start), min(n, seg.stop)
+        labels[a:b], repetition[a:b] = seg.label, seg.repetition
+    return labels, repetition
+
+
+def session_filename(subject: str, session: str, protocol: str, when: _dt.datetime | None = None) -> str:
+    """``sub-S01_ses-1_quick_20260101T120000.h5``: sortable, one file per recording."""
+    when = when or _dt.datetime.now()
+    safe = ["".join(c if c.isalnum() or c in "-." else "-" for c in s) or "x" for s in (subject, session, protocol)]
+    return f"sub-{safe[0]}_ses-{safe[1]}_{safe[2]}_{when:%Y%m%dT%H%M%S}.h5"
+
+
+class SessionWriter:
+    """Appends samples, labels and cue events to a new session file as they arrive.
+
+    Use from one thread. ``append`` and ``add_event`` buffer in HDF5's cache and flush
+    to disk once ``flush_s`` has passed since the last flush; :meth:`close` marks the
+    file complete.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        rate: float,
+        channel_names: Sequence[str],
+        label_names: Sequence[str],
+        subject: str,
+        session: str = "1",
+        unit: str = "a.u.",
+        device: str = "",
+        protocol: str = "",
+        protocol_toml: str = "",
+        source_label_names: Sequence[str] = (),
+        flush_s: float = 0.25,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        from myostream import __version__
+
+        self.path = Path(path)
+        if self.path.exists():
+            raise MyostreamError(f"Session file {str(self.path)!r} already exists; choose a new name, never overwrite a recording.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        n_ch = len(channel_names)
+        self.n_channels = n_ch
+        self.flush_s = flush_s
+        self.n_samples = 0
+        self._label_names = tuple(label_names)
+        f = h5py.File(self.path, "w", libver="latest")
+        self._file = f
+        attrs = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "subject": subject,
+            "session": session,
+            "device": device,
+            "protocol": protocol,
+            "protocol_toml": protocol_toml,
+            "rate": float(rate),
+            "channel_names": list(channel_names),
+            "unit": unit,
+            "label_names": list(label_names),
+            "source_label_names": list(source_label_names),
+            "software_version": __version__,
+            "start_time": _dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            "complete": False,
+            **(meta or {}),
+        }
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        # ~1 s of samples per chunk: cheap appends, and a crash loses at most the unflushed tail.
+        rows = int(min(max(256, rate), 65536))
+        self._emg = f.create_dataset("emg", (0, n_ch), maxshape=(None, n_ch), dtype="<f4", chunks=(rows, n_ch))
+        self._ts = f.create_dataset("timestamps", (0,), maxshape=(None,), dtype="<f8", chunks=(rows,))
+        self._labels = f.create_dataset("labels", (0,), maxshape=(None,), dtype="<i2", chunks=(rows,))
+        self._rep = f.create_dataset("repetition", (0,), maxshape=(None,), dtype="<i2", chunks=(rows,))
+        self._truth = f.create_dataset("source_labels", (0,), maxshape=(None,), dtype="<i2", chunks=(rows,))
+        self._events = f.create_dataset("events", (0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(64,))
+        f.swmr_mode = True
+        f.flush()
+        self._last_flush = time.monotonic()
+
+    def append(
+        self,
+        data: np.ndarray,
+        timestamps: np.ndarray,
+        labels: np.ndarray,
+        repetition: np.ndarray,
+        source_labels: np.ndarray | None = None,
+    ) -> None:
+        n = len(data)
+        if n == 0:
+            return
+        if data.ndim != 2 or data.shape[1] != self.n_channels:
+            raise MyostreamError(
+                f"Session {self.path.name!r} records {self.n_channels} channels but got samples of shape {data.shape}."
+            )
+        a, b = self.n_samples, self.n_samples + n
+        truth = np.full(n, -1, np.int16) if source_labels is None else source_labels
+        for ds, values in ((self._emg, data), (self._ts, timestamps), (self._labels, labels), (self._rep, repetition), (self._truth, truth)):
+            ds.resize(b, axis=0)
+            ds[a:b] = values
+        self.n_samples = b
+        self._maybe_flush()
+
+    def add_event(self, event: CueEvent) -> None:
+        row = np.array(
+            [(event.time, event.kind.encode(), event.gesture.encode("utf-8"), event.repetition, event.value)], EVENT_DTYPE
+        )
+        m = len(self._events)
+        self._events.resize(m + 1, axis=0)
+        self._events[m:] = row
+        self._maybe_flush()
+
+    def timestamps_from(self, t: float) -> tuple[int, np.ndarray]:
+        """Index of the first recorded sample at or after time ``t``, and the timestamps from there."""
+        n = self.n_samples
+        start, step = n, 4096
+        while start > 0:  # search backwards in growing blocks: relabelling concerns the recent past
+            start = max(0, start - step)
+            if self._ts[start] < t:
+                break
+            step *= 2
+        i0 = start + int(np.searchsorted(self._ts[start:n], t, side="left"))
+        return i0, self._ts[i0:n]
+
+    def write_labels(self, start: int, labels: np.ndarray, repetition: np.ndarray) -> None:
+        """Overwrite labels of already recorded samples from ``start`` on (e.g. a discarded hold)."""
+        stop = start + len(labels)
+        self._labels[start:stop] = labels
+        self._rep[start:stop] = repetition
+        self._maybe_flush()
+
+    def flush(self) -> None:
+        self._file.flush()
+        self._last_flush = time.monotonic()
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= self.flush_s:
+            self.flush()
+
+    def close(self) -> Path:
+        """Flush and close; the file is then marked complete. Safe to call twice."""
+        if self._file.id.valid:
+            self._file.flush()
+            self._file.close()
+            with h5py.File(self.path, "r+") as f:
+                f.attrs["complete"] = True
+                f.attrs["n_samples"] = self.n_samples
+        return self.path
+
+
+def _open(path: Path) -> h5py.File:
+    """Open a session for reading, also when its writer was killed."""
+    if not path.is_file():
+        raise MyostreamError(f"Session file {str(path)!r} does not exist.")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        error = exc
+        # HDF5 marks (and locks) a file open for writing until it is closed; while it is
+        # being recorded, or after the recorder was killed, a SWMR reader may still open
+        # it and sees everything flushed.
+        if "already open for write" in str(exc) or "unable to lock file" in str(exc):
+            try:
+                return h5py.File(path, "r", swmr=True)
+            except OSError as exc2:
+                error = exc2
+    raise MyostreamError(f"{str(path)!r} is not a readable HDF5 file ({error}); is it a myostream session .h5?") from None
+
+
+def _check_layout(f: h5py.File, path: Path) -> None:
+    if f.attrs.get("format") != FORMAT:
+        raise MyostreamError(
+            f"{str(path)!r} is an HDF5 file but not a myostream session (no format = {FORMAT!r} attribute); "
+            "read datasets such as emg2pose with their own reader."
+        )
+    missing = [k for k in (*_SAMPLE_DATASETS, "events") if k not in f]
+    missing += [k for k in ("rate", "channel_names", "label_names") if k not in f.attrs]
+    if missing:
+        raise MyostreamError(f"Session {str(path)!r} lacks {missing[0]!r}; the file is damaged or was not written by myostream.")
+    version = int(f.attrs.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        raise MyostreamError(
+            f"Session {str(path)!r} has format version {version}, newer than this myostream understands "
+            f"({FORMAT_VERSION}); update myostream."
+        )
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _attr(value: Any) -> Any:
+    """HDF5 attribute → plain Python (lists of str, str, numbers)."""
+    if isinstance(value, np.ndarray):
+        return [_text(v) if isinstance(v, (bytes, str)) else v.item() for v in value]
+    if isinstance(value, bytes):
+        return _text(value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def read_events(f: h5py.File) -> list[CueEvent]:
+    return [
+        CueEvent(float(r["time"]), _text(r["kind"]), _text(r["gesture"]), int(r["repetition"]), int(r["value"]))
+        for r in f["events"][:]
+    ]
+
+
+def read_session(path: str | Path) -> Recording:
+    """Read a session file (also one whose recording was killed) into a :class:`Recording`.
+
+    ``meta`` carries ``timestamps``, ``events`` (:class:`CueEvent` list),
+    ``source_labels`` / ``source_label_names``, ``complete`` and the file's attributes.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        _check_layout(f, path)
+        # A killed writer may have grown one dataset further than another; keep the common part.
+        n = min(len(f[k]) for k in _SAMPLE_DATASETS)
+        attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        emg = f["emg"][:n]
+        meta: dict[str, Any] = {
+            **attrs,
+            "timestamps": f["timestamps"][:n],
+            "events": read_events(f),
+            "source_labels": f["source_labels"][:n],
+            "complete": bool(attrs.get("complete", False)),
+        }
+        labels = f["labels"][:n].astype(np.int16)
+        repetition = f["repetition"][:n].astype(np.int16)
+    label_names = tuple(attrs["label_names"])
+    if labels.size and (labels.max() >= len(label_names) or labels.min() < -1):
+        raise MyostreamError(f"Session {str(path)!r} has labels outside its {len(label_names)} label names; the file is damaged.")
+    return Recording(
+        emg=emg,
+        rate=float(attrs["rate"]),
+        labels=labels,
+        label_names=label_names,
+        channel_names=tuple(attrs["channel_names"]),
+        subject=str(attrs.get("subject", "")),
+        session=str(attrs.get("session", "1")),
+        exercise=str(attrs.get("protocol", "")),
+        dataset="myostream-session",
+        unit=str(attrs.get("unit", "a.u.")),
+        repetition=repetition,
+        source=str(path),
+        meta=meta,
+    )
+
+
+def is_session_file(path: str | Path) -> bool:
+    """Whether ``path`` is a myostream session (cheap: reads the attributes only)."""
+    try:
+        with _open(Path(path)) as f:
+            return f.attrs.get("format") == FORMAT
+    except MyostreamError:
+        return False
+
+
+def save_labels(path: str | Path, labels: np.ndarray, repetition: np.ndarray) -> None:
+    """Store edited labels; the raw samples (``emg``, ``timestamps``) are left untouched.
+
+    A session whose recording was killed is first made a normally closed file (its
+    datasets copied as they are), because HDF5 refuses to modify it in place.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        _check_layout(f, path)
+        n = len(f["labels"])
+    if len(labels) != n or len(repetition) != n:
+        raise MyostreamError(f"Session {str(path)!r} has {n} samples but {len(labels)} labels were given.")
+    if not _opens_for_writing(path):
+        recover_session(path)
+    with h5py.File(path, "r+") as f:
+        f["labels"][:] = np.asarray(labels, np.int16)
+        f["repetition"][:] = np.asarray(repetition, np.int16)
+        f.attrs["labels_edited"] = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _opens_for_writing(path: Path) -> bool:
+    try:
+        h5py.File(path, "r+").close()
+        return True
+    except OSError:
+        return False
+
+
+def recover_session(path: str | Path) -> None:
+    """Turn a session whose recording was killed into a normally closed file.
+
+    Its datasets are copied as they are (cut to their common length) into a new file that
+    then replaces the original, which HDF5 still marks as open for writing.
+    """
+    path = Path(path)
+    with _open(path) as src:
+        _check_layout(src, path)
+        n = min(len(src[k]) for k in _SAMPLE_DATASETS)
+        fd, tmp = tempfile.mkstemp(suffix=".h5", dir=path.parent)
+        os.close(fd)
+        try:
+            with h5py.File(tmp, "w", libver="latest") as dst:
+                for key, value in src.attrs.items():
+                    dst.attrs[key] = value
+                dst.attrs["n_samples"] = n
+                dst.attrs["recovered"] = True
+                for key in (*_SAMPLE_DATASETS, "events"):
+                    ds = src[key]
+                    data = ds[:n] if key in _SAMPLE_DATASETS else ds[:]
+                    dst.create_dataset(key, data=data, maxshape=ds.maxshape, chunks=ds.chunks)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
