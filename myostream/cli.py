@@ -164,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="simulated", help="device profile or lsl:NAME | brainflow:BOARD | replay:FILE")
     p.add_argument("--protocol", default="quick", help="calibration protocol name or .toml path")
     p.add_argument("--subject", default=None)
+    p.add_argument("--session", default="1", help="session label (default: 1)")
     p.add_argument("--out", default="sessions", help="folder for session files")
+    p.add_argument("--speed", type=float, default=1.0, help="run the cue timing this many times faster (demos, tests)")
+    p.add_argument("--autostart", action="store_true", help="start recording as soon as the source streams (needs --subject)")
+    p.add_argument("--review", metavar="FILE", default=None, help="open the label review of a recorded session instead")
 
     p = add("adapt", _cmd_adapt, "Fine-tune a model to a user's calibration sessions.")
     p.add_argument("--model", required=True, help="checkpoint folder")

@@ -1,0 +1,709 @@
+"""The calibration recorder: cue a protocol, record a session file, then review its labels.
+
+``myostream record --device simulated --protocol quick --subject S01`` opens it. A
+worker thread owns the source and the session file: it reads chunks, labels each sample
+from the cue events (:func:`myostream.calibrate.labels_from_cues`), appends them to the
+HDF5 file (flushed several times a second) and feeds a ring buffer the GUI draws from.
+The GUI thread only runs the cue clock (:class:`~myostream.calibrate.CalibrationRun`)
+and draws. A simulated armband is driven by the cues, so the whole loop runs without
+hardware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6 import QtCore, QtGui, QtWidgets
+
+from myostream.calibrate import (
+    REST,
+    CalibrationRun,
+    CueEvent,
+    Protocol,
+    RunState,
+    Trial,
+    channel_quality,
+    labels_from_cues,
+    list_protocols,
+    load_protocol,
+    trial_schedule,
+)
+from myostream.data.session import SessionWriter, session_filename
+from myostream.errors import MyostreamError
+from myostream.stream.devices import load_profile
+from myostream.stream.factory import make_source
+from myostream.stream.lslconfig import pylsl_module
+from myostream.stream.ring import RingBuffer
+from myostream.stream.source import Source, StreamInfo
+
+from .recorder_review import ReviewView
+from .widgets import ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, apply_theme, panel
+
+PHASE_STYLE = {
+    "idle": ("READY TO RECORD", TEXT_DIM),
+    "ready": ("GET READY", WARN),
+    "hold": ("HOLD", GOOD),
+    "rest": ("REST", "#7f8aa3"),
+    "paused": ("PAUSED", "#f08c3c"),
+    "done": ("DONE", ACCENT),
+}
+QUALITY_TEXT = {"flat": "flat", "saturated": "clipping", "mains": "mains hum", "noisy": "noisy"}
+#: Events after which samples already written may need new labels (a discarded hold).
+RETROACTIVE = ("pause", "redo", "abort")
+
+
+def recording_source(spec: str, protocols: list[Protocol]) -> Source:
+    """The source named by ``spec``; a simulated armband is built cue-driven (manual
+    schedule) and knows every gesture of ``protocols``."""
+    kind, _, arg = spec.partition(":")
+    if not (arg and kind in ("lsl", "brainflow", "replay")) and load_profile(spec).transport == "simulated":
+        gestures = list(dict.fromkeys(g for p in protocols for g in p.gestures if g != REST))
+        return make_source(spec, schedule="manual", gestures=tuple(gestures))
+    return make_source(spec)
+
+
+class RecorderWorker(QtCore.QThread):
+    """Owns the source and, while recording, the session file. Never blocks the GUI."""
+
+    source_ready = QtCore.pyqtSignal(object)  # StreamInfo
+    failed = QtCore.pyqtSignal(str)
+    session_closed = QtCore.pyqtSignal(str)  # path of the finished session file
+
+    def __init__(self, source: Source, display_seconds: float = 10.0) -> None:
+        super().__init__()
+        self.source = source
+        self.display_seconds = display_seconds
+        self.ring: RingBuffer | None = None
+        self.info: StreamInfo | None = None
+        self.samples_read = 0
+        self.samples_lost = 0
+        self.samples_written = 0
+        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._writer: SessionWriter | None = None
+        self._events: list[CueEvent] = []
+        self._label_names: tuple[str, ...] = ()
+        self._t_begin = 0.0
+        self._finish_at: float | None = None
+        self._finish_deadline = 0.0
+        self._last_ts = -math.inf
+
+    # -- called from the GUI thread ------------------------------------------------------
+    def begin_session(self, path: Path, start_time: float, **writer_args: Any) -> None:
+        self._commands.put(("begin", (path, start_time, writer_args)))
+
+    def post(self, events: list[CueEvent]) -> None:
+        if events:
+            self._commands.put(("events", events))
+
+    def finish_session(self, end_time: float) -> None:
+        """Close the file once the samples up to ``end_time`` have arrived (1 s at most)."""
+        self._commands.put(("finish", end_time))
+
+    def stop(self) -> None:
+        """End the thread: the session file (if any) is closed, then the source."""
+        self._stop.set()
+        self.wait()
+
+    # -- the worker thread ----------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self.source.open()
+            info = self.source.info
+        except Exception as exc:  # any driver error must reach the user, not kill the thread silently
+            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Could not open the source: {exc!r}")
+            return
+        self.info = info
+        self.ring = RingBuffer.for_seconds(self.display_seconds, info.rate, info.n_channels)
+        self.source_ready.emit(info)
+        try:
+            while not self._stop.is_set():
+                chunk = self.source.read(timeout=0.02)
+                self._handle_commands()
+                if len(chunk):
+                    self._consume(chunk)
+                elif self._writer is None:
+                    self._stop.wait(0.005)
+                self._maybe_close()
+        except Exception as exc:
+            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Recording stopped: {exc!r}")
+        finally:
+            self._handle_commands(closing=True)  # e.g. the abort posted by closing the window
+            self._close_writer()
+            self.source.close()
+
+    def _handle_commands(self, closing: bool = False) -> None:
+        while True:
+            try:
+                kind, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "begin" and not closing:
+                path, start_time, writer_args = arg
+                assert self.info is not None
+                try:
+                    self._writer = SessionWriter(
+                        path,
+                        rate=self.info.rate,
+                        channel_names=self.info.channel_names,
+                        unit=self.info.unit,
+                        source_label_names=self.info.label_names,
+                        **writer_args,
+                    )
+                except (MyostreamError, OSError) as exc:
+                    self.failed.emit(f"Could not create the session file {str(path)!r}: {exc}")
+                    continue
+                self._label_names = tuple(writer_args["label_names"])
+                self._events, self._t_begin, self._finish_at = [], start_time, None
+                self.samples_written = 0
+            elif kind == "events":
+                for event in arg:
+                    self._event(event)
+            elif kind == "finish":
+                self._finish_at = arg
+                self._finish_deadline = time.monotonic() + 1.0
+
+    def _event(self, event: CueEvent) -> None:
+        self._cue_simulator(event)
+        if self._writer is None:
+            return
+        self._events.append(event)
+        self._writer.add_event(event)
+        if event.kind in RETROACTIVE:
+            holds = [e.time for e in self._events if e.kind == "hold"]
+            if holds:
+                start, ts = self._writer.timestamps_from(holds[-1])
+                labels, repetition = labels_from_cues(ts, self._events, self._label_names)
+                self._writer.write_labels(start, labels, repetition)
+
+    def _cue_simulator(self, event: CueEvent) -> None:
+        set_gesture = getattr(self.source, "set_gesture", None)
+        if set_gesture is None or getattr(self.source, "schedule", "manual") != "manual":
+            return
+        if event.kind in ("hold", "rest", "pause", "redo", "end", "abort", "start"):
+            try:
+                set_gesture(event.gesture if event.kind == "hold" else REST)
+            except MyostreamError:
+                set_gesture(REST)  # a gesture this simulated person does not know: stay relaxed
+
+    def _consume(self, chunk: Any) -> None:
+        assert self.ring is not None
+        self.ring.write(chunk.data, chunk.timestamps, chunk.labels)
+        self.samples_read += len(chunk)
+        self.samples_lost += chunk.lost
+        self._last_ts = float(chunk.timestamps[-1])
+        writer = self._writer
+        if writer is None:
+            return
+        keep = chunk.timestamps >= self._t_begin
+        if not keep.any():
+            return
+        data, ts = chunk.data[keep], chunk.timestamps[keep]
+        truth = None if chunk.labels is None else chunk.labels[keep].astype(np.int16)
+        if chunk.lost and writer.n_samples:
+            event = CueEvent(float(ts[0]), "gap", value=int(chunk.lost))
+            self._events.append(event)
+            writer.add_event(event)
+        labels, repetition = labels_from_cues(ts, self._events, self._label_names)
+        writer.append(data, ts, labels, repetition, truth)
+        self.samples_written = writer.n_samples
+
+    def _maybe_close(self) -> None:
+        if self._writer is None or self._finish_at is None:
+            return
+        if self._last_ts >= self._finish_at or time.monotonic() > self._finish_deadline:
+            path = self._close_writer()
+            self.session_closed.emit(str(path))
+
+    def _close_writer(self) -> Path | None:
+        writer, self._writer = self._writer, None
+        self._finish_at = None
+        return None if writer is None else writer.close()
+
+
+class CuePanel(QtWidgets.QFrame):
+    """The big cue: phase badge, gesture label, instruction, description and a countdown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("panel")
+        self.setMinimumHeight(250)
+        self.badge = QtWidgets.QLabel()
+        self.badge.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.badge.setFixedHeight(30)
+        self.title = QtWidgets.QLabel()
+        self.title.setStyleSheet(f"font-size: 34pt; font-weight: 700; color: {TEXT};")
+        self.instruction = QtWidgets.QLabel()
+        self.instruction.setWordWrap(True)
+        self.instruction.setStyleSheet(f"font-size: 16pt; color: {TEXT};")
+        self.text = QtWidgets.QLabel()
+        self.text.setWordWrap(True)
+        self.text.setStyleSheet(f"font-size: 11pt; color: {TEXT_DIM};")
+        self.text.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop)
+        self.sub = QtWidgets.QLabel()
+        self.sub.setStyleSheet(f"font-size: 11pt; color: {TEXT_DIM};")
+        self.countdown = QtWidgets.QLabel()
+        self.countdown.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.countdown.setMinimumWidth(150)
+
+        left = QtWidgets.QVBoxLayout()
+        left.setSpacing(6)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.badge)
+        top.addStretch(1)
+        left.addLayout(top)
+        left.addWidget(self.title)
+        left.addWidget(self.instruction)
+        left.addWidget(self.text, 1)
+        left.addWidget(self.sub)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(24, 18, 24, 18)
+        layout.addLayout(left, 1)
+        layout.addWidget(self.countdown)
+
+    def show_cue(
+        self, phase: str, title: str, instruction: str, text: str, sub: str, seconds: float | None, badge: str = ""
+    ) -> None:
+        name, color = PHASE_STYLE[phase]
+        self.badge.setText(f"  {badge or name}  ")
+        self.badge.setStyleSheet(
+            f"background: {color}; color: #111318; font-weight: 700; letter-spacing: 2px; border-radius: 6px; padding: 0 10px;"
+        )
+        edge = color if phase == "hold" else BORDER
+        self.setStyleSheet(f"QFrame#panel {{ background: {PANEL}; border: 2px solid {edge}; border-radius: 10px; }}")
+        self.title.setText(title)
+        self.instruction.setText(instruction)
+        self.instruction.setVisible(bool(instruction))
+        self.text.setText(text)
+        self.sub.setText(sub)
+        self.countdown.setText("" if seconds is None else f"{math.ceil(max(seconds, 0.0) - 1e-6)}")
+        self.countdown.setStyleSheet(f"font-size: 64pt; font-weight: 700; color: {color};")
+
+
+class RecorderWindow(QtWidgets.QMainWindow):
+    """Subject form, cue, protocol progress and live traces; then the review of the session."""
+
+    def __init__(
+        self,
+        source: Source,
+        protocol: Protocol,
+        *,
+        device: str = "",
+        subject: str = "",
+        session: str = "1",
+        out_dir: str | Path = "sessions",
+        speed: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("myostream — calibration recorder")
+        self.resize(1280, 820)
+        self.protocol = protocol
+        self.device = device
+        self.speed = speed
+        self.run: CalibrationRun | None = None
+        self.session_path: Path | None = None
+        self.review: ReviewView | None = None
+        self._quality: list[str] = []
+        self._warnings: list[pg.TextItem] = []
+        self._listed: tuple[str, int] = ("", -1)
+
+        self.worker = RecorderWorker(source)
+        self.worker.source_ready.connect(self._on_source_ready)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.session_closed.connect(self._on_session_closed)
+
+        self.pages = QtWidgets.QStackedWidget()
+        self.setCentralWidget(self.pages)
+        self.pages.addWidget(self._build_record_page(subject, session, out_dir))
+        self.status = QtWidgets.QLabel("Opening the source…")
+        self.statusBar().addWidget(self.status, 1)
+
+        self._tick = QtCore.QTimer(self, interval=20, timeout=self._on_tick)
+        self._draw = QtCore.QTimer(self, interval=40, timeout=self._on_draw)
+        self._check = QtCore.QTimer(self, interval=500, timeout=self._on_check)
+        self._show_idle()
+        self.worker.start()
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build_record_page(self, subject: str, session: str, out_dir: str | Path) -> QtWidgets.QWidget:
+        page = QtWidgets.QWidget()
+        form = QtWidgets.QFormLayout()
+        form.setLabelAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(8)
+        self.subject = QtWidgets.QLineEdit(subject)
+        self.subject.setPlaceholderText("e.g. S01")
+        self.session = QtWidgets.QLineEdit(session)
+        self.protocol_box = QtWidgets.QComboBox()
+        names = list_protocols()
+        if self.protocol.name not in names:
+            names.insert(0, self.protocol.name)
+        self.protocol_box.addItems(names)
+        self.protocol_box.setCurrentText(self.protocol.name)
+        self.protocol_box.currentTextChanged.connect(self._on_protocol_changed)
+        self.out_dir = QtWidgets.QLineEdit(str(out_dir))
+        self.device_label = QtWidgets.QLabel(self.device or "—")
+        self.device_label.setWordWrap(True)
+        form.addRow("Subject", self.subject)
+        form.addRow("Session", self.session)
+        form.addRow("Protocol", self.protocol_box)
+        form.addRow("Save to", self.out_dir)
+        form.addRow("Device", self.device_label)
+        self.protocol_info = QtWidgets.QLabel()
+        self.protocol_info.setWordWrap(True)
+        self.protocol_info.setStyleSheet(f"color: {TEXT_DIM};")
+        form_box = QtWidgets.QVBoxLayout()
+        form_box.addLayout(form)
+        form_box.addWidget(self.protocol_info)
+
+        self.start_button = QtWidgets.QPushButton("Start recording")
+        self.start_button.setObjectName("primary")
+        self.start_button.setMinimumHeight(40)
+        self.start_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start_recording)
+        self.pause_button = QtWidgets.QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.redo_button = QtWidgets.QPushButton("Redo last repetition")
+        self.redo_button.clicked.connect(self.redo_last)
+        self.abort_button = QtWidgets.QPushButton("Abort (keeps what was recorded)")
+        self.abort_button.setStyleSheet(f"QPushButton {{ color: {BAD}; }}")
+        self.abort_button.clicked.connect(self.abort)
+        controls = QtWidgets.QVBoxLayout()
+        controls.addWidget(self.start_button)
+        controls.addWidget(self.pause_button)
+        controls.addWidget(self.redo_button)
+        controls.addWidget(self.abort_button)
+
+        self.signal_summary = QtWidgets.QLabel("Waiting for samples…")
+        self.signal_summary.setWordWrap(True)
+        self.up_next = QtWidgets.QListWidget()
+        self.up_next.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.up_next.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.up_next.setStyleSheet(f"QListWidget {{ border: none; background: transparent; }} QListWidget::item {{ padding: 3px 2px; }}")
+
+        side = QtWidgets.QVBoxLayout()
+        side.addWidget(panel("Session", form_box))
+        side.addWidget(panel("Controls", controls))
+        side.addWidget(panel("Signal quality", self.signal_summary))
+        side.addWidget(panel("Up next", self.up_next), 1)
+        side_widget = QtWidgets.QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(340)
+
+        self.cue = CuePanel()
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress_text = QtWidgets.QLabel()
+        self.progress_text.setStyleSheet(f"color: {TEXT_DIM};")
+        progress_row = QtWidgets.QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.progress_text)
+        self.traces = TracePlot(("…",), 1.0, seconds=5.0)
+        main = QtWidgets.QVBoxLayout()
+        main.addWidget(self.cue)
+        main.addLayout(progress_row)
+        main.addWidget(panel("Live signal", self.traces), 1)
+
+        layout = QtWidgets.QHBoxLayout(page)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(12)
+        layout.addWidget(side_widget)
+        layout.addLayout(main, 1)
+        self._set_controls()
+        return page
+
+    # -- source -----------------------------------------------------------------------------
+    def _on_source_ready(self, info: StreamInfo) -> None:
+        self.traces.set_channels(info.channel_names, info.rate)
+        plot = self.traces.getPlotItem()
+        for item in self._warnings:
+            plot.removeItem(item)
+        self._warnings = []
+        for i in range(info.n_channels):
+            item = pg.TextItem("", color=BAD, anchor=(1.0, 0.5))
+            item.setPos(0.0, -i)
+            plot.addItem(item)
+            self._warnings.append(item)
+        self.device_label.setText(
+            f"{self.device or info.name} · {info.n_channels} ch · {info.rate:g} Hz · {info.unit}"
+        )
+        self.start_button.setEnabled(True)
+        self._draw.start()
+        self._check.start()
+        self.status.setText(f"Streaming from {info.name}.")
+
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(message)
+        self.status.setStyleSheet(f"color: {BAD};")
+        if self.run is not None and not self.run.finished:
+            self.run = None
+            self._tick.stop()
+        self._set_controls()
+
+    # -- protocol -------------------------------------------------------------------------
+    def _on_protocol_changed(self, name: str) -> None:
+        if self.run is not None or name == self.protocol.name:
+            return
+        try:
+            self.protocol = load_protocol(name)
+        except MyostreamError as exc:
+            self._on_failed(str(exc))
+            return
+        self._show_idle()
+
+    def _show_idle(self) -> None:
+        p = self.protocol.at_speed(self.speed)
+        n = len(p.gestures) * p.repetitions
+        at = f" at {self.speed:g}× speed" if self.speed != 1 else ""
+        self.protocol_info.setText(
+            f"{self.protocol.description}\n{n} holds of {p.hold_s:g} s with {p.rest_s:g} s rest, "
+            f"{_mmss(p.duration_s)} in all{at}."
+        )
+        trials = trial_schedule(p)
+        first = trials[0]
+        self._show_up_next(trials, 0, current=False)
+        self.cue.show_cue(
+            "idle",
+            self.protocol.name,
+            "Fill in the subject, check the signal, then press Start.",
+            f"Every channel should show a clean trace without warnings. The first gesture will be "
+            f"{first.cue.label.lower()}.",
+            f"{n} holds · {_mmss(p.duration_s)}",
+            None,
+        )
+        self.progress.setRange(0, n)
+        self.progress.setValue(0)
+        self.progress_text.setText(f"0 / {n}")
+
+    # -- run control ----------------------------------------------------------------------
+    def start_recording(self) -> None:
+        subject = self.subject.text().strip()
+        if not subject:
+            self.status.setText("Enter a subject before starting.")
+            self.subject.setFocus()
+            return
+        protocol = self.protocol.at_speed(self.speed)
+        trials = trial_schedule(protocol)
+        session = self.session.text().strip() or "1"
+        path = Path(self.out_dir.text().strip() or "sessions") / session_filename(subject, session, protocol.name)
+        now = pylsl_module().local_clock()
+        self.run = CalibrationRun(trials, protocol.lead_in_s)
+        self._listed = ("", -1)
+        self.session_path = path
+        toml = self.protocol.path.read_text(encoding="utf-8") if self.protocol.path else ""
+        self.worker.begin_session(
+            path,
+            now,
+            label_names=protocol.label_names,
+            subject=subject,
+            session=session,
+            device=self.device,
+            protocol=protocol.name,
+            protocol_toml=toml,
+            meta={"speed": self.speed, "schedule_seed": protocol.seed},
+        )
+        self.worker.post(self.run.start(now))
+        self._tick.start()
+        self.status.setText(f"Recording to {path}")
+        self._on_tick()
+
+    def toggle_pause(self) -> None:
+        if self.run is None:
+            return
+        now = pylsl_module().local_clock()
+        events = self.run.resume(now) if self.run.phase == "paused" else self.run.pause(now)
+        self._apply(events)
+
+    def redo_last(self) -> None:
+        if self.run is not None:
+            self._apply(self.run.redo(pylsl_module().local_clock()))
+
+    def abort(self) -> None:
+        if self.run is not None:
+            self._apply(self.run.abort(pylsl_module().local_clock()))
+
+    def _on_tick(self) -> None:
+        if self.run is None:
+            return
+        now = pylsl_module().local_clock()
+        self._apply(self.run.advance(now))
+
+    def _apply(self, events: list[CueEvent]) -> None:
+        assert self.run is not None
+        self.worker.post(events)
+        now = pylsl_module().local_clock()
+        if self.run.finished and self._tick.isActive():
+            self._tick.stop()
+            self.worker.finish_session(events[-1].time if events else now)
+        self._show_state(self.run.state(now))
+        self._set_controls()
+
+    def _show_state(self, state: RunState) -> None:
+        assert self.run is not None
+        trial = state.trial
+        reps = self.protocol.repetitions
+        if state.phase == "done":
+            title = "Session aborted" if state.aborted else "Session complete"
+            badge = "ABORTED" if state.aborted else ""
+            self.cue.show_cue("done", title, "Saving the session file…", "", "", None, badge)
+        elif state.phase == "paused":
+            self.cue.show_cue("paused", "Paused", "Relax.", "Press Resume to continue; a hold cut short is repeated.", "", None)
+        elif trial is not None and state.phase == "rest":
+            nxt = self.run.trials[state.completed] if state.completed < state.total else None
+            upcoming = f"Next: {nxt.cue.label}" if nxt else "That was the last one."
+            done = f"{trial.cue.label} · repetition {trial.repetition} of {reps} done"
+            self.cue.show_cue("rest", "Relax", upcoming, "", done, state.remaining_s)
+        elif trial is not None:
+            sub = f"Repetition {trial.repetition} of {reps}"
+            cue = trial.cue
+            instruction, text = (cue.instruction, cue.text) if cue.instruction else (cue.text, "")
+            if state.phase == "ready":
+                instruction = f"Get ready: {instruction[:1].lower()}{instruction[1:]}"
+            self.cue.show_cue(state.phase, trial.cue.label, instruction, text, sub, state.remaining_s)
+        if (state.phase, state.completed) != self._listed:
+            self._listed = (state.phase, state.completed)
+            self._show_up_next(self.run.trials, state.completed, current=state.phase in ("ready", "hold", "paused"))
+        self.progress.setValue(state.completed)
+        left = state.remaining_s + sum(t.hold_s + t.rest_s for t in self.run.trials[state.completed + 1 :])
+        self.progress_text.setText(f"{state.completed} / {state.total} · {_mmss(left)} left")
+
+    def _show_up_next(self, trials: list[Trial], first: int, current: bool, count: int = 8) -> None:
+        self.up_next.clear()
+        reps = self.protocol.repetitions
+        for k, trial in enumerate(trials[first : first + count]):
+            now = current and k == 0
+            item = QtWidgets.QListWidgetItem(f"{'▶ ' if now else '    '}{trial.cue.label}   {trial.repetition}/{reps}")
+            item.setForeground(QtGui.QColor(TEXT if now or k == 0 else TEXT_DIM))
+            font = item.font()
+            font.setBold(now)
+            item.setFont(font)
+            self.up_next.addItem(item)
+        if first >= len(trials):
+            self.up_next.addItem("All done.")
+
+    def _set_controls(self) -> None:
+        running = self.run is not None and not self.run.finished
+        self.start_button.setVisible(not running)
+        self.start_button.setEnabled(self.run is None and self.worker.ring is not None)
+        for w in (self.subject, self.session, self.protocol_box, self.out_dir):
+            w.setEnabled(self.run is None)
+        self.pause_button.setEnabled(running)
+        self.pause_button.setText("Resume" if running and self.run.phase == "paused" else "Pause")
+        self.redo_button.setEnabled(running and self.run.can_redo)
+        self.abort_button.setEnabled(running)
+
+    # -- drawing --------------------------------------------------------------------------
+    def _on_draw(self) -> None:
+        ring, info = self.worker.ring, self.worker.info
+        if ring is None or info is None:
+            return
+        span = ring.latest(int(self.traces.seconds * info.rate))
+        if len(span):
+            # Raw devices carry DC offsets; centre each channel so its row shows the EMG.
+            self.traces.show_samples(span.data - span.data.mean(axis=0))
+        rec = f" · recorded {self.worker.samples_written / info.rate:.1f} s" if self.run is not None else ""
+        lost = f" · lost {self.worker.samples_lost}" if self.worker.samples_lost else ""
+        where = f" → {self.session_path.name}" if self.session_path is not None and self.run is not None else ""
+        if self.review is None:
+            self.status.setText(f"{info.name} · {info.rate:g} Hz × {info.n_channels}{rec}{lost}{where}")
+
+    def _on_check(self) -> None:
+        ring, info = self.worker.ring, self.worker.info
+        if ring is None or info is None:
+            return
+        span = ring.latest(int(info.rate))
+        if len(span) < info.rate / 2:
+            return
+        self._quality = channel_quality(span.data, info.rate)
+        for item, verdict in zip(self._warnings, self._quality):
+            item.setText("" if verdict == "ok" else f"⚠ {QUALITY_TEXT[verdict]}")
+        bad = [f"{name}: {QUALITY_TEXT[v]}" for name, v in zip(info.channel_names, self._quality) if v != "ok"]
+        if bad:
+            self.signal_summary.setText("Check the electrodes —\n" + "\n".join(bad))
+            self.signal_summary.setStyleSheet(f"color: {WARN};")
+        else:
+            self.signal_summary.setText(f"All {info.n_channels} channels look good.")
+            self.signal_summary.setStyleSheet(f"color: {GOOD};")
+
+    # -- after recording ------------------------------------------------------------------
+    def _on_session_closed(self, path: str) -> None:
+        self._tick.stop()
+        self.open_review(Path(path))
+
+    def open_review(self, path: Path) -> None:
+        if self.review is not None:
+            self.pages.removeWidget(self.review)
+            self.review.deleteLater()
+        self.review = ReviewView(path)
+        self.review.record_another.connect(self._record_another)
+        self.pages.addWidget(self.review)
+        self.pages.setCurrentWidget(self.review)
+        self.status.setText(f"Review {path}: drag segment edges, relabel or delete, then save.")
+
+    def _record_another(self) -> None:
+        if self.review is not None:
+            self.pages.removeWidget(self.review)
+            self.review.deleteLater()
+            self.review = None
+        session = self.session.text().strip()
+        if session.isdigit():
+            self.session.setText(str(int(session) + 1))
+        self.run = None
+        self.session_path = None
+        self.pages.setCurrentIndex(0)
+        self._show_idle()
+        self._set_controls()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        if self.run is not None and not self.run.finished:
+            self._apply(self.run.abort(pylsl_module().local_clock()))
+        self._tick.stop()
+        self._draw.stop()
+        self._check.stop()
+        self.worker.stop()  # closes the session file (complete) and the source
+        super().closeEvent(event)
+
+
+def _mmss(seconds: float) -> str:
+    s = max(0, int(round(seconds)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def record_command(args: argparse.Namespace) -> int:
+    """``myostream record``: the recorder, or with ``--review FILE`` the review of a session."""
+    if not args.speed > 0:
+        raise MyostreamError(f"--speed {args.speed!r} must be a positive factor (1 = real time).")
+    if args.autostart and not args.subject:
+        raise MyostreamError("--autostart needs --subject (the session file is named after it).")
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    apply_theme(app)
+    window: QtWidgets.QWidget
+    if args.review:
+        window = ReviewView(Path(args.review))
+        window.setWindowTitle(f"myostream — review {Path(args.review).name}")
+        window.resize(1280, 760)
+    else:
+        protocol = load_protocol(args.protocol)
+        source = recording_source(args.device, [protocol, *(load_protocol(n) for n in list_protocols())])
+        recorder = RecorderWindow(
+            source,
+            protocol,
+            device=args.device,
+            subject=args.subject or "",
+            session=args.session,
+            out_dir=args.out,
+            speed=args.speed,
+        )
+        if args.autostart:
+            recorder.worker.source_ready.connect(lambda _info: recorder.start_recording())
+        window = recorder
+    window.show()
+    return int(app.exec())
