@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from PyQt6 import QtCore, QtGui, QtTest, QtWidgets
 from myostream.apps.recorder import RecorderWindow, recording_source
 from myostream.apps.recorder_review import ReviewView
 from myostream.calibrate import load_protocol
-from myostream.data.session import read_session
+from myostream.data.session import SessionWriter, read_session
 from myostream.errors import MyostreamError
+from myostream.stream.lsl import publish
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.simulated import SimulatedArmband
 
@@ -180,6 +182,55 @@ def test_redo_pause_and_abort_keep_only_good_holds(qtbot, tmp_path):
     # Review shows the discarded hold, the good one, the pause and the aborted hold.
     assert [(rec.label_names[s.label] if s.label >= 0 else "-", s.repetition) for s in window.review.segments] == [
         ("-", 0), ("fist", 1), ("-", 0), ("-", 0)
+    ]
+
+
+def short_session_file(path: Path) -> Path:
+    """Five seconds of simulated armband written as a session (for replay)."""
+    src = SimulatedArmband(realtime=False, schedule="cycle", hold_s=1.0, rest_s=1.0)
+    src.open()
+    chunk = src.generate(5.0)
+    writer = SessionWriter(path, rate=src.rate, channel_names=src.info.channel_names, label_names=src.info.label_names, subject="R")
+    writer.append(chunk.data, chunk.timestamps, chunk.labels, np.zeros(len(chunk), np.int16))
+    writer.close()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["lsl", "brainflow", "replay"])
+def test_records_from_any_source(qtbot, tmp_path, stream_name, kind):
+    """LSL stream, BrainFlow board, replayed session file: the same recorder, the same labels."""
+    protocol = load_protocol(protocol_file(tmp_path))
+    stop = threading.Event()
+    publisher = None
+    if kind == "lsl":
+        armband = SimulatedArmband(schedule="cycle", n_channels=4, rate=500.0)
+        publisher = threading.Thread(target=publish, args=(armband, stream_name), kwargs={"stop": stop}, daemon=True)
+        publisher.start()
+        spec, rate, n_ch = f"lsl:{stream_name}", 500.0, 4
+    elif kind == "brainflow":
+        spec, rate, n_ch = "brainflow-synthetic", 250.0, 16
+    else:
+        spec, rate, n_ch = f"replay:{short_session_file(tmp_path / 'old.h5')}", 1000.0, 8
+    try:
+        window = RecorderWindow(recording_source(spec, [protocol]), protocol, device=spec, subject="T2", out_dir=tmp_path)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.start_button.isEnabled(), timeout=20000)
+        click(qtbot, window.start_button)
+        qtbot.waitUntil(lambda: window.review is not None, timeout=20000)
+        window.close()
+    finally:
+        stop.set()
+        if publisher is not None:
+            publisher.join(timeout=10)
+    rec = read_session(window.session_path)
+    assert (rec.rate, rec.n_channels) == (rate, n_ch)
+    assert rec.meta["device"] == spec and rec.duration > 1.0
+    events = rec.meta["events"]
+    assert [e.kind for e in events] == ["start"] + ["hold", "rest"] * 4 + ["end"]
+    np.testing.assert_array_equal(rec.labels, expected_labels(rec.meta["timestamps"], events, rec.label_names))
+    assert [(rec.label_names[s.label], s.repetition) for s in window.review.segments] == [
+        ("fist", 1), ("open_hand", 1), ("fist", 2), ("open_hand", 2)
     ]
 
 
