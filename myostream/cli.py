@@ -127,8 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds of wall time")
 
     p = add("describe", _cmd_describe, "Show description catalogs, encode text, or run stage-1 text training and its report.")
-    p.add_argument("action", nargs="?", default="list", help="list | show CATALOG | report | glove")
+    p.add_argument("action", nargs="?", default="list", help="list | show CATALOG | encode TEXT... | glove PATH... | report")
     p.add_argument("rest", nargs="*", help="arguments of the action")
+    p.add_argument("--catalog", action="append", default=None, help="catalog name or .toml (repeatable; default: all)")
+    p.add_argument("--model", default=None, help="encode: folder with a stage-1 text encoder and prototypes")
+    p.add_argument("--top", type=int, default=5, help="encode: how many classes to list")
+    p.add_argument("--out", default=None, help="glove: JSON file to write; report: folder (default docs/results/text)")
+    p.add_argument("--steps", type=int, default=None, help="report: stage-1 training steps (default: the stage-1 default)")
+    p.add_argument("--seed", type=int, default=0, help="report: seed of stage-1 training")
+    p.add_argument("--device", default="cpu", help="report: torch device (cpu | cuda)")
 
     p = add("train", _cmd_train, "Train MyoSem (stage 1 text, stage 2 encoder, stage 3 alignment) from a config.")
     p.add_argument("config", help="model config name or .toml path (see models/)")

@@ -1,0 +1,126 @@
+"""``myostream describe``: show catalogs, rank classes for free text, glove text, stage-1 report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from myostream.errors import MyostreamError
+
+ACTIONS = ("list", "show", "encode", "glove", "report")
+
+
+def describe_command(args: argparse.Namespace) -> int:
+    action, rest = args.action, list(args.rest)
+    if action == "list":
+        return _list()
+    if action == "show":
+        if len(rest) != 1:
+            raise MyostreamError("describe show takes one catalog name or .toml path, e.g. `myostream describe show armband`.")
+        return _show(rest[0])
+    if action == "encode":
+        if not rest:
+            raise MyostreamError('describe encode takes the text to rank, e.g. `myostream describe encode "make a fist"`.')
+        return _encode(" ".join(rest), args.catalog, args.model, args.top)
+    if action == "glove":
+        if not rest:
+            raise MyostreamError("describe glove takes NinaPro files or folders with CyberGlove data, e.g. ../shared/data/ninapro-db1.")
+        return _glove(rest, args.out)
+    if action == "report":
+        if rest:
+            raise MyostreamError(f"describe report takes no positional arguments, got {' '.join(rest)}.")
+        return _report(args)
+    raise MyostreamError(f"Unknown describe action {action!r}; use one of {', '.join(ACTIONS)}.")
+
+
+def _list() -> int:
+    from myostream.text.catalog import catalog_names, load_catalog
+
+    print(f"{'catalog':<10} {'classes':>7} {'glove T1':>8}  datasets")
+    for name in catalog_names():
+        catalog = load_catalog(name)
+        datasets = sorted({d for c in catalog for d in c.labels})
+        glove = sum(c.t1_source == "glove" for c in catalog)
+        print(f"{name:<10} {len(catalog):>7} {glove:>8}  {', '.join(datasets)}")
+        print(f"{'':<10} {catalog.description}")
+    return 0
+
+
+def _show(name: str) -> int:
+    from myostream.text.catalog import load_catalog
+
+    catalog = load_catalog(name)
+    print(f"# {catalog.name}: {len(catalog)} classes ({catalog.sources[0]})")
+    for c in catalog:
+        labels = ", ".join(f"{d}={list(v)}" for d, v in c.labels.items()) or "-"
+        print(f"\n{c.id}  [{labels}]")
+        print(f"  T0 {c.t0}")
+        print(f"  T1 {c.t1}" + ("  (glove)" if c.t1_source == "glove" else ""))
+        print(f"  T2 {c.t2}")
+        for text in c.t3:
+            print(f"  T3 {text}")
+    return 0
+
+
+def _encode(text: str, catalogs: list[str] | None, model: str | None, top: int) -> int:
+    import torch
+
+    from myostream.text.catalog import catalog_for, load_catalogs
+    from myostream.text.encoder import TextEncoder
+    from myostream.text.stage1 import build_prototypes, load_prototypes
+
+    if model:
+        encoder = TextEncoder.load(model)
+        prototypes, class_ids, _ = load_prototypes(model)
+        catalog = catalog_for(class_ids)
+    else:
+        encoder = TextEncoder.from_pretrained()
+        catalog = load_catalogs(catalogs)
+        prototypes, class_ids = build_prototypes(encoder, catalog)
+    scores = (encoder.encode([text]) @ prototypes.T)[0]
+    order = torch.argsort(scores, descending=True)[: max(1, top)]
+    print(f"{'rank':>4}  {'cosine':>6}  class")
+    for rank, i in enumerate(order.tolist(), 1):
+        c = catalog[class_ids[i]]
+        print(f"{rank:>4}  {float(scores[i]):6.3f}  {c.id}  ({c.t0})")
+    return 0
+
+
+def _glove(paths: list[str], out: str | None) -> int:
+    from myostream.data.ninapro import read_ninapro, read_ninapro_folder
+    from myostream.text.glove import glove_report, glove_texts
+
+    recordings = []
+    for p in map(Path, paths):
+        recordings.extend(read_ninapro_folder(p) if p.is_dir() else [read_ninapro(p)])
+    usable = [r for r in recordings if r.glove is not None]
+    if not usable:
+        raise MyostreamError(f"None of the {len(recordings)} recording(s) carries CyberGlove data ('glove'); give NinaPro DB1/DB2/DB3 files.")
+    texts = glove_texts((r.glove, r.labels, r.label_names) for r in usable)
+    report = {
+        "generated_by": "myostream describe glove " + " ".join(paths),
+        "source": sorted({r.dataset for r in usable}),
+        "files": len(usable),
+        "layout": "CyberGlove II, 22 sensors (myostream.text.glove.CYBERGLOVE_22)",
+        "classes": glove_report(texts),
+    }
+    for class_id, g in texts.items():
+        print(f"{class_id} ({g.repetitions} repetitions): {g.text or '(no consistent finger movement)'}")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from myostream.text.report import write_report
+    from myostream.text.stage1 import Stage1Config
+
+    config = Stage1Config(seed=args.seed) if args.steps is None else Stage1Config(steps=args.steps, seed=args.seed)
+    out = Path(args.out or "docs/results/text")
+    paths = write_report(out, catalogs=args.catalog, config=config, device=args.device)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
