@@ -75,7 +75,7 @@ class RecorderWorker(QtCore.QThread):
     """Owns the source and, while recording, the session file. Never blocks the GUI."""
 
     source_ready = QtCore.pyqtSignal(object)  # StreamInfo
-    failed = QtCore.pyqtSignal(str)
+    failed = QtCore.pyqtSignal(str, bool)  # message, whether the worker stopped (source gone)
     session_closed = QtCore.pyqtSignal(str)  # path of the finished session file
 
     def __init__(self, source: Source, display_seconds: float = 10.0) -> None:
@@ -120,7 +120,7 @@ class RecorderWorker(QtCore.QThread):
             self.source.open()
             info = self.source.info
         except Exception as exc:  # any driver error must reach the user, not kill the thread silently
-            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Could not open the source: {exc!r}")
+            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Could not open the source: {exc!r}", True)
             return
         self.info = info
         self.ring = RingBuffer.for_seconds(self.display_seconds, info.rate, info.n_channels)
@@ -135,7 +135,7 @@ class RecorderWorker(QtCore.QThread):
                     self._stop.wait(0.005)
                 self._maybe_close()
         except Exception as exc:
-            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Recording stopped: {exc!r}")
+            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Recording stopped: {exc!r}", True)
         finally:
             self._handle_commands(closing=True)  # e.g. the abort posted by closing the window
             self._close_writer()
@@ -160,7 +160,7 @@ class RecorderWorker(QtCore.QThread):
                         **writer_args,
                     )
                 except (MyostreamError, OSError) as exc:
-                    self.failed.emit(f"Could not create the session file {str(path)!r}: {exc}")
+                    self.failed.emit(f"Could not create the session file {str(path)!r}: {exc}", False)
                     continue
                 self._label_names = tuple(writer_args["label_names"])
                 self._events, self._t_begin, self._finish_at = [], start_time, None
@@ -440,12 +440,20 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._check.start()
         self.status.setText(f"Streaming from {info.name}.")
 
-    def _on_failed(self, message: str) -> None:
+    def _on_failed(self, message: str, stopped: bool = False) -> None:
         self.status.setText(message)
         self.status.setStyleSheet(f"color: {BAD};")
-        if self.run is not None and not self.run.finished:
-            self.run = None
+        recording = self.run is not None and not self.run.finished
+        if recording:
             self._tick.stop()
+            self.run = None
+        if stopped:
+            self._draw.stop()
+            self._check.stop()
+            self.worker.wait()  # it closes the session file on its way out
+            if recording and self.session_path is not None and self.session_path.is_file():
+                self.open_review(self.session_path)
+                self.status.setText(f"{message} What was recorded until then is kept in {self.session_path.name}.")
         self._set_controls()
 
     # -- protocol -------------------------------------------------------------------------
@@ -592,7 +600,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
     def _set_controls(self) -> None:
         running = self.run is not None and not self.run.finished
         self.start_button.setVisible(not running)
-        self.start_button.setEnabled(self.run is None and self.worker.ring is not None)
+        self.start_button.setEnabled(self.run is None and self.worker.ring is not None and self.worker.isRunning())
         for w in (self.subject, self.session, self.protocol_box, self.out_dir):
             w.setEnabled(self.run is None)
         self.pause_button.setEnabled(running)

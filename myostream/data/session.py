@@ -125,7 +125,6 @@ class SessionWriter:
         self.n_channels = n_ch
         self.flush_s = flush_s
         self.n_samples = 0
-        self._label_names = tuple(label_names)
         f = h5py.File(self.path, "w", libver="latest")
         self._file = f
         attrs = {

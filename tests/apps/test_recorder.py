@@ -226,12 +226,45 @@ def test_records_from_any_source(qtbot, tmp_path, stream_name, kind):
     rec = read_session(window.session_path)
     assert (rec.rate, rec.n_channels) == (rate, n_ch)
     assert rec.meta["device"] == spec and rec.duration > 1.0
-    events = rec.meta["events"]
+    # A loaded machine can make a board drop samples: those are logged as gap events, not cues.
+    events = [e for e in rec.meta["events"] if e.kind != "gap"]
+    assert all(e.value > 0 for e in rec.meta["events"] if e.kind == "gap")
     assert [e.kind for e in events] == ["start"] + ["hold", "rest"] * 4 + ["end"]
     np.testing.assert_array_equal(rec.labels, expected_labels(rec.meta["timestamps"], events, rec.label_names))
     assert [(rec.label_names[s.label], s.repetition) for s in window.review.segments] == [
         ("fist", 1), ("open_hand", 1), ("fist", 2), ("open_hand", 2)
     ]
+
+
+def test_review_delete_unlabel_revert_and_save(qtbot, tmp_path):
+    path = short_session_file(tmp_path / "s.h5")
+    before = read_session(path)
+    view = ReviewView(path)
+    qtbot.addWidget(view)
+    view.resize(1200, 700)
+    view.show()
+    first = [(s.label, s.start, s.stop) for s in view.segments]
+    assert len(first) == 2 and view.table.rowCount() == 2  # two holds in five seconds of the cycle schedule
+    assert not view.save_button.isEnabled() and "saved" in view.dirty_label.text()
+
+    view.table.selectRow(1)
+    assert view.selected == 1
+    view.label_box.setCurrentIndex(view.label_box.findData(-1))
+    view.label_box.activated.emit(view.label_box.currentIndex())
+    assert view.segments[1].label == -1 and view.table.item(1, 0).text() == "unlabelled"
+    assert view.save_button.isEnabled() and "unsaved" in view.dirty_label.text()
+    click(qtbot, view.revert_button)
+    assert [(s.label, s.start, s.stop) for s in view.segments] == first
+
+    view.select(0)
+    click(qtbot, view.delete_button)
+    assert len(view.segments) == 1 and view.table.rowCount() == 1 and len(view.regions) == 1
+    view.move(0, view.segments[0].start - 50, view.segments[0].stop)
+    click(qtbot, view.save_button)
+    after = read_session(path)
+    np.testing.assert_array_equal(after.emg, before.emg)
+    assert (after.labels[first[0][1] : first[0][2]] == 0).all()  # the deleted segment became rest
+    assert (after.labels[first[1][1] - 50 : first[1][2]] == first[1][0]).all()
 
 
 class LiftedElectrode:
@@ -261,6 +294,41 @@ def test_signal_quality_warns_about_a_lifted_electrode(qtbot, tmp_path):
     qtbot.waitUntil(lambda: "EMG3: flat" in window.signal_summary.text(), timeout=10000)
     assert "EMG1" not in window.signal_summary.text()
     assert window._warnings[2].toPlainText().endswith("flat") and window._warnings[0].toPlainText() == ""
+
+
+class UnpluggedArmband(LiftedElectrode):
+    """The simulated armband, unplugged a moment after the recording starts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recording = threading.Event()
+        self.reads_left = 30  # about 0.6 s of 20 ms packets once recording
+
+    def read(self, timeout: float = 0.0):
+        if self.recording.is_set():
+            self.reads_left -= 1
+            if self.reads_left < 0:
+                raise MyostreamError("The armband stopped sending data (Bluetooth link lost).")
+        return self.armband.read(timeout)
+
+
+def test_lost_source_keeps_what_was_recorded(qtbot, tmp_path):
+    protocol = load_protocol(protocol_file(tmp_path, hold=2.0))
+    source = UnpluggedArmband()
+    window = RecorderWindow(source, protocol, device="unplugged", subject="T3", out_dir=tmp_path)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.start_button.isEnabled(), timeout=15000)
+    click(qtbot, window.start_button)
+    source.recording.set()
+    qtbot.waitUntil(lambda: window.review is not None, timeout=15000)
+    assert "Bluetooth link lost" in window.status.text() and window.session_path.name in window.status.text()
+    rec = read_session(window.session_path)
+    assert rec.meta["complete"] is True and rec.duration > 0.3
+    assert [e.kind for e in rec.meta["events"]][0] == "start"
+    window.pages.setCurrentIndex(0)
+    window._set_controls()
+    assert not window.start_button.isEnabled()  # no source any more
 
 
 def test_kill_during_recording_loses_at_most_one_second(tmp_path):
