@@ -280,7 +280,15 @@ def labels_from_cues(
         times.append(t)
         values.append((label, rep))
 
-    for ev in sorted(events, key=lambda e: e.time):
+    ts = np.asarray(timestamps, np.float64)
+    ordered = sorted(events, key=lambda e: e.time)
+    if len(ts):
+        # Events before the last start/hold at or before the first sample cannot change
+        # these samples' labels: skip them (the recorder labels each chunk as it arrives).
+        first = float(ts.min())
+        anchors = [i for i, e in enumerate(ordered) if e.kind in ("start", "hold") and e.time <= first]
+        ordered = ordered[anchors[-1] :] if anchors else ordered
+    for ev in ordered:
         if ev.kind == "hold":
             if ev.gesture not in index:
                 raise MyostreamError(f"Cue event at {ev.time:.3f} s holds {ev.gesture!r}, which is not a session label.")
@@ -300,7 +308,6 @@ def labels_from_cues(
             change(ev.time, 0, 0)
             open_hold = last_hold = None
 
-    ts = np.asarray(timestamps, np.float64)
     table = np.array([(-1, 0), *values], np.int16)
     at = np.searchsorted(np.asarray(times, np.float64), ts, side="right")
     labels, repetition = table[at, 0].copy(), table[at, 1].copy()

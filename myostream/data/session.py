@@ -93,9 +93,10 @@ def session_filename(subject: str, session: str, protocol: str, when: _dt.dateti
 class SessionWriter:
     """Appends samples, labels and cue events to a new session file as they arrive.
 
-    Use from one thread. ``append`` and ``add_event`` buffer in HDF5's cache and flush
-    to disk once ``flush_s`` has passed since the last flush; :meth:`close` marks the
-    file complete.
+    Use from one thread. Samples are gathered in memory and written and flushed to disk
+    together once ``flush_s`` has passed since the last flush (a crash loses at most
+    that much either way, and one write per flush instead of one per chunk keeps a
+    16-channel 2 kHz recording cheap); :meth:`close` marks the file complete.
     """
 
     def __init__(
@@ -124,7 +125,9 @@ class SessionWriter:
         n_ch = len(channel_names)
         self.n_channels = n_ch
         self.flush_s = flush_s
-        self.n_samples = 0
+        self.n_samples = 0  # appended so far (written or pending)
+        self._written = 0
+        self._pending: list[tuple[np.ndarray, ...]] = []
         f = h5py.File(self.path, "w", libver="latest")
         self._file = f
         attrs = {
@@ -174,13 +177,30 @@ class SessionWriter:
             raise MyostreamError(
                 f"Session {self.path.name!r} records {self.n_channels} channels but got samples of shape {data.shape}."
             )
-        a, b = self.n_samples, self.n_samples + n
         truth = np.full(n, -1, np.int16) if source_labels is None else source_labels
-        for ds, values in ((self._emg, data), (self._ts, timestamps), (self._labels, labels), (self._rep, repetition), (self._truth, truth)):
+        # Copies: a source may reuse its buffers for the next chunk.
+        self._pending.append(
+            (
+                np.array(data, np.float32),
+                np.array(timestamps, np.float64),
+                np.array(labels, np.int16),
+                np.array(repetition, np.int16),
+                np.array(truth, np.int16),
+            )
+        )
+        self.n_samples += n
+        self._maybe_flush()
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        columns = [np.concatenate(c) for c in zip(*self._pending)]
+        a, b = self._written, self._written + len(columns[0])
+        for ds, values in zip((self._emg, self._ts, self._labels, self._rep, self._truth), columns):
             ds.resize(b, axis=0)
             ds[a:b] = values
-        self.n_samples = b
-        self._maybe_flush()
+        self._written = b
+        self._pending.clear()
 
     def add_event(self, event: CueEvent) -> None:
         row = np.array(
@@ -193,6 +213,7 @@ class SessionWriter:
 
     def timestamps_from(self, t: float) -> tuple[int, np.ndarray]:
         """Index of the first recorded sample at or after time ``t``, and the timestamps from there."""
+        self._write_pending()
         n = self.n_samples
         start, step = n, 4096
         while start > 0:  # search backwards in growing blocks: relabelling concerns the recent past
@@ -205,12 +226,14 @@ class SessionWriter:
 
     def write_labels(self, start: int, labels: np.ndarray, repetition: np.ndarray) -> None:
         """Overwrite labels of already recorded samples from ``start`` on (e.g. a discarded hold)."""
+        self._write_pending()
         stop = start + len(labels)
         self._labels[start:stop] = labels
         self._rep[start:stop] = repetition
         self._maybe_flush()
 
     def flush(self) -> None:
+        self._write_pending()
         self._file.flush()
         self._last_flush = time.monotonic()
 
@@ -221,7 +244,7 @@ class SessionWriter:
     def close(self) -> Path:
         """Flush and close; the file is then marked complete. Safe to call twice."""
         if self._file.id.valid:
-            self._file.flush()
+            self.flush()
             self._file.close()
             with h5py.File(self.path, "r+") as f:
                 f.attrs["complete"] = True
