@@ -11,6 +11,7 @@ draws, from a ~30 fps timer.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,7 +68,7 @@ def load_text_encoder(checkpoint: Path, model: Any) -> Any:
     stage 1 writes it), or in the folder named by the checkpoint's ``training["text_encoder"]``
     (relative to the checkpoint).
     """
-    from myostream.text.encoder import CONFIG_FILE, TextEncoder
+    from myostream.text.encoder import CONFIG_FILE
 
     candidates = [checkpoint]
     named = getattr(model, "metadata", {}).get("text_encoder")
@@ -75,11 +76,19 @@ def load_text_encoder(checkpoint: Path, model: Any) -> Any:
         candidates.append(checkpoint / named)
     for folder in candidates:
         if (folder / CONFIG_FILE).is_file():
-            return TextEncoder.load(folder)
+            return _text_encoder_in(folder.resolve())
     raise MyostreamError(
         f"Checkpoint {str(checkpoint)!r} has no text encoder ({CONFIG_FILE}); free-text queries need the "
         "stage-1 text encoder its prototypes came from, saved into the checkpoint folder."
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _text_encoder_in(folder: Path) -> Any:
+    """Load a saved text encoder once per process (a window reopened on the same model reuses it)."""
+    from myostream.text.encoder import TextEncoder
+
+    return TextEncoder.load(folder)
 
 
 def pipeline_filter_text(pipeline: Pipeline) -> str:
@@ -342,6 +351,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 {c: (e.label, e.canonical) for c, e in self.model.catalog.items()},
                 temperature=self.model.config.stage3.temperature,
             )
+            self._text_jobs.submit(self._preload_text_encoder, self.model_path, self.model)
         return self.model
 
     def _make_pipeline(self, spec: str) -> Pipeline:
@@ -503,6 +513,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         if self.text_encoder is None:
             self.text_encoder = load_text_encoder(checkpoint, model)
         return np.asarray(self.text_encoder.encode([text]), np.float32)[0]
+
+    def _preload_text_encoder(self, checkpoint: Path, model: Any) -> None:
+        """Load the text encoder in the background, so the first typed query is encoded at once."""
+        try:
+            if self.text_encoder is None:
+                self.text_encoder = load_text_encoder(checkpoint, model)
+        except MyostreamError:
+            pass  # said in the banner when the user actually types a query
 
     def _poll_encoding(self) -> None:
         still = []

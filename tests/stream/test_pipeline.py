@@ -54,8 +54,8 @@ def collect(pipeline: Pipeline, n: int) -> list[Ranking]:
     return got
 
 
-def simulated_recording(seconds: float = 12.0, seed: int = 3) -> Recording:
-    sim = SimulatedArmband(realtime=False, seed=seed, hold_s=1.0, rest_s=0.5)
+def simulated_recording(seconds: float = 12.0, seed: int = 3, hold_s: float = 1.0, rest_s: float = 0.5) -> Recording:
+    sim = SimulatedArmband(realtime=False, seed=seed, hold_s=hold_s, rest_s=rest_s)
     sim.open()
     chunk = sim.generate(seconds)
     return Recording(
@@ -320,7 +320,7 @@ def test_bundled_model_ranks_the_true_gesture_first():
     except MyostreamError as exc:
         pytest.skip(str(exc))
     model = load_checkpoint(path)
-    rec = simulated_recording(seconds=40.0, seed=11)
+    rec = simulated_recording(seconds=40.0, seed=11, hold_s=3.0, rest_s=2.0)  # the armband's default schedule
     pipeline = Pipeline(ReplaySource(rec, speed=4.0), model, filter_spec=filter_for("simulated", model), hop_ms=50,
                         smoothing=0.5, device="cpu")
     with pipeline:
