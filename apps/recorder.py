@@ -43,7 +43,7 @@ from myostream.stream.devices import load_profile
 from myostream.stream.factory import make_source
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.ring import RingBuffer
-from myostream.stream.source import Source, StreamInfo
+from myostream.stream.source import Chunk, Source, StreamInfo
 
 from .recorder_review import ReviewView
 from .widgets import ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, apply_theme, panel
@@ -131,8 +131,8 @@ class RecorderWorker(QtCore.QThread):
                 self._handle_commands()
                 if len(chunk):
                     self._consume(chunk)
-                elif self._writer is None:
-                    self._stop.wait(0.005)
+                else:  # a source whose read() does not wait must not spin the CPU
+                    self._stop.wait(0.002)
                 self._maybe_close()
         except Exception as exc:
             self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Recording stopped: {exc!r}", True)
@@ -189,13 +189,14 @@ class RecorderWorker(QtCore.QThread):
         set_gesture = getattr(self.source, "set_gesture", None)
         if set_gesture is None or getattr(self.source, "schedule", "manual") != "manual":
             return
-        if event.kind in ("hold", "rest", "pause", "redo", "end", "abort", "start"):
-            try:
-                set_gesture(event.gesture if event.kind == "hold" else REST)
-            except MyostreamError:
-                set_gesture(REST)  # a gesture this simulated person does not know: stay relaxed
+        if event.kind == "gap":
+            return
+        try:
+            set_gesture(event.gesture if event.kind == "hold" else REST)
+        except MyostreamError:
+            set_gesture(REST)  # a gesture this simulated person does not know: stay relaxed
 
-    def _consume(self, chunk: Any) -> None:
+    def _consume(self, chunk: Chunk) -> None:
         assert self.ring is not None
         self.ring.write(chunk.data, chunk.timestamps, chunk.labels)
         self.samples_read += len(chunk)
@@ -254,6 +255,7 @@ class CuePanel(QtWidgets.QFrame):
         self.countdown = QtWidgets.QLabel()
         self.countdown.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.countdown.setMinimumWidth(150)
+        self._phase = ""
 
         left = QtWidgets.QVBoxLayout()
         left.setSpacing(6)
@@ -274,19 +276,21 @@ class CuePanel(QtWidgets.QFrame):
         self, phase: str, title: str, instruction: str, text: str, sub: str, seconds: float | None, badge: str = ""
     ) -> None:
         name, color = PHASE_STYLE[phase]
+        if phase != self._phase:  # restyling is costly; this runs every 20 ms
+            self._phase = phase
+            self.badge.setStyleSheet(
+                f"background: {color}; color: #111318; font-weight: 700; letter-spacing: 2px; border-radius: 6px; padding: 0 10px;"
+            )
+            edge = color if phase == "hold" else BORDER
+            self.setStyleSheet(f"QFrame#panel {{ background: {PANEL}; border: 2px solid {edge}; border-radius: 10px; }}")
+            self.countdown.setStyleSheet(f"font-size: 64pt; font-weight: 700; color: {color};")
         self.badge.setText(f"  {badge or name}  ")
-        self.badge.setStyleSheet(
-            f"background: {color}; color: #111318; font-weight: 700; letter-spacing: 2px; border-radius: 6px; padding: 0 10px;"
-        )
-        edge = color if phase == "hold" else BORDER
-        self.setStyleSheet(f"QFrame#panel {{ background: {PANEL}; border: 2px solid {edge}; border-radius: 10px; }}")
         self.title.setText(title)
         self.instruction.setText(instruction)
         self.instruction.setVisible(bool(instruction))
         self.text.setText(text)
         self.sub.setText(sub)
         self.countdown.setText("" if seconds is None else f"{math.ceil(max(seconds, 0.0) - 1e-6)}")
-        self.countdown.setStyleSheet(f"font-size: 64pt; font-weight: 700; color: {color};")
 
 
 class RecorderWindow(QtWidgets.QMainWindow):
