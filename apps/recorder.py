@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import queue
+import signal
 import sys
 import threading
 import time
@@ -717,5 +718,12 @@ def record_command(args: argparse.Namespace) -> int:
         if args.autostart:
             recorder.worker.source_ready.connect(lambda _info: recorder.start_recording())
         window = recorder
+    # Ctrl-C or a polite kill closes the window the normal way, so the session file is
+    # closed complete; Python only sees the signal when the event loop lets it run.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: window.close())
+    wake = QtCore.QTimer(interval=200)
+    wake.timeout.connect(lambda: None)
+    wake.start()
     window.show()
     return int(app.exec())
