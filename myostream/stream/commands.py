@@ -15,7 +15,7 @@ from myostream.stream.ring import RingBuffer
 from myostream.stream.source import Source, opened
 
 
-def devices_command() -> int:
+def devices_command(lsl_wait: float = 1.0) -> int:
     rows = []
     for p in list_profiles():
         ok, why = runs_here(p)
@@ -26,6 +26,13 @@ def devices_command() -> int:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[6])
     print("\nUse one with `myostream stream --device NAME`; profiles live in devices/*.toml.")
+    from myostream.stream.lsl import list_streams
+    from myostream.stream.lslconfig import lsl_scope
+
+    streams = list_streams(timeout=lsl_wait)
+    print(f"\nLSL streams visible now ({lsl_scope()}): {len(streams) or 'none'}")
+    for s in streams:
+        print(f"  {s}  (use --lsl {s.name})")
     return 0
 
 

@@ -6,7 +6,9 @@ liblsl the loopback configuration below. A user who wants network discovery poin
 the standard ``LSLAPICFG`` environment variable at their own ``lsl_api.cfg`` (liblsl's
 own convention), and that file is used instead.
 
-Import pylsl only through :func:`pylsl_module` so the configuration always comes first.
+The ``[log]`` level keeps liblsl's INFO lines ("Configuration loaded ...") off the
+terminal; its errors still show. Import pylsl only through :func:`pylsl_module` so the
+configuration always comes first.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ Interfaces = {127.0.0.1}
 ListenAddress = 127.0.0.1
 [lab]
 KnownPeers = {}
+[log]
+level = -2
 """
 
 _lock = threading.Lock()

@@ -67,3 +67,15 @@ def test_cli_reports_unknown_device_in_one_sentence(capsys):
     assert main(["stream", "--device", "nope", "--duration", "0.1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("myostream stream: Unknown device 'nope'") and "Traceback" not in err
+
+
+def test_devices_command_lists_lsl_streams_visible_now(capsys, stream_name):
+    from myostream.stream.lsl import LSLOutlet
+    from myostream.stream.source import StreamInfo
+
+    outlet = LSLOutlet(StreamInfo(stream_name, 200.0, ("a", "b")), name=stream_name)
+    try:
+        assert main(["devices"]) == 0
+    finally:
+        outlet.close()
+    assert stream_name in capsys.readouterr().out
