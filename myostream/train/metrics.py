@@ -121,3 +121,15 @@ def text_to_emg_from_scores(
     out["episodes"] = n_episodes
     out["classes"] = len(classes)
     return out
+
+
+def class_centre_similarity(z: Tensor, targets: Tensor, prototypes: Tensor) -> Tensor:
+    """Cosine similarity ``[K, K]`` of each class's EMG centre (normalised mean of its
+    embeddings) to every prototype (paper Fig. 3c); rows of absent classes are NaN."""
+    z = torch.nn.functional.normalize(torch.as_tensor(z).double(), dim=-1)
+    p = torch.nn.functional.normalize(torch.as_tensor(prototypes).double(), dim=-1)
+    y = torch.as_tensor(targets).long()
+    centres = torch.full((p.shape[0], z.shape[1]), float("nan"), dtype=torch.float64)
+    for c in y.unique().tolist():
+        centres[c] = torch.nn.functional.normalize(z[y == c].mean(0), dim=0)
+    return centres @ p.T

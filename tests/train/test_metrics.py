@@ -6,6 +6,7 @@ import torch
 
 from myostream.train.metrics import (
     bootstrap_std,
+    class_centre_similarity,
     emg_to_text,
     summarize_ranks,
     target_ranks,
@@ -78,3 +79,13 @@ def test_text_to_emg_is_deterministic_and_perfect_when_separated():
     assert a["R@1"] == 1.0 and a["MRR_se"] == 0.0 and a["episodes"] == 100
     with pytest.raises(ValueError, match="no test window"):
         text_to_emg(z[y < 4], y[y < 4], torch.eye(5), classes=[0, 4])
+
+
+def test_class_centre_similarity():
+    z = torch.tensor([[1.0, 0.0], [1.0, 0.2], [1.0, -0.2], [0.0, 3.0]])
+    y = torch.tensor([0, 0, 0, 1])
+    p = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    sim = class_centre_similarity(z, y, p)
+    # class 0's centre points along x (the +-0.2 cancel), class 1's along y; class 2 has no window
+    expected = torch.tensor([[1.0, 0.0, 2**-0.5], [0.0, 1.0, 2**-0.5]], dtype=torch.float64)
+    assert torch.allclose(sim[:2], expected, atol=1e-6) and torch.isnan(sim[2]).all()
