@@ -378,7 +378,7 @@ class Pipeline:
         rate = 0.0
         if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
             rate = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
-        lat = np.fromiter(self._latencies, float) if self._latencies else np.zeros(0)
+        lat = np.array(list(self._latencies), float)  # list() copies atomically; the worker appends meanwhile
         return PipelineStats(
             rate=rate,
             nominal_rate=self.info.rate if self.info else 0.0,
