@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from myostream.errors import MyostreamError
+from myostream.model.losses import multi_positive_info_nce
 from myostream.text.catalog import VIEWS, Catalog
 from myostream.text.encoder import TextEncoder, mean_pool
 
@@ -77,20 +78,10 @@ def multi_positive_infonce(
 ) -> torch.Tensor:
     """Symmetric InfoNCE where every same-label pair across ``a`` and ``b`` is a positive.
 
-    Each anchor's target is uniform over its positives (cross-entropy against that
-    distribution, as in multi-positive contrastive learning); the a->b and b->a
-    directions are averaged, so ``L(a, b) == L(b, a)``. Anchors without a positive
-    on the other side are ignored.
+    The text side's view of :func:`myostream.model.losses.multi_positive_info_nce`: views
+    carry class labels, and all views of one class are positives of each other.
     """
-    logits = a @ b.T / tau
-    positive = (a_labels[:, None] == b_labels[None, :]).to(logits.dtype)
-
-    def direction(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
-        has = positive.sum(1) > 0
-        target = positive[has] / positive[has].sum(1, keepdim=True)
-        return -(target * logits[has].log_softmax(1)).sum(1).mean()
-
-    return 0.5 * (direction(logits, positive) + direction(logits.T, positive.T))
+    return multi_positive_info_nce(a, b, a_labels[:, None] == b_labels[None, :], tau, symmetric=True)
 
 
 def build_prototypes(encoder: TextEncoder, catalog: Catalog) -> tuple[torch.Tensor, tuple[str, ...]]:
