@@ -72,6 +72,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return eval_command(args)
 
 
+def _cmd_results(args: argparse.Namespace) -> int:
+    from myostream.train.commands import results_command
+
+    return results_command(args)
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
     from myostream.apps.live import live_command
 
@@ -138,19 +144,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="report: torch device (cpu | cuda)")
 
     p = add("train", _cmd_train, "Train MyoSem (stage 1 text, stage 2 encoder, stage 3 alignment) from a config.")
-    p.add_argument("config", help="model config name or .toml path (see models/)")
-    p.add_argument("--out", default=None, help="output folder for the checkpoint and logs")
+    p.add_argument("config", help="experiment (models/experiments/) or model config name, or a .toml path")
+    p.add_argument("--out", default=None, help="checkpoint folder (default runs/EXPERIMENT/MODEL-PROTOCOL)")
     p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--protocol", default=None, help="random | cross-user | cross-class | cross-dataset | repetition")
+    p.add_argument("--seed", type=int, default=None, help="training seed (model init, batches, stage 1; the split keeps its own)")
+    p.add_argument("--protocol", default=None, help="random | cross-user | cross-class | repetition")
+    p.add_argument("--fold", type=int, default=None, help="cross-user fold to test (0-based; the config sets folds)")
+    p.add_argument("--model", default=None,
+                   help="myosem | tcn | cnn_bilstm | atzori_cnn | hudgins_linear | no_descriptors | no_queries | no_stage1 | text_baseline")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (the per-epoch log stays)")
 
-    p = add("eval", _cmd_eval, "Evaluate a checkpoint both ways (EMG->text, text->EMG) under a protocol.")
+    p = add("eval", _cmd_eval, "Evaluate a checkpoint both ways (EMG->text, text->EMG) under a protocol, or live (--live).")
     p.add_argument("checkpoint", help="checkpoint folder")
-    p.add_argument("--data", default=None)
-    p.add_argument("--protocol", default=None)
-    p.add_argument("--out", default=None)
+    p.add_argument("--data", default=None, help="dataset folder (default: the one it was trained on)")
+    p.add_argument("--protocol", default=None, help="test split of this protocol (default: the training protocol's)")
+    p.add_argument("--fold", type=int, default=None, help="cross-user fold (0-based)")
+    p.add_argument("--out", default=None, help="folder for eval-PROTOCOL.json/.md or live-default.json/.md (default: the checkpoint)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--live", action="store_true",
+                   help="measure the live default instead: simulated armband through the real Pipeline in real time")
+    p.add_argument("--seconds", type=float, default=81.0, help="--live: seconds of live signal (default: two gesture cycles)")
+
+    p = add("results", _cmd_results, "Train and evaluate MyoSem, baselines and ablations under every protocol; write the report.")
+    p.add_argument("config", help="experiment name or .toml path with a [results] table (e.g. myosem-ninapro-db1)")
+    p.add_argument("--out", default=None, help="report folder (default docs/results/EXPERIMENT)")
+    p.add_argument("--work", default=None, help="folder for the runs' checkpoints (default runs/EXPERIMENT)")
+    p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--protocol", action="append", default=None, help="only this protocol (repeatable)")
+    p.add_argument("--model", action="append", default=None, help="only this model variant (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")
     p.add_argument("what", choices=["stream", "data", "model", "live", "all"], help="which benchmarks")

@@ -1,0 +1,561 @@
+"""One training run, start to finish: ``myostream train CONFIG``.
+
+read the data (progress shown) → causal filter (the device's, as live) → windows →
+protocol split (+ a validation split carved from the training part) → stage 1 text
+prototypes (cached per catalog, held-out set and seed; held-out classes never train
+stage 1 and are encoded only afterwards, as inference candidates) → stage 2 (input
+statistics fitted on the training windows only) → stage 3 (projection and queries, then
+the encoder's last layers lightly) → ONE checkpoint folder → evaluation both ways on the
+test split → ``results.json`` + ``results.md``.
+
+Under ``torchrun`` every process reads the data and trains its shard (DDP, in
+:func:`myostream.train.loop.fit`); only the first process trains stage 1, writes files
+and evaluates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from myostream.data.recording import Recording
+from myostream.data.splits import Split, cross_class_split, cross_user_split, random_split, repetition_split
+from myostream.data.windows import WindowSet, extract_windows
+from myostream.errors import MyostreamError
+from myostream.model import create_model
+from myostream.model.checkpoint import save_checkpoint
+from myostream.model.retrieval import CatalogEntry, RetrievalModel
+from myostream.train import distributed
+from myostream.train.evaluate import embed_windows, evaluate_model
+from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
+from myostream.train.stage2 import train_stage2
+from myostream.train.stage3 import train_stage3
+
+LOG_FILE = "train.jsonl"
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+STAGE1_DIR = "stage1"
+
+Log = Callable[[str], None]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Recording]:
+    """The recordings an experiment names (progress bars come from the readers)."""
+    if data.source == "simulated":
+        return simulate_recordings(data, n_channels, rate)
+    folder = Path(data.folder or "")
+    if not folder.is_dir():
+        raise MyostreamError(f"Data folder {str(folder)!r} does not exist; pass --data with the dataset folder.")
+    if data.source == "ninapro":
+        from myostream.data.ninapro import read_ninapro_folder
+
+        return read_ninapro_folder(folder, database=data.database, subjects=data.subjects, exercises=data.exercises)
+    if data.source == "myo":
+        from myostream.data.myo import read_myo_folder
+
+        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter)
+    from myostream.data.readers import read_session_folder
+
+    return read_session_folder(folder)
+
+
+def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Recording]:
+    """``seconds`` of the simulated armband for every (user, session), with true labels.
+
+    Each user is a different simulated person (armband rotation, anatomy, own way of doing
+    each gesture); each session puts the band on again (small rotation, gain, impedance
+    and hum changes).
+    """
+    from tqdm.auto import tqdm
+
+    from myostream.stream.simulated import SimulatedArmband
+
+    recordings = []
+    pairs = [(u, s) for u in data.users for s in range(data.sessions)]
+    for user, session in tqdm(pairs, desc="simulating", unit="session", disable=None, leave=False):
+        sim = SimulatedArmband(
+            rate=rate, n_channels=n_channels, seed=data.seed, user=user, session=session, schedule=data.schedule,
+            hold_s=data.hold_s, rest_s=data.rest_s, realtime=False,
+        )
+        chunk = sim.generate(data.seconds)
+        recordings.append(
+            Recording(
+                emg=chunk.data,
+                rate=rate,
+                labels=chunk.labels.astype(np.int16),
+                label_names=sim.info.label_names,
+                channel_names=sim.info.channel_names,
+                subject=f"user{user}",
+                session=str(session),
+                dataset="simulated",
+                unit=sim.info.unit,
+                source=f"simulated:seed{data.seed}-user{user}-session{session}",
+            )
+        )
+    return recordings
+
+
+def filter_recordings(recordings: Sequence[Recording], data: DataSpec) -> list[Recording]:
+    """Each recording through the causal FilterStage the live pipeline applies (fresh state per file)."""
+    if data.filter is None:
+        return list(recordings)
+    from dataclasses import replace
+
+    from myostream.stream.filters import FilterStage
+
+    out = []
+    for rec in recordings:
+        stage = FilterStage(rec.rate, rec.n_channels, data.filter)
+        out.append(replace(rec, emg=stage.process(np.asarray(rec.emg[:], np.float32))))
+    return out
+
+
+def make_windows(recordings: Sequence[Recording], data: DataSpec, n_channels: int, rate: float) -> WindowSet:
+    """Labelled windows restricted to the classes that have any (in first-seen order)."""
+    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest, classes=data.classes)
+    if abs(ws.rate - rate) > 1e-6 * rate:
+        raise MyostreamError(
+            f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; use a model config for this dataset."
+        )
+    if ws.n_channels != n_channels:
+        raise MyostreamError(
+            f"The data have {ws.n_channels} channels but the model expects {n_channels}; use a model config for this dataset."
+        )
+    present = [c for i, c in enumerate(ws.class_ids) if np.any(ws.y == i)]
+    if len(present) < 2:
+        raise MyostreamError(f"The data hold windows of {len(present)} class(es) ({', '.join(present)}); retrieval needs at least two.")
+    if len(present) < len(ws.class_ids):
+        remap = np.array([present.index(c) if c in present else -1 for c in ws.class_ids])
+        ws = WindowSet(**{**ws.__dict__, "y": remap[ws.y], "class_ids": tuple(present)})
+    return ws
+
+
+def prepare_windows(exp: Experiment) -> WindowSet:
+    """Read, filter and window the experiment's data."""
+    cfg = exp.model
+    recordings = filter_recordings(read_recordings(exp.data, cfg.n_channels, cfg.rate), exp.data)
+    return make_windows(recordings, exp.data, cfg.n_channels, cfg.rate)
+
+
+def protocol_split(ws: WindowSet, p: ProtocolSpec) -> Split:
+    """The test split of protocol ``p`` (cross-user folds: subjects in a seeded order cut into ``folds``)."""
+    if p.name == "random":
+        return random_split(ws, test_fraction=p.test_fraction, seed=p.seed)
+    if p.name == "cross-user":
+        if p.test_subjects is None and p.folds > 1:
+            subjects = sorted(set(ws.subject))
+            if len(subjects) < p.folds:
+                raise MyostreamError(f"{p.folds} cross-user folds need at least {p.folds} subjects; the data hold {len(subjects)}.")
+            order = np.random.default_rng(p.seed).permutation(subjects).tolist()
+            test = sorted(np.array_split(np.array(order, dtype=object), p.folds)[p.fold].tolist())
+            split = cross_user_split(ws, test_subjects=test, seed=p.seed)
+            split.meta.update(folds=p.folds, fold=p.fold)
+            return split
+        return cross_user_split(ws, test_subjects=p.test_subjects, test_fraction=p.test_fraction, seed=p.seed)
+    if p.name == "cross-class":
+        return cross_class_split(ws, held_out_classes=p.held_out_classes, seed=p.seed)
+    if p.test_repetitions is not None:
+        return repetition_split(ws, test_repetitions=p.test_repetitions)
+    return repetition_split(ws)
+
+
+def validation_split(ws: WindowSet, train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Carve a validation set (whole labelled runs, stratified by class) out of the training windows."""
+    if fraction <= 0:
+        return train, np.empty(0, np.int64)
+    try:
+        inner = random_split(ws.subset(train), test_fraction=fraction, seed=seed + 1)
+    except MyostreamError:
+        return train, np.empty(0, np.int64)  # too few runs to spare any: train on all
+    return train[inner.train], train[inner.test]
+
+
+# ----------------------------------------------------------------------------- text
+
+
+@dataclass(frozen=True)
+class TextSpace:
+    """Prototypes of every class of the run (rows in ``class_ids`` order) and where they came from."""
+
+    prototypes: torch.Tensor
+    class_ids: tuple[str, ...]
+    #: classes whose texts trained stage 1 (empty when the text encoder is untrained)
+    trained_classes: tuple[str, ...]
+    folder: Path
+    catalog: list[CatalogEntry]
+    cached: bool
+
+
+def text_space(
+    text: TextSpec,
+    class_ids: Sequence[str],
+    held_out: Sequence[str],
+    mode: str,
+    seed: int,
+    cache: Path,
+    progress: bool = True,
+) -> TextSpace:
+    """Class prototypes for ``class_ids``; reused from ``cache`` when the same (catalogs,
+    classes, held-out set, seed, settings) were computed before.
+
+    ``mode``: ``"stage1"`` trains the text encoder on the classes minus ``held_out``
+    (held-out classes are encoded afterwards only); ``"untrained"`` builds the same
+    four-view prototypes with the untrained encoder; ``"label"`` embeds the short label
+    alone with the untrained encoder.
+    """
+    from myostream.text.catalog import catalog_for, load_catalogs
+    from myostream.text.encoder import TextEncoder
+    from myostream.text.stage1 import Stage1Config, export_prototypes, load_prototypes, save_stage1, train_stage1
+
+    catalog = catalog_for(class_ids, load_catalogs(list(text.catalogs)))
+    entries = [CatalogEntry(c.id, c.t0, c.t2) for c in catalog]
+    held = sorted(held_out) if mode == "stage1" else []
+    key = {
+        "catalogs": list(text.catalogs),
+        "classes": list(class_ids),
+        "held_out": held,
+        "seed": seed,
+        "mode": mode,
+        "text_model": text.model,
+        "stage1": text.stage1 if mode == "stage1" else None,
+    }
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    folder = cache / f"{mode}-{len(class_ids)}classes-{len(held)}held-seed{seed}-{digest}"
+    if (folder / "prototypes.json").is_file():
+        prototypes, ids, meta = load_prototypes(folder)
+        if meta.get("key") == key and list(ids) == list(class_ids):
+            return TextSpace(prototypes, tuple(ids), tuple(meta.get("trained_classes", ())), folder, entries, True)
+
+    encoder = TextEncoder.from_pretrained(text.model, seed=seed)
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if mode == "stage1":
+        torch.manual_seed(seed)
+        result = train_stage1(catalog, encoder, Stage1Config(**text.stage1, seed=seed), held_out=held, progress=progress)
+        trained = tuple(c for c in result.class_ids if c not in result.held_out)
+        save_stage1(result, tmp, meta={"key": key, "trained_classes": list(trained)})
+        prototypes, ids = result.prototypes, result.class_ids
+    else:
+        encoder.set_trainable(0)  # what gets saved: the (untrained) projection only
+        if mode == "untrained":
+            from myostream.text.stage1 import build_prototypes
+
+            prototypes, ids = build_prototypes(encoder, catalog)
+        else:
+            prototypes, ids = encoder.encode([c.t0 for c in catalog]), catalog.ids
+        trained = ()
+        encoder.save(tmp)
+        export_prototypes(tmp, prototypes, ids, meta={"key": key, "trained_classes": []})
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return TextSpace(prototypes.float(), tuple(ids), trained, folder, entries, False)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def train_run(
+    exp: Experiment,
+    out: str | Path,
+    device: str = "auto",
+    progress: bool = True,
+    cache: str | Path | None = None,
+    log: Log = print,
+    windows: WindowSet | None = None,
+) -> dict[str, Any]:
+    """Train ``exp`` into the checkpoint folder ``out``, evaluate it, write the reports.
+
+    Returns the results record (what ``results.json`` holds). ``cache`` is the stage-1
+    cache folder (default ``out/stage1``); ``windows`` the experiment's windows when the
+    caller already has them (:func:`prepare_windows`; a suite of runs reads the data once).
+    """
+    out = Path(out)
+    main = distributed.is_main() if distributed.init_distributed() else True
+    cache = Path(cache) if cache is not None else out / STAGE1_DIR
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / LOG_FILE).unlink(missing_ok=True)
+    timings: dict[str, float] = {}
+    start = tick = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal tick
+        now = time.perf_counter()
+        timings[name] = round(now - tick, 2)
+        tick = now
+
+    cfg = exp.model_config()
+    v = exp.variant
+    say = log if main else (lambda _msg: None)
+    say(f"[{exp.name}] {v.title} · protocol {exp.protocol.name}"
+        + (f" fold {exp.protocol.fold + 1}/{exp.protocol.folds}" if exp.protocol.folds > 1 and exp.protocol.name == "cross-user" else ""))
+
+    ws = windows if windows is not None else prepare_windows(exp)
+    split = protocol_split(ws, exp.protocol)
+    train_idx, val_idx = validation_split(ws, split.train, exp.protocol.validation_fraction, exp.protocol.seed)
+    lap("data")
+    class_ids = ws.class_ids
+    held_out = tuple(split.held_out_classes)
+    train_classes = tuple(c for c in class_ids if c not in held_out)
+    say(f"  {len(ws.recordings)} recordings, {len(ws)} windows of {exp.data.window_ms:g} ms every {exp.data.hop_ms:g} ms; "
+        f"train {len(train_idx)} / val {len(val_idx)} / test {len(split.test)}"
+        + (f"; held-out classes {', '.join(held_out)}" if held_out else "")
+        + (f"; test subjects {', '.join(split.held_out_subjects)}" if split.held_out_subjects else ""))
+
+    # Stage 1: the first process trains (or finds) the text space, the others read it.
+    mode = v.prototypes
+    if main:
+        space = text_space(exp.text, class_ids, held_out, mode, exp.seed, cache, progress)
+    if distributed.is_distributed():
+        torch.distributed.barrier()
+        if not main:
+            space = text_space(exp.text, class_ids, held_out, mode, exp.seed, cache, progress=False)
+    say(f"  text prototypes ({mode}): {'cached' if space.cached else 'built'} {space.folder.name}; "
+        f"stage 1 trained on {len(space.trained_classes)} classes")
+    lap("stage1")
+
+    p_all = space.prototypes
+    train_rows = [class_ids.index(c) for c in train_classes]
+    p_train = p_all[train_rows]
+    to_train = np.full(len(class_ids), -1, np.int64)
+    to_train[train_rows] = np.arange(len(train_rows))
+
+    torch.manual_seed(exp.seed)
+    model = create_model(cfg, p_train, train_classes, architecture=v.architecture, n_classes=len(train_classes))
+    x_train = torch.from_numpy(ws.data(train_idx))
+    y_train = torch.from_numpy(to_train[ws.y[train_idx]])
+    val = None
+    if len(val_idx):
+        val = (torch.from_numpy(ws.data(val_idx)), torch.from_numpy(to_train[ws.y[val_idx]]))
+    log_path = out / LOG_FILE
+    h2 = train_stage2(model, x_train, y_train, device=device, seed=exp.seed, log=log_path, progress=progress, val=val)
+    _say_epoch(say, h2[-1])
+    lap("stage2")
+
+    x_test = torch.from_numpy(ws.data(split.test))
+    y_test = torch.from_numpy(ws.y[split.test].astype(np.int64))
+    before = class_centre_similarity(model, x_test, y_test, p_all) if main else None
+    h3 = train_stage3(model, x_train, y_train, prototypes=p_train, device=device, seed=exp.seed, log=log_path,
+                      progress=progress, val=val)
+    _say_epoch(say, h3[-1])
+    lap("stage3")
+    del x_train, y_train, val
+
+    model.set_prototypes(p_all, class_ids)
+    model.catalog = {e.id: e for e in space.catalog}
+    record: dict[str, Any] = {}
+    if main:
+        metrics = evaluate_model(model, x_test, y_test, seed=exp.seed)
+        after = class_centre_similarity(model, x_test, y_test, p_all)
+        lap("evaluate")
+        timings["total"] = round(time.perf_counter() - start, 2)
+        model.metadata = _metadata(exp, split, model, space, ws, train_idx, val_idx, timings, device)
+        save_checkpoint(model, out, catalog=space.catalog, training=model.metadata)
+        for f in space.folder.glob("text_encoder.*"):
+            shutil.copy2(f, out / f.name)  # free-text queries need the encoder of these prototypes
+        record = {
+            "experiment": exp.name,
+            "variant": v.name,
+            "title": v.title,
+            "group": v.group,
+            "protocol": exp.protocol.name,
+            "fold": exp.protocol.fold if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else None,
+            "split": split.describe(),
+            "class_ids": list(class_ids),
+            "held_out_classes": list(held_out),
+            "stage1_trained_classes": list(space.trained_classes),
+            "windows": {"train": int(len(train_idx)), "validation": int(len(val_idx)), "test": int(len(split.test))},
+            "metrics": metrics,
+            "similarity": {"before_stage3": before, "after_stage3": after},
+            "final_epochs": {"stage2": h2[-1], "stage3": h3[-1]},
+            "wall_s": timings,
+            "device": str(next(model.parameters()).device),
+            "threads": torch.get_num_threads(),
+            "checkpoint": str(out),
+            "run": exp.to_dict(),
+        }
+        write_results(record, out)
+        e2t, t2e = metrics["emg_to_text"], metrics["text_to_emg"]
+        say(f"  EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} · "
+            f"text->EMG R@1 {t2e['R@1']:.3f} MRR {t2e['MRR']:.3f} · {timings['total']:.0f} s")
+    return record
+
+
+def _say_epoch(say: Log, r: dict[str, Any]) -> None:
+    keys = [k for k in ("loss", "acc", "r1", "val_acc", "val_r1") if k in r]
+    phase = f" phase {r['phase']}" if "phase" in r else ""
+    say(f"  {r['stage']}{phase} epoch {r['epoch']}: " + ", ".join(f"{k} {r[k]:.3f}" for k in keys))
+
+
+@torch.inference_mode()
+def class_centre_similarity(model: RetrievalModel, x: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> dict[str, Any]:
+    """Cosine between each class's mean EMG embedding and every prototype (paper Fig. 3c)."""
+    z = embed_windows(model, x)
+    classes = sorted(set(y.tolist()))
+    centres = torch.stack([z[y == c].mean(0) for c in classes])
+    sim = F.normalize(centres, dim=-1) @ F.normalize(prototypes.float(), dim=-1).T
+    return {"rows": classes, "matrix": [[round(float(v), 4) for v in row] for row in sim]}
+
+
+def _metadata(
+    exp: Experiment,
+    split: Split,
+    model: RetrievalModel,
+    space: TextSpace,
+    ws: WindowSet,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    timings: dict[str, float],
+    device: str,
+) -> dict[str, Any]:
+    return {
+        "experiment": exp.to_dict(),
+        "variant": exp.variant.name,
+        # the filter the training windows went through: the live app applies the same
+        "filter": asdict(exp.data.filter) if exp.data.filter is not None else {},
+        "window_ms": exp.data.window_ms,
+        "hop_ms": exp.data.hop_ms,
+        "split": split.describe(),
+        "held_out_classes": list(split.held_out_classes),
+        "stage1": {"mode": exp.variant.prototypes, "trained_classes": list(space.trained_classes), "cache": space.folder.name},
+        "normaliser": {
+            "mean": [round(float(v), 6) for v in model.input_shift],
+            "std": [round(float(v), 6) for v in model.input_scale],
+            "fitted_on": "training windows only",
+        },
+        "windows": {"train": int(len(train_idx)), "validation": int(len(val_idx)), "test": int(len(split.test))},
+        "recordings": sorted({r.source or r.name for r in ws.recordings}),
+        "seed": exp.seed,
+        "device": device,
+        "wall_s": timings,
+    }
+
+
+def write_results(record: dict[str, Any], out: Path) -> None:
+    from myostream.train.report import run_markdown
+
+    (out / RESULTS_JSON).write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
+    (out / RESULTS_MD).write_text(run_markdown(record))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# ----------------------------------------------------------------------------- saved checkpoints
+
+
+def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
+    """The experiment a checkpoint was trained in, rebuilt from its training record."""
+    from myostream.stream.devices import FilterSpec
+    from myostream.train.experiment import VARIANTS
+
+    record = model.metadata.get("experiment")
+    if not isinstance(record, dict):
+        raise MyostreamError(
+            f"Checkpoint {str(checkpoint)!r} does not record its data and protocol (not written by `myostream train`); "
+            "evaluate it from Python with myostream.train.evaluate.evaluate_model."
+        )
+    try:
+        d = dict(record["data"])
+        d["filter"] = FilterSpec(**d["filter"]) if d.get("filter") else None
+        for key in ("classes", "exercises", "subjects", "sessions_filter", "users"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        p = dict(record["protocol"])
+        for key in ("test_subjects", "held_out_classes", "test_repetitions"):
+            if p.get(key) is not None:
+                p[key] = tuple(p[key])
+        t = dict(record["text"])
+        return Experiment(
+            name=record["name"],
+            description=record.get("description", ""),
+            model=model.config,
+            data=DataSpec(**d),
+            protocol=ProtocolSpec(**p),
+            text=TextSpec(catalogs=tuple(t["catalogs"]), model=t.get("model"), stage1=t.get("stage1", {})),
+            variant=VARIANTS[record["variant"]["name"]],
+            seed=int(record.get("seed", 0)),
+            path=record.get("path", ""),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MyostreamError(f"Checkpoint {str(checkpoint)!r} has a malformed training record ({exc!r}).") from None
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data_folder: str | None = None,
+    protocol: str | None = None,
+    fold: int | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate a saved checkpoint both ways on the test split of its experiment's data
+    (or of ``data_folder`` / ``protocol`` instead)."""
+    from dataclasses import replace
+
+    from myostream.model.checkpoint import load_checkpoint
+
+    checkpoint = Path(checkpoint)
+    model = load_checkpoint(checkpoint, device=device)
+    exp = experiment_of(model, checkpoint)
+    trained_protocol = (exp.protocol.name, exp.protocol.fold)
+    if data_folder is not None:
+        exp = replace(exp, data=replace(exp.data, folder=str(data_folder),
+                                        source=exp.data.source if exp.data.source != "simulated" else _source_of(data_folder)))
+    if protocol is not None or fold is not None:
+        exp = exp.with_protocol(protocol or exp.protocol.name, fold)
+    start = time.perf_counter()
+    ws = prepare_windows(exp)
+    split = protocol_split(ws, exp.protocol)
+    unknown = [c for c in ws.class_ids if c not in model.class_ids]
+    test = split.test[np.isin(ws.y[split.test], [ws.class_ids.index(c) for c in ws.class_ids if c in model.class_ids])]
+    if len(test) == 0:
+        raise MyostreamError(f"None of the test windows' classes ({', '.join(ws.class_ids)}) is known to the checkpoint; "
+                             f"it ranks {', '.join(model.class_ids)}.")
+    to_model = np.array([model.class_ids.index(c) if c in model.class_ids else -1 for c in ws.class_ids])
+    x = torch.from_numpy(ws.data(test))
+    y = torch.from_numpy(to_model[ws.y[test]])
+    metrics = evaluate_model(model, x, y, seed=exp.seed)
+    same = (exp.protocol.name, exp.protocol.fold) == trained_protocol and data_folder is None
+    return {
+        "experiment": exp.name,
+        "variant": exp.variant.name,
+        "title": exp.variant.title,
+        "group": exp.variant.group,
+        "protocol": exp.protocol.name,
+        "fold": exp.protocol.fold if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else None,
+        "split": split.describe(),
+        "class_ids": list(model.class_ids),
+        "held_out_classes": list(split.held_out_classes),
+        "windows": {"train": 0, "test": int(len(test))},
+        "skipped_classes": unknown,
+        "same_split_as_training": same,
+        "metrics": metrics,
+        "wall_s": {"evaluate": round(time.perf_counter() - start, 2)},
+        "checkpoint": str(checkpoint),
+    }
+
+
+def _source_of(folder: str | Path) -> str:
+    from myostream.train.experiment import _detect_source
+
+    return _detect_source(Path(folder))

@@ -1,0 +1,154 @@
+"""Run orchestration end to end: data -> windows -> split -> stage 1/2/3 -> checkpoint -> evaluation."""
+
+from __future__ import annotations
+
+import json
+import queue
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from myostream.model.checkpoint import load_checkpoint
+from myostream.stream.devices import load_profile
+from myostream.stream.filters import FilterStage
+from myostream.stream.simulated import ARMBAND_GESTURES, SimulatedArmband
+from myostream.train.experiment import load_experiment
+from myostream.train.run import text_space, train_run
+from tests.train.tiny_runs import simulated_experiment, tiny_bert, trained_checkpoint
+
+ARMBAND = ("rest", *ARMBAND_GESTURES)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp()
+
+
+def test_train_writes_one_checkpoint_that_the_live_pipeline_runs(root):
+    from myostream.stream.pipeline import Pipeline
+
+    ckpt = trained_checkpoint(root)
+    model = load_checkpoint(ckpt)
+    assert model.class_ids == ARMBAND
+    assert model.metadata["filter"] == asdict(load_profile("simulated").filter)  # live applies what training saw
+    assert model.metadata["normaliser"]["fitted_on"] == "training windows only"
+    assert len(model.metadata["normaliser"]["std"]) == 8
+    assert (ckpt / "text_encoder.json").is_file() and (ckpt / "text_encoder.safetensors").is_file()
+    log = [json.loads(line) for line in (ckpt / "train.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in log] == ["stage2", "stage3", "stage3"]
+    assert [r.get("phase") for r in log[1:]] == ["A", "B"]
+    assert all("val_acc" in r or "val_r1" in r for r in log)
+
+    got: queue.Queue = queue.Queue()
+    source = SimulatedArmband(user=0, realtime=True)
+    with Pipeline(source, model, on_ranking=got.put, smoothing=0.0, device="cpu"):
+        rankings = [got.get(timeout=10) for _ in range(3)]
+    assert all(r.top[0].class_id in ARMBAND and np.isfinite(r.scores).all() for r in rankings)
+    assert rankings[0].true_class == "rest"
+
+
+def test_same_seed_trains_the_same_weights(root, tmp_path):
+    first = trained_checkpoint(root)
+    exp = simulated_experiment(tmp_path / "again.toml", tiny_bert(root))
+    train_run(load_experiment(exp), tmp_path / "again", device="cpu", progress=False, log=lambda _m: None)
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(first / "weights.safetensors")), load_file(str(tmp_path / "again" / "weights.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cross_class_keeps_held_out_classes_out_of_stage_1(root, tmp_path, monkeypatch):
+    import myostream.text.stage1 as stage1
+
+    trained_on = []
+    real = stage1._optimise
+
+    def spy(encoder, catalog, config, progress):
+        trained_on.append(catalog.ids)
+        return real(encoder, catalog, config, progress)
+
+    monkeypatch.setattr(stage1, "_optimise", spy)
+    protocol = '[protocol]\nname = "cross-class"\nheld_out_classes = ["fist", "pinch"]\n'
+    exp = load_experiment(simulated_experiment(tmp_path / "cc.toml", tiny_bert(root), protocol=protocol))
+    record = train_run(exp, tmp_path / "cc", device="cpu", progress=False, log=lambda _m: None)
+
+    rest_of_them = tuple(c for c in ARMBAND if c not in ("fist", "pinch"))
+    assert trained_on == [rest_of_them]  # stage 1 optimised on exactly these texts
+    assert tuple(record["stage1_trained_classes"]) == rest_of_them
+    assert record["held_out_classes"] == ["fist", "pinch"]
+    # every class is a candidate at test time; the test windows are the held-out classes only
+    assert record["metrics"]["candidates"] == list(ARMBAND)
+    assert record["metrics"]["text_to_emg"]["classes"] == 2
+    model = load_checkpoint(tmp_path / "cc")
+    assert model.class_ids == ARMBAND and model.n_classes == 7  # classifier never saw the held-out classes
+
+
+def test_stage1_prototypes_are_cached_per_catalog_held_out_set_and_seed(root, tmp_path):
+    exp = load_experiment(simulated_experiment(tmp_path / "t.toml", tiny_bert(root)))
+    first = text_space(exp.text, ARMBAND, ("fist",), "stage1", 0, tmp_path / "cache", progress=False)
+    again = text_space(exp.text, ARMBAND, ("fist",), "stage1", 0, tmp_path / "cache", progress=False)
+    other = text_space(exp.text, ARMBAND, ("point",), "stage1", 0, tmp_path / "cache", progress=False)
+    assert not first.cached and again.cached and not other.cached
+    assert torch.equal(first.prototypes, again.prototypes)
+    assert first.prototypes.shape == (9, 256) and "fist" not in first.trained_classes
+    label = text_space(exp.text, ARMBAND, (), "label", 0, tmp_path / "cache", progress=False)
+    assert label.trained_classes == () and not torch.allclose(label.prototypes, first.prototypes)
+
+
+def test_db1_smoke_run_on_two_subjects(db1_dir, tmp_path, root):
+    from tests.train.tiny_runs import TINY_MODEL
+
+    exp = tmp_path / "db1.toml"
+    exp.write_text(
+        f"""
+name = "tiny-db1"
+model = "myosem-ninapro-db1"
+[data]
+source = "ninapro"
+folder = "{db1_dir}"
+database = "db1"
+exercise = 1
+subjects = [1, 2]
+hop_ms = 500
+rest = false
+[protocol]
+name = "cross-user"
+folds = 2
+[text]
+model = "{tiny_bert(root)}"
+steps = 3
+train_layers = 0
+{TINY_MODEL}
+"""
+    )
+    record = train_run(load_experiment(exp), tmp_path / "out", device="cpu", progress=False, log=lambda _m: None)
+    assert record["class_ids"] == [f"ninapro.A{i:02d}" for i in range(1, 13)]  # rest excluded
+    assert len(record["split"]["held_out_subjects"]) == 1 and record["fold"] == 0
+    e2t = record["metrics"]["emg_to_text"]
+    assert {"R@1", "R@3", "R@5", "MRR", "R@1_std", "MRR_std", "n"} <= set(e2t)
+    assert 0 < e2t["n"] == record["windows"]["test"]
+    assert load_checkpoint(tmp_path / "out").config.n_channels == 10
+
+
+def test_bundled_checkpoint_ranks_clean_fist_windows_first():
+    """Windows from the middle of each gesture's hold, for the live default person (user 0,
+    never seen in training), filtered as live: the bundled model names the gesture."""
+    from myostream.resources import resource_dir
+
+    model = load_checkpoint(resource_dir("models") / "bundled" / "simulated")
+    sim = SimulatedArmband(realtime=False, schedule="cycle")  # the live default source
+    signal = sim.generate(5.0 * 3)  # rest 2 s + hold 3 s: fist, open_hand, wrist_flexion
+    spec = load_profile("simulated").filter
+    x = FilterStage(sim.rate, sim.n_channels, spec).process(signal.data)
+    n = model.config.window_samples
+    for cue, gesture in enumerate(("fist", "open_hand", "wrist_flexion")):
+        hold = 5000 * cue + 2000  # first sample of the hold
+        starts = [hold + 1200 + 300 * i for i in range(5)]
+        windows = np.stack([x[s : s + n] for s in starts])
+        assert all(sim.info.label_names[signal.labels[s]] == gesture for s in starts)
+        ranking = model.rank(windows, k=3)
+        assert [top[0] for top in ranking.class_ids] == [gesture] * 5
