@@ -205,9 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--review", metavar="FILE", default=None, help="open the label review of a recorded session instead")
 
     p = add("adapt", _cmd_adapt, "Fine-tune a model to a user's calibration sessions.")
-    p.add_argument("--model", required=True, help="checkpoint folder")
-    p.add_argument("--sessions", required=True, help="folder of session .h5 files")
-    p.add_argument("--out", default=None)
+    p.add_argument("--model", default=None, help="checkpoint folder (with --report: a base model to reuse)")
+    p.add_argument("--sessions", default=None, help="folder of session .h5 files (or one session file)")
+    p.add_argument("--out", default=None, help="adapted checkpoint folder (default: <model>-adapted-<subject>); "
+                   "with --report: the report folder (default docs/results/adaptation)")
+    p.add_argument("--holdout-rep", type=int, default=None, help="repetition held out for before/after scores (default: the last)")
+    p.add_argument("--epochs", type=int, default=None, help="adaptation epochs in all (default 20: 12 head-only, 8 with the last encoder layer)")
+    p.add_argument("--normalizer", choices=["refit", "keep"], default="refit",
+                   help="re-fit the per-channel input statistics on the sessions (default) or keep the trained ones")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--report", choices=["simulated", "myo"], default=None,
+                   help="regenerate a results report instead (docs/results/adaptation)")
+    p.add_argument("--data", default=None, help="--report myo: the Myo armband dataset folder")
+    p.add_argument("--work", default=None, help="--report: folder for base models and sessions (default runs/adaptation)")
     return parser
 
 

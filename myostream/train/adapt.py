@@ -1,0 +1,446 @@
+"""Per-user adaptation: fine-tune a trained model on a user's calibration sessions.
+
+``myostream adapt --model CKPT --sessions DIR`` reads the user's session files, holds
+one repetition out (the last by default), scores the model on it, adapts, scores again
+and writes a new checkpoint in the same format (the live app loads it like any other).
+
+What adapts: stage 3 again, lightly. The class prototypes (the text side) stay frozen,
+so the class list, the descriptions and free-text search are exactly the trained
+ones; only the EMG side moves towards the user. Phase A trains the semantic query head
+(projection and queries) on the frozen encoder; phase B also unfreezes the encoder's
+last layer at a lower rate. The loss is stage 3's own (InfoNCE of ``z`` against all
+prototypes, temperature and ``lambda_aux`` CE from the checkpoint's config).
+
+Normaliser: by default the per-channel input statistics are re-fitted on the user's
+adaptation windows before training (``normalizer="refit"``). A new placement of the
+band changes every channel's gain and the skin's impedance; re-fitting absorbs that
+for free, and on the Myo armband sessions it adds to the fine-tuning (see
+``docs/results/adaptation/``). ``normalizer="keep"`` keeps the trained statistics.
+
+The sessions' samples go through the causal filter the model was trained with (the
+checkpoint's ``training["filter"]``, else the sessions' device profile filter, as the
+live app does), are cut into the model's windows (majority label), and every class is
+capped at the median class count (rest dominates a calibration session) in both the
+adaptation and the held-out windows. Session classes the model does not know are
+left out (their prototypes would need the text model); they are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from myostream.data.recording import Recording
+from myostream.data.splits import repetition_split
+from myostream.data.windows import WindowSet, extract_windows
+from myostream.errors import MyostreamError
+from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.model.losses import info_nce
+from myostream.model.retrieval import RetrievalModel
+from myostream.stream.devices import FilterSpec
+from myostream.train.evaluate import embed_windows
+from myostream.train.loop import LossFn, fit
+from myostream.train.metrics import emg_to_text, text_to_emg
+from myostream.train.stage3 import stage3_loss
+
+NORMALIZERS = ("refit", "keep")
+#: where progress lines go (print, or a logger's method)
+Say = Callable[[str], object]
+#: text-encoder files a checkpoint may carry (stage 1 saves them next to the weights)
+_TEXT_ENCODER_FILES = ("text_encoder.json", "text_encoder.safetensors")
+
+
+@dataclass(frozen=True)
+class AdaptOptions:
+    """How much and what adapts. ``epochs_a``: head only; ``epochs_b``: head + the last
+    ``unfreeze_layers`` encoder layers at ``lr_b``."""
+
+    epochs_a: int = 12
+    epochs_b: int = 8
+    lr: float = 1e-3
+    lr_b: float = 3e-4
+    unfreeze_layers: int = 1
+    batch_size: int = 64
+    hop_ms: float = 25.0
+    normalizer: str = "refit"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.normalizer not in NORMALIZERS:
+            raise MyostreamError(f"Normaliser mode {self.normalizer!r} is unknown; use one of {', '.join(NORMALIZERS)}.")
+        if self.epochs_a < 0 or self.epochs_b < 0 or self.epochs_a + self.epochs_b == 0:
+            raise MyostreamError("Adaptation needs at least one epoch (epochs_a + epochs_b >= 1, neither negative).")
+        if not self.hop_ms > 0 or self.batch_size < 1:
+            raise MyostreamError("Adaptation needs hop_ms > 0 and batch_size >= 1.")
+
+    @classmethod
+    def with_epochs(cls, epochs: int, **kw: Any) -> "AdaptOptions":
+        """``epochs`` in all, three fifths head-only (phase A), the rest with the encoder's tail."""
+        if epochs < 1:
+            raise MyostreamError(f"--epochs is {epochs}; give at least 1.")
+        a = max(1, round(0.6 * epochs))
+        return cls(epochs_a=a, epochs_b=epochs - a, **kw)
+
+
+@dataclass
+class AdaptResult:
+    """An adapted model with its before/after scores on the held-out windows."""
+
+    model: RetrievalModel
+    before: dict[str, Any]
+    after: dict[str, Any]
+    history: list[dict[str, Any]]
+    n_adapt: int
+    n_test: int
+    seconds: float
+    options: AdaptOptions
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready record (also stored in the adapted checkpoint's metadata)."""
+        return {
+            "before": self.before,
+            "after": self.after,
+            "n_adapt_windows": self.n_adapt,
+            "n_test_windows": self.n_test,
+            "seconds": round(self.seconds, 2),
+            "options": dataclasses.asdict(self.options),
+            **self.extra,
+        }
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+def read_sessions(path: str | Path) -> list[Recording]:
+    """Every calibration session in a folder (``*.h5``), or one session file."""
+    from myostream.data.session import read_session
+
+    path = Path(path)
+    if path.is_file():
+        return [read_session(path)]
+    if not path.is_dir():
+        raise MyostreamError(f"Sessions folder {str(path)!r} does not exist; give the folder `myostream record` wrote into.")
+    files = sorted(path.glob("*.h5"))
+    if not files:
+        raise MyostreamError(
+            f"Sessions folder {str(path)!r} holds no session .h5 files; record some with `myostream record --out {path}`."
+        )
+    return [read_session(f) for f in files]
+
+
+def check_recordings(model: RetrievalModel, recordings: Sequence[Recording]) -> None:
+    """Every recording must have the model's channel count and rate."""
+    cfg = model.config
+    for r in recordings:
+        if r.n_channels != cfg.n_channels or abs(r.rate - cfg.rate) > 1e-6 * cfg.rate:
+            raise MyostreamError(
+                f"Session {r.source or r.name!r} has {r.n_channels} channels at {r.rate:g} Hz but model {cfg.name!r} "
+                f"expects {cfg.n_channels} channels at {cfg.rate:g} Hz; record with the armband the model was "
+                "trained for, or train a model for this setup."
+            )
+
+
+def training_filter(model: RetrievalModel, recordings: Sequence[Recording]) -> FilterSpec | None:
+    """The causal filter the model's windows went through in training (what the live app applies)."""
+    recorded = model.metadata.get("filter")
+    if recorded is not None or "filter" in model.metadata:
+        return FilterSpec.from_dict(recorded, where="the checkpoint's filter") if recorded else None
+    devices = {str(r.meta.get("device", "")) for r in recordings}
+    if len(devices) == 1 and (device := devices.pop()):
+        from myostream.stream.devices import load_profile
+
+        try:
+            return load_profile(device).filter
+        except MyostreamError:
+            return None  # an LSL or BrainFlow source without a profile: raw, like the live app
+    return None
+
+
+def filtered(recordings: Sequence[Recording], spec: FilterSpec | None) -> list[Recording]:
+    """Each recording filtered causally from its first sample (a fresh filter each, as live)."""
+    from myostream.stream.filters import FilterStage
+
+    if spec is None:
+        return list(recordings)
+    out = []
+    for r in recordings:
+        stage = FilterStage(r.rate, r.n_channels, spec)
+        out.append(dataclasses.replace(r, emg=stage.process(np.asarray(r.emg[:], np.float32))))
+    return out
+
+
+def model_windows(model: RetrievalModel, recordings: Sequence[Recording], hop_ms: float) -> tuple[WindowSet, list[str]]:
+    """The model's windows over (filtered) recordings, labelled by the model's class ids,
+    and the recordings' classes the model does not know (left out)."""
+    known = set(model.class_ids)
+    present = dict.fromkeys(n for r in recordings for n in r.label_names)
+    unknown = [c for c in present if c not in known]
+    windows = extract_windows(recordings, model.config.window_ms, hop_ms, classes=model.class_ids)
+    if len(windows) == 0:
+        raise MyostreamError(
+            f"The sessions hold no labelled windows of the model's classes ({', '.join(model.class_ids)}); "
+            "record a protocol whose gestures the model knows."
+        )
+    return windows, unknown
+
+
+def balanced(y: np.ndarray, indices: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``indices`` with every class capped at the median class count (seeded, order kept)."""
+    classes, counts = np.unique(y[indices], return_counts=True)
+    cap = int(np.median(counts))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in classes:
+        mine = indices[y[indices] == c]
+        keep.append(mine if len(mine) <= cap else rng.choice(mine, cap, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+# ------------------------------------------------------------------------------ scoring
+
+
+def retrieval_scores(model: RetrievalModel, x: Tensor, y: Tensor, seed: int = 0) -> dict[str, Any]:
+    """EMG->text R@1/R@3/MRR (bootstrap std) and text->EMG R@1/MRR over the model's prototypes."""
+    z = embed_windows(model, x)
+    p = model.prototypes.float().cpu()
+    e2t = emg_to_text(z, y, p, n_bootstrap=200, seed=seed)
+    t2e = text_to_emg(z, y, p, n_episodes=100, seed=seed)
+    return {
+        "R@1": e2t["R@1"],
+        "R@1_std": e2t["R@1_std"],
+        "R@3": e2t["R@3"],
+        "MRR": e2t["MRR"],
+        "MRR_std": e2t["MRR_std"],
+        "text_to_emg_R@1": t2e["R@1"],
+        "text_to_emg_MRR": t2e["MRR"],
+        "n": e2t["n"],
+    }
+
+
+# ---------------------------------------------------------------------------- adaptation
+
+
+def _adaptation_loss(model: RetrievalModel) -> LossFn:
+    """Stage 3's loss with the checkpoint's temperature and lambda_aux; InfoNCE alone when
+    the classifier does not cover every prototype (a cross-class checkpoint)."""
+    cfg = model.config.stage3
+    p = F.normalize(model.prototypes.detach().float(), dim=-1)
+    if model.n_classes == len(model.class_ids):
+        return stage3_loss(p, cfg)
+
+    def loss(net: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        nce = info_nce(net(x, stage=3)["z"], p.to(x.device), y, cfg.temperature)
+        return {"loss": nce, "nce": nce}
+
+    return loss
+
+
+def adapt_model(
+    model: RetrievalModel,
+    x: Tensor,
+    y: Tensor,
+    options: AdaptOptions = AdaptOptions(),
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Fine-tune ``model`` in place on windows ``x [N, T, C]`` whose labels ``y`` index its class ids."""
+    x = model.as_windows(x).cpu()
+    y = torch.as_tensor(y).long()
+    if options.normalizer == "refit":
+        model.fit_input_stats(x)
+    loss = _adaptation_loss(model)
+    common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
+                  stage="adapt", device=device, progress=progress)
+    history = []
+    if options.epochs_a:
+        groups = [{"params": model.alignment_parameters(), "lr": options.lr}]
+        history += fit(model, x, y, loss, groups, epochs=options.epochs_a, seed=options.seed,
+                       extra={"phase": "A"}, **common)
+    if options.epochs_b:
+        groups = [
+            {"params": model.alignment_parameters(), "lr": options.lr},
+            {"params": model.tail_parameters(options.unfreeze_layers), "lr": options.lr_b},
+        ]
+        history += fit(model, x, y, loss, groups, epochs=options.epochs_b, seed=options.seed + 1,
+                       extra={"phase": "B"}, **common)
+    return history
+
+
+def adapt(
+    model: RetrievalModel,
+    adapt_x: Tensor,
+    adapt_y: Tensor,
+    tests: dict[str, tuple[Tensor, Tensor]],
+    options: AdaptOptions = AdaptOptions(),
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    say: Say = print,
+) -> AdaptResult:
+    """Score ``model`` on each held-out set in ``tests``, adapt it on ``adapt_x``, score again.
+
+    ``before``/``after`` hold one score dict per test set name.
+    """
+    start = time.perf_counter()
+    before = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
+    for name, s in before.items():
+        say(f"before: {name}: R@1 {s['R@1']:.3f}, MRR {s['MRR']:.3f} ({s['n']} windows)")
+    say(f"adapting on {len(adapt_y)} windows: {options.epochs_a} + {options.epochs_b} epochs, normaliser {options.normalizer}")
+    history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress)
+    model.cpu().eval()
+    after = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
+    for name, s in after.items():
+        say(f"after:  {name}: R@1 {s['R@1']:.3f}, MRR {s['MRR']:.3f}")
+    return AdaptResult(
+        model=model,
+        before=before,
+        after=after,
+        history=history,
+        n_adapt=int(len(adapt_y)),
+        n_test=int(sum(len(y) for _, y in tests.values())),
+        seconds=time.perf_counter() - start,
+        options=options,
+    )
+
+
+def adapt_sessions(
+    checkpoint: str | Path,
+    sessions: str | Path,
+    out: str | Path | None = None,
+    *,
+    holdout_rep: int | None = None,
+    options: AdaptOptions = AdaptOptions(),
+    device: str = "cpu",
+    progress: bool = True,
+    say: Say = print,
+) -> tuple[AdaptResult, Path]:
+    """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report."""
+    start = time.perf_counter()
+    checkpoint = Path(checkpoint)
+    model = load_checkpoint(checkpoint, device="cpu")
+    recordings = read_sessions(sessions)
+    check_recordings(model, recordings)
+    spec = training_filter(model, recordings)
+    say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
+        f"filter: {_filter_text(spec)}")
+    windows, unknown = model_windows(model, filtered(recordings, spec), options.hop_ms)
+    if unknown:
+        say(f"left out classes the model does not know: {', '.join(unknown)}")
+    reps = sorted(set(windows.repetition.tolist()) - {0})
+    if len(reps) < 2:
+        raise MyostreamError(
+            f"The sessions in {str(sessions)!r} hold {len(reps)} repetition(s); adaptation needs at least two "
+            "(one to adapt on, one held out): record a protocol with repetitions >= 2."
+        )
+    held = reps[-1] if holdout_rep is None else int(holdout_rep)
+    if held not in reps:
+        raise MyostreamError(f"--holdout-rep {held} is not in the sessions; they hold repetitions {reps}.")
+    subjects = sorted({r.subject for r in recordings})
+    out = Path(out) if out is not None else checkpoint.with_name(
+        f"{checkpoint.name}-adapted-{subjects[0] if len(subjects) == 1 else 'user'}")
+    if out.resolve() == checkpoint.resolve():
+        raise MyostreamError(f"--out {str(out)!r} is the base checkpoint; write the adapted model to a new folder.")
+    split = repetition_split(windows, test_repetitions=[held])
+
+    def tensors(indices: np.ndarray) -> tuple[Tensor, Tensor]:
+        idx = balanced(windows.y, indices, options.seed)
+        return torch.from_numpy(windows.data(idx)), torch.from_numpy(windows.y[idx]).long()
+
+    result = adapt(model, *tensors(split.train), {f"repetition {held}": tensors(split.test)}, options,
+                   device=device, progress=progress, say=say)
+    result.seconds = time.perf_counter() - start
+    result.extra.update(
+        base_checkpoint=str(checkpoint.resolve()),
+        sessions=[r.source for r in recordings],
+        subjects=subjects,
+        adapt_repetitions=[r for r in reps if r != held],
+        holdout_repetition=held,
+        classes=[c for i, c in enumerate(model.class_ids) if np.any(windows.y == i)],
+        left_out_classes=unknown,
+        filter=None if spec is None else dataclasses.asdict(spec),
+        dropped_straddling=split.dropped,
+    )
+    write_adapted(result, checkpoint, out)
+    say(f"wrote the adapted checkpoint and its report to {out} ({result.seconds:.1f} s in all)")
+    return result, out
+
+
+def write_adapted(result: AdaptResult, base: Path, out: Path) -> Path:
+    """Save the adapted checkpoint (metadata: the base's plus ``adaptation``) and its report."""
+    metadata = dict(result.model.metadata)
+    previous = metadata.get("adaptation")
+    metadata["adaptation"] = {**result.summary(), **({"previous": previous} if previous else {})}
+    if result.options.normalizer == "refit":  # the base's record would describe statistics no longer used
+        model = result.model
+        metadata["normaliser"] = {
+            "mean": [round(float(v), 6) for v in model.input_shift],
+            "std": [round(float(v), 6) for v in model.input_scale],
+            "fitted_on": "adaptation windows of the user's sessions",
+        }
+    save_checkpoint(result.model, out, training=metadata)
+    for name in _TEXT_ENCODER_FILES:  # free-text search needs the text encoder of the prototypes
+        if (base / name).is_file():
+            shutil.copyfile(base / name, out / name)
+    (out / "adaptation.json").write_text(json.dumps(metadata["adaptation"], indent=2) + "\n")
+    (out / "adaptation.md").write_text(_markdown(metadata["adaptation"]))
+    return out
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    rows = [
+        f"| {name} | {b['R@1']:.3f} | {summary['after'][name]['R@1']:.3f} | {b['MRR']:.3f} | "
+        f"{summary['after'][name]['MRR']:.3f} | {b['n']} |"
+        for name, b in summary["before"].items()
+    ]
+    return "\n".join([
+        "# Adaptation",
+        "",
+        f"Base checkpoint: `{summary.get('base_checkpoint', '')}`; subjects: {', '.join(summary.get('subjects', []))}; "
+        f"adapted on repetitions {summary.get('adapt_repetitions')}, held out {summary.get('holdout_repetition')}; "
+        f"{summary['n_adapt_windows']} adaptation windows, {summary['seconds']} s.",
+        "",
+        "| held out | R@1 before | R@1 after | MRR before | MRR after | windows |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ])
+
+
+def _filter_text(spec: FilterSpec | None) -> str:
+    if spec is None:
+        return "none"
+    parts = [f"{k} {v}" for k, v in dataclasses.asdict(spec).items() if v is not None and v != getattr(FilterSpec(), k)]
+    return ", ".join(parts) or "none"
+
+
+# ------------------------------------------------------------------------------- command
+
+
+def adapt_command(args: argparse.Namespace) -> int:
+    """``myostream adapt``: adapt a checkpoint to sessions, or regenerate a results report."""
+    report = getattr(args, "report", None)
+    if report:
+        from myostream.train import adapt_report
+
+        return adapt_report.report_command(args)
+    if not args.model or not args.sessions:
+        raise MyostreamError("myostream adapt needs --model CKPT and --sessions DIR (or --report myo|simulated).")
+    settings = {"normalizer": args.normalizer, "seed": args.seed}
+    options = AdaptOptions(**settings) if args.epochs is None else AdaptOptions.with_epochs(args.epochs, **settings)
+    adapt_sessions(args.model, args.sessions, args.out, holdout_rep=args.holdout_rep, options=options,
+                   device=args.device)
+    return 0

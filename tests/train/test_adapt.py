@@ -1,0 +1,211 @@
+"""Per-user adaptation on real session files recorded from the simulated armband.
+
+A small base model (real MiniLM prototypes, stages 2 and 3) is trained on simulated
+people 0-2; a new person records a short calibration protocol (the simulator cued by
+the protocol's trial schedule, written by the session writer) and ``myostream adapt``
+adapts the model to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from myostream.cli import main
+from myostream.data.recording import Recording
+from myostream.data.session import SessionWriter, read_session
+from myostream.data.windows import extract_windows
+from myostream.errors import MyostreamError
+from myostream.model import CatalogEntry, create_model
+from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.model.config import ModelConfig, Stage2Config, Stage3Config
+from myostream.stream.devices import FilterSpec
+from myostream.stream.simulated import SimulatedArmband
+from myostream.text.catalog import catalog_for
+from myostream.text.encoder import TextEncoder
+from myostream.text.stage1 import build_prototypes
+from myostream.train.adapt import AdaptOptions, adapt_sessions, balanced, filtered
+from myostream.train.adapt_report import simulate_session
+from myostream.train.stage2 import train_stage2
+from myostream.train.stage3 import train_stage3
+
+RATE = 500.0
+PROTOCOL = """
+name = "short"
+gestures = ["rest", "fist", "open_hand", "wrist_flexion", "wrist_extension",
+            "radial_deviation", "ulnar_deviation", "pinch", "point"]
+repetitions = 3
+hold_s = 2.0
+rest_s = 1.0
+lead_in_s = 1.0
+order = "random"
+"""
+
+
+def _config() -> ModelConfig:
+    return ModelConfig(
+        name="tiny-sim", n_channels=8, rate=RATE, window_ms=200, patch=10, d_model=32, n_layers=1, n_heads=2,
+        codebook_size=16, n_queries=2, descriptor_hidden=16, dropout=0.0,
+        stage2=Stage2Config(epochs=4, batch_size=64, lr=3e-3),
+        stage3=Stage3Config(epochs_a=3, epochs_b=1, batch_size=64, lr=3e-3, lr_b=3e-4),
+    )
+
+
+def _simulated(user: int, seconds: float) -> Recording:
+    sim = SimulatedArmband(rate=RATE, user=user, schedule="random", realtime=False)
+    chunk = sim.generate(seconds)
+    return Recording(emg=chunk.data, rate=RATE, labels=chunk.labels.astype(np.int16), label_names=sim.info.label_names,
+                     channel_names=sim.info.channel_names, subject=f"user{user}", dataset="simulated")
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """A small checkpoint trained like ``myostream train`` does, through the stage loops."""
+    torch.manual_seed(0)
+    recordings = [_simulated(u, 40.0) for u in (0, 1, 2)]
+    class_ids = recordings[0].label_names
+    spec = FilterSpec(highpass=20.0, notch=50.0)
+    encoder = TextEncoder.from_pretrained()
+    catalog = catalog_for(class_ids)
+    prototypes, ids = build_prototypes(encoder, catalog)
+    cfg = _config()
+    ws = extract_windows(filtered(recordings, spec), cfg.window_ms, 50.0, classes=class_ids)
+    idx = balanced(ws.y, np.arange(len(ws)))
+    x, y = torch.from_numpy(ws.data(idx)), torch.from_numpy(ws.y[idx]).long()
+    model = create_model(cfg, prototypes, ids)
+    train_stage2(model, x, y, device="cpu", progress=False)
+    train_stage3(model, x, y, device="cpu", progress=False)
+    out = tmp_path_factory.mktemp("base") / "ckpt"
+    save_checkpoint(model.eval(), out, catalog=[CatalogEntry(c.id, c.t0, c.t2) for c in catalog],
+                    training={"filter": asdict(spec)})
+    encoder.save(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def protocol(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("protocol") / "short.toml"
+    path.write_text(PROTOCOL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def new_user_sessions(tmp_path_factory, protocol) -> Path:
+    folder = tmp_path_factory.mktemp("sessions")
+    simulate_session(folder / "sub-new_ses-1_short.h5", str(protocol), user=10, session=1, rate=RATE, subject="new")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def adapted(base, new_user_sessions, tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapted") / "ckpt"
+    torch.manual_seed(0)
+    result, path = adapt_sessions(base, new_user_sessions, out, options=AdaptOptions(epochs_a=6, epochs_b=4),
+                                  progress=False, say=lambda s: None)
+    return result, path
+
+
+def test_simulated_session_labels_follow_the_cues(new_user_sessions):
+    rec = read_session(next(new_user_sessions.glob("*.h5")))
+    truth = np.asarray(rec.meta["source_labels"])
+    names = rec.meta["source_label_names"]
+    cued = np.array([names.index(rec.label_names[i]) if i >= 0 else -1 for i in rec.labels])
+    assert rec.rate == RATE and rec.n_channels == 8 and rec.meta["complete"]
+    assert sorted(set(rec.repetition.tolist())) == [0, 1, 2, 3]
+    assert np.mean(cued == truth) > 0.99  # the simulated participant does what the cue says
+
+
+def test_adaptation_improves_held_out_r1_on_a_new_user(adapted):
+    result, _ = adapted
+    (held,) = result.before
+    assert held == "repetition 3"
+    before, after = result.before[held], result.after[held]
+    assert after["R@1"] >= before["R@1"] + 0.05, (before, after)
+    assert after["MRR"] > before["MRR"]
+    assert result.extra["adapt_repetitions"] == [1, 2] and result.extra["holdout_repetition"] == 3
+    assert result.history[-1]["phase"] == "B" and result.history[-1]["loss"] < result.history[0]["loss"]
+
+
+def test_adapted_checkpoint_loads_with_the_trained_classes(adapted, base):
+    result, path = adapted
+    old, new = load_checkpoint(base), load_checkpoint(path)
+    assert new.class_ids == old.class_ids and new.catalog == old.catalog
+    torch.testing.assert_close(new.prototypes, old.prototypes, rtol=0, atol=1e-6)
+    # what adapts: head and the encoder's last layer; the input layers stay as trained
+    assert torch.equal(new.encoder.patch_embed.weight, old.encoder.patch_embed.weight)
+    assert not torch.equal(new.head.f_proj[0].weight, old.head.f_proj[0].weight)
+    assert not torch.equal(new.input_scale, old.input_scale)  # normaliser re-fitted on the sessions
+    record = new.metadata["adaptation"]
+    assert record["after"] == json.loads(json.dumps(result.after))
+    assert record["sessions"] == [str(p) for p in sorted(Path(result.extra["sessions"][0]).parent.glob("*.h5"))]
+    assert new.metadata["filter"] == old.metadata["filter"]
+    assert (path / "text_encoder.json").is_file()  # free-text queries keep working in the live app
+    window = np.random.default_rng(0).normal(size=(3, new.config.window_samples, 8)).astype(np.float32)
+    assert new.rank(window).indices.shape == (3, 5)
+
+
+def _write_session(path: Path, n_channels: int = 8, rate: float = RATE, repetitions: int = 2) -> Path:
+    writer = SessionWriter(path, rate=rate, channel_names=[f"ch{i}" for i in range(n_channels)],
+                           label_names=["rest", "fist"], subject="x")
+    n = int(rate)
+    labels = np.repeat([1, 0] * repetitions, n // 2).astype(np.int16)
+    reps = np.repeat([[r, 0] for r in range(1, repetitions + 1)], n // 2).astype(np.int16)
+    data = np.random.default_rng(0).normal(size=(len(labels), n_channels)).astype(np.float32)
+    writer.append(data, np.arange(len(labels)) / rate, labels, reps)
+    return writer.close()
+
+
+@pytest.mark.parametrize(("channels", "rate", "message"), [
+    (4, RATE, "has 4 channels at 500 Hz but model 'tiny-sim' expects 8 channels at 500 Hz"),
+    (8, 1000.0, "has 8 channels at 1000 Hz but model 'tiny-sim' expects 8 channels at 500 Hz"),
+])
+def test_sessions_that_do_not_match_the_model_are_one_clear_error(base, tmp_path, channels, rate, message):
+    _write_session(tmp_path / "s.h5", channels, rate)
+    with pytest.raises(MyostreamError, match=message):
+        adapt_sessions(base, tmp_path, tmp_path / "out", progress=False, say=lambda s: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_or_missing_sessions_folder_is_a_clear_error(base, tmp_path):
+    with pytest.raises(MyostreamError, match="holds no session .h5 files; record some with `myostream record"):
+        adapt_sessions(base, tmp_path, tmp_path / "out", progress=False, say=lambda s: None)
+    with pytest.raises(MyostreamError, match="does not exist"):
+        adapt_sessions(base, tmp_path / "nowhere", tmp_path / "out", progress=False, say=lambda s: None)
+
+
+def test_one_repetition_cannot_be_held_out(base, tmp_path):
+    _write_session(tmp_path / "s.h5", repetitions=1)
+    with pytest.raises(MyostreamError, match="adaptation needs at least two"):
+        adapt_sessions(base, tmp_path, tmp_path / "out", progress=False, say=lambda s: None)
+
+
+def test_cli_writes_the_checkpoint_and_its_report(base, new_user_sessions, tmp_path, capsys):
+    out = tmp_path / "mine"
+    rc = main(["adapt", "--model", str(base), "--sessions", str(new_user_sessions), "--out", str(out),
+               "--epochs", "2", "--holdout-rep", "2", "--normalizer", "keep"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "before: repetition 2: R@1" in printed and "after:  repetition 2" in printed and str(out) in printed
+    report = json.loads((out / "adaptation.json").read_text())
+    assert report["holdout_repetition"] == 2 and report["adapt_repetitions"] == [1, 3]
+    assert report["options"]["normalizer"] == "keep" and report["options"]["epochs_a"] + report["options"]["epochs_b"] == 2
+    assert "| repetition 2 |" in (out / "adaptation.md").read_text()
+    model = load_checkpoint(out)
+    assert torch.equal(model.input_scale, load_checkpoint(base).input_scale)  # --normalizer keep
+
+    assert main(["adapt", "--model", str(base), "--sessions", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("myostream adapt: Sessions folder") and "\n" not in err
+
+
+def test_options_are_checked():
+    with pytest.raises(MyostreamError, match="Normaliser mode 'zscore' is unknown"):
+        AdaptOptions(normalizer="zscore")
+    with pytest.raises(MyostreamError, match="at least one epoch"):
+        AdaptOptions(epochs_a=0, epochs_b=0)
+    assert (AdaptOptions.with_epochs(5).epochs_a, AdaptOptions.with_epochs(5).epochs_b) == (3, 2)
