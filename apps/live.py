@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
-from myostream.apps.widgets import BAD, TEXT_DIM, TracePlot, apply_theme, panel
+from myostream.apps.widgets import BAD, TEXT_DIM, TracePlot, application, apply_theme, panel, run_until_closed
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
 from myostream.stream.devices import FilterSpec, list_profiles, load_profile
@@ -631,7 +630,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
 def live_command(args: argparse.Namespace) -> int:
     """``myostream live [--source SPEC] [--model CKPT] [--device D] [--duration S] [--query TEXT] [--screenshot PNG]``."""
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app, owns_app = application()
     apply_theme(app)
     window = LiveWindow(source=args.source, model=args.model, device=args.device)
     try:
@@ -643,12 +642,6 @@ def live_command(args: argparse.Namespace) -> int:
         window.add_text_query(text)
     if getattr(args, "screenshot", None):
         window.screenshot_on_close = Path(args.screenshot)
-    window.show()
     if args.duration is not None:
-
-        def finish() -> None:
-            window.close()
-            app.quit()
-
-        QtCore.QTimer.singleShot(int(args.duration * 1000), finish)
-    return int(app.exec())
+        QtCore.QTimer.singleShot(int(args.duration * 1000), window.close)
+    return run_until_closed(window, owns_app)

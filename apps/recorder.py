@@ -15,7 +15,6 @@ import argparse
 import math
 import queue
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -47,7 +46,7 @@ from myostream.stream.ring import RingBuffer
 from myostream.stream.source import Chunk, Source, StreamInfo
 
 from .recorder_review import ReviewView
-from .widgets import ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, apply_theme, panel
+from .widgets import ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, application, apply_theme, panel, run_until_closed
 
 PHASE_STYLE = {
     "idle": ("READY TO RECORD", TEXT_DIM),
@@ -696,7 +695,7 @@ def record_command(args: argparse.Namespace) -> int:
         raise MyostreamError(f"--speed {args.speed!r} must be a positive factor (1 = real time).")
     if args.autostart and not args.subject:
         raise MyostreamError("--autostart needs --subject (the session file is named after it).")
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app, owns_app = application()
     apply_theme(app)
     window: QtWidgets.QWidget
     if args.review:
@@ -725,5 +724,4 @@ def record_command(args: argparse.Namespace) -> int:
     wake = QtCore.QTimer(interval=200)
     wake.timeout.connect(lambda: None)
     wake.start()
-    window.show()
-    return int(app.exec())
+    return run_until_closed(window, owns_app)

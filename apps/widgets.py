@@ -69,6 +69,41 @@ def apply_theme(app: QtWidgets.QApplication) -> None:
     pg.setConfigOptions(background=PANEL, foreground=TEXT_DIM, antialias=False)
 
 
+def application() -> tuple[QtWidgets.QApplication, bool]:
+    """The QApplication, and whether this call created it (False inside a host such as pytest-qt or IPython)."""
+    existing = QtWidgets.QApplication.instance()
+    if existing is not None:
+        return existing, False  # type: ignore[return-value]
+    import sys
+
+    return QtWidgets.QApplication(sys.argv[:1]), True
+
+
+def run_until_closed(window: QtWidgets.QWidget, owns_app: bool) -> int:
+    """Show ``window`` and run the event loop until it is closed.
+
+    A program that created the QApplication runs ``app.exec()``. Inside a host that owns
+    the application, quitting it would end the host's event handling (pyqtgraph also tears
+    its scenes down on ``aboutToQuit``), so a local loop runs until the window is hidden.
+    """
+    app = QtWidgets.QApplication.instance()
+    window.show()
+    if owns_app:
+        return int(app.exec())
+    loop = QtCore.QEventLoop()
+    watch = QtCore.QTimer(interval=50)
+    watch.timeout.connect(lambda: loop.quit() if not window.isVisible() else None)
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    watch.start()
+    try:
+        loop.exec()
+    finally:
+        watch.stop()
+        app.setQuitOnLastWindowClosed(quit_on_close)
+    return 0
+
+
 def panel(title: str, body: QtWidgets.QWidget | QtWidgets.QLayout, detail: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:
     """A rounded panel with a small caps title (and an optional ``detail`` widget at its right) above ``body``."""
     frame = QtWidgets.QFrame()
