@@ -43,7 +43,8 @@ class Measurement:
 def _machine() -> str:
     import os
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores{load}, Python {platform.python_version()}"
 
 
 def write_report(group: str, results: list[Measurement], out: Path) -> Path:
