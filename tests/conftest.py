@@ -37,6 +37,25 @@ def _lsl_is_loopback():
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """The test models are tiny and the cores are shared: one torch thread is fastest."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test sees the same random tensors, run alone or in any order."""
+    import torch
+
+    torch.manual_seed(0)
+
+
 @pytest.fixture
 def stream_name() -> str:
     """A unique LSL stream name, so parallel test runs never see each other's streams."""

@@ -25,7 +25,6 @@ from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
 from tests.stream.checkpoints import make_checkpoint, simulated_checkpoint
 
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

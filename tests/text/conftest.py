@@ -8,15 +8,6 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """The text tests do many small matmuls: one thread avoids spin contention on the shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def minilm_base():
     from myostream.text.encoder import TextEncoder
