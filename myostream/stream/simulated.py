@@ -496,10 +496,12 @@ class SimulatedArmband:
 
     def _knots(self, first: int, last: int) -> np.ndarray:
         blocks = range(first // _KNOTS_PER_BLOCK, last // _KNOTS_PER_BLOCK + 1)
+        # Keep only the blocks this call needs: the stream moves forward, so older ones are
+        # done with (evicting while filling would drop a block this call still needs).
+        for stale in [b for b in self._knot_cache if b not in blocks]:
+            del self._knot_cache[stale]
         for b in blocks:
             if b not in self._knot_cache:
-                if len(self._knot_cache) > 4:
-                    self._knot_cache.clear()
                 rng = np.random.default_rng([self.seed, self.user, self.session, _DRIFT, b])
                 self._knot_cache[b] = _DRIFT_RMS * rng.standard_normal((_KNOTS_PER_BLOCK, len(FOREARM_MUSCLES)))
         knots = np.concatenate([self._knot_cache[b] for b in blocks])

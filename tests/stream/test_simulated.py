@@ -272,3 +272,16 @@ def test_bad_arguments_raise_one_clear_error(kwargs):
 def test_read_before_open_raises():
     with pytest.raises(MyostreamError, match="open"):
         offline().read()
+
+
+def test_streams_longer_than_ten_minutes_without_error():
+    """Regression: the drift cache was cleared while filling, failing after ~8.5 min of signal."""
+    sim = SimulatedArmband(n_channels=2, realtime=False, hum=None)
+    sim.open()
+    try:
+        first = sim.generate(330.0)
+        second = sim.generate(330.0)  # crosses the old failure point (511.6 s)
+    finally:
+        sim.close()
+    assert len(first) + len(second) == 660_000
+    assert np.isfinite(second.data).all() and second.labels.min() >= 0
