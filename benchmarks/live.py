@@ -234,15 +234,11 @@ def _frame_rate(profile: Path, checkpoint: Path, seconds: float) -> list[Measure
 
 
 def _replay(checkpoint: Path, profile: Path, seconds: float, quick: bool) -> list[Measurement]:
-    # Five-minute simulated sessions back to back (the simulator's drift cache fails beyond
-    # ~8 minutes of one stream; reported upstream). Their junction is irrelevant to counting samples.
-    pieces = []
-    for session in range(int(np.ceil(seconds / 300.0))):
-        sim = SimulatedArmband(rate=WIDE_RATE, n_channels=WIDE_CHANNELS, seed=9, session=session, realtime=False)
-        sim.open()
-        pieces.append(sim.generate(min(300.0, seconds - 300.0 * session)))
-    emg = np.concatenate([c.data for c in pieces])
-    labels = np.concatenate([c.labels for c in pieces]).astype(np.int16)
+    sim = SimulatedArmband(rate=WIDE_RATE, n_channels=WIDE_CHANNELS, seed=9, realtime=False)
+    sim.open()
+    block = sim.generate(seconds)
+    sim.close()
+    emg, labels = block.data, block.labels.astype(np.int16)
     rec = Recording(
         emg=emg, rate=WIDE_RATE, labels=labels, label_names=sim.info.label_names,
         channel_names=sim.info.channel_names, subject="bench", source="simulated-16ch-2khz",
