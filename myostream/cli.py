@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalizer", choices=["refit", "keep"], default="refit",
                    help="re-fit the per-channel input statistics on the sessions (default) or keep the trained ones")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report", choices=["simulated", "myo"], default=None,
                    help="regenerate a results report instead (docs/results/adaptation)")
