@@ -38,8 +38,8 @@ from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
 from myostream.resources import resource_dir
 from myostream.train.adapt import (
-    Say,
     AdaptOptions,
+    Say,
     adapt,
     adapt_sessions,
     filtered,
