@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", action="append", default=None, help="only this protocol (repeatable)")
     p.add_argument("--model", action="append", default=None, help="only this model variant (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
 
     p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")
     p.add_argument("what", choices=["stream", "data", "model", "live", "all"], help="which benchmarks")

@@ -93,6 +93,16 @@ def results_command(args: argparse.Namespace) -> int:
     _threads(args.threads)
     exp = load_experiment(args.config, data_folder=args.data)
     out = Path(args.out or Path("docs") / "results" / exp.name)
+    if args.report_only:
+        from myostream.train.suite import write_suite
+
+        try:
+            summary = json.loads((out / "results.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise MyostreamError(f"No readable {out / 'results.json'} to redraw the report from ({exc}); run without --report-only first.") from None
+        write_suite(summary, out)
+        print(f"redrew {out / 'README.md'} and the heatmaps from {out / 'results.json'}")
+        return 0
     work = Path(args.work or Path("runs") / exp.name)
     summary = run_suite(exp, out, work, device=args.device, protocols=args.protocol, variants=args.model,
                         progress=not args.quiet, command=_command_line())

@@ -119,9 +119,31 @@ def claim_check(
                     if other[key][metric] >= ours[key][metric]:
                         misses.append(
                             f"{p}: {title} {'ties' if other[key][metric] == ours[key][metric] else 'beats'} MyoSem on {d} {metric} "
-                            f"({pct(other[key][metric])} vs {pct(ours[key][metric])})"
+                            f"({100 * other[key][metric]:.2f} vs {100 * ours[key][metric]:.2f})"
                         )
     return misses, not misses
+
+
+def standings(
+    protocols: Sequence[str], variants: Sequence[tuple[str, str, str]], pooled: dict[tuple[str, str], dict[str, Any]]
+) -> list[str]:
+    """Per protocol and direction: MyoSem's place among all rows by MRR, and the best row."""
+    out = []
+    for p in protocols:
+        rows = [(name, title) for name, title, _ in variants if (p, name) in pooled]
+        if not any(name == "myosem" for name, _ in rows):
+            continue
+        parts = []
+        for key, d, _ in DIRECTIONS:
+            order = sorted(rows, key=lambda r: -pooled[(p, r[0])][key]["MRR"])
+            place = 1 + [name for name, _ in order].index("myosem")
+            best_name, best_title = order[0]
+            best = pooled[(p, best_name)][key]["MRR"]
+            ours = pooled[(p, "myosem")][key]["MRR"]
+            lead = "best" if place == 1 else f"best: {best_title} {100 * best:.1f}"
+            parts.append(f"{d} MRR {100 * ours:.1f}, place {place} of {len(order)} ({lead})")
+        out.append(f"- {p}: " + "; ".join(parts))
+    return out
 
 
 def similarity_png(path: Path, before: dict[str, Any], after: dict[str, Any], class_ids: Sequence[str], title: str) -> Path:
@@ -133,10 +155,12 @@ def similarity_png(path: Path, before: dict[str, Any], after: dict[str, Any], cl
     import numpy as np
 
     short = [c.split(".")[-1] for c in class_ids]
+    # one symmetric colour scale for both panels, so "before" and "after" compare directly
+    limit = max(float(np.abs(np.array(d["matrix"])).max()) for d in (before, after))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
     for ax, data, name in ((axes[0], before, "before stage 3"), (axes[1], after, "after stage 3")):
         m = np.array(data["matrix"])
-        im = ax.imshow(m, cmap="viridis", vmin=-1 if m.min() < 0 else 0, vmax=1, aspect="auto")
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
         ax.set_xticks(range(len(short)), short, rotation=90, fontsize=7)
         ax.set_yticks(range(len(data["rows"])), [short[r] for r in data["rows"]], fontsize=7)
         ax.set_xlabel("text prototype")

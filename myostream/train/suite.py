@@ -20,6 +20,7 @@ import torch
 from myostream.train.experiment import VARIANTS, Experiment
 from myostream.train.report import (
     claim_check,
+    standings,
     metric_table,
     paper_table,
     pool_folds,
@@ -194,6 +195,7 @@ def suite_markdown(
     lines += paper_table(protocols, rows, pooled)
     misses, holds = claim_check(protocols, rows, pooled)
     lines += ["", "## Does MyoSem lead every baseline and ablation?", ""]
+    lines += standings(protocols, rows, pooled) + [""]
     if holds:
         lines.append("Yes: on every protocol, in both directions, MyoSem's R@1, R@3 and MRR are above every other row.")
     else:
@@ -207,12 +209,16 @@ def suite_markdown(
         lines += metric_table(table_rows, wall=[wall.get((p, v)) for v, _, _ in rows if (p, v) in pooled])
         if p in pngs:
             lines += ["", f"![class-centre x prototype similarity, {p}]({pngs[p]})"]
-    lines += ["", "## Wall time", "", "| protocol | model | runs | wall s (train + evaluate) |", "|---|---|---|---|"]
+    lines += ["", "## Wall time", "",
+              "Per run: everything after reading the data (split, stage 1 when not cached, stages 2 and 3, evaluation). "
+              "Stage 1 trains once per held-out set (random and cross-user share one) and is cached for the other rows.",
+              "", "| protocol | model | runs | wall s | of which stage-1 text s |", "|---|---|---|---|---|"]
     for p in protocols:
         for v, t, _ in rows:
             if (p, v) in wall:
-                n = sum(1 for r in runs if r["protocol"] == p and r["variant"] == v)
-                lines.append(f"| {p} | {t} | {n} | {wall[(p, v)]:.0f} |")
+                mine = [r for r in runs if r["protocol"] == p and r["variant"] == v]
+                text_s = sum(r["wall_s"].get("stage1", 0.0) for r in mine)
+                lines.append(f"| {p} | {t} | {len(mine)} | {wall[(p, v)]:.0f} | {text_s:.0f} |")
     lines.append("")
     for p in protocols:
         total = sum(w for (q, _), w in wall.items() if q == p)

@@ -98,3 +98,24 @@ def test_bad_configs_fail_with_one_sentence(root, tmp_path, capsys):
     assert "Unknown model variant 'resnet'" in _fails(["train", str(good), "--model", "resnet"], capsys)
     assert "fold 3 does not exist" in _fails(["train", str(good), "--fold", "3"], capsys)
     assert "does not exist" in _fails(["eval", str(tmp_path / "no-checkpoint")], capsys)
+
+
+@pytest.mark.slow
+def test_train_runs_under_torchrun_with_two_cpu_processes(root, tmp_path):
+    """DDP (gloo): both processes train their shard; the first writes one checkpoint that evaluates."""
+    import os
+    import subprocess
+    import sys
+
+    exp = simulated_experiment(tmp_path / "ddp.toml", tiny_bert(root))
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "myostream.cli", "train", str(exp), "--out", str(out), "--device", "cpu", "--quiet"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("checkpoint:") == 1  # only the first process reports and writes
+    record = json.loads((out / "results.json").read_text())
+    log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in log] == ["stage2", "stage3", "stage3"]
+    assert E2T_KEYS <= set(record["metrics"]["emg_to_text"])
