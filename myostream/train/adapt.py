@@ -53,9 +53,9 @@ from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
 from myostream.stream.devices import FilterSpec
 from myostream.train.evaluate import embed_windows
-from myostream.train.loop import LossFn, fit
+from myostream.train.loop import LossFn
 from myostream.train.metrics import emg_to_text, text_to_emg
-from myostream.train.stage3 import stage3_loss
+from myostream.train.stage3 import fit_two_phases, stage3_loss
 
 NORMALIZERS = ("refit", "keep")
 #: where progress lines go (print, or a logger's method)
@@ -268,19 +268,10 @@ def adapt_model(
     loss = _adaptation_loss(model)
     common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
                   stage="adapt", device=device, progress=progress)
-    history = []
-    if options.epochs_a:
-        groups = [{"params": model.alignment_parameters(), "lr": options.lr}]
-        history += fit(model, x, y, loss, groups, epochs=options.epochs_a, seed=options.seed,
-                       extra={"phase": "A"}, **common)
-    if options.epochs_b:
-        groups = [
-            {"params": model.alignment_parameters(), "lr": options.lr},
-            {"params": model.tail_parameters(options.unfreeze_layers), "lr": options.lr_b},
-        ]
-        history += fit(model, x, y, loss, groups, epochs=options.epochs_b, seed=options.seed + 1,
-                       extra={"phase": "B"}, **common)
-    return history
+    return fit_two_phases(
+        model, x, y, loss, epochs_a=options.epochs_a, epochs_b=options.epochs_b, lr=options.lr, lr_b=options.lr_b,
+        unfreeze_layers=options.unfreeze_layers, seed=options.seed, **common,
+    )
 
 
 def adapt(

@@ -94,16 +94,36 @@ def train_stage3(
     init_distributed()  # before picking the device: under NCCL each process has its own GPU
     p = p.to(training_device(device))
     loss, val_fn = stage3_loss(p, config), retrieval_r1(p)
-    history = []
-    if config.epochs_a > 0:
-        groups = [{"params": model.alignment_parameters(), "lr": config.lr}]
-        history += fit(model, x, y, loss, groups, epochs=config.epochs_a, seed=seed, val_fn=val_fn,
-                       extra={"phase": "A"}, **common)
-    if config.epochs_b > 0:
+    return fit_two_phases(
+        model, x, y, loss, epochs_a=config.epochs_a, epochs_b=config.epochs_b, lr=config.lr, lr_b=config.lr_b,
+        unfreeze_layers=config.unfreeze_layers, seed=seed, val_fn=val_fn, **common,
+    )
+
+
+def fit_two_phases(
+    model: RetrievalModel,
+    x: Tensor,
+    y: Tensor,
+    loss: LossFn,
+    *,
+    epochs_a: int,
+    epochs_b: int,
+    lr: float,
+    lr_b: float,
+    unfreeze_layers: int,
+    seed: int,
+    **fit_kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Stage 3's schedule (also per-user adaptation's): phase A trains the projection and
+    queries at ``lr``; phase B also unfreezes the encoder's last ``unfreeze_layers`` layers at ``lr_b``."""
+    history: list[dict[str, Any]] = []
+    if epochs_a > 0:
+        groups = [{"params": model.alignment_parameters(), "lr": lr}]
+        history += fit(model, x, y, loss, groups, epochs=epochs_a, seed=seed, extra={"phase": "A"}, **fit_kwargs)
+    if epochs_b > 0:
         groups = [
-            {"params": model.alignment_parameters(), "lr": config.lr},
-            {"params": model.tail_parameters(config.unfreeze_layers), "lr": config.lr_b},
+            {"params": model.alignment_parameters(), "lr": lr},
+            {"params": model.tail_parameters(unfreeze_layers), "lr": lr_b},
         ]
-        history += fit(model, x, y, loss, groups, epochs=config.epochs_b, seed=seed + 1, val_fn=val_fn,
-                       extra={"phase": "B"}, **common)
+        history += fit(model, x, y, loss, groups, epochs=epochs_b, seed=seed + 1, extra={"phase": "B"}, **fit_kwargs)
     return history
