@@ -21,6 +21,7 @@ import numpy as np
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.stream.lslconfig import pylsl_module
+from myostream.stream.pacing import DEFAULT_SPIN_S, sleep_until
 from myostream.stream.source import Chunk, StreamInfo, check_finite
 
 #: Allowed speed factors (0 = unthrottled).
@@ -34,7 +35,9 @@ class ReplaySource:
     ``start`` skips that many seconds of the recording; with ``loop`` playback
     restarts at ``start`` after the last sample and never ends, else :attr:`exhausted`
     turns true and reads return empty chunks. Chunks carry the recording's labels,
-    indexing ``info.label_names``.
+    indexing ``info.label_names``. A waiting read sleeps until ``spin_ms`` before the
+    next block is due and spins the rest (see :mod:`~myostream.stream.pacing`);
+    ``spin_ms=0`` saves that CPU at the cost of the OS's sleep overshoot.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class ReplaySource:
         start: float = 0.0,
         chunk_ms: float = 20.0,
         name: str | None = None,
+        spin_ms: float = DEFAULT_SPIN_S * 1000,
     ) -> None:
         where = f"Replay of {recording.name!r}"
         if not (speed == 0 or MIN_SPEED <= speed <= MAX_SPEED):
@@ -57,10 +61,13 @@ class ReplaySource:
             )
         if not chunk_ms > 0:
             raise MyostreamError(f"{where}: chunk_ms must be positive milliseconds, not {chunk_ms!r}.")
+        if not spin_ms >= 0:
+            raise MyostreamError(f"{where}: spin_ms must be zero or positive milliseconds, not {spin_ms!r}.")
         self.recording = recording
         self.speed = float(speed)
         self.loop = bool(loop)
         self.block = max(1, round(chunk_ms * recording.rate / 1000.0))
+        self.spin = spin_ms / 1000.0
         self.first = int(round(start * recording.rate))
         self.span = recording.n_samples - self.first  # samples played per pass
         self._info = StreamInfo(
@@ -150,23 +157,34 @@ class ReplaySource:
             return self._take(n)
         released = self._released(self._clock())
         if released <= self._emitted and timeout > 0:
-            deadline = self._clock() + timeout
             end = self._emitted + self.block if self.loop else min(self._emitted + self.block, self.span)
+            # Build the next block before sleeping: right after a wake-up even small numpy calls
+            # run ~10x slower (cold caches), which would add ~0.2 ms to every delivery.
+            ready = self._build(self._emitted, end - self._emitted)
+            deadline = self._clock() + timeout
             wake = min(deadline, self.due_time(end - 1))
             while released <= self._emitted:
                 now = self._clock()
                 if now >= deadline:
                     break
-                time.sleep(max(wake - now, 0.0))
+                sleep_until(wake, self._clock, self.spin)
                 released = self._released(self._clock())
+            if released == end:
+                self._emitted = end
+                return ready
         return self._take(max(released - self._emitted, 0))
 
     def _take(self, n: int) -> Chunk:
-        """The next ``n`` samples (copies), wrapping around at the end when looping."""
+        """The next ``n`` samples, consumed."""
+        chunk = self._build(self._emitted, n)
+        self._emitted += n
+        return chunk
+
+    def _build(self, k0: int, n: int) -> Chunk:
+        """Samples ``k0 .. k0 + n`` (counted from :meth:`open`, copies), wrapping around at the end when looping."""
         if n == 0:
             return Chunk.empty(self.info.n_channels, with_labels=True)
         rec = self.recording
-        k0 = self._emitted
         pieces: list[tuple[int, int]] = []
         k = k0
         while k < k0 + n:
@@ -178,5 +196,4 @@ class ReplaySource:
         labels = np.concatenate([rec.labels[a:b] for a, b in pieces]).astype(np.int16)
         check_finite(data, f"Recording {rec.source or rec.name!r} (from {pieces[0][0] / rec.rate:.2f} s)")
         stamps = self.t0 + np.arange(k0, k0 + n, dtype=np.float64) / (rec.rate * (self.speed or 1.0))
-        self._emitted += n
         return Chunk(data, stamps, labels)

@@ -53,6 +53,8 @@ def test_arguments_are_validated() -> None:
         ReplaySource(rec, start=3)
     with pytest.raises(MyostreamError, match="chunk_ms must be positive"):
         ReplaySource(rec, chunk_ms=0)
+    with pytest.raises(MyostreamError, match="spin_ms must be zero or positive"):
+        ReplaySource(rec, spin_ms=-1)
     with pytest.raises(MyostreamError, match="not open"):
         ReplaySource(rec).read()
 
@@ -100,6 +102,22 @@ def test_paced_replay_has_no_drift() -> None:
     # every stamp is on the schedule t0 + k / (rate * speed): errors never accumulate
     np.testing.assert_allclose(stamps - t0, np.arange(1000) / 2000.0, atol=1e-9)
     assert 0.45 < ended < 3.0  # sanity only: the replay ends about when scheduled
+
+
+@pytest.mark.parametrize("spin_ms", [0.0, 2.0])
+def test_paced_loop_wraps_exactly_while_waiting(spin_ms: float) -> None:
+    """Blocks built ahead of their due time (while the reader waits) wrap around the loop seam exactly."""
+    rec = recording(n=1000, rate=500.0)
+    src = ReplaySource(rec, speed=10, chunk_ms=30, start=1.9, loop=True, spin_ms=spin_ms)  # 50-sample pass, 15-sample blocks
+    clock = pylsl_module().local_clock
+    got = []
+    with opened(src):
+        while sum(map(len, got)) < 160:
+            c = src.read(timeout=0.1)
+            assert len(c) == 0 or clock() >= c.timestamps[-1]
+            got.append(c.data)
+    got_all = np.concatenate(got)
+    np.testing.assert_array_equal(got_all, np.concatenate([rec.emg[950:]] * 4)[: len(got_all)])
 
 
 def test_real_db1_file_with_offset(db1_dir: Path) -> None:
