@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--seed", type=int, default=None, help="training seed (model init, batches, stage 1; the split keeps its own)")
-    p.add_argument("--protocol", default=None, help="random | cross-user | cross-class | repetition")
+    p.add_argument("--protocol", default=None, help="random | cross-user | cross-class | repetition | cross-dataset")
+    p.add_argument("--test-data", default=None, metavar="DIR",
+                   help="cross-dataset: train on the config's data, test on every window of the recordings in DIR")
     p.add_argument("--fold", type=int, default=None, help="cross-user fold to test (0-based; the config sets folds)")
     p.add_argument("--model", default=None,
                    help="myosem | tcn | cnn_bilstm | atzori_cnn | hudgins_linear | no_descriptors | no_queries | no_stage1 | text_baseline")
@@ -159,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval", _cmd_eval, "Evaluate a checkpoint both ways (EMG->text, text->EMG) under a protocol, or live (--live).")
     p.add_argument("checkpoint", help="checkpoint folder")
     p.add_argument("--data", default=None, help="dataset folder (default: the one it was trained on)")
-    p.add_argument("--protocol", default=None, help="test split of this protocol (default: the training protocol's)")
+    p.add_argument("--protocol", default=None,
+                   help="test split of this protocol (default: the training protocol's); cross-dataset tests every window of --data")
     p.add_argument("--fold", type=int, default=None, help="cross-user fold (0-based)")
     p.add_argument("--out", default=None, help="folder for eval-PROTOCOL.json/.md or live-default.json/.md (default: the checkpoint)")
     p.add_argument("--device", default="auto")
@@ -178,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", action="append", default=None, help="only this protocol (repeatable)")
     p.add_argument("--model", action="append", default=None, help="only this model variant (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at once in worker processes, each with --threads (same numbers, less wall time)")
     p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
 
     p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")

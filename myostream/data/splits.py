@@ -183,7 +183,8 @@ def cross_dataset(train: WindowSet, test: WindowSet, channels: ChannelMode = "er
 
     Window lengths and rates must match. Channel counts are reconciled by ``channels``:
     ``"error"`` (they must be equal), ``"select"`` (first channels both have) or
-    ``"pad"`` (zero-pad to the larger). Class ids are the union, training classes first.
+    ``"pad"`` (zero-pad to the larger). Class ids are the union, training classes first;
+    test classes without training windows are listed in ``Split.held_out_classes``.
     """
     if train.rate != test.rate or train.length != test.length:
         raise MyostreamError(
@@ -207,7 +208,11 @@ def cross_dataset(train: WindowSet, test: WindowSet, channels: ChannelMode = "er
         n_channels=n_channels,
     )
     is_test = np.arange(len(both)) >= len(train)
-    split = _finish(both, "cross-dataset", ~is_test, is_test, meta={"train_datasets": _datasets(train), "test_datasets": _datasets(test), "channels": channels})
+    # test classes no training window shows: unseen, so the text stage leaves them out like cross-class
+    trained = {train.class_ids[i] for i in np.unique(train.y)}
+    unseen = tuple(c for c in class_ids if c not in trained and c in {test.class_ids[i] for i in np.unique(test.y)})
+    split = _finish(both, "cross-dataset", ~is_test, is_test, held_out_classes=unseen,
+                    meta={"train_datasets": _datasets(train), "test_datasets": _datasets(test), "channels": channels})
     return both, split
 
 

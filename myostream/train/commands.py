@@ -33,6 +33,8 @@ def train_command(args: argparse.Namespace) -> int:
     exp = load_experiment(args.config, data_folder=args.data)
     if getattr(args, "model", None):
         exp = exp.with_variant(args.model)
+    if getattr(args, "test_data", None):
+        exp = exp.with_test_data(args.test_data)
     if args.protocol or getattr(args, "fold", None) is not None:
         exp = exp.with_protocol(args.protocol or exp.protocol.name, getattr(args, "fold", None))
     if args.seed is not None:
@@ -105,6 +107,6 @@ def results_command(args: argparse.Namespace) -> int:
         return 0
     work = Path(args.work or Path("runs") / exp.name)
     summary = run_suite(exp, out, work, device=args.device, protocols=args.protocol, variants=args.model,
-                        progress=not args.quiet, command=_command_line())
+                        progress=not args.quiet, command=_command_line(), jobs=args.jobs)
     print(f"wrote {out / 'README.md'} and {out / 'results.json'} ({summary['total_s'] / 60:.1f} min)")
     return 0

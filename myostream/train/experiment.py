@@ -19,9 +19,13 @@ name) and adds how to get the windows, how to split them and which text to align
     ...                                 # per source: folder, database, exercise, users, ...
 
     [protocol]
-    name = "cross-user"                 # random | cross-user | cross-class | repetition
+    name = "cross-user"                 # random | cross-user | cross-class | repetition | cross-dataset
     seed = 0
     folds = 2                           # cross-user: subjects cut into folds (--fold picks one)
+
+    [test_data]                         # cross-dataset: the recordings that test (all of them);
+    source = "myo"                      # keys as in [data]; window, hop, filter, rest, label,
+    folder = "..."                      # classes and channels default to [data]'s
 
     [text]
     catalogs = ["armband"]              # description catalogs the prototypes come from
@@ -52,7 +56,9 @@ from myostream.model.baselines import BACKBONES
 from myostream.stream.devices import FilterSpec, load_profile
 
 SOURCES = ("ninapro", "myo", "sessions", "simulated")
-SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition")
+SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
+#: [data] keys a [test_data] table takes from [data] unless it sets them.
+_INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels")
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,8 @@ class DataSpec:
     rest: bool = True
     label: str = "majority"
     classes: tuple[str, ...] | None = None
+    # recordings with different channel counts: "error", "select" (first common) or "pad" (zeros)
+    channels: str = "error"
     # ninapro
     database: str | None = None
     exercises: tuple[int, ...] | None = None
@@ -150,6 +158,8 @@ class Experiment:
     seed: int = 0
     results: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    #: the recordings that test under the cross-dataset protocol
+    test_data: DataSpec | None = None
 
     def with_variant(self, name: str) -> "Experiment":
         return replace(self, variant=variant(name))
@@ -158,8 +168,16 @@ class Experiment:
         p = replace(self.protocol, name=_choice(name, SPLIT_PROTOCOLS, "protocol"))
         if fold is not None:
             p = replace(p, fold=int(fold))
-        _check_protocol(p, f"Experiment {self.name!r}")
+        _check_protocol(p, f"Experiment {self.name!r}", self.test_data)
         return replace(self, protocol=p)
+
+    def with_test_data(self, folder: str) -> "Experiment":
+        """Test on the recordings in ``folder`` (format detected) under the cross-dataset protocol."""
+        base = self.test_data or self.data
+        spec = replace(base, source=_detect_source(Path(folder)), folder=str(folder))
+        if spec.source != base.source:  # the other source's own settings do not apply
+            spec = replace(spec, database=None, exercises=None, subjects=None, sessions_filter=None)
+        return replace(self, test_data=spec, protocol=replace(self.protocol, name="cross-dataset"))
 
     def model_config(self) -> ModelConfig:
         """The model config with the variant's ablation switches applied."""
@@ -170,7 +188,10 @@ class Experiment:
         """JSON-ready record of everything the run depended on (stored in the checkpoint)."""
         d = dataclasses.asdict(self)
         d["model"] = self.model.name
-        d["data"]["filter"] = dataclasses.asdict(self.data.filter) if self.data.filter else None
+        for key in ("data", "test_data"):
+            spec = getattr(self, key)
+            if spec is not None:
+                d[key]["filter"] = dataclasses.asdict(spec.filter) if spec.filter else None
         return d
 
 
@@ -215,15 +236,21 @@ def load_experiment(name_or_path: str | Path, data_folder: str | None = None) ->
 
 def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = None) -> Experiment:
     where = f"Config {str(path)!r}"
-    known = {"name", "description", "model", "model_overrides", "seed", "data", "protocol", "text", "variant",
-             "results", "stage2", "stage3"}
+    known = {"name", "description", "model", "model_overrides", "seed", "data", "test_data", "protocol", "text",
+             "variant", "results", "stage2", "stage3"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise MyostreamError(f"{where} has unknown key(s) {', '.join(unknown)}; use only {', '.join(sorted(known))}.")
     model = _model_config(raw, path, where)
     seed = _int(raw.get("seed", 0), f"{where}: seed")
-    data = _data(_table(raw, "data", where), model, where, data_folder)
-    protocol = _protocol(_table(raw, "protocol", where), where, seed)
+    data_table = _table(raw, "data", where)
+    data = _data(data_table, model, where, data_folder)
+    test_data = None
+    if "test_data" in raw:
+        test_table = _table(raw, "test_data", where)
+        inherited = {k: data_table[k] for k in _INHERITED if k in data_table and k not in test_table}
+        test_data = _data({**inherited, **test_table}, model, where, None, section="test_data")
+    protocol = _protocol(_table(raw, "protocol", where), where, seed, test_data)
     text = _text(_table(raw, "text", where), data, where)
     var = _variant(_table(raw, "variant", where), where)
     results = _table(raw, "results", where)
@@ -231,7 +258,7 @@ def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = 
         if key not in ("protocols", "variants"):
             raise MyostreamError(f"{where} [results] has unknown key {key!r}; use protocols and variants.")
     for p in results.get("protocols", []):
-        _choice(p, SPLIT_PROTOCOLS, f"{where} [results] protocol")
+        _check_protocol(replace(protocol, name=_choice(p, SPLIT_PROTOCOLS, f"{where} [results] protocol")), where, test_data)
     for v in results.get("variants", []):
         variant(v)
     return Experiment(
@@ -245,6 +272,7 @@ def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = 
         seed=seed,
         results=results,
         path=str(path),
+        test_data=test_data,
     )
 
 
@@ -284,18 +312,18 @@ def _model_config(raw: dict[str, Any], path: Path, where: str) -> ModelConfig:
         raise MyostreamError(f"{where}: the model overrides do not fit ({exc}).") from None
 
 
-def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: str | None) -> DataSpec:
-    w = f"{where} [data]"
+def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: str | None, section: str = "data") -> DataSpec:
+    w = f"{where} [{section}]"
     t = dict(t)
     if folder_override is not None:
         t["folder"] = folder_override
         if "source" not in t or t["source"] == "simulated":
             t["source"] = _detect_source(Path(folder_override))
     if "source" not in t:
-        raise MyostreamError(f"{where} names no data; add a [data] table with source = ninapro | myo | sessions | simulated, or pass --data DIR.")
+        raise MyostreamError(f"{where} names no data; add a [{section}] table with source = ninapro | myo | sessions | simulated, or pass --data DIR.")
     source = _choice(t.pop("source"), SOURCES, f"{w} source")
     allowed = {
-        "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder"},
+        "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels"},
         "ninapro": {"database", "exercise", "subjects"},
         "myo": {"subjects", "sessions"},
         "sessions": set(),
@@ -326,6 +354,7 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         rest=_bool(t.get("rest", True), f"{w} rest"),
         label=label,
         classes=None if classes is None else tuple(_strs(classes, f"{w} classes")),
+        channels=_choice(t.get("channels", "error"), ("error", "select", "pad"), f"{w} channels"),
     )
     if source == "ninapro":
         exercise = t.get("exercise")
@@ -378,7 +407,7 @@ def _filter(value: Any, where: str) -> tuple[str, FilterSpec | None]:
     raise MyostreamError(f"{where}: filter must be a device profile name, \"none\" or a table of filter settings.")
 
 
-def _protocol(t: dict[str, Any], where: str, seed: int) -> ProtocolSpec:
+def _protocol(t: dict[str, Any], where: str, seed: int, test_data: DataSpec | None) -> ProtocolSpec:
     w = f"{where} [protocol]"
     fields = {f.name for f in dataclasses.fields(ProtocolSpec)}
     bad = sorted(set(t) - fields)
@@ -392,11 +421,16 @@ def _protocol(t: dict[str, Any], where: str, seed: int) -> ProtocolSpec:
     if t.get("test_repetitions") is not None:
         t["test_repetitions"] = tuple(int(r) for r in t["test_repetitions"])
     p = ProtocolSpec(name=name, **{"seed": seed, **t})
-    _check_protocol(p, w)
+    _check_protocol(p, w, test_data)
     return p
 
 
-def _check_protocol(p: ProtocolSpec, where: str) -> None:
+def _check_protocol(p: ProtocolSpec, where: str, test_data: DataSpec | None) -> None:
+    if p.name == "cross-dataset" and test_data is None:
+        raise MyostreamError(
+            f"{where}: the cross-dataset protocol needs the recordings to test on; add a [test_data] table "
+            "(source = ..., folder = ...) or pass --test-data DIR."
+        )
     if not 0 < p.test_fraction < 1:
         raise MyostreamError(f"{where}: test_fraction must lie between 0 and 1, got {p.test_fraction}.")
     if not 0 <= p.validation_fraction < 1:

@@ -16,7 +16,8 @@ from typing import Any
 
 DIRECTIONS = (("emg_to_text", "EMG→text", "std"), ("text_to_emg", "text→EMG", "se"))
 METRICS = ("R@1", "R@3", "R@5", "MRR")
-PROTOCOL_TITLES = {"random": "random", "cross-user": "cross-user", "cross-class": "cross-class", "repetition": "repetition"}
+PROTOCOL_TITLES = {"random": "random", "cross-user": "cross-user", "cross-class": "cross-class", "repetition": "repetition",
+                   "cross-dataset": "cross-dataset"}
 
 
 def pct(value: float, spread: float | None = None) -> str:

@@ -29,7 +29,14 @@ import torch
 import torch.nn.functional as F
 
 from myostream.data.recording import Recording
-from myostream.data.splits import Split, cross_class_split, cross_user_split, random_split, repetition_split
+from myostream.data.splits import (
+    Split,
+    cross_class_split,
+    cross_dataset,
+    cross_user_split,
+    random_split,
+    repetition_split,
+)
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model import create_model
@@ -123,17 +130,20 @@ def filter_recordings(recordings: Sequence[Recording], data: DataSpec) -> list[R
     return out
 
 
-def make_windows(recordings: Sequence[Recording], data: DataSpec, n_channels: int, rate: float) -> WindowSet:
-    """Labelled windows restricted to the classes that have any (in first-seen order)."""
-    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest, classes=data.classes)
+def make_windows(recordings: Sequence[Recording], data: DataSpec, rate: float, n_channels: int | None) -> WindowSet:
+    """Labelled windows restricted to the classes that have any (in first-seen order).
+
+    Recordings with different channel counts are reconciled by ``data.channels``; the
+    result must have the model's ``n_channels`` (not checked when None).
+    """
+    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest, classes=data.classes,
+                         channels=data.channels)  # type: ignore[arg-type]
     if abs(ws.rate - rate) > 1e-6 * rate:
         raise MyostreamError(
             f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; use a model config for this dataset."
         )
-    if ws.n_channels != n_channels:
-        raise MyostreamError(
-            f"The data have {ws.n_channels} channels but the model expects {n_channels}; use a model config for this dataset."
-        )
+    if n_channels is not None:
+        check_channels(ws.n_channels, n_channels)
     present = [c for i, c in enumerate(ws.class_ids) if np.any(ws.y == i)]
     if len(present) < 2:
         raise MyostreamError(f"The data hold windows of {len(present)} class(es) ({', '.join(present)}); retrieval needs at least two.")
@@ -143,11 +153,48 @@ def make_windows(recordings: Sequence[Recording], data: DataSpec, n_channels: in
     return ws
 
 
-def prepare_windows(exp: Experiment) -> WindowSet:
-    """Read, filter and window the experiment's data."""
+def check_channels(have: int, model: int) -> None:
+    if have != model:
+        raise MyostreamError(
+            f"The data have {have} channels but the model expects {model}; use a model config for this dataset "
+            "(or set channels = \"select\" or \"pad\" in [data] to reconcile them)."
+        )
+
+
+def prepare_windows(exp: Experiment, data: DataSpec | None = None, check: bool = True) -> WindowSet:
+    """Read, filter and window the experiment's data (or ``data``, e.g. its ``test_data``)."""
     cfg = exp.model
-    recordings = filter_recordings(read_recordings(exp.data, cfg.n_channels, cfg.rate), exp.data)
-    return make_windows(recordings, exp.data, cfg.n_channels, cfg.rate)
+    data = data or exp.data
+    recordings = filter_recordings(read_recordings(data, cfg.n_channels, cfg.rate), data)
+    return make_windows(recordings, data, cfg.rate, cfg.n_channels if check else None)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The windows of one run and its protocol split (indices into ``windows``)."""
+
+    windows: WindowSet
+    split: Split
+
+
+def prepare_split(exp: Experiment, windows: WindowSet | None = None) -> Prepared:
+    """The run's windows and test split. ``windows``: the experiment's ``[data]`` windows
+    when the caller already has them.
+
+    Cross-dataset joins the ``[data]`` windows (training) with the ``[test_data]`` windows
+    (test), channel counts reconciled by ``[data] channels``; test classes the training
+    data lack are held out like cross-class ones.
+    """
+    if exp.protocol.name != "cross-dataset":
+        ws = windows if windows is not None else prepare_windows(exp)
+        return Prepared(ws, protocol_split(ws, exp.protocol))
+    if exp.test_data is None:
+        raise MyostreamError(f"Experiment {exp.name!r} has no [test_data] for the cross-dataset protocol; add one or pass --test-data DIR.")
+    train = windows if windows is not None else prepare_windows(exp, check=False)
+    test = prepare_windows(exp, exp.test_data, check=False)
+    ws, split = cross_dataset(train, test, channels=exp.data.channels)  # type: ignore[arg-type]
+    check_channels(ws.n_channels, exp.model.n_channels)
+    return Prepared(ws, split)
 
 
 def protocol_split(ws: WindowSet, p: ProtocolSpec) -> Split:
@@ -274,13 +321,13 @@ def train_run(
     progress: bool = True,
     cache: str | Path | None = None,
     log: Log = print,
-    windows: WindowSet | None = None,
+    prepared: Prepared | None = None,
 ) -> dict[str, Any]:
     """Train ``exp`` into the checkpoint folder ``out``, evaluate it, write the reports.
 
     Returns the results record (what ``results.json`` holds). ``cache`` is the stage-1
-    cache folder (default ``out/stage1``); ``windows`` the experiment's windows when the
-    caller already has them (:func:`prepare_windows`; a suite of runs reads the data once).
+    cache folder (default ``out/stage1``); ``prepared`` the run's windows and split when
+    the caller already has them (:func:`prepare_split`; a suite of runs reads the data once).
     """
     out = Path(out)
     main = distributed.is_main() if distributed.init_distributed() else True
@@ -303,8 +350,8 @@ def train_run(
     say(f"[{exp.name}] {v.title} · protocol {exp.protocol.name}"
         + (f" fold {exp.protocol.fold + 1}/{exp.protocol.folds}" if exp.protocol.folds > 1 and exp.protocol.name == "cross-user" else ""))
 
-    ws = windows if windows is not None else prepare_windows(exp)
-    split = protocol_split(ws, exp.protocol)
+    prepared = prepared if prepared is not None else prepare_split(exp)
+    ws, split = prepared.windows, prepared.split
     train_idx, val_idx = validation_split(ws, split.train, exp.protocol.validation_fraction, exp.protocol.seed)
     lap("data")
     class_ids = ws.class_ids
@@ -313,7 +360,8 @@ def train_run(
     say(f"  {len(ws.recordings)} recordings, {len(ws)} windows of {exp.data.window_ms:g} ms every {exp.data.hop_ms:g} ms; "
         f"train {len(train_idx)} / val {len(val_idx)} / test {len(split.test)}"
         + (f"; held-out classes {', '.join(held_out)}" if held_out else "")
-        + (f"; test subjects {', '.join(split.held_out_subjects)}" if split.held_out_subjects else ""))
+        + (f"; test subjects {', '.join(split.held_out_subjects)}" if split.held_out_subjects else "")
+        + (f"; test datasets {', '.join(split.meta['test_datasets'])}" if "test_datasets" in split.meta else ""))
 
     # Stage 1: the first process trains (or finds) the text space, the others read it.
     mode = v.prototypes
@@ -466,7 +514,6 @@ def _json_default(o: Any) -> Any:
 
 def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
     """The experiment a checkpoint was trained in, rebuilt from its training record."""
-    from myostream.stream.devices import FilterSpec
     from myostream.train.experiment import VARIANTS
 
     record = model.metadata.get("experiment")
@@ -476,11 +523,8 @@ def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
             "evaluate it from Python with myostream.train.evaluate.evaluate_model."
         )
     try:
-        d = dict(record["data"])
-        d["filter"] = FilterSpec(**d["filter"]) if d.get("filter") else None
-        for key in ("classes", "exercises", "subjects", "sessions_filter", "users"):
-            if d.get(key) is not None:
-                d[key] = tuple(d[key])
+        data = _data_spec(record["data"])
+        test_data = _data_spec(record["test_data"]) if record.get("test_data") else None
         p = dict(record["protocol"])
         for key in ("test_subjects", "held_out_classes", "test_repetitions"):
             if p.get(key) is not None:
@@ -490,7 +534,8 @@ def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
             name=record["name"],
             description=record.get("description", ""),
             model=model.config,
-            data=DataSpec(**d),
+            data=data,
+            test_data=test_data,
             protocol=ProtocolSpec(**p),
             text=TextSpec(catalogs=tuple(t["catalogs"]), model=t.get("model"), stage1=t.get("stage1", {})),
             variant=VARIANTS[record["variant"]["name"]],
@@ -499,6 +544,18 @@ def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MyostreamError(f"Checkpoint {str(checkpoint)!r} has a malformed training record ({exc!r}).") from None
+
+
+def _data_spec(record: dict[str, Any]) -> DataSpec:
+    """A :class:`DataSpec` back from its JSON record."""
+    from myostream.stream.devices import FilterSpec
+
+    d = dict(record)
+    d["filter"] = FilterSpec(**d["filter"]) if d.get("filter") else None
+    for key in ("classes", "exercises", "subjects", "sessions_filter", "users"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    return DataSpec(**d)
 
 
 def evaluate_checkpoint(
@@ -517,15 +574,27 @@ def evaluate_checkpoint(
     checkpoint = Path(checkpoint)
     model = load_checkpoint(checkpoint, device=device)
     exp = experiment_of(model, checkpoint)
-    trained_protocol = (exp.protocol.name, exp.protocol.fold)
-    if data_folder is not None:
+    trained = (exp.protocol.name, exp.protocol.fold, exp.data, exp.test_data)
+    cross = (protocol or exp.protocol.name) == "cross-dataset"
+    if cross and data_folder is not None:
+        exp = exp.with_test_data(data_folder)  # --data names the recordings to test on
+    elif data_folder is not None:
         exp = replace(exp, data=replace(exp.data, folder=str(data_folder),
                                         source=exp.data.source if exp.data.source != "simulated" else _source_of(data_folder)))
     if protocol is not None or fold is not None:
         exp = exp.with_protocol(protocol or exp.protocol.name, fold)
     start = time.perf_counter()
-    ws = prepare_windows(exp)
-    split = protocol_split(ws, exp.protocol)
+    if cross:  # every window of the test recordings
+        assert exp.test_data is not None  # with_protocol checked
+        ws = prepare_windows(exp, exp.test_data, check=False)
+        if ws.n_channels != model.config.n_channels and exp.test_data.channels != "error":
+            ws = ws.with_channels(model.config.n_channels)
+        check_channels(ws.n_channels, model.config.n_channels)
+        split = Split("cross-dataset", np.empty(0, np.int64), np.arange(len(ws)),
+                      meta={"test_datasets": sorted({r.dataset for r in ws.recordings}), "channels": exp.test_data.channels})
+    else:
+        ws = prepare_windows(exp)
+        split = protocol_split(ws, exp.protocol)
     unknown = [c for c in ws.class_ids if c not in model.class_ids]
     test = split.test[np.isin(ws.y[split.test], [ws.class_ids.index(c) for c in ws.class_ids if c in model.class_ids])]
     if len(test) == 0:
@@ -535,7 +604,7 @@ def evaluate_checkpoint(
     x = torch.from_numpy(ws.data(test))
     y = torch.from_numpy(to_model[ws.y[test]])
     metrics = evaluate_model(model, x, y, seed=exp.seed)
-    same = (exp.protocol.name, exp.protocol.fold) == trained_protocol and data_folder is None
+    same = (exp.protocol.name, exp.protocol.fold, exp.data, exp.test_data) == trained
     return {
         "experiment": exp.name,
         "variant": exp.variant.name,

@@ -26,7 +26,8 @@ from myostream.train.report import (
     pool_folds,
     similarity_png,
 )
-from myostream.train.run import RESULTS_JSON, Log, prepare_windows, train_run
+from myostream.errors import MyostreamError
+from myostream.train.run import RESULTS_JSON, Log, Prepared, prepare_split, prepare_windows, text_space, train_run
 
 DEFAULT_PROTOCOLS = ("random", "cross-user", "cross-class")
 
@@ -41,7 +42,16 @@ def run_suite(
     progress: bool = True,
     log: Log = print,
     command: str = "",
+    jobs: int = 1,
 ) -> dict[str, Any]:
+    """Train and evaluate every run of the comparison, then write the report.
+
+    ``jobs`` > 1 trains that many runs at once in worker processes, each with this
+    process's torch thread count (on a CPU, ``--threads 1 --jobs 2`` keeps two cores busy
+    where one run with two threads does not); the numbers do not change, only the wall time.
+    """
+    if jobs < 1:
+        raise MyostreamError(f"--jobs must be at least 1, got {jobs}.")
     report_dir, work_dir = Path(report_dir), Path(work_dir)
     protocols = list(protocols or exp.results.get("protocols") or DEFAULT_PROTOCOLS)
     variants = list(variants or exp.results.get("variants") or VARIANTS)
@@ -51,13 +61,16 @@ def run_suite(
         exp.with_variant(v)
     started = time.perf_counter()
     t = time.perf_counter()
-    windows = prepare_windows(exp)
+    # the [data] windows are read once; a split is made once per (protocol, fold) and shared by the models
+    windows = prepare_windows(exp, check=protocols != ["cross-dataset"])
     data_s = round(time.perf_counter() - t, 1)
     log(f"[{exp.name}] {len(windows.recordings)} recordings, {len(windows)} windows ({data_s:g} s); "
         f"{len(protocols)} protocols x {len(variants)} models")
-    records = []
+    records: list[dict[str, Any] | None] = []
+    todo: list[tuple[int, Experiment, Path, Prepared]] = []
     for p in protocols:
         folds = exp.protocol.folds if p == "cross-user" else 1
+        prepared: dict[int, Prepared] = {}
         for v in variants:
             for k in range(folds):
                 run = exp.with_protocol(p, fold=k).with_variant(v)
@@ -67,8 +80,17 @@ def run_suite(
                     log(f"[{exp.name}] {v} · {p}{f' fold {k + 1}' if folds > 1 else ''}: reusing {out / RESULTS_JSON}")
                     records.append({**done, "reused": True})
                     continue
-                records.append(train_run(run, out, device=device, progress=progress, cache=work_dir / "stage1",
-                                         log=log, windows=windows))
+                if k not in prepared:
+                    prepared[k] = prepare_split(run, windows)
+                records.append(None)
+                todo.append((len(records) - 1, run, out, prepared[k]))
+    cache = work_dir / "stage1"
+    if jobs == 1 or len(todo) < 2:
+        for i, run, out, prep in todo:
+            records[i] = train_run(run, out, device=device, progress=progress, cache=cache, log=log, prepared=prep)
+    else:
+        _run_parallel(todo, records, jobs, device, cache, progress, log)
+    runs = [r for r in records if r is not None]
     total_s = round(time.perf_counter() - started, 1)
     summary = {
         "experiment": exp.name,
@@ -79,11 +101,44 @@ def run_suite(
         "data_s": data_s,
         "total_s": total_s,
         "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "device": records[0]["device"] if records else device},
-        "runs": records,
+                    "jobs": jobs, "device": runs[0]["device"] if runs else device},
+        "runs": runs,
     }
     write_suite(summary, report_dir)
     return summary
+
+
+def _run_parallel(
+    todo: list[tuple[int, Experiment, Path, Prepared]],
+    records: list[dict[str, Any] | None],
+    jobs: int,
+    device: str,
+    cache: Path,
+    progress: bool,
+    log: Log,
+) -> None:
+    """The runs of ``todo`` in ``jobs`` worker processes; their records go to ``records``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # Stage 1 here, once per text space, so that the workers only read the cache (two
+    # workers writing one cache folder would race).
+    for _, run, _, prep in todo:
+        text_space(run.text, prep.windows.class_ids, prep.split.held_out_classes, run.variant.prototypes, run.seed, cache, progress)
+    threads = torch.get_num_threads()
+    # spawn, not fork: a forked child of a process that ran OpenMP threads can deadlock
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_worker_run, run, out, device, cache, threads): i for i, run, out, _ in todo}
+        for future in as_completed(futures):
+            records[futures[future]] = future.result()
+
+
+def _worker_run(run: Experiment, out: Path, device: str, cache: Path, threads: int) -> dict[str, Any]:
+    """One run in a worker process (reads its own data; log lines say which run they belong to)."""
+    torch.set_num_threads(threads)
+    fold = f" fold {run.protocol.fold + 1}" if run.protocol.name == "cross-user" and run.protocol.folds > 1 else ""
+    tag = f"[{run.variant.name} · {run.protocol.name}{fold}]"
+    return train_run(run, out, device=device, progress=False, cache=cache, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
 
 
 def _finished(out: Path, run: Experiment) -> dict[str, Any] | None:
@@ -149,7 +204,9 @@ def suite_markdown(
         f"# {summary['experiment']}: EMG ↔ text retrieval results",
         "",
         f"Generated by `{summary['command']}` in {summary['total_s'] / 60:.1f} min "
-        f"({summary['machine']['device']}, {summary['machine']['threads']} torch thread(s), {summary['machine']['platform']}). "
+        f"({summary['machine']['device']}, {summary['machine']['threads']} torch thread(s)"
+        + (f" per run, {summary['machine']['jobs']} runs at a time" if summary["machine"].get("jobs", 1) > 1 else "")
+        + f", {summary['machine']['platform']}). "
         "Every number below comes from `results.json` next to this file."
         + (f" {sum(1 for r in runs if r.get('reused'))} of {len(runs)} runs were reused from an earlier, interrupted "
            "invocation (same settings); their wall times are their own." if any(r.get("reused") for r in runs) else ""),
@@ -181,6 +238,13 @@ def suite_markdown(
                          "no window of them trains stage 2 or 3, their descriptions are excluded from stage-1 text training "
                          "and encoded afterwards only; candidates = all classes. Test windows are the held-out classes' "
                          f"only, so a text→EMG episode holds {len(r['held_out_classes'])} windows and its R@3 is trivially 100 %")
+        elif p == "cross-dataset":
+            test_data = cfg.get("test_data") or {}
+            lines.append(f"- cross-dataset: trains on {', '.join(s.get('train_datasets', []))} (`{data.get('folder')}`), tests on every "
+                         f"window of {', '.join(s.get('test_datasets', []))} (`{test_data.get('folder')}`); channels: "
+                         f"{s.get('channels', 'error')}"
+                         + (f"; test classes without training windows (held out of stage 1): {', '.join(r['held_out_classes'])}"
+                            if r["held_out_classes"] else ""))
     lines += [
         "- metrics: EMG→text ranks all candidate prototypes for each test window (± bootstrap std over 1000 resamples); "
         "text→EMG: 100 balanced episodes of one test window per class, each class prototype ranks the episode's windows "

@@ -113,6 +113,8 @@ def test_cross_dataset_reconciles_channels(db1_windows: WindowSet) -> None:
     assert both.class_ids[: len(db1_windows.class_ids)] == db1_windows.class_ids and both.class_ids[-1] == "fist"
     # labels survive the union of class ids
     assert [both.class_ids[y] for y in both.y[split.test][[0, -1]]] == ["rest", "fist"]
+    # a test class no training window shows is unseen, like a cross-class held-out class
+    assert split.held_out_classes == ("fist",)
     padded, _ = cross_dataset(db1_windows, test_set, channels="pad")
     assert padded.n_channels == 10 and not padded.data(np.flatnonzero(padded.recording == 2)[:2])[..., 8:].any()
     with pytest.raises(MyostreamError, match="Unknown protocol 'cross-dataset'.*two window sets"):

@@ -70,6 +70,14 @@ def test_results_command_writes_the_comparison_report(root, tmp_path):
     assert "Main table" in readme and "Hudgins TD + linear" in readme and "Does MyoSem lead" in readme
     assert (out / "similarity-random.png").stat().st_size > 10_000
 
+    # two runs at once in worker processes: the same numbers, in the same order
+    assert main(["results", str(exp), "--out", str(tmp_path / "report2"), "--work", str(tmp_path / "work2"),
+                 "--device", "cpu", "--quiet", "--jobs", "2", "--threads", "1"]) == 0
+    parallel = json.loads((tmp_path / "report2" / "results.json").read_text())
+    assert parallel["machine"]["jobs"] == 2
+    assert [r["variant"] for r in parallel["runs"]] == ["myosem", "hudgins_linear"]
+    assert [r["metrics"] for r in parallel["runs"]] == [r["metrics"] for r in summary["runs"]]
+
 
 def _fails(argv: list[str], capsys) -> str:
     assert main(argv) == 2

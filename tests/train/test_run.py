@@ -134,6 +134,83 @@ train_layers = 0
     assert load_checkpoint(tmp_path / "out").config.n_channels == 10
 
 
+def _db2_to_db3_experiment(folder: Path, text_model: Path, with_test_data: bool = True) -> Path:
+    """DB2-layout training files (12 electrodes, B01-B03) and a DB3-layout test subject with 10
+    electrodes whose exercise includes B04, which no training file has."""
+    from tests.data.layouts import write_ninapro_mat
+    from tests.train.tiny_runs import TINY_MODEL
+
+    for s in (1, 2):
+        write_ninapro_mat(folder / "db2" / f"DB2_s{s}" / f"S{s}_E1_A1.mat", [1, 2, 3], reps=3, hold=500, rest=400,
+                          subject=s, seed=s)
+    write_ninapro_mat(folder / "db3" / "DB3_s1" / "S1_E1_A1.mat", [1, 2, 4], n_channels=10, reps=2, hold=500, rest=400, seed=9)
+    test_data = f'[test_data]\nsource = "ninapro"\nfolder = "{folder / "db3"}"\n' if with_test_data else ""
+    path = folder / "db2-db3.toml"
+    path.write_text(
+        f"""
+name = "tiny-db2-db3"
+model = "myosem-simulated"
+[data]
+source = "ninapro"
+folder = "{folder / "db2"}"
+hop_ms = 100
+channels = "select"
+{test_data}
+[protocol]
+name = "{"cross-dataset" if with_test_data else "random"}"
+[text]
+model = "{text_model}"
+steps = 3
+train_layers = 0
+"""
+        + TINY_MODEL.replace("[model_overrides]", "[model_overrides]\nn_channels = 10\nrate = 2000.0")
+    )
+    return path
+
+
+def test_cross_dataset_trains_on_one_database_and_tests_on_every_window_of_another(root, tmp_path, capsys):
+    from myostream.cli import main
+    from myostream.data.ninapro import read_ninapro_folder
+    from myostream.data.windows import extract_windows
+
+    exp = _db2_to_db3_experiment(tmp_path, tiny_bert(root))
+    out = tmp_path / "run"
+    assert main(["train", str(exp), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert "test datasets ninapro-db3" in capsys.readouterr().out
+    record = json.loads((out / "results.json").read_text())
+    split = record["split"]
+    assert record["protocol"] == "cross-dataset" and split["channels"] == "select"
+    assert split["train_datasets"] == ["ninapro-db2"] and split["test_datasets"] == ["ninapro-db3"]
+    # B04 has no training window: held out of stage 1 and of the classifier, still a candidate
+    assert record["held_out_classes"] == ["ninapro.B04"] and "ninapro.B04" not in record["stage1_trained_classes"]
+    assert "ninapro.B04" in record["metrics"]["candidates"]
+    # the test windows are every window of the DB3 recordings, none of DB2
+    db3 = extract_windows(read_ninapro_folder(tmp_path / "db3"), 200, 100)
+    assert record["windows"]["test"] == split["n_test"] == len(db3)
+    assert load_checkpoint(out).config.n_channels == 10  # 12 DB2 electrodes cut to the 10 both have
+
+    # the checkpoint re-evaluates to the same numbers; --data tests it on another folder (12 -> 10 channels)
+    assert main(["eval", str(out), "--out", str(tmp_path / "ev"), "--device", "cpu"]) == 0
+    again = json.loads((tmp_path / "ev" / "eval-cross-dataset.json").read_text())
+    assert again["same_split_as_training"] and again["metrics"] == record["metrics"]
+    assert main(["eval", str(out), "--protocol", "cross-dataset", "--data", str(tmp_path / "db2"),
+                 "--out", str(tmp_path / "ev2"), "--device", "cpu"]) == 0
+    other = json.loads((tmp_path / "ev2" / "eval-cross-dataset.json").read_text())
+    db2 = extract_windows(read_ninapro_folder(tmp_path / "db2"), 200, 100)
+    assert not other["same_split_as_training"] and other["windows"]["test"] == len(db2)
+    assert other["split"]["test_datasets"] == ["ninapro-db2"]
+
+
+def test_cross_dataset_without_test_data_is_one_sentence(root, tmp_path, capsys):
+    from myostream.cli import main
+
+    exp = _db2_to_db3_experiment(tmp_path, tiny_bert(root), with_test_data=False)
+    assert main(["train", str(exp), "--protocol", "cross-dataset", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cross-dataset protocol needs the recordings to test on" in err and "--test-data DIR" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_bundled_checkpoint_ranks_clean_fist_windows_first():
     """Windows from the middle of each gesture's hold, for the live default person (user 0,
     never seen in training), filtered as live: the bundled model names the gesture."""
