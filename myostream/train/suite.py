@@ -85,12 +85,18 @@ def run_suite(
                 records.append(None)
                 todo.append((len(records) - 1, run, out, prepared[k]))
     cache = work_dir / "stage1"
+    clock0 = time.time()  # wall clock, comparable across worker processes
     if jobs == 1 or len(todo) < 2:
         for i, run, out, prep in todo:
+            begun = time.time()
             records[i] = train_run(run, out, device=device, progress=progress, cache=cache, log=log, prepared=prep)
+            records[i]["span_s"] = [begun, time.time()]
     else:
         _run_parallel(todo, records, jobs, device, cache, progress, log)
     runs = [r for r in records if r is not None]
+    for r in runs:
+        if "span_s" in r and not r.get("reused"):  # seconds since the first run started, for the protocol spans
+            r["span_s"] = [round(t - clock0, 1) for t in r["span_s"]]
     total_s = round(time.perf_counter() - started, 1)
     summary = {
         "experiment": exp.name,
@@ -138,7 +144,9 @@ def _worker_run(run: Experiment, out: Path, device: str, cache: Path, threads: i
     torch.set_num_threads(threads)
     fold = f" fold {run.protocol.fold + 1}" if run.protocol.name == "cross-user" and run.protocol.folds > 1 else ""
     tag = f"[{run.variant.name} · {run.protocol.name}{fold}]"
-    return train_run(run, out, device=device, progress=False, cache=cache, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
+    begun = time.time()
+    record = train_run(run, out, device=device, progress=False, cache=cache, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
+    return {**record, "span_s": [begun, time.time()]}
 
 
 def _finished(out: Path, run: Experiment) -> dict[str, Any] | None:
@@ -284,9 +292,14 @@ def suite_markdown(
                 text_s = sum(r["wall_s"].get("stage1", 0.0) for r in mine)
                 lines.append(f"| {p} | {t} | {len(mine)} | {wall[(p, v)]:.0f} | {text_s:.0f} |")
     lines.append("")
+    jobs = summary["machine"].get("jobs", 1)
     for p in protocols:
         total = sum(w for (q, _), w in wall.items() if q == p)
-        lines.append(f"- {p}, all models: {total / 60:.1f} min"
+        spans = [r["span_s"] for r in runs if r["protocol"] == p and "span_s" in r and not r.get("reused")]
+        clock = max(b for _, b in spans) - min(a for a, _ in spans) if spans else None
+        lines.append(f"- {p}, all models: {total / 60:.1f} min of run time"
+                     + (f", {clock / 60:.1f} min on the wall clock with {jobs} runs at a time (first start to last finish, "
+                        "so it includes runs of neighbouring protocols sharing the cores)" if jobs > 1 and clock is not None else "")
                      + (f"; MyoSem alone: {wall.get((p, 'myosem'), 0) / 60:.1f} min" if (p, "myosem") in wall else ""))
     lines.append(f"- reading and windowing the data once: {summary['data_s']:g} s; sum of all runs: "
                  f"{sum(wall.values()) / 60:.1f} min; whole command: {summary['total_s'] / 60:.1f} min")

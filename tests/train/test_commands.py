@@ -77,6 +77,8 @@ def test_results_command_writes_the_comparison_report(root, tmp_path):
     assert parallel["machine"]["jobs"] == 2
     assert [r["variant"] for r in parallel["runs"]] == ["myosem", "hudgins_linear"]
     assert [r["metrics"] for r in parallel["runs"]] == [r["metrics"] for r in summary["runs"]]
+    assert all(0 <= r["span_s"][0] < r["span_s"][1] <= parallel["total_s"] + 0.1 for r in parallel["runs"])
+    assert "on the wall clock with 2 runs at a time" in (tmp_path / "report2" / "README.md").read_text()
 
 
 def _fails(argv: list[str], capsys) -> str:
