@@ -51,6 +51,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         start=args.start,
         database=args.database,
         duration=args.duration,
+        spin_ms=args.spin_ms,
     )
 
 
@@ -131,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=float, default=0.0, help="start offset in seconds")
     p.add_argument("--database", default=None, help="NinaPro database when the file name does not say (db1, db2, ...)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds of wall time")
+    p.add_argument("--spin-ms", type=float, default=None,
+                   help="wait the last this many ms before each block by spinning instead of sleeping "
+                        "(default 2; the block period, e.g. 20, never sleeps: tightest timing, one core busy)")
 
     p = add("describe", _cmd_describe, "Show description catalogs, encode text, or run stage-1 text training and its report.")
     p.add_argument("action", nargs="?", default="list", help="list | show CATALOG | encode TEXT... | glove PATH... | report")

@@ -218,3 +218,5 @@ def test_replay_command_bad_input_is_one_sentence(tmp_path: Path, capsys) -> Non
     assert "cannot tell which NinaPro database" in err[2] and "--database" in err[2]
     assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--database", "db2", "--speed", "50"]) == 2
     assert "speed 50.0 is out of range" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--database", "db2", "--spin-ms", "-1"]) == 2
+    assert "spin_ms must be zero or positive milliseconds" in capsys.readouterr().err
