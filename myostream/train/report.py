@@ -117,12 +117,19 @@ def claim_check(
                 continue
             for key, d, _ in DIRECTIONS:
                 for metric in ("R@1", "R@3", "MRR"):
-                    if other[key][metric] >= ours[key][metric]:
-                        misses.append(
-                            f"{p}: {title} {'ties' if other[key][metric] == ours[key][metric] else 'beats'} MyoSem on {d} {metric} "
-                            f"({100 * other[key][metric]:.2f} vs {100 * ours[key][metric]:.2f})"
-                        )
+                    a, b = other[key][metric], ours[key][metric]
+                    if a >= b:
+                        misses.append(f"{p}: {title} {'ties' if a == b else 'beats'} MyoSem on {d} {metric} ({_apart(a, b)})")
     return misses, not misses
+
+
+def _apart(a: float, b: float) -> str:
+    """``a vs b`` in percent with enough decimals to show that they differ (2 to 4)."""
+    for places in (2, 3, 4):
+        x, y = f"{100 * a:.{places}f}", f"{100 * b:.{places}f}"
+        if x != y or a == b:
+            break
+    return f"{x} vs {y}"
 
 
 def standings(

@@ -86,13 +86,14 @@ def run_suite(
                 todo.append((len(records) - 1, run, out, prepared[k]))
     cache = work_dir / "stage1"
     clock0 = time.time()  # wall clock, comparable across worker processes
+    stage1_s = None
     if jobs == 1 or len(todo) < 2:
         for i, run, out, prep in todo:
             begun = time.time()
             records[i] = train_run(run, out, device=device, progress=progress, cache=cache, log=log, prepared=prep)
             records[i]["span_s"] = [begun, time.time()]
     else:
-        _run_parallel(todo, records, jobs, device, cache, progress, log)
+        stage1_s = _run_parallel(todo, records, jobs, device, cache, progress, log)
     runs = [r for r in records if r is not None]
     for r in runs:
         if "span_s" in r and not r.get("reused"):  # seconds since the first run started, for the protocol spans
@@ -106,6 +107,7 @@ def run_suite(
         "variants": variants,
         "data_s": data_s,
         "total_s": total_s,
+        "stage1_s": stage1_s,
         "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "jobs": jobs, "device": runs[0]["device"] if runs else device},
         "runs": runs,
@@ -122,21 +124,25 @@ def _run_parallel(
     cache: Path,
     progress: bool,
     log: Log,
-) -> None:
-    """The runs of ``todo`` in ``jobs`` worker processes; their records go to ``records``."""
+) -> float:
+    """The runs of ``todo`` in ``jobs`` worker processes; their records go to ``records``.
+    Returns the seconds spent on stage 1 before the workers start."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # Stage 1 here, once per text space, so that the workers only read the cache (two
     # workers writing one cache folder would race).
+    t = time.perf_counter()
     for _, run, _, prep in todo:
         text_space(run.text, prep.windows.class_ids, prep.split.held_out_classes, run.variant.prototypes, run.seed, cache, progress)
+    stage1_s = round(time.perf_counter() - t, 1)
     threads = torch.get_num_threads()
     # spawn, not fork: a forked child of a process that ran OpenMP threads can deadlock
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_worker_run, run, out, device, cache, threads): i for i, run, out, _ in todo}
         for future in as_completed(futures):
             records[futures[future]] = future.result()
+    return stage1_s
 
 
 def _worker_run(run: Experiment, out: Path, device: str, cache: Path, threads: int) -> dict[str, Any]:
@@ -301,6 +307,9 @@ def suite_markdown(
                      + (f", {clock / 60:.1f} min on the wall clock with {jobs} runs at a time (first start to last finish, "
                         "so it includes runs of neighbouring protocols sharing the cores)" if jobs > 1 and clock is not None else "")
                      + (f"; MyoSem alone: {wall.get((p, 'myosem'), 0) / 60:.1f} min" if (p, "myosem") in wall else ""))
+    if summary.get("stage1_s") is not None:
+        lines.append(f"- stage-1 text training, done once per text space before the parallel runs (so not in their wall "
+                     f"times): {summary['stage1_s']:g} s")
     lines.append(f"- reading and windowing the data once: {summary['data_s']:g} s; sum of all runs: "
                  f"{sum(wall.values()) / 60:.1f} min; whole command: {summary['total_s'] / 60:.1f} min")
     lines.append("")
