@@ -229,7 +229,7 @@ def suite_markdown(
         "",
         f"- data: {data['source']} "
         + (f"`{data['folder']}`" if data["folder"] else f"users {data['users']} x {data['sessions']} session(s) x {data['seconds']:g} s")
-        + (f", database {data['database']}, exercise file(s) {data['exercises']}" if data.get("database") else "")
+        + (f", database {data['database']}, exercise file(s) {', '.join(str(e) for e in data['exercises'])}" if data.get("database") else "")
         + f"; {len(first['class_ids'])} classes ({', '.join(first['class_ids'])})",
         f"- rest: {'included as a class' if data['rest'] else 'excluded (rest windows are dropped; the 12 movements are the candidates)'}",
         f"- windows: {data['window_ms']:g} ms every {data['hop_ms']:g} ms, label = {data['label']}; filter: {data['filter_name']}",
