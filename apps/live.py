@@ -23,41 +23,14 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
 from myostream.apps.widgets import BAD, TEXT_DIM, TracePlot, application, apply_theme, panel, run_until_closed
 from myostream.errors import MyostreamError
-from myostream.resources import resource_dir
-from myostream.stream.devices import FilterSpec, list_profiles, load_profile
+from myostream.runtime import bundled_checkpoint, make_pipeline
+from myostream.stream.devices import list_profiles
 from myostream.stream.pipeline import Pipeline, Ranking
 
 #: Source kinds of the picker and the spec prefix each builds.
 SOURCE_KINDS = ("Simulated armband", "Device profile", "LSL stream", "BrainFlow board", "Replay file")
 FPS = 30
 TRACE_SECONDS = 5.0
-
-
-def default_checkpoint() -> Path:
-    """The bundled checkpoint for the simulated armband (``models/bundled/simulated/``)."""
-    path = resource_dir("models") / "bundled" / "simulated"
-    if not (path / "config.json").is_file():
-        raise MyostreamError(
-            f"The bundled model is missing from {path}; reinstall myostream, or train one with "
-            "`myostream train myosem-simulated --out DIR` and pass --model DIR."
-        )
-    return path
-
-
-def filter_for(source_spec: str, model: Any) -> FilterSpec | None:
-    """The causal filter to apply before the model.
-
-    The checkpoint's own record (``training["filter"]``, the filter its training windows
-    went through) wins; otherwise a device profile's filter; raw streams (``lsl:``,
-    ``brainflow:``, ``replay:``) are left as they come.
-    """
-    recorded = getattr(model, "metadata", {}).get("filter")
-    if recorded is not None:
-        return FilterSpec.from_dict(recorded, where="the checkpoint's filter") if recorded else None
-    kind, _, arg = source_spec.partition(":")
-    if arg and kind in ("lsl", "brainflow", "replay"):
-        return None
-    return load_profile(source_spec).filter
 
 
 def load_text_encoder(checkpoint: Path, model: Any) -> Any:
@@ -341,7 +314,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         from myostream.model.checkpoint import load_checkpoint
 
         if self.model is None:
-            path = self.model_path or default_checkpoint()
+            path = self.model_path or bundled_checkpoint()
             self.model = load_checkpoint(path, device=self.device)
             self.model_path = Path(path)
             self.model_label.setText(self.model.config.name)
@@ -355,18 +328,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _make_pipeline(self, spec: str) -> Pipeline:
         """Build and start a pipeline (runs on a job thread: opening LSL streams can wait for seconds)."""
-        from myostream.stream.factory import make_source
-
-        model = self.model
-        source = make_source(spec)
-        pipeline = Pipeline(
-            source,
-            model,
-            filter_spec=filter_for(spec, model),
-            hop_ms=self.hop_ms,
-            smoothing=self.smoothing,
-            device=self.device,
-        )
+        pipeline = make_pipeline(spec, self.model, hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device)
         pipeline.start()
         return pipeline
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import signal
 
 from myostream.bench import Measurement
-from myostream.stream.devices import FilterSpec
+from myostream.preprocess import FilterSpec
 from myostream.stream.filters import FilterStage, design_sos
 
 RATE, CHANNELS = 2000.0, 16

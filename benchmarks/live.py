@@ -45,10 +45,10 @@ WIDE_RATE, WIDE_CHANNELS = 2000.0, 16
 
 def _default_model():
     """The bundled checkpoint, or an untrained model of its config (latency does not depend on weights)."""
-    from myostream.apps.live import default_checkpoint
+    from myostream.runtime import load_model
 
     try:
-        return load_checkpoint(default_checkpoint()), True
+        return load_model(), True
     except MyostreamError:
         cfg = load_config("myosem-simulated")
         ids = SimulatedArmband().info.label_names
@@ -67,14 +67,11 @@ def _drain_for(pipeline: Pipeline, seconds: float, into: list[Ranking]) -> None:
 
 
 def _latency(seconds: float) -> list[Measurement]:
-    from myostream.apps.live import filter_for
+    from myostream.runtime import make_pipeline
 
     model, trained = _default_model()
     cfg = model.config
-    pipeline = Pipeline(
-        make_source("simulated"), model, filter_spec=filter_for("simulated", model),
-        smoothing=0.5, device="cpu", queue_size=100_000,
-    )
+    pipeline = make_pipeline("simulated", model, smoothing=0.5, device="cpu", queue_size=100_000)
     rankings: list[Ranking] = []
     with pipeline:
         _drain_for(pipeline, 1.0, [])  # warm-up: first calls allocate
@@ -244,9 +241,10 @@ def _replay(checkpoint: Path, profile: Path, seconds: float, quick: bool) -> lis
         channel_names=sim.info.channel_names, subject="bench", source="simulated-16ch-2khz",
     )
     model = load_checkpoint(checkpoint)
+    # the wide model is untrained: give it the profile's filter, as training through that profile would
+    model.set_preprocessing(dataclasses.replace(model.preprocessing, filter=load_profile(profile).filter))
     source = ReplaySource(rec, speed=1.0)
-    pipeline = Pipeline(source, model, filter_spec=load_profile(profile).filter, smoothing=0.5, device="cpu",
-                        queue_size=1_000_000)
+    pipeline = Pipeline(source, model, smoothing=0.5, device="cpu", queue_size=1_000_000)
     window, hop = model.config.window_samples, round(pipeline.hop_ms * WIDE_RATE / 1000)
     expected_hops = (rec.n_samples - window) // hop + 1
     rankings: list[Ranking] = []

@@ -2,7 +2,7 @@
 
 ```
 <checkpoint>/
-  config.json              format, architecture, model config, class ids, training metadata
+  config.json              format, architecture, model config, class ids, preprocessing, training metadata
   weights.safetensors      the model's state (encoder, head, input statistics)
   prototypes.safetensors   the frozen class prototypes P [K, d], rows in class-id order
   catalog.json             per class: id, label (T0), canonical description (T2)
@@ -27,6 +27,7 @@ from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig
 from myostream.model.device import resolve_device
 from myostream.model.retrieval import CatalogEntry, RetrievalModel
+from myostream.preprocess import FilterSpec, Preprocessing
 
 FORMAT = "myostream-checkpoint"
 VERSION = 1
@@ -58,6 +59,7 @@ def save_checkpoint(
         "n_classes": model.n_classes,
         "class_ids": list(model.class_ids),
         "model": model.config.to_dict(),
+        "preprocessing": model.preprocessing.to_dict(),
         "training": dict(training or {}),
     }
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -106,7 +108,25 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
         raise MyostreamError(f"Weights in {str(path)!r} do not fit its config ({first}); the checkpoint is corrupt or mixed.") from None
     model.catalog = _read_catalog(path / "catalog.json", class_ids)
     model.metadata = dict(meta.get("training") or {})
+    where = f"Checkpoint {str(path)!r} preprocessing"
+    if isinstance(meta.get("preprocessing"), dict):
+        model.set_preprocessing(Preprocessing.from_dict(meta["preprocessing"], where=where))
+    else:
+        model.set_preprocessing(_recorded_preprocessing(config, model.metadata, where))
     return model.to(resolve_device(device)).eval()
+
+
+def _recorded_preprocessing(config: ModelConfig, training: Mapping[str, Any], where: str) -> Preprocessing:
+    """The preprocessing of a checkpoint written before checkpoints carried it (format version 1
+    without ``preprocessing``): its training record's filter and hop, no per-user normalisation."""
+    recorded = training.get("filter")
+    return Preprocessing(
+        rate=config.rate,
+        n_channels=config.n_channels,
+        window_ms=config.window_ms,
+        hop_ms=float(training.get("hop_ms") or config.window_ms / 4),
+        filter=FilterSpec.from_dict(recorded, where=f"{where} filter") if recorded else None,
+    )
 
 
 def _entry(e: Any) -> CatalogEntry:

@@ -3,6 +3,9 @@
 A :class:`RetrievalModel` holds frozen, unit-norm class prototypes ``P [K, d]`` (the
 text side) with their class ids, standardises raw windows with per-channel statistics
 fitted on the training data, validates input at the boundary, and ranks / searches.
+Its :attr:`~RetrievalModel.preprocessing` says what its windows went through before
+(filter, per-user normalisation, window and hop, channels): every caller that feeds it
+signal prepares the signal from that record.
 Subclasses implement ``forward(x, stage)`` on validated raw windows ``[B, T, C]``:
 ``stage=2`` returns at least ``logits`` (plus reconstruction / VQ terms when the model
 has them), ``stage=3`` returns ``z`` (unit-norm, ``[B, d]``) and ``logits``; and say which
@@ -23,6 +26,7 @@ from torch import Tensor, nn
 from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig
 from myostream.model.encoder import patchify
+from myostream.preprocess import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class RetrievalModel(nn.Module):
         self.n_classes = int(n_classes or len(class_ids))
         #: training metadata (set by the trainer, saved in and loaded from checkpoints)
         self.metadata: dict = {}
+        #: what the windows went through before the model (saved in and loaded from checkpoints)
+        self.preprocessing = Preprocessing(
+            rate=config.rate, n_channels=config.n_channels, window_ms=config.window_ms, hop_ms=config.window_ms / 4
+        )
         self.register_buffer("input_shift", torch.zeros(config.n_channels))
         self.register_buffer("input_scale", torch.ones(config.n_channels))
         self.register_buffer("prototypes", torch.empty(0, config.d_embed), persistent=False)
@@ -113,19 +121,17 @@ class RetrievalModel(nn.Module):
     def normalize_input(self, x: Tensor) -> Tensor:
         return (x - self.input_shift) / self.input_scale
 
-    def check_stream(self, n_channels: int, rate: float) -> None:
-        """Raise a clear error unless a stream's channel count and rate match the config."""
-        cfg = self.config
-        if n_channels != cfg.n_channels:
+    def set_preprocessing(self, preprocessing: Preprocessing) -> None:
+        """Record what the model's windows go through; it must describe the windows the config takes."""
+        cfg, pre = self.config, preprocessing
+        if pre.n_channels != cfg.n_channels or abs(pre.rate - cfg.rate) > 1e-6 * cfg.rate or abs(
+            pre.window_ms - cfg.window_ms
+        ) > 1e-6:
             raise MyostreamError(
-                f"Model {cfg.name!r} expects {cfg.n_channels} channels but the stream has {n_channels}; "
-                f"use a model trained for {n_channels} channels or select {cfg.n_channels} of them."
+                f"Preprocessing for {pre.n_channels} channels at {pre.rate:g} Hz in {pre.window_ms:g} ms windows does "
+                f"not fit model {cfg.name!r} ({cfg.n_channels} channels, {cfg.rate:g} Hz, {cfg.window_ms:g} ms)."
             )
-        if abs(rate - cfg.rate) > 1e-6 * cfg.rate:
-            raise MyostreamError(
-                f"Model {cfg.name!r} expects {cfg.rate:g} Hz but the stream runs at {rate:g} Hz; "
-                f"resample the stream to {cfg.rate:g} Hz or use a model trained at {rate:g} Hz."
-            )
+        self.preprocessing = pre
 
     def as_windows(self, windows: Tensor | np.ndarray) -> Tensor:
         """Validate raw windows (``[T, C]`` or ``[B, T, C]``) and move them to the model's device."""

@@ -14,40 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from myostream.errors import MyostreamError
+from myostream.preprocess import FilterSpec
 from myostream.resources import resource_dir
 from myostream.stream.source import default_channel_names
 
 TRANSPORTS = ("simulated", "lsl", "brainflow", "replay")
-
-
-@dataclass(frozen=True)
-class FilterSpec:
-    """A causal filter chain: high-pass or band-pass, mains notch with harmonics, envelope.
-
-    ``highpass``/``lowpass`` in Hz (``None`` to skip; both set = band-pass), ``notch``
-    50 or 60 Hz (``None`` to skip) with ``harmonics`` multiples below Nyquist,
-    ``envelope`` the low-pass cutoff in Hz applied after full-wave rectification
-    (``None`` keeps the raw band-passed signal).
-    """
-
-    highpass: float | None = None
-    lowpass: float | None = None
-    notch: float | None = None
-    harmonics: int = 1
-    order: int = 4
-    notch_q: float = 30.0
-    envelope: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "filter") -> "FilterSpec":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise MyostreamError(f"{where} has unknown filter keys {sorted(unknown)}; use only {sorted(known)}.")
-        spec = cls(**d)
-        if spec.notch is not None and spec.notch not in (50, 60, 50.0, 60.0):
-            raise MyostreamError(f"{where}: notch must be 50 or 60 Hz (mains), not {spec.notch!r}.")
-        return spec
 
 
 @dataclass(frozen=True)
@@ -66,6 +37,8 @@ class DeviceProfile:
     options: dict[str, Any] = field(default_factory=dict)
     #: operating systems whose driver supports the device (empty: all).
     platforms: tuple[str, ...] = ()
+    #: the electrodes form a ring around the forearm in channel order (an armband can sit rotated or flipped)
+    ring: bool = False
     path: Path | None = None
 
     @property
@@ -115,6 +88,9 @@ def _profile_from_dict(raw: dict[str, Any], path: Path) -> DeviceProfile:
     if len(names) != n:
         raise MyostreamError(f"{where} declares {n} channels but names {len(names)}; make them agree.")
     options = {k: v for k, v in raw.items() if isinstance(v, dict) and k != "filter"}
+    ring = raw.get("ring", False)
+    if not isinstance(ring, bool):
+        raise MyostreamError(f"{where}: ring must be true or false, got {ring!r}.")
     return DeviceProfile(
         name=raw.get("name", path.stem),
         description=raw.get("description", ""),
@@ -125,6 +101,7 @@ def _profile_from_dict(raw: dict[str, Any], path: Path) -> DeviceProfile:
         filter=FilterSpec.from_dict(raw.get("filter", {}), where=f"{where} [filter]"),
         options=options,
         platforms=tuple(raw.get("platforms", ())),
+        ring=ring,
         path=path,
     )
 

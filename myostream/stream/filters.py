@@ -13,7 +13,8 @@ import numpy as np
 from scipy import signal
 
 from myostream.errors import MyostreamError
-from myostream.stream.devices import DeviceProfile, FilterSpec
+from myostream.preprocess import FilterSpec
+from myostream.stream.devices import DeviceProfile
 
 try:  # scipy's C kernel without sosfilt's per-call validation: ~12x cheaper on 10-sample chunks
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel

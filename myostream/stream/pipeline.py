@@ -1,12 +1,15 @@
-"""The real-time retrieval pipeline: Source → RingBuffer → FilterStage → Windower → ranker.
+"""The real-time retrieval pipeline: Source → RingBuffer → FilterStage → per-user scale → Windower → ranker.
 
 Two threads do the work so that neither the device nor a GUI ever waits on the model:
 
 - the *reader* thread drains the source into a preallocated :class:`RingBuffer` and notes
   the wall time each chunk arrived (the start of every latency measurement);
-- the *worker* thread takes whatever is new from the ring, filters it causally, cuts a
-  window every hop and ranks the windows with the model (batched when it fell behind),
-  turning each into a :class:`Ranking`.
+- the *worker* thread takes whatever is new from the ring, prepares it as the model's
+  :class:`~myostream.preprocess.Preprocessing` says (its causal filter, then the wearer's
+  level learnt live when the model normalises per user), cuts a window every hop and
+  ranks the windows with the model (batched when it fell behind), turning each into a
+  :class:`Ranking`. The pipeline takes its preprocessing from the model and nowhere else,
+  so it cannot run a model on signal prepared differently from its training windows.
 
 Rankings go to a callback, a bounded drop-oldest queue (what a GUI polls) and optionally
 an LSL marker stream of JSON strings. A free-text query (any description's embedding) is
@@ -27,8 +30,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from myostream.errors import MyostreamError
-from myostream.stream.devices import FilterSpec
+from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.stream.filters import FilterStage
+from myostream.stream.normalise import RunningUserScale
 from myostream.stream.ring import RingBuffer
 from myostream.stream.source import UNKNOWN_LABEL, Source, StreamInfo
 from myostream.stream.windows import Windower, ms_to_samples
@@ -81,6 +85,8 @@ class Ranking:
     #: similarity of each free-text query to this window's embedding
     text_scores: dict[str, float]
     latency: Latency
+    #: the wearer's level is still being learnt (per-user normalisation not settled yet)
+    settling: bool = False
 
     @property
     def best(self) -> RankedClass:
@@ -103,13 +109,14 @@ class Ranker(Protocol):
     """What the pipeline needs from a model; :class:`myostream.model.MyoSem` is one.
 
     ``config`` says which signal it accepts (``n_channels``, ``rate``, ``window_ms``,
-    ``window_samples``, ``d_embed``), ``class_ids`` the candidates, ``catalog`` their
-    label and canonical description; ``rank(windows, k)`` returns ``all_scores [B,
-    classes]``, the unit-norm embeddings ``z [B, d]``, ``attention [B, M, N]`` (or None)
-    and ``rms [B, N, C]``.
+    ``window_samples``, ``d_embed``), ``preprocessing`` what that signal went through,
+    ``class_ids`` the candidates, ``catalog`` their label and canonical description;
+    ``rank(windows, k)`` returns ``all_scores [B, classes]``, the unit-norm embeddings
+    ``z [B, d]``, ``attention [B, M, N]`` (or None) and ``rms [B, N, C]``.
     """
 
     config: Any
+    preprocessing: Preprocessing
     class_ids: Sequence[str]
     catalog: Mapping[str, Any]
 
@@ -171,9 +178,11 @@ class _RankingQueue:
 class Pipeline:
     """Rank descriptions of the live EMG of ``source``, one :class:`Ranking` per hop.
 
-    ``filter_spec`` is the causal filter applied before windowing (``None``: none — the
-    caller passes the device profile's filter, or the one the model was trained with).
-    ``window_ms`` defaults to the model's window; ``hop_ms`` to a quarter of it.
+    The signal is prepared as ``ranker.preprocessing`` says: its causal filter, then, for
+    models that normalise per user, the wearer's own level learnt live
+    (:class:`~myostream.stream.normalise.RunningUserScale`; ``user_scale`` starts it from a
+    known level, e.g. the one a calibration measured). ``window_ms`` defaults to the
+    model's window; ``hop_ms`` to the preprocessing's hop.
     ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
     average over hops (0 = no smoothing). ``publish_rankings`` names an LSL marker
     stream to publish each ranking on as a JSON string. Rankings go to ``on_ranking``
@@ -188,7 +197,6 @@ class Pipeline:
         self,
         source: Source,
         ranker: Ranker,
-        filter_spec: FilterSpec | None = None,
         window_ms: float | None = None,
         hop_ms: float | None = None,
         smoothing: float = 0.0,
@@ -199,6 +207,7 @@ class Pipeline:
         on_ranking: Callable[[Ranking], None] | None = None,
         buffer_s: float = 10.0,
         latency_history: int = 1000,
+        user_scale: np.ndarray | None = None,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise MyostreamError(f"smoothing = {smoothing} must lie in [0, 1): it is the weight of the previous scores.")
@@ -206,7 +215,8 @@ class Pipeline:
             raise MyostreamError(f"top_k = {top_k} must be at least 1.")
         self.source = source
         self.ranker = ranker
-        self.filter_spec = filter_spec
+        self.preprocessing: Preprocessing = ranker.preprocessing
+        self.user_scale = None if user_scale is None else np.asarray(user_scale, np.float32)
         model_ms = float(ranker.config.window_ms)
         self.window_ms = float(window_ms if window_ms is not None else model_ms)
         if not math.isclose(self.window_ms, model_ms, rel_tol=1e-6):
@@ -214,7 +224,7 @@ class Pipeline:
                 f"Model {ranker.config.name!r} ranks windows of {model_ms:g} ms, not {self.window_ms:g} ms; "
                 "leave window_ms unset or use a model trained on that window."
             )
-        self.hop_ms = float(hop_ms if hop_ms is not None else self.window_ms / 4)
+        self.hop_ms = float(hop_ms if hop_ms is not None else self.preprocessing.hop_ms)
         if not self.hop_ms > 0:
             raise MyostreamError(f"hop_ms must be positive, got {self.hop_ms}.")
         self.smoothing = float(smoothing)
@@ -237,6 +247,8 @@ class Pipeline:
         #: paused or lost, are not in it, so its counters are its own)
         self.filtered: RingBuffer | None = None
         self.info: StreamInfo | None = None
+        #: the live per-user level (None until started, or when the model does not normalise per user)
+        self.normaliser: RunningUserScale | None = None
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._new_data = threading.Event()
@@ -321,6 +333,11 @@ class Pipeline:
     @property
     def running(self) -> bool:
         return self._worker is not None and self._worker.is_alive() and not self._stop.is_set()
+
+    @property
+    def filter_spec(self) -> FilterSpec | None:
+        """The causal filter the samples pass (the model's, from its preprocessing)."""
+        return self.preprocessing.filter
 
     def _close_source(self) -> None:
         if self._opened:
@@ -424,6 +441,13 @@ class Pipeline:
         assert self.ring is not None and self.filtered is not None and self.info is not None
         ring, info = self.ring, self.info
         filt = FilterStage(info.rate, info.n_channels, self.filter_spec)
+        pre = self.preprocessing
+        norm = None
+        if pre.normalisation != "none":
+            prior = self.user_scale if self.user_scale is not None else pre.prior_scale
+            norm = self.normaliser = RunningUserScale(info.rate, info.n_channels, pre.normalisation, prior=prior)
+            if self.user_scale is not None:
+                norm.start_settled()
         windower = Windower(self._window, self._hop, info.n_channels)
         label_names = info.label_names
         counter = 0
@@ -459,6 +483,8 @@ class Pipeline:
                 y = filt.process(span.data[a:b])
                 filter_s += time.perf_counter() - t0
                 self.filtered.write(y, span.timestamps[a:b])
+                if norm is not None:
+                    y = norm.process(y)
                 for w in windower.push(y, span.timestamps[a:b], seg_start, span.labels[a:b], lost):
                     if n_win == MAX_BATCH:  # keep the newest MAX_BATCH hops
                         windows[:-1] = windows[1:]
@@ -504,6 +530,7 @@ class Pipeline:
                         model_ms=1e3 * model_s,
                         total_ms=1e3 * (ready - arrived),
                     ),
+                    settling=norm is not None and not norm.settled,
                 )
                 self._deliver(ranking)
 

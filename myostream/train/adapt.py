@@ -19,9 +19,9 @@ the mean held-out R@1 on its own (0.879 -> 0.894) and after fine-tuning (0.965 k
 vs 0.973 re-fitted; 0.873 vs 0.921 for the person the base fits worst).
 ``normalizer="keep"`` keeps the trained statistics.
 
-The sessions' samples go through the causal filter the model was trained with (the
-checkpoint's ``training["filter"]``, else the sessions' device profile filter, as the
-live app does), are cut into the model's windows (majority label), and every class is
+The sessions' samples are prepared as the checkpoint's preprocessing says (its causal
+filter, then the user's own level when the model normalises per user, as the live
+pipeline does), are cut into the model's windows (majority label), and every class is
 capped at the median class count (rest dominates a calibration session) in both the
 adaptation and the held-out windows. Session classes the model does not know are
 left out (their prototypes would need the text model); they are reported.
@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings
 from myostream.data.recording import Recording
 from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
@@ -51,7 +52,7 @@ from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
-from myostream.stream.devices import FilterSpec
+from myostream.preprocess import FilterSpec
 from myostream.train.evaluate import embed_windows
 from myostream.train.loop import LossFn
 from myostream.train.metrics import emg_to_text, text_to_emg
@@ -75,8 +76,8 @@ class AdaptOptions:
     lr_b: float = 3e-4
     unfreeze_layers: int = 1
     batch_size: int = 64
-    #: the live pipeline's hop (a quarter of a 200 ms window): adaptation sees windows as live
-    hop_ms: float = 50.0
+    #: hop between adaptation windows (None: the model's live hop, so adaptation sees windows as live)
+    hop_ms: float | None = None
     normalizer: str = "refit"
     seed: int = 0
 
@@ -85,7 +86,7 @@ class AdaptOptions:
             raise MyostreamError(f"Normaliser mode {self.normalizer!r} is unknown; use one of {', '.join(NORMALIZERS)}.")
         if self.epochs_a < 0 or self.epochs_b < 0 or self.epochs_a + self.epochs_b == 0:
             raise MyostreamError("Adaptation needs at least one epoch (epochs_a + epochs_b >= 1, neither negative).")
-        if not self.hop_ms > 0 or self.batch_size < 1:
+        if (self.hop_ms is not None and not self.hop_ms > 0) or self.batch_size < 1:
             raise MyostreamError("Adaptation needs hop_ms > 0 and batch_size >= 1.")
 
     @classmethod
@@ -154,35 +155,6 @@ def check_recordings(model: RetrievalModel, recordings: Sequence[Recording]) -> 
                 f"expects {cfg.n_channels} channels at {cfg.rate:g} Hz; record with the armband the model was "
                 "trained for, or train a model for this setup."
             )
-
-
-def training_filter(model: RetrievalModel, recordings: Sequence[Recording]) -> FilterSpec | None:
-    """The causal filter the model's windows went through in training (what the live app applies)."""
-    recorded = model.metadata.get("filter")
-    if recorded is not None or "filter" in model.metadata:
-        return FilterSpec.from_dict(recorded, where="the checkpoint's filter") if recorded else None
-    devices = {str(r.meta.get("device", "")) for r in recordings}
-    if len(devices) == 1 and (device := devices.pop()):
-        from myostream.stream.devices import load_profile
-
-        try:
-            return load_profile(device).filter
-        except MyostreamError:
-            return None  # an LSL or BrainFlow source without a profile: raw, like the live app
-    return None
-
-
-def filtered(recordings: Sequence[Recording], spec: FilterSpec | None) -> list[Recording]:
-    """Each recording filtered causally from its first sample (a fresh filter each, as live)."""
-    from myostream.stream.filters import FilterStage
-
-    if spec is None:
-        return list(recordings)
-    out = []
-    for r in recordings:
-        stage = FilterStage(r.rate, r.n_channels, spec)
-        out.append(dataclasses.replace(r, emg=stage.process(np.asarray(r.emg[:], np.float32))))
-    return out
 
 
 def model_windows(model: RetrievalModel, recordings: Sequence[Recording], hop_ms: float) -> tuple[WindowSet, list[str]]:
@@ -328,10 +300,11 @@ def adapt_sessions(
     model = load_checkpoint(checkpoint, device="cpu")
     recordings = read_sessions(sessions)
     check_recordings(model, recordings)
-    spec = training_filter(model, recordings)
+    pre = model.preprocessing
     say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
-        f"filter: {_filter_text(spec)}")
-    windows, unknown = model_windows(model, filtered(recordings, spec), options.hop_ms)
+        f"filter: {_filter_text(pre.filter)}; per-user normalisation: {pre.normalisation}")
+    prepared = prepare_recordings(recordings, pre)
+    windows, unknown = model_windows(model, prepared, options.hop_ms or pre.hop_ms)
     if unknown:
         say(f"left out classes the model does not know: {', '.join(unknown)}")
     reps = sorted(set(windows.repetition.tolist()) - {0})
@@ -365,9 +338,13 @@ def adapt_sessions(
         holdout_repetition=held,
         classes=[c for i, c in enumerate(model.class_ids) if np.any(windows.y == i)],
         left_out_classes=unknown,
-        filter=None if spec is None else dataclasses.asdict(spec),
+        filter=None if pre.filter is None else dataclasses.asdict(pre.filter),
         dropped_straddling=split.dropped,
     )
+    if pre.normalisation != "none":  # live, this person starts from their own level rather than the population's
+        levels = person_levels(filter_recordings(recordings, pre.filter), pre.normalisation)
+        level = np.median(np.stack(list(levels.values())), axis=0)
+        result.model.set_preprocessing(dataclasses.replace(pre, prior_scale=tuple(round(float(v), 6) for v in level)))
     write_adapted(result, checkpoint, out)
     say(f"wrote the adapted checkpoint and its report to {out} ({result.seconds:.1f} s in all)")
     return result, out

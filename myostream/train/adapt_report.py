@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from myostream.calibrate import CueEvent, Protocol, labels_from_cues, load_protocol, trial_schedule
+from myostream.data.prepare import prepare_recordings
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
 from myostream.resources import resource_dir
@@ -42,10 +43,8 @@ from myostream.train.adapt import (
     Say,
     adapt,
     adapt_sessions,
-    filtered,
     model_windows,
     retrieval_scores,
-    training_filter,
 )
 
 REPORTS = ("simulated", "myo")
@@ -201,7 +200,7 @@ def myo_report(
         windows = {}
         for session in ("training0", "Test0", "Test1"):
             recordings = read_myo_folder(evaluation / subject / session)
-            ws, _ = model_windows(base_model, filtered(recordings, training_filter(base_model, recordings)), hop_ms)
+            ws, _ = model_windows(base_model, prepare_recordings(recordings, base_model.preprocessing), hop_ms)
             windows[session] = (torch.from_numpy(ws.x), torch.from_numpy(ws.y).long())
         tests = {s: windows[s] for s in ("Test0", "Test1")}
         row: dict[str, Any] = {"subject": subject, "n_adapt_windows": int(len(windows["training0"][1]))}

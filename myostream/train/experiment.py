@@ -16,6 +16,8 @@ name) and adds how to get the windows, how to split them and which text to align
     hop_ms = 50
     filter = "simulated"                # device profile whose causal filter the windows pass
                                         # through (what the live pipeline applies), or "none"
+    normalisation = "channel"           # per-user level: none | channel | global (myostream.preprocess)
+    ring = true                         # electrodes form a ring (default: the filter profile's)
     ...                                 # per source: folder, database, exercise, users, ...
 
     [protocol]
@@ -53,12 +55,13 @@ from typing import Any
 from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig, config_dir, list_configs, load_config
 from myostream.model.baselines import BACKBONES
-from myostream.stream.devices import FilterSpec, load_profile
+from myostream.preprocess import NORMALISATIONS, FilterSpec
+from myostream.stream.devices import load_profile
 
 SOURCES = ("ninapro", "myo", "sessions", "simulated")
 SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
 #: [data] keys a [test_data] table takes from [data] unless it sets them.
-_INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels")
+_INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ class DataSpec:
     classes: tuple[str, ...] | None = None
     # recordings with different channel counts: "error", "select" (first common) or "pad" (zeros)
     channels: str = "error"
+    # per-user normalisation of each wearing's filtered signal: none | channel | global (myostream.preprocess)
+    normalisation: str = "none"
+    # the electrodes form a ring (default: what the filter's device profile says)
+    ring: bool = False
     # ninapro
     database: str | None = None
     exercises: tuple[int, ...] | None = None
@@ -323,7 +330,8 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         raise MyostreamError(f"{where} names no data; add a [{section}] table with source = ninapro | myo | sessions | simulated, or pass --data DIR.")
     source = _choice(t.pop("source"), SOURCES, f"{w} source")
     allowed = {
-        "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels"},
+        "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels", "normalisation",
+                   "ring"},
         "ninapro": {"database", "exercise", "subjects"},
         "myo": {"subjects", "sessions"},
         "sessions": set(),
@@ -355,6 +363,8 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         label=label,
         classes=None if classes is None else tuple(_strs(classes, f"{w} classes")),
         channels=_choice(t.get("channels", "error"), ("error", "select", "pad"), f"{w} channels"),
+        normalisation=_choice(t.get("normalisation", "none"), NORMALISATIONS, f"{w} normalisation"),
+        ring=_bool(t.get("ring", _profile_ring(filter_name)), f"{w} ring"),
     )
     if source == "ninapro":
         exercise = t.get("exercise")
@@ -394,6 +404,13 @@ def _detect_source(folder: Path) -> str:
     if next(folder.glob("*.h5"), None):
         return "sessions"
     raise MyostreamError(f"Data folder {str(folder)!r} holds no NinaPro .mat, Myo classe_<i>.dat or session .h5 files.")
+
+
+def _profile_ring(filter_name: str) -> bool:
+    """Whether the device profile the data's filter comes from says its electrodes form a ring."""
+    if filter_name in ("none", "custom"):
+        return False
+    return load_profile(filter_name).ring
 
 
 def _filter(value: Any, where: str) -> tuple[str, FilterSpec | None]:

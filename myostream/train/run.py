@@ -20,7 +20,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from myostream.data.prepare import filter_recordings, person_key, person_levels, scale_recordings
 from myostream.data.recording import Recording
 from myostream.data.splits import (
     Split,
@@ -42,6 +43,7 @@ from myostream.errors import MyostreamError
 from myostream.model import create_model
 from myostream.model.checkpoint import save_checkpoint
 from myostream.model.retrieval import CatalogEntry, RetrievalModel
+from myostream.preprocess import Preprocessing
 from myostream.train import distributed
 from myostream.train.evaluate import embed_windows, evaluate_model
 from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
@@ -115,21 +117,6 @@ def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Re
     return recordings
 
 
-def filter_recordings(recordings: Sequence[Recording], data: DataSpec) -> list[Recording]:
-    """Each recording through the causal FilterStage the live pipeline applies (fresh state per file)."""
-    if data.filter is None:
-        return list(recordings)
-    from dataclasses import replace
-
-    from myostream.stream.filters import FilterStage
-
-    out = []
-    for rec in recordings:
-        stage = FilterStage(rec.rate, rec.n_channels, data.filter)
-        out.append(replace(rec, emg=stage.process(np.asarray(rec.emg[:], np.float32))))
-    return out
-
-
 def make_windows(recordings: Sequence[Recording], data: DataSpec, rate: float, n_channels: int | None) -> WindowSet:
     """Labelled windows restricted to the classes that have any (in first-seen order).
 
@@ -162,11 +149,42 @@ def check_channels(have: int, model: int) -> None:
 
 
 def prepare_windows(exp: Experiment, data: DataSpec | None = None, check: bool = True) -> WindowSet:
-    """Read, filter and window the experiment's data (or ``data``, e.g. its ``test_data``)."""
+    """Read, filter, scale per person (when ``[data] normalisation`` asks) and window the
+    experiment's data (or ``data``, e.g. its ``test_data``).
+
+    Each wearing's level is kept in its recordings' ``meta["level"]`` (the trainer takes
+    the training people's median as the live prior).
+    """
     cfg = exp.model
     data = data or exp.data
-    recordings = filter_recordings(read_recordings(data, cfg.n_channels, cfg.rate), data)
+    recordings = filter_recordings(read_recordings(data, cfg.n_channels, cfg.rate), data.filter)
+    if data.normalisation != "none":
+        levels = person_levels(recordings, data.normalisation)
+        recordings = [replace(r, meta={**r.meta, "level": levels[person_key(r)].tolist()})
+                      for r in scale_recordings(recordings, levels)]
     return make_windows(recordings, data, cfg.rate, cfg.n_channels if check else None)
+
+
+def run_preprocessing(exp: Experiment, ws: WindowSet, train_idx: np.ndarray) -> Preprocessing:
+    """What the run's windows went through, for its checkpoint (prior level: median over training people)."""
+    data = exp.data
+    prior = None
+    if data.normalisation != "none":
+        used = {int(i) for i in np.unique(ws.recording[train_idx])}
+        levels = np.array([ws.recordings[i].meta["level"] for i in sorted(used)], np.float64)
+        prior = tuple(round(float(v), 6) for v in np.median(levels, axis=0))
+    cfg = exp.model
+    return Preprocessing(
+        rate=cfg.rate,
+        n_channels=cfg.n_channels,
+        window_ms=cfg.window_ms,
+        hop_ms=round(cfg.window_ms / 4 * cfg.rate / 1000.0) * 1000.0 / cfg.rate,
+        filter=data.filter,
+        normalisation=data.normalisation,
+        prior_scale=prior,
+        ring=data.ring,
+        channel_names=tuple(ws.recordings[0].channel_names) if ws.n_channels == ws.recordings[0].n_channels else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -383,6 +401,7 @@ def train_run(
 
     torch.manual_seed(exp.seed)
     model = create_model(cfg, p_train, train_classes, architecture=v.architecture, n_classes=len(train_classes))
+    model.set_preprocessing(run_preprocessing(exp, ws, train_idx))
     x_train = torch.from_numpy(ws.data(train_idx))
     y_train = torch.from_numpy(to_train[ws.y[train_idx]])
     val = None
@@ -473,7 +492,6 @@ def _metadata(
         "experiment": exp.to_dict(),
         "variant": exp.variant.name,
         # the filter the training windows went through: the live app applies the same
-        "filter": asdict(exp.data.filter) if exp.data.filter is not None else {},
         "window_ms": exp.data.window_ms,
         "hop_ms": exp.data.hop_ms,
         "split": split.describe(),
@@ -548,7 +566,7 @@ def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
 
 def _data_spec(record: dict[str, Any]) -> DataSpec:
     """A :class:`DataSpec` back from its JSON record."""
-    from myostream.stream.devices import FilterSpec
+    from myostream.preprocess import FilterSpec
 
     d = dict(record)
     d["filter"] = FilterSpec(**d["filter"]) if d.get("filter") else None

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PyQt6 import QtCore, QtGui
 
-from myostream.apps.live import LiveWindow, default_checkpoint, live_command, load_text_encoder
+from myostream.apps.live import LiveWindow, live_command, load_text_encoder
+from myostream.runtime import bundled_checkpoint
 from myostream.cli import main
 from myostream.errors import MyostreamError
 from myostream.stream.lsl import publish
@@ -28,7 +29,7 @@ def checkpoint(tmp_path_factory):
 def window(qtbot, checkpoint):
     """The window on its default source; the bundled model when it is there, else the test checkpoint."""
     try:
-        model = default_checkpoint()
+        model = bundled_checkpoint()
     except MyostreamError:
         model = checkpoint
     w = LiveWindow(model=model, device="cpu")
@@ -172,8 +173,10 @@ def test_live_command_reports_bad_input_in_one_sentence(checkpoint, tmp_path, ca
 
 def test_default_checkpoint_is_the_bundled_folder_or_a_clear_error():
     try:
-        path = default_checkpoint()
+        path = bundled_checkpoint()
     except MyostreamError as exc:
-        assert "bundled model is missing" in str(exc) and "myostream train" in str(exc)
+        assert "no bundled model 'simulated'" in str(exc) and "myostream train" in str(exc)
     else:
         assert (path / "config.json").is_file() and path.name == "simulated"
+    with pytest.raises(MyostreamError, match="no bundled model 'nowhere'"):
+        bundled_checkpoint("nowhere")

@@ -9,6 +9,7 @@ import torch
 from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.preprocess import FilterSpec, Preprocessing
 from tests.model.helpers import CLASS_IDS, prototypes, tiny_config
 
 CATALOG = [
@@ -34,6 +35,29 @@ def test_round_trip_gives_identical_outputs(tmp_path, architecture):
     assert torch.equal(loaded.rank(x).all_scores, model.rank(x).all_scores)
     assert loaded.catalog["open_hand"] == CatalogEntry("open_hand", "open hand", "The hand performs open_hand.")
     assert loaded.metadata == {"seed": 7, "protocol": "random"}
+    assert loaded.preprocessing == model.preprocessing
+
+
+def test_preprocessing_travels_with_the_checkpoint(tmp_path):
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS)
+    pre = Preprocessing(rate=100.0, n_channels=4, window_ms=200.0, hop_ms=40.0, filter=FilterSpec(highpass=5.0, notch=50.0),
+                        normalisation="channel", prior_scale=(1.0, 2.0, 3.0, 4.0), ring=True,
+                        channel_names=("a", "b", "c", "d"))
+    model.set_preprocessing(pre)
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG))
+    assert loaded.preprocessing == pre
+
+
+def test_a_checkpoint_without_preprocessing_gets_its_training_filter_and_hop(tmp_path):
+    """Checkpoints written before preprocessing was recorded keep working as they were trained."""
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS)
+    path = save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG,
+                           training={"filter": {"highpass": 5.0}, "hop_ms": 50.0})
+    config = json.loads((path / "config.json").read_text())
+    del config["preprocessing"]
+    (path / "config.json").write_text(json.dumps(config))
+    pre = load_checkpoint(path).preprocessing
+    assert pre.filter == FilterSpec(highpass=5.0) and pre.hop_ms == 50.0 and pre.normalisation == "none"
 
 
 def test_catalog_must_cover_every_class(tmp_path):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -68,11 +70,10 @@ def test_bad_input_is_one_clear_error(model):
     bad[1, 3, 2] = float("nan")
     with pytest.raises(MyostreamError, match=r"NaN or infinite samples \(channel index \[2\]\)"):
         model.rank(bad)
-    with pytest.raises(MyostreamError, match="expects 4 channels but the stream has 8"):
-        model.check_stream(8, 100.0)
-    with pytest.raises(MyostreamError, match="expects 100 Hz but the stream runs at 200 Hz"):
-        model.check_stream(4, 200.0)
-    model.check_stream(4, 100.0)
+    with pytest.raises(MyostreamError, match="Preprocessing for 8 channels at 100 Hz .* does not fit"):
+        model.set_preprocessing(replace(model.preprocessing, n_channels=8))
+    with pytest.raises(MyostreamError, match="Preprocessing for 4 channels at 200 Hz .* does not fit"):
+        model.set_preprocessing(replace(model.preprocessing, rate=200.0))
     with pytest.raises(MyostreamError, match="Unknown class id 'wave'"):
         model.search("wave", torch.randn(2, 20, 4))
     with pytest.raises(MyostreamError, match="has 16 values, not 384"):

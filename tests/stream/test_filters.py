@@ -3,7 +3,8 @@ import pytest
 from scipy import signal
 
 from myostream.errors import MyostreamError
-from myostream.stream.devices import FilterSpec, load_profile
+from myostream.preprocess import FilterSpec
+from myostream.stream.devices import load_profile
 from myostream.stream.filters import FilterStage, design_sos
 
 RATE = 2000.0

@@ -7,9 +7,11 @@ marker stream. No timing assertions: where a test waits, it waits for an event.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ import torch
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
-from myostream.stream.devices import FilterSpec
+from myostream.preprocess import FilterSpec
 from myostream.stream.pipeline import Pipeline, Ranking
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
@@ -76,7 +78,9 @@ def patch_rms(window: np.ndarray, patch: int) -> np.ndarray:
 def test_live_simulator_gives_one_ranking_per_hop(sim_model):
     threads = set(threading.enumerate())
     sim = SimulatedArmband(hold_s=1.0, rest_s=0.5, seed=1)
-    pipeline = Pipeline(sim, sim_model, filter_spec=FilterSpec(highpass=20, notch=50), hop_ms=50, device="cpu", top_k=3)
+    model = copy.deepcopy(sim_model)
+    model.set_preprocessing(replace(model.preprocessing, filter=FilterSpec(highpass=20, notch=50)))
+    pipeline = Pipeline(sim, model, hop_ms=50, device="cpu", top_k=3)
     with pipeline:
         rankings = collect(pipeline, 30)
         stats = pipeline.stats()
@@ -116,6 +120,33 @@ def test_replay_windows_are_exactly_the_recorded_samples(sim_model):
         # EMG -> text scores are z . P_c of that very window
         expected = sim_model.rank(window[None], k=1).all_scores[0].numpy()
         np.testing.assert_allclose(r.scores, expected, atol=1e-5)
+
+
+def test_the_model_preprocessing_prepares_the_stream(sim_model):
+    """Filter and per-user level come from the model: windows are the filtered samples over the wearer's level."""
+    from myostream.preprocess import user_scale
+    from myostream.stream.filters import FilterStage
+
+    rec = simulated_recording(seconds=12.0)
+    spec = FilterSpec(highpass=20.0, notch=50.0)
+    filtered = FilterStage(rec.rate, rec.n_channels, spec).process(rec.emg)
+    level = user_scale(filtered, rec.rate, "channel")
+    model = copy.deepcopy(sim_model)
+    model.set_preprocessing(replace(model.preprocessing, filter=spec, normalisation="channel",
+                                    prior_scale=tuple(3.0 * level)))  # a population unlike this wearer
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=100, device="cpu")
+    with pipeline:
+        rankings = collect(pipeline, 100)
+        norm = pipeline.normaliser
+    assert rankings[0].settling and not rankings[-1].settling
+    # learnt from the stream: from 3x off to the offline level (per channel it depends on which gestures came first)
+    ratio = norm.scale / level
+    assert 0.7 < ratio.min() and ratio.max() < 1.4 and abs(ratio.mean() - 1.0) < 0.15, ratio
+    n = model.config.window_samples
+    last = rankings[-1]
+    window = filtered[last.counter - n + 1 : last.counter + 1]
+    # the window the model saw: filtered samples over the level in force (a slowly moving one)
+    np.testing.assert_allclose(last.rms, patch_rms(window / norm.scale, model.config.patch), rtol=0.05)
 
 
 def test_smoothing_is_an_exponential_average_over_hops(sim_model):
@@ -312,16 +343,14 @@ def test_ninapro_db1_replay(db1_dir: Path, tmp_path):
 
 def test_bundled_model_ranks_the_true_gesture_first():
     """On the bundled checkpoint, the true gesture ranks first for >= 90% of hops after a gesture's first second."""
-    from myostream.apps.live import default_checkpoint, filter_for
+    from myostream.runtime import load_model, make_pipeline
 
     try:
-        path = default_checkpoint()
+        model = load_model()
     except MyostreamError as exc:
         pytest.skip(str(exc))
-    model = load_checkpoint(path)
     rec = simulated_recording(seconds=40.0, seed=0, hold_s=3.0, rest_s=2.0)  # the default armband and schedule
-    pipeline = Pipeline(ReplaySource(rec, speed=4.0), model, filter_spec=filter_for("simulated", model), hop_ms=50,
-                        smoothing=0.5, device="cpu")
+    pipeline = make_pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=50, smoothing=0.5, device="cpu")
     with pipeline:
         rankings = collect(pipeline, 600)
     onset, previous, hits = 0, None, []

@@ -10,7 +10,7 @@ shared data folder is absent): adapted on one day, tested on another.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from myostream.cli import main
+from myostream.data.prepare import filter_recordings, prepare_recordings
 from myostream.data.recording import Recording
 from myostream.data.session import SessionWriter, read_session
 from myostream.data.windows import extract_windows
@@ -25,7 +26,8 @@ from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.config import ModelConfig, Stage2Config, Stage3Config
-from myostream.stream.devices import FilterSpec, load_profile
+from myostream.preprocess import FilterSpec
+from myostream.stream.devices import load_profile
 from myostream.stream.simulated import SimulatedArmband
 from myostream.text.catalog import catalog_for
 from myostream.text.encoder import TextEncoder
@@ -35,9 +37,7 @@ from myostream.train.adapt import (
     adapt,
     adapt_sessions,
     balanced,
-    filtered,
     model_windows,
-    training_filter,
 )
 from myostream.train.adapt_report import simulate_session
 from myostream.train.stage2 import train_stage2
@@ -85,14 +85,14 @@ def _train_base(cfg: ModelConfig, recordings: list[Recording], class_ids, spec: 
     torch.manual_seed(0)
     catalog = catalog_for(class_ids)
     prototypes, ids = build_prototypes(encoder, catalog)
-    ws = extract_windows(filtered(recordings, spec), cfg.window_ms, hop_ms, classes=class_ids)
+    ws = extract_windows(filter_recordings(recordings, spec), cfg.window_ms, hop_ms, classes=class_ids)
     idx = balanced(ws.y, np.arange(len(ws)))
     x, y = torch.from_numpy(ws.data(idx)), torch.from_numpy(ws.y[idx]).long()
     model = create_model(cfg, prototypes, ids)
+    model.set_preprocessing(replace(model.preprocessing, filter=spec))
     train_stage2(model, x, y, device="cpu", progress=False)
     train_stage3(model, x, y, device="cpu", progress=False)
-    save_checkpoint(model.eval(), out, catalog=[CatalogEntry(c.id, c.t0, c.t2) for c in catalog],
-                    training={"filter": asdict(spec)})
+    save_checkpoint(model.eval(), out, catalog=[CatalogEntry(c.id, c.t0, c.t2) for c in catalog])
     encoder.save(out)
     return out
 
@@ -160,7 +160,7 @@ def test_adapted_checkpoint_loads_with_the_trained_classes(adapted, base):
     record = new.metadata["adaptation"]
     assert record["after"] == json.loads(json.dumps(result.after))
     assert record["sessions"] == [str(p) for p in sorted(Path(result.extra["sessions"][0]).parent.glob("*.h5"))]
-    assert new.metadata["filter"] == old.metadata["filter"]
+    assert new.preprocessing == old.preprocessing
     assert (path / "text_encoder.json").is_file()  # free-text queries keep working in the live app
     window = np.random.default_rng(0).normal(size=(3, new.config.window_samples, 8)).astype(np.float32)
     assert new.rank(window).indices.shape == (3, 5)
@@ -240,8 +240,8 @@ def test_adaptation_on_real_myo_armband_sessions_helps_on_another_day(myo_dir, e
     windows = {}
     for session in ("training0", "Test0"):
         recordings = read_myo_folder(person / session)
-        assert training_filter(model, recordings) == spec  # the filter the base was trained through
-        ws, unknown = model_windows(model, filtered(recordings, spec), 150.0)
+        assert model.preprocessing.filter == spec  # the filter the base was trained through
+        ws, unknown = model_windows(model, prepare_recordings(recordings, model.preprocessing), 150.0)
         assert not unknown and ws.class_ids == MYO_CLASSES
         windows[session] = (torch.from_numpy(ws.x), torch.from_numpy(ws.y).long())
     result = adapt(model, *windows["training0"], {"Test0": windows["Test0"]}, AdaptOptions(epochs_a=6, epochs_b=4),

@@ -34,7 +34,7 @@ def test_train_writes_one_checkpoint_that_the_live_pipeline_runs(root):
     ckpt = trained_checkpoint(root)
     model = load_checkpoint(ckpt)
     assert model.class_ids == ARMBAND
-    assert model.metadata["filter"] == asdict(load_profile("simulated").filter)  # live applies what training saw
+    assert model.preprocessing.filter == load_profile("simulated").filter  # live applies what training saw
     assert model.metadata["normaliser"]["fitted_on"] == "training windows only"
     assert len(model.metadata["normaliser"]["std"]) == 8
     assert (ckpt / "text_encoder.json").is_file() and (ckpt / "text_encoder.safetensors").is_file()
