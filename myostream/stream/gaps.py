@@ -55,3 +55,35 @@ class GapCounter:
         lost = int(balance + 0.2) if balance >= 0.8 else 0
         self._balance = (balance - lost) * self._fade**regular
         return lost
+
+
+def find_gaps(timestamps: np.ndarray, rate: float, block_s: float = 0.1, context_s: float = 0.25) -> list[tuple[int, int]]:
+    """Where a whole recording lost samples: ``(index of the first sample after the gap, samples missing)``.
+
+    The timestamps first go through a :class:`GapCounter` in blocks of ``block_s``
+    seconds, as a live stream would arrive, so a file finds its gaps by the same rules as
+    :attr:`~myostream.stream.source.Chunk.lost` (jitter, arrival bursts and a slow device
+    clock are not loss); each loss sits at the longest step of the block that reported it.
+    With the whole recording at hand its size is then measured, not estimated: the
+    samples' offset from the nominal grid, median over ``context_s`` on either side
+    (up to the neighbouring gaps), moves by exactly the samples missing. A live counter
+    can only pay jitter off against the outstanding room and may come out one short.
+    """
+    t = np.asarray(timestamps, np.float64)
+    counter = GapCounter(rate)
+    step = max(1, int(round(block_s * rate)))
+    found: list[tuple[int, int]] = []
+    for a in range(0, len(t), step):
+        lost = counter.count(t[a : a + step])
+        if lost:
+            lo = max(a - 1, 0)
+            found.append((lo + int(np.argmax(np.diff(t[lo : a + step]))) + 1, lost))
+    offset = (t - t[0]) * rate - np.arange(len(t)) if len(t) else t
+    k = max(3, int(round(context_s * rate)))
+    gaps = []
+    for j, (i, lost) in enumerate(found):
+        before = offset[max(i - k, found[j - 1][0] if j else 0) : i]
+        after = offset[i : min(i + k, found[j + 1][0] if j + 1 < len(found) else len(t))]
+        measured = int(round(float(np.median(after) - np.median(before)))) if len(before) >= 3 and len(after) >= 3 else lost
+        gaps.append((i, measured if measured >= 1 else lost))
+    return gaps

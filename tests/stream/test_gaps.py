@@ -71,3 +71,19 @@ def test_late_stamps_paid_back_by_slightly_early_ones_do_not_add_up():
     gaps = GapCounter(RATE)
     t = _stamps(np.arange(700) + late)
     assert sum(gaps.count(b) for b in np.split(t, 70)) == 0
+
+
+def test_find_gaps_places_and_measures_each_loss_in_a_whole_recording():
+    from myostream.stream.gaps import find_gaps
+
+    rng = np.random.default_rng(1)
+    kept = np.concatenate([np.arange(0, 300), np.arange(350, 800), np.arange(801, 1000)])  # 50 lost, then 1
+    assert find_gaps(_stamps(kept), RATE) == [(300, 50), (750, 1)]
+    # jitter of +-0.2 periods: the live counter pays some of it off against the room (49);
+    # measured against the grid on either side the gap is exactly 50
+    t = _stamps(kept[:700]) + rng.uniform(-0.2, 0.2, 700) / RATE
+    gaps = GapCounter(RATE)
+    assert sum(gaps.count(b) for b in np.array_split(t, 35)) < 50
+    assert find_gaps(t, RATE) == [(300, 50)]
+    assert find_gaps(_stamps(np.arange(1000)), RATE) == []
+    assert find_gaps(t[:1], RATE) == [] and find_gaps(t[:0], RATE) == []
