@@ -52,6 +52,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         database=args.database,
         duration=args.duration,
         spin_ms=args.spin_ms,
+        stream=args.stream,
     )
 
 
@@ -124,13 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated armband")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an LSL stream to appear")
 
-    p = add("replay", _cmd_replay, "Replay a recording (NinaPro .mat, emg2pose .hdf5, Myo .dat, session .h5) as a live LSL stream.")
+    p = add("replay", _cmd_replay, "Replay a recording (NinaPro .mat, emg2pose .hdf5, Myo .dat, session .h5, LabRecorder .xdf, "
+            "table with dataset.toml) as a live LSL stream.")
     p.add_argument("file", help="recording file")
     p.add_argument("--lsl", metavar="NAME", default=None, help="LSL stream name (default: the file's stem)")
     p.add_argument("--speed", type=float, default=1.0, help="speed factor 0.25-10, or 0 for unthrottled")
     p.add_argument("--loop", action="store_true", help="start again at the end")
     p.add_argument("--start", type=float, default=0.0, help="start offset in seconds")
     p.add_argument("--database", default=None, help="NinaPro database when the file name does not say (db1, db2, ...)")
+    p.add_argument("--stream", default=None, help="the EMG stream of an .xdf file that holds several")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds of wall time")
     p.add_argument("--spin-ms", type=float, default=None,
                    help="wait the last this many ms before each block by spinning instead of sleeping "

@@ -23,6 +23,7 @@ def replay_command(
     database: str | None = None,
     duration: float | None = None,
     spin_ms: float | None = None,
+    stream: str | None = None,
 ) -> int:
     from myostream.stream.lsl import publish
     from myostream.stream.replay import ReplaySource
@@ -30,7 +31,9 @@ def replay_command(
     if duration is not None and not duration > 0:
         raise MyostreamError(f"--duration must be positive seconds, not {duration!r}.")
     pacing = {} if spin_ms is None else {"spin_ms": spin_ms}
-    source = ReplaySource.from_file(Path(path), database=database, speed=speed, loop=loop, start=start, **pacing)
+    source = ReplaySource.from_file(
+        Path(path), database=database, stream=stream, speed=speed, loop=loop, start=start, **pacing
+    )
     rec, info = source.recording, source.info
     name = lsl or rec.name
     pace = "unthrottled" if speed == 0 else f"{speed:g}x real time"

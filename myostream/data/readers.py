@@ -8,7 +8,10 @@ Formats and their readers (imported only when used):
   folder of them played back to back (:mod:`myostream.data.myo`);
 - ``session``: the project's own calibration sessions, HDF5 files without an ``emg2pose``
   group, read by ``myostream.data.session.read_session(path) -> Recording``, which the
-  calibration recorder provides (a folder of them: :func:`read_session_folder`).
+  calibration recorder provides (a folder of them: :func:`read_session_folder`);
+- ``xdf``: LabRecorder ``.xdf`` files, one recording per EMG stream (:mod:`myostream.data.xdf`);
+- ``table``: CSV/TSV/text and ``.npy``/``.npz`` tables described by a ``dataset.toml``
+  (:mod:`myostream.data.tables`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ FORMATS: dict[str, tuple[str, str]] = {
     "myo-dat": ("myostream.data.myo:read_myo_dat", "myostream.data.myo:read_myo_folder"),
     "myo-session": ("myostream.data.myo:read_myo_session", "myostream.data.myo:read_myo_folder"),
     "session": ("myostream.data.session:read_session", "myostream.data.readers:read_session_folder"),
+    "xdf": ("myostream.data.xdf:read_xdf_recording", "myostream.data.xdf:read_xdf_folder"),
+    "table": ("myostream.data.tables:read_table", "myostream.data.tables:read_table_folder"),
 }
+_XDF = (".xdf", ".xdfz")
+_TABLES = (".csv", ".tsv", ".txt", ".npy", ".npz")
+_KNOWN = ("NinaPro .mat, emg2pose .hdf5, Myo armband .dat, calibration session .h5, LabRecorder .xdf "
+          "and table (.csv .tsv .txt .npy .npz with a dataset.toml) files")
 
 
 def _function(spec: str) -> Callable[..., Any]:
@@ -62,10 +71,11 @@ def detect_format(path: str | Path) -> str:
                 return "emg2pose" if "emg2pose" in f else "session"
         except OSError as exc:
             raise MyostreamError(f"Recording {str(path)!r} is not a readable HDF5 file (truncated or corrupted: {exc}).") from None
-    raise MyostreamError(
-        f"Recording {str(path)!r} has an unknown format {suffix or '(no suffix)'}; myostream reads NinaPro .mat, "
-        "emg2pose .hdf5, Myo armband .dat and calibration session .h5 files."
-    )
+    if suffix in _XDF:
+        return "xdf"
+    if suffix in _TABLES:
+        return "table"
+    raise MyostreamError(f"Recording {str(path)!r} has an unknown format {suffix or '(no suffix)'}; myostream reads {_KNOWN}.")
 
 
 def _call(fn: Callable[..., Any], target: Path, fmt: str, kw: dict[str, Any]) -> Any:
@@ -89,28 +99,41 @@ def read_recording(path: str | Path, format: str | None = None, **kw: Any) -> Re
     return _call(_function(FORMATS[fmt][0]), path, fmt, kw)
 
 
+def detect_dataset_format(folder: str | Path) -> str | None:
+    """The format of a dataset folder's recordings, from the files inside; None when it holds none."""
+    folder = Path(folder)
+    if next(folder.rglob("*.mat"), None):
+        return "ninapro"
+    if next(folder.rglob("classe_*.dat"), None):
+        return "myo-dat"
+    if (folder / "metadata.csv").is_file() or next(folder.glob("*.hdf5"), None):
+        return "emg2pose"
+    if next(folder.glob("*.h5"), None):
+        return "session"
+    if any(next(folder.rglob(f"*{suffix}"), None) for suffix in _XDF):
+        return "xdf"
+    if (folder / "dataset.toml").is_file():
+        return "table"
+    return None
+
+
 def read_dataset(folder: str | Path, format: str | None = None, **kw: Any) -> list[Recording]:
-    """Read every recording of a dataset folder (NinaPro, emg2pose, Myo armband, sessions).
+    """Read every recording of a dataset folder (NinaPro, emg2pose, Myo armband, sessions, XDF, tables).
 
     The format is detected from the files inside when omitted; options go to the
     folder reader (e.g. ``subjects=[1, 2]`` for NinaPro, ``split="train"`` for emg2pose).
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise MyostreamError(
+            f"{str(folder)!r} is a file, not a dataset folder; read one recording with read_recording(), or give its folder."
+        )
     if not folder.is_dir():
         raise MyostreamError(f"Dataset folder {str(folder)!r} does not exist.")
     if format is None:
-        if next(folder.rglob("*.mat"), None):
-            format = "ninapro"
-        elif next(folder.rglob("classe_*.dat"), None):
-            format = "myo-dat"
-        elif (folder / "metadata.csv").is_file() or next(folder.glob("*.hdf5"), None):
-            format = "emg2pose"
-        elif next(folder.glob("*.h5"), None):
-            format = "session"
-        else:
-            raise MyostreamError(
-                f"Dataset folder {str(folder)!r} holds no NinaPro .mat, emg2pose .hdf5, Myo classe_<i>.dat or session .h5 files."
-            )
+        format = detect_dataset_format(folder)
+        if format is None:
+            raise MyostreamError(f"Dataset folder {str(folder)!r} holds none of the {_KNOWN} myostream reads.")
     if format not in FORMATS:
         raise MyostreamError(f"Unknown recording format {format!r}; use one of {', '.join(FORMATS)}.")
     return _call(_function(FORMATS[format][1]), folder, format, kw)

@@ -123,3 +123,22 @@ def concatenate(recordings: Sequence[Recording], source: str = "") -> Recording:
         source=source,
         meta={"parts": [r.source or r.name for r in recordings], "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
     )
+
+
+def repetitions_from_labels(labels: np.ndarray, label_names: Sequence[str]) -> np.ndarray:
+    """Repetition numbers for a format that does not store them: the n-th run of a class is its repetition n.
+
+    Rest (class ``rest``) and unlabelled samples get 0, as in NinaPro and the calibration sessions.
+    """
+    labels = np.asarray(labels)
+    repetition = np.zeros(len(labels), np.int16)
+    if len(labels) == 0:
+        return repetition
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(labels)) + 1, [len(labels)]))
+    seen: dict[int, int] = {}
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        k = int(labels[a])
+        if k >= 0 and label_names[k] != "rest":
+            seen[k] = seen.get(k, 0) + 1
+            repetition[a:b] = seen[k]
+    return repetition

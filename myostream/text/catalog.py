@@ -86,6 +86,13 @@ LABEL_SPACES: Mapping[str, tuple[int | str, ...]] = MappingProxyType(
 )
 
 _ID = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+def is_class_id(text: str) -> bool:
+    """Whether ``text`` has the form of a class id (letters, digits and ``_``, dotted: ``ninapro.A01``)."""
+    return bool(_ID.match(text))
+
+
 _CLASS_KEYS = {"id", "labels", *VIEWS}
 
 
