@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("adapt", _cmd_adapt, "Fine-tune a model to a user's calibration sessions.")
     p.add_argument("--model", default=None, help="checkpoint folder (with --report: a base model to reuse)")
-    p.add_argument("--sessions", default=None, help="folder of session .h5 files (or one session file)")
+    p.add_argument("--sessions", default=None, help="folder of session .h5 files (or .xdf files, tables with a dataset.toml), or one recording file")
     p.add_argument("--out", default=None, help="adapted checkpoint folder (default: <model>-adapted-<subject>); "
                    "with --report: the report folder (default docs/results/adaptation)")
     p.add_argument("--holdout-rep", type=int, default=None, help="repetition held out for before/after scores (default: the last)")

@@ -135,7 +135,7 @@ class Sidecar:
         return None if m is None else {k: v for k, v in m.groupdict().items() if v is not None}
 
     def class_ids(self, values: list[str], what: str) -> dict[str, str]:
-        """Label value -> class id for every value (through ``[labels]`` when given, else the values must be class ids)."""
+        """Label value -> class id for each value: through ``[labels]`` when given, else the values are class ids."""
         mapping: dict[str, str] = {}
         unknown = []
         for v in dict.fromkeys(values):
@@ -149,7 +149,9 @@ class Sidecar:
             else:
                 unknown.append(v)
         if unknown:
-            shown = ", ".join(repr(v) for v in unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+            shown = ", ".join(repr(v) for v in unknown[:8]) + (
+                f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+            )
             if self.labels is not None:
                 raise MyostreamError(
                     f"{what} holds label(s) {shown} that [labels] in {self.where} does not map; add them there."
@@ -195,7 +197,9 @@ def load_sidecar(path: str | Path | None) -> Sidecar:
         bad = sorted(set(table) - allowed)
         if bad:
             name = f"[{section}]" if section else "the top level"
-            raise MyostreamError(f"{where} has unknown key(s) {', '.join(bad)} in {name}; use {', '.join(sorted(allowed))}.")
+            raise MyostreamError(
+                f"{where} has unknown key(s) {', '.join(bad)} in {name}; use {', '.join(sorted(allowed))}."
+            )
     columns, xdf = raw.get("columns", {}), raw.get("xdf", {})
     rate = raw.get("rate")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
@@ -213,8 +217,10 @@ def load_sidecar(path: str | Path | None) -> Sidecar:
     if time_unit not in TIME_UNITS:
         raise MyostreamError(f"{where}: [columns] time_unit must be one of {', '.join(TIME_UNITS)}, not {time_unit!r}.")
     delimiter = columns.get("delimiter")
-    if delimiter is not None and not (delimiter == "whitespace" or (isinstance(delimiter, str) and len(delimiter) == 1)):
-        raise MyostreamError(f"{where}: [columns] delimiter must be one character or \"whitespace\", not {delimiter!r}.")
+    if delimiter is not None and not (
+        delimiter == "whitespace" or (isinstance(delimiter, str) and len(delimiter) == 1)
+    ):
+        raise MyostreamError(f'{where}: [columns] delimiter must be one character or "whitespace", not {delimiter!r}.')
     pattern = raw.get("filename", {}).get("pattern")
     if pattern is not None:
         try:
@@ -256,7 +262,9 @@ def check_label_map(labels: Mapping[Any, Any], what: str) -> dict[str, str]:
     table = {label_key(k): v for k, v in labels.items()}
     bad = [f"{k} = {v!r}" for k, v in table.items() if not isinstance(v, str) or not is_class_id(v)]
     if bad:
-        raise MyostreamError(f"{what} must map values to class ids (letters, digits, _ and dots), not {', '.join(bad[:3])}.")
+        raise MyostreamError(
+            f"{what} must map values to class ids (letters, digits, _ and dots), not {', '.join(bad[:3])}."
+        )
     return table
 
 

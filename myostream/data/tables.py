@@ -103,8 +103,11 @@ def _read_text(path: Path, sc: Sidecar, bad_lines: BadLines, where: str) -> _Tab
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MyostreamError(f"{where} is not UTF-8 text ({exc}); is it a table?") from None
-    lines = [(no, line) for no, line in enumerate(text.splitlines(), 1)
-             if line.strip() and not (sc.comment and line.lstrip().startswith(sc.comment))]
+    lines = [
+        (no, line)
+        for no, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not (sc.comment and line.lstrip().startswith(sc.comment))
+    ]
     if not lines:
         raise MyostreamError(f"{where} holds no lines of data.")
     delimiter = sc.delimiter or {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
@@ -148,22 +151,32 @@ def _read_text(path: Path, sc: Sidecar, bad_lines: BadLines, where: str) -> _Tab
     if bad:
         described = sorted(bad)
         if bad_lines == "error":
-            shown = "; ".join(f"line {numbers[i]} {bad[i]}" if bad[i].startswith("has") else f"line {numbers[i]}: {bad[i]}"
-                              for i in described[:_SHOWN])
+            shown = "; ".join(
+                f"line {numbers[i]} {bad[i]}" if bad[i].startswith("has") else f"line {numbers[i]}: {bad[i]}"
+                for i in described[:_SHOWN]
+            )
             more = described[_SHOWN:]
-            rest = f" (and {len(more)} more: lines {', '.join(str(numbers[i]) for i in more[:10])}{'...' if len(more) > 10 else ''})" if more else ""
-            hint = (" If the first line names the columns, set header = true under [columns] in the dataset.toml."
-                    if described[0] == 0 and names is None else "")
+            listed = ", ".join(str(numbers[i]) for i in more[:10]) + ("..." if len(more) > 10 else "")
+            rest = f" (and {len(more)} more: lines {listed})" if more else ""
+            hint = (
+                " If the first line names the columns, set header = true under [columns] in the dataset.toml."
+                if described[0] == 0 and names is None
+                else ""
+            )
             raise MyostreamError(
                 f"{where} has {len(bad)} malformed line(s): {shown}{rest}; fix the file, or read it with "
-                f"bad_lines = \"skip\" to leave such lines out.{hint}"
+                f'bad_lines = "skip" to leave such lines out.{hint}'
             )
         keep = [i for i in range(len(rows)) if i not in bad]
         if not keep:
             raise MyostreamError(f"{where} has no well-formed lines.")
         converted = convert(keep)
-        log.warning("%s: left out %d malformed line(s) (%s); the samples after them come one period early each.",
-                    where, len(bad), ", ".join(str(numbers[i]) for i in described[:10]) + ("..." if len(bad) > 10 else ""))
+        log.warning(
+            "%s: left out %d malformed line(s) (%s); the samples after them come one period early each.",
+            where,
+            len(bad),
+            ", ".join(str(numbers[i]) for i in described[:10]) + ("..." if len(bad) > 10 else ""),
+        )
     return _Table(
         emg=np.column_stack([converted[j] for j in emg]).astype(np.float32),
         channel_names=tuple(column_name(j) for j in emg) if names is not None else default_channel_names(len(emg)),
@@ -179,7 +192,9 @@ def _read_npy(path: Path, sc: Sidecar, where: str) -> _Table:
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
-        raise MyostreamError(f"{where} holds a {array.dtype} array of shape {array.shape}; expected numbers [samples, columns].")
+        raise MyostreamError(
+            f"{where} holds a {array.dtype} array of shape {array.shape}; expected numbers [samples, columns]."
+        )
     emg, roles = _columns(sc, None, array.shape[1], where)
     return _Table(
         emg=array[:, emg].astype(np.float32),
@@ -204,7 +219,9 @@ def _read_npz(path: Path, sc: Sidecar, where: str) -> _Table:
         raise MyostreamError(f"{where}: for .npz files [columns] emg names one array, not {list(sc.emg)}.")
     key = sc.emg[0] if sc.emg else "emg" if "emg" in arrays else next(iter(arrays)) if len(arrays) == 1 else None
     if key is None:
-        raise MyostreamError(f"{where} holds arrays {', '.join(arrays)}; name the EMG one with emg = \"NAME\" under [columns].")
+        raise MyostreamError(
+            f'{where} holds arrays {", ".join(arrays)}; name the EMG one with emg = "NAME" under [columns].'
+        )
     emg = get("emg", key)
     assert emg is not None
     emg = emg[:, None] if emg.ndim == 1 else emg
@@ -239,8 +256,15 @@ def _check_duration(table: _Table, sc: Sidecar, rate: float, where: str) -> None
         return
     expected = stated * rate
     if abs(n - expected) > max(1.0, 0.01 * expected):
-        log.warning("%s has %d samples, but %s at %g Hz makes %.0f; check rate in %s, or look for missing lines.",
-                    where, n, said, rate, expected, sc.where)
+        log.warning(
+            "%s has %d samples, but %s at %g Hz makes %.0f; check rate in %s, or look for missing lines.",
+            where,
+            n,
+            said,
+            rate,
+            expected,
+            sc.where,
+        )
 
 
 def read_table(path: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None) -> Recording:
@@ -261,12 +285,14 @@ def read_table(path: str | Path, sidecar: str | Path | None = None, bad_lines: B
         )
     policy = bad_lines or sc.bad_lines
     if policy not in ("error", "skip"):
-        raise MyostreamError(f"bad_lines must be \"error\" or \"skip\", not {policy!r}.")
+        raise MyostreamError(f'bad_lines must be "error" or "skip", not {policy!r}.')
     if sc.rate is None:
         raise MyostreamError(f"{sc.where} gives no rate; add rate = <samples per second> for {str(path)!r}.")
     entities = sc.entities(path)
     if entities is None:
-        raise MyostreamError(f"{where} does not match the [filename] pattern of {sc.where}, so its metadata is unknown.")
+        raise MyostreamError(
+            f"{where} does not match the [filename] pattern of {sc.where}, so its metadata is unknown."
+        )
     suffix = path.suffix.lower()
     if suffix == ".npy":
         table = _read_npy(path, sc, where)
@@ -316,7 +342,9 @@ def read_table(path: str | Path, sidecar: str | Path | None = None, bad_lines: B
     )
 
 
-def read_table_folder(folder: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None) -> list[Recording]:
+def read_table_folder(
+    folder: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None
+) -> list[Recording]:
     """Every table file of a dataset folder, read with the folder's ``dataset.toml``, sorted by path.
 
     The files are those the sidecar's ``files`` glob selects (default: every table file
@@ -337,8 +365,13 @@ def read_table_folder(folder: str | Path, sidecar: str | Path | None = None, bad
         paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in TABLE_SUFFIXES and p.is_file())
     matching = [p for p in paths if sc.entities(p) is not None]
     if len(matching) < len(paths):
-        log.info("%d of %d files in %s do not match the [filename] pattern of %s and are not read.",
-                 len(paths) - len(matching), len(paths), folder, sc.where)
+        log.info(
+            "%d of %d files in %s do not match the [filename] pattern of %s and are not read.",
+            len(paths) - len(matching),
+            len(paths),
+            folder,
+            sc.where,
+        )
     if not matching:
         raise MyostreamError(
             f"Table folder {str(folder)!r} holds no table files{' matching the sidecar' if paths else ''} "

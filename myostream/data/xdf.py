@@ -74,10 +74,11 @@ def _load(path: Path) -> list[dict[str, Any]]:
 
 
 def _describe(streams: list[dict[str, Any]]) -> str:
-    return ", ".join(
-        f"{_first(s['info']['name'], '?')!r} ({_first(s['info']['type'], '?')}, {_first(s['info']['nominal_srate'], '?')} Hz)"
-        for s in streams
-    ) or "no streams"
+    def one(s: dict[str, Any]) -> str:
+        info = s["info"]
+        return f"{_first(info['name'], '?')!r} ({_first(info['type'], '?')}, {_first(info['nominal_srate'], '?')} Hz)"
+
+    return ", ".join(one(s) for s in streams) or "no streams"
 
 
 def _channels(info: dict[str, Any], n: int) -> tuple[tuple[str, ...], str | None]:
@@ -89,20 +90,24 @@ def _channels(info: dict[str, Any], n: int) -> tuple[tuple[str, ...], str | None
     names = tuple(labels) if len(labels) == n and all(labels) else default_channel_names(n)
     units = {_first(c.get("unit")) for c in entries if isinstance(c, dict)} - {None}
     if len(units) > 1:
-        log.warning("XDF stream %r gives its channels different units (%s); the recording's unit says 'mixed'.",
-                    _first(info["name"]), ", ".join(sorted(units)))
+        log.warning(
+            "XDF stream %r gives its channels different units (%s); the recording's unit says 'mixed'.",
+            _first(info["name"]),
+            ", ".join(sorted(units)),
+        )
         return names, "mixed: " + ", ".join(sorted(units))
     return names, units.pop() if units else None
 
 
-def _marker_stream(streams: list[dict[str, Any]], emg_name: str, chosen: str | None, path: Path) -> dict[str, Any] | None:
+def _marker_stream(
+    streams: list[dict[str, Any]], emg_name: str, chosen: str | None, path: Path
+) -> dict[str, Any] | None:
     strings = [s for s in streams if _first(s["info"]["channel_format"]) == "string"]
     if chosen is not None:
         found = [s for s in strings if _first(s["info"]["name"]) == chosen]
         if not found:
             raise MyostreamError(
-                f"XDF file {str(path)!r} has no marker stream {chosen!r}; its string streams are "
-                f"{_describe(strings)}."
+                f"XDF file {str(path)!r} has no marker stream {chosen!r}; its string streams are {_describe(strings)}."
             )
         return found[0]
     own = [s for s in strings if _first(s["info"]["name"]) == f"{emg_name}-markers"]
@@ -171,7 +176,9 @@ def read_xdf(
     if chosen is not None:
         emg_streams = [s for s in streams if _first(s["info"]["name"]) == chosen]
         if not emg_streams:
-            raise MyostreamError(f"XDF file {str(path)!r} has no stream named {chosen!r}; it holds {_describe(streams)}.")
+            raise MyostreamError(
+                f"XDF file {str(path)!r} has no stream named {chosen!r}; it holds {_describe(streams)}."
+            )
     else:
         emg_streams = [s for s in streams if str(_first(s["info"]["type"], "")).lower() == "emg"]
         if not emg_streams:
@@ -186,7 +193,12 @@ def read_xdf(
 
 
 def _recording(
-    path: Path, s: dict[str, Any], streams: list[dict[str, Any]], markers: str | None, sc: Sidecar, entities: dict[str, str]
+    path: Path,
+    s: dict[str, Any],
+    streams: list[dict[str, Any]],
+    markers: str | None,
+    sc: Sidecar,
+    entities: dict[str, str],
 ) -> Recording:
     info = s["info"]
     name = str(_first(info["name"], ""))
@@ -207,11 +219,17 @@ def _recording(
     marker_name = None if marker is None else str(_first(marker["info"]["name"]))
     names = {_first(x["info"]["name"]) for x in streams}
     own = marker_name is not None and marker_name.endswith("-markers") and marker_name[: -len("-markers")] in names
-    labels, label_names, events = _labels(stamps, rate, marker, own, sc, f"Marker stream {marker_name!r} of {str(path)!r}")
+    labels, label_names, events = _labels(
+        stamps, rate, marker, own, sc, f"Marker stream {marker_name!r} of {str(path)!r}"
+    )
     gaps = [{"sample": i, "time": float(stamps[i]), "missing": m} for i, m in find_gaps(stamps, rate)]
     if gaps:
-        log.warning("%s lost %d samples in %d gap(s) (meta['gaps'] lists them); they are not filled in.",
-                    where, sum(g["missing"] for g in gaps), len(gaps))
+        log.warning(
+            "%s lost %d samples in %d gap(s) (meta['gaps'] lists them); they are not filled in.",
+            where,
+            sum(g["missing"] for g in gaps),
+            len(gaps),
+        )
     if marker is None:
         log.info("%s has no marker stream; its samples are unlabelled.", where)
     return Recording(

@@ -57,7 +57,9 @@ class GapCounter:
         return lost
 
 
-def find_gaps(timestamps: np.ndarray, rate: float, block_s: float = 0.1, context_s: float = 0.25) -> list[tuple[int, int]]:
+def find_gaps(
+    timestamps: np.ndarray, rate: float, block_s: float = 0.1, context_s: float = 0.25
+) -> list[tuple[int, int]]:
     """Where a whole recording lost samples: ``(index of the first sample after the gap, samples missing)``.
 
     The timestamps first go through a :class:`GapCounter` in blocks of ``block_s``
@@ -84,6 +86,8 @@ def find_gaps(timestamps: np.ndarray, rate: float, block_s: float = 0.1, context
     for j, (i, lost) in enumerate(found):
         before = offset[max(i - k, found[j - 1][0] if j else 0) : i]
         after = offset[i : min(i + k, found[j + 1][0] if j + 1 < len(found) else len(t))]
-        measured = int(round(float(np.median(after) - np.median(before)))) if len(before) >= 3 and len(after) >= 3 else lost
-        gaps.append((i, measured if measured >= 1 else lost))
+        if len(before) >= 3 and len(after) >= 3:
+            measured = int(round(float(np.median(after) - np.median(before))))
+            lost = measured if measured >= 1 else lost
+        gaps.append((i, lost))
     return gaps

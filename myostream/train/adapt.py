@@ -129,20 +129,20 @@ class AdaptResult:
 
 
 def read_sessions(path: str | Path) -> list[Recording]:
-    """Every calibration session in a folder (``*.h5``), or one session file."""
-    from myostream.data.session import read_session
+    """Every recording in a folder (calibration sessions ``*.h5``, or any dataset folder
+    :func:`~myostream.data.readers.read_dataset` reads: XDF, tables, ...), or one recording file."""
+    from myostream.data.readers import detect_dataset_format, read_dataset, read_recording
 
     path = Path(path)
     if path.is_file():
-        return [read_session(path)]
+        return [read_recording(path)]
     if not path.is_dir():
         raise MyostreamError(f"Sessions folder {str(path)!r} does not exist; give the folder `myostream record` wrote into.")
-    files = sorted(path.glob("*.h5"))
-    if not files:
+    if detect_dataset_format(path) is None:
         raise MyostreamError(
             f"Sessions folder {str(path)!r} holds no session .h5 files; record some with `myostream record --out {path}`."
         )
-    return [read_session(f) for f in files]
+    return read_dataset(path)
 
 
 def check_recordings(model: RetrievalModel, recordings: Sequence[Recording]) -> None:

@@ -11,7 +11,7 @@ name) and adds how to get the windows, how to split them and which text to align
     [stage2] / [stage3]                 # changes to its training settings
 
     [data]
-    source = "simulated"                # ninapro | myo | sessions | simulated
+    source = "simulated"                # ninapro | myo | sessions | xdf | table | simulated
     window_ms = 200                     # default: the model's window
     hop_ms = 50
     filter = "simulated"                # device profile whose causal filter the windows pass
@@ -58,7 +58,11 @@ from myostream.model.baselines import BACKBONES
 from myostream.preprocess import NORMALISATIONS, FilterSpec
 from myostream.stream.devices import load_profile
 
-SOURCES = ("ninapro", "myo", "sessions", "simulated")
+SOURCES = ("ninapro", "myo", "sessions", "xdf", "table", "simulated")
+#: [data] keys of the simulated source only.
+_SIMULATED_KEYS = frozenset({"users", "sessions", "seconds", "seed", "schedule", "hold_s", "rest_s"})
+#: [data] source of each dataset format (myostream.data.readers) that training reads.
+_SOURCE_OF_FORMAT = {"ninapro": "ninapro", "myo-dat": "myo", "session": "sessions", "xdf": "xdf", "table": "table"}
 SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
 #: [data] keys a [test_data] table takes from [data] unless it sets them.
 _INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring")
@@ -325,9 +329,11 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
     if folder_override is not None:
         t["folder"] = folder_override
         if "source" not in t or t["source"] == "simulated":
+            # the simulator's own settings (users, seconds, ...) do not apply to recorded files
+            t = {k: v for k, v in t.items() if k not in _SIMULATED_KEYS}
             t["source"] = _detect_source(Path(folder_override))
     if "source" not in t:
-        raise MyostreamError(f"{where} names no data; add a [{section}] table with source = ninapro | myo | sessions | simulated, or pass --data DIR.")
+        raise MyostreamError(f"{where} names no data; add a [{section}] table with source = {' | '.join(SOURCES)}, or pass --data DIR.")
     source = _choice(t.pop("source"), SOURCES, f"{w} source")
     allowed = {
         "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels", "normalisation",
@@ -335,7 +341,9 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         "ninapro": {"database", "exercise", "subjects"},
         "myo": {"subjects", "sessions"},
         "sessions": set(),
-        "simulated": {"users", "sessions", "seconds", "seed", "schedule", "hold_s", "rest_s"},
+        "xdf": set(),  # stream choice and marker tables: the folder's dataset.toml
+        "table": set(),  # rate, columns, labels: the folder's dataset.toml
+        "simulated": set(_SIMULATED_KEYS),
     }
     bad = sorted(set(t) - allowed["common"] - allowed[source])
     if bad:
@@ -395,15 +403,17 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
 
 
 def _detect_source(folder: Path) -> str:
+    from myostream.data.readers import detect_dataset_format
+
     if not folder.is_dir():
         raise MyostreamError(f"Data folder {str(folder)!r} does not exist; pass --data with an existing dataset folder.")
-    if next(folder.rglob("*.mat"), None):
-        return "ninapro"
-    if next(folder.rglob("classe_*.dat"), None):
-        return "myo"
-    if next(folder.glob("*.h5"), None):
-        return "sessions"
-    raise MyostreamError(f"Data folder {str(folder)!r} holds no NinaPro .mat, Myo classe_<i>.dat or session .h5 files.")
+    fmt = detect_dataset_format(folder)
+    if fmt not in _SOURCE_OF_FORMAT:
+        raise MyostreamError(
+            f"Data folder {str(folder)!r} holds no NinaPro .mat, Myo classe_<i>.dat, session .h5, .xdf or table "
+            f"(with a dataset.toml) files{f', only {fmt} recordings, which training does not read' if fmt else ''}."
+        )
+    return _SOURCE_OF_FORMAT[fmt]
 
 
 def _profile_ring(filter_name: str) -> bool:

@@ -76,8 +76,10 @@ def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Record
         from myostream.data.myo import read_myo_folder
 
         return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter)
-    from myostream.data.readers import read_session_folder
+    from myostream.data.readers import read_dataset, read_session_folder
 
+    if data.source in ("xdf", "table"):
+        return read_dataset(folder, format=data.source)
     return read_session_folder(folder)
 
 

@@ -40,8 +40,11 @@ def test_dispatch_by_format(db2_dir: Path, tmp_path: Path) -> None:
 def test_bad_input(tmp_path: Path, db2_dir: Path) -> None:
     with pytest.raises(MyostreamError, match=r"'.*nothing\.mat' does not exist"):
         read_recording(tmp_path / "nothing.mat")
-    (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(MyostreamError, match=r"notes\.txt.*unknown format \.txt"):
+    (tmp_path / "notes.pdf").write_text("hello")
+    with pytest.raises(MyostreamError, match=r"notes\.pdf.*unknown format \.pdf; myostream reads NinaPro"):
+        read_recording(tmp_path / "notes.pdf")
+    (tmp_path / "notes.txt").write_text("hello")  # a text table: it needs a dataset.toml to say what it holds
+    with pytest.raises(MyostreamError, match=r"notes\.txt' has no dataset\.toml in its folder or a parent"):
         read_recording(tmp_path / "notes.txt")
     (tmp_path / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 10)
     with pytest.raises(MyostreamError, match=r"broken\.h5.*not a readable HDF5 file"):

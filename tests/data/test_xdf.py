@@ -27,20 +27,43 @@ def emg_stream(stream_id: int = 1, name: str = "TestBand", seed: int = 0) -> Xdf
     rng = np.random.default_rng(seed)
     offsets = [(T0 + OFFSET + 2.0 * k, OFFSET) for k in range(4)]
     return XdfStream(
-        stream_id, name, "EMG", "float32", RATE, rng.normal(0, 50, (len(KEPT), 8)).astype(np.float32), T0 + KEPT / RATE,
-        channels=[{"label": c, "unit": "microvolts", "type": "EMG"} for c in CHANNELS], clock_offsets=offsets,
+        stream_id,
+        name,
+        "EMG",
+        "float32",
+        RATE,
+        rng.normal(0, 50, (len(KEPT), 8)).astype(np.float32),
+        T0 + KEPT / RATE,
+        channels=[{"label": c, "unit": "microvolts", "type": "EMG"} for c in CHANNELS],
+        clock_offsets=offsets,
     )
 
 
 def marker_stream(stream_id: int, name: str, cues: list[tuple[float, str]]) -> XdfStream:
-    return XdfStream(stream_id, name, "Markers", "string", 0.0, [c for _, c in cues],
-                     np.array([T0 + OFFSET + t for t, _ in cues]), clock_offsets=[(T0, 0.0), (T0 + 4.0, 0.0)])
+    return XdfStream(
+        stream_id,
+        name,
+        "Markers",
+        "string",
+        0.0,
+        [c for _, c in cues],
+        np.array([T0 + OFFSET + t for t, _ in cues]),
+        clock_offsets=[(T0, 0.0), (T0 + 4.0, 0.0)],
+    )
 
 
 def imu_stream(stream_id: int) -> XdfStream:
     rng = np.random.default_rng(7)
-    return XdfStream(stream_id, "TestBand-imu", "ACC", "int16", 50.0, rng.integers(-500, 500, (300, 3)),
-                     T0 + np.arange(300) / 50.0, clock_offsets=[(T0 + OFFSET, OFFSET), (T0 + OFFSET + 4.0, OFFSET)])
+    return XdfStream(
+        stream_id,
+        "TestBand-imu",
+        "ACC",
+        "int16",
+        50.0,
+        rng.integers(-500, 500, (300, 3)),
+        T0 + np.arange(300) / 50.0,
+        clock_offsets=[(T0 + OFFSET, OFFSET), (T0 + OFFSET + 4.0, OFFSET)],
+    )
 
 
 @pytest.fixture
@@ -49,8 +72,10 @@ def recorded(tmp_path: Path) -> tuple[Path, XdfStream]:
     emg = emg_stream()
     folder = tmp_path / "sub-P01" / "ses-2"
     folder.mkdir(parents=True)
-    path = write_xdf(folder / "sub-P01_ses-2_task-grasp_run-001_emg.xdf",
-                     [emg, imu_stream(2), marker_stream(3, "TestBand-markers", CUES)])
+    path = write_xdf(
+        folder / "sub-P01_ses-2_task-grasp_run-001_emg.xdf",
+        [emg, imu_stream(2), marker_stream(3, "TestBand-markers", CUES)],
+    )
     return path, emg
 
 
@@ -106,21 +131,35 @@ def test_plain_string_markers_through_a_sidecar_table(tmp_path: Path) -> None:
     rec = read_recording(tmp_path / "s1.xdf")
     assert rec.dataset == "grip-study" and rec.label_names == ("fist", "open_hand", "rest")
     assert rec.meta["marker_stream"] == "PsychoPyMarkers"  # the file's only marker stream
-    want = expected_labels(rec.label_names, [(0.0, None), (0.5, "fist"), (1.5, None), (2.0, "open_hand"),
-                                             (2.8, "rest"), (4.0, None)])
+    want = expected_labels(
+        rec.label_names, [(0.0, None), (0.5, "fist"), (1.5, None), (2.0, "open_hand"), (2.8, "rest"), (4.0, None)]
+    )
     np.testing.assert_array_equal(rec.labels, want)
     # the argument replaces the sidecar's table; a marker neither maps is named
-    with pytest.raises(MyostreamError, match=r"holds label\(s\) 'cue_open', 'relax' that \[labels\] in .* does not map"):
+    with pytest.raises(
+        MyostreamError, match=r"holds label\(s\) 'cue_open', 'relax' that \[labels\] in .* does not map"
+    ):
         read_xdf(tmp_path / "s1.xdf", label_map={"cue_fist": "fist"})
     (tmp_path / "dataset.toml").write_text('[xdf]\nstop = ["stop"]\n')
-    with pytest.raises(MyostreamError, match=r"'PsychoPyMarkers' .* holds plain markers \('trial_start', 'cue_fist', "
-                                             r"'stop', 'cue_open', 'relax'\); map them to class ids with a \[labels\] table"):
+    with pytest.raises(
+        MyostreamError,
+        match=r"'PsychoPyMarkers' .* holds plain markers \('trial_start', 'cue_fist', "
+        r"'stop', 'cue_open', 'relax'\); map them to class ids with a \[labels\] table",
+    ):
         read_recording(tmp_path / "s1.xdf")
 
 
 def test_several_emg_streams_one_recording_each(tmp_path: Path) -> None:
-    myo = XdfStream(2, "Myo", "EMG", "int16", 200.0, np.arange(2400, dtype=np.int16).reshape(300, 8),
-                    T0 + np.arange(300) / 200.0, clock_offsets=[(T0, OFFSET)])
+    myo = XdfStream(
+        2,
+        "Myo",
+        "EMG",
+        "int16",
+        200.0,
+        np.arange(2400, dtype=np.int16).reshape(300, 8),
+        T0 + np.arange(300) / 200.0,
+        clock_offsets=[(T0, OFFSET)],
+    )
     path = write_xdf(tmp_path / "two.xdf", [emg_stream(), myo, marker_stream(3, "TestBand-markers", CUES)])
     recs = read_xdf(path)
     assert [(r.meta["stream"], r.rate, r.n_channels) for r in recs] == [("TestBand", 1000.0, 8), ("Myo", 200.0, 8)]
@@ -139,7 +178,9 @@ def test_bad_xdf_input_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(MyostreamError, match=r"fake\.xdf' is not a readable XDF file"):
         read_recording(tmp_path / "fake.xdf")
     only_imu = write_xdf(tmp_path / "imu.xdf", [imu_stream(1)])
-    with pytest.raises(MyostreamError, match=r"no stream of type EMG \(it holds 'TestBand-imu' \(ACC, 50 Hz\)\); name the one"):
+    with pytest.raises(
+        MyostreamError, match=r"no stream of type EMG \(it holds 'TestBand-imu' \(ACC, 50 Hz\)\); name the one"
+    ):
         read_recording(only_imu)
     assert read_recording(only_imu, stream="TestBand-imu").n_samples == 300  # any regular numeric stream, by name
     with pytest.raises(MyostreamError, match="has no stream named 'EMG'"):
@@ -147,7 +188,9 @@ def test_bad_xdf_input_is_one_sentence(tmp_path: Path) -> None:
     two = write_xdf(tmp_path / "m.xdf", [emg_stream(), marker_stream(2, "A", CUES), marker_stream(3, "B", CUES)])
     with pytest.raises(MyostreamError, match="2 marker streams .* choose one with markers=NAME"):
         read_recording(two)
-    with pytest.raises(MyostreamError, match=r"Marker stream 'B' .* holds plain markers \('rest', 'fist', 'open_hand'\)"):
+    with pytest.raises(
+        MyostreamError, match=r"Marker stream 'B' .* holds plain markers \('rest', 'fist', 'open_hand'\)"
+    ):
         read_recording(two, markers="B")  # not the project's NAME-markers: a table must say what they mean
     identity = {c: c for c in ("rest", "fist", "open_hand")}
     assert read_recording(two, markers="B", label_map=identity).meta["marker_stream"] == "B"
@@ -173,3 +216,19 @@ def test_replay_live_and_dataset_paths_take_xdf(recorded, stream_name: str, caps
     with pytest.raises(MyostreamError, match="is a file, not a dataset folder; read one recording with read_recording"):
         read_dataset(path)
     assert [r.subject for r in read_dataset(path.parents[2])] == ["P01"]  # a BIDS tree, found below the root
+
+
+def test_train_data_folder_and_adapt_sessions_take_xdf(recorded) -> None:
+    from myostream.train.adapt import read_sessions
+    from myostream.train.experiment import load_experiment
+    from myostream.train.run import prepare_windows
+
+    path, _ = recorded
+    root = path.parents[2]
+    exp = load_experiment("myosem-simulated", data_folder=str(root))  # `myostream train myosem-simulated --data DIR`
+    assert exp.data.source == "xdf"
+    windows = prepare_windows(exp)  # read, filtered and windowed as training does (8 ch at 1 kHz fit the model)
+    assert set(windows.class_ids) == {"rest", "fist", "open_hand"} and len(windows) > 50
+    assert set(windows.repetition.tolist()) == {1, 2}  # fist twice: enough for adapt's held-out repetition
+    assert [r.meta["stream"] for r in read_sessions(path)] == ["TestBand"]  # `myostream adapt --sessions FILE.xdf`
+    assert len(read_sessions(root)) == 1

@@ -73,9 +73,17 @@ def _header(s: XdfStream) -> bytes:
     )
     desc = f"<desc><channels>{channels}</channels></desc>" if s.channels else "<desc />"
     fields = {
-        "name": s.name, "type": s.type, "channel_count": str(s.channel_count), "nominal_srate": f"{s.rate:g}",
-        "channel_format": s.channel_format, "source_id": s.source_id or s.name, "version": "1.1000000000000001",
-        "created_at": "1234.5", "uid": f"uid-{s.stream_id}", "session_id": "default", "hostname": "testhost",
+        "name": s.name,
+        "type": s.type,
+        "channel_count": str(s.channel_count),
+        "nominal_srate": f"{s.rate:g}",
+        "channel_format": s.channel_format,
+        "source_id": s.source_id or s.name,
+        "version": "1.1000000000000001",
+        "created_at": "1234.5",
+        "uid": f"uid-{s.stream_id}",
+        "session_id": "default",
+        "hostname": "testhost",
     }
     return struct.pack("<I", s.stream_id) + _xml(fields, desc)
 
@@ -99,7 +107,8 @@ def _samples(s: XdfStream, a: int, b: int, last: float | None) -> bytes:
 def _footer(s: XdfStream) -> bytes:
     offsets = "".join(f"<offset><time>{t!r}</time><value>{v!r}</value></offset>" for t, v in s.clock_offsets)
     fields = {
-        "first_timestamp": repr(float(s.timestamps[0])), "last_timestamp": repr(float(s.timestamps[-1])),
+        "first_timestamp": repr(float(s.timestamps[0])),
+        "last_timestamp": repr(float(s.timestamps[-1])),
         "sample_count": str(len(s.timestamps)),
     }
     return struct.pack("<I", s.stream_id) + _xml(fields, f"<clock_offsets>{offsets}</clock_offsets>")
