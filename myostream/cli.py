@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated armband")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an LSL stream to appear")
 
-    p = add("replay", _cmd_replay, "Replay a recording (NinaPro .mat, emg2pose .hdf5, Myo .dat, session .h5, LabRecorder .xdf, "
+    p = add("replay", _cmd_replay,
+            "Replay a recording (NinaPro .mat, emg2pose .hdf5, Myo .dat, session .h5, LabRecorder .xdf, "
             "table with dataset.toml) as a live LSL stream.")
     p.add_argument("file", help="recording file")
     p.add_argument("--lsl", metavar="NAME", default=None, help="LSL stream name (default: the file's stem)")
@@ -219,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("adapt", _cmd_adapt, "Fine-tune a model to a user's calibration sessions.")
     p.add_argument("--model", default=None, help="checkpoint folder (with --report: a base model to reuse)")
-    p.add_argument("--sessions", default=None, help="folder of session .h5 files (or .xdf files, tables with a dataset.toml), or one recording file")
+    p.add_argument("--sessions", default=None,
+                   help="folder of session .h5 files (or .xdf files, tables with a dataset.toml), "
+                        "or one recording file")
     p.add_argument("--out", default=None, help="adapted checkpoint folder (default: <model>-adapted-<subject>); "
                    "with --report: the report folder (default docs/results/adaptation)")
     p.add_argument("--holdout-rep", type=int, default=None, help="repetition held out for before/after scores (default: the last)")

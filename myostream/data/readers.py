@@ -75,7 +75,9 @@ def detect_format(path: str | Path) -> str:
         return "xdf"
     if suffix in _TABLES:
         return "table"
-    raise MyostreamError(f"Recording {str(path)!r} has an unknown format {suffix or '(no suffix)'}; myostream reads {_KNOWN}.")
+    raise MyostreamError(
+        f"Recording {str(path)!r} has an unknown format {suffix or '(no suffix)'}; myostream reads {_KNOWN}."
+    )
 
 
 def _call(fn: Callable[..., Any], target: Path, fmt: str, kw: dict[str, Any]) -> Any:
@@ -126,7 +128,8 @@ def read_dataset(folder: str | Path, format: str | None = None, **kw: Any) -> li
     folder = Path(folder)
     if folder.is_file():
         raise MyostreamError(
-            f"{str(folder)!r} is a file, not a dataset folder; read one recording with read_recording(), or give its folder."
+            f"{str(folder)!r} is a file, not a dataset folder; read one recording with read_recording(), "
+            "or give its folder."
         )
     if not folder.is_dir():
         raise MyostreamError(f"Dataset folder {str(folder)!r} does not exist.")

@@ -333,7 +333,9 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
             t = {k: v for k, v in t.items() if k not in _SIMULATED_KEYS}
             t["source"] = _detect_source(Path(folder_override))
     if "source" not in t:
-        raise MyostreamError(f"{where} names no data; add a [{section}] table with source = {' | '.join(SOURCES)}, or pass --data DIR.")
+        raise MyostreamError(
+            f"{where} names no data; add a [{section}] table with source = {' | '.join(SOURCES)}, or pass --data DIR."
+        )
     source = _choice(t.pop("source"), SOURCES, f"{w} source")
     allowed = {
         "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels", "normalisation",
