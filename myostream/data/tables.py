@@ -88,6 +88,12 @@ def _columns(sc: Sidecar, names: list[str] | None, n_columns: int, where: str) -
     return emg, roles
 
 
+def _keys(values: list) -> list[str]:
+    """:func:`label_key` of every value, worked out once per distinct value (files have millions of rows)."""
+    keys = {v: label_key(v) for v in set(values)}
+    return [keys[v] for v in values]
+
+
 def _splitter(delimiter: str):
     if delimiter == "whitespace":
         return str.split
@@ -134,8 +140,9 @@ def _read_text(path: Path, sc: Sidecar, bad_lines: BadLines, where: str) -> _Tab
 
     def convert(keep: list[int]) -> dict[int, np.ndarray]:
         out = {}
+        columns = list(zip(*(rows if len(keep) == len(rows) else [rows[i] for i in keep])))  # rows -> columns in C
         for j in numeric:
-            values = [rows[i][j] for i in keep]
+            values = columns[j]
             try:
                 out[j] = np.array(values, np.float64)
             except ValueError:  # find the lines, then leave the conversion to the caller's second pass
@@ -180,7 +187,7 @@ def _read_text(path: Path, sc: Sidecar, bad_lines: BadLines, where: str) -> _Tab
     return _Table(
         emg=np.column_stack([converted[j] for j in emg]).astype(np.float32),
         channel_names=tuple(column_name(j) for j in emg) if names is not None else default_channel_names(len(emg)),
-        labels=[label_key(rows[i][roles["label"]]) for i in keep] if "label" in roles else None,
+        labels=_keys([rows[i][roles["label"]] for i in keep]) if "label" in roles else None,
         time=converted[roles["time"]] if "time" in roles else None,
         repetition=converted[roles["repetition"]] if "repetition" in roles else None,
         skipped=[numbers[i] for i in sorted(bad)],
@@ -199,7 +206,7 @@ def _read_npy(path: Path, sc: Sidecar, where: str) -> _Table:
     return _Table(
         emg=array[:, emg].astype(np.float32),
         channel_names=default_channel_names(len(emg)),
-        labels=[label_key(v) for v in array[:, roles["label"]].tolist()] if "label" in roles else None,
+        labels=_keys(array[:, roles["label"]].tolist()) if "label" in roles else None,
         time=array[:, roles["time"]].astype(np.float64) if "time" in roles else None,
         repetition=array[:, roles["repetition"]] if "repetition" in roles else None,
     )
@@ -232,7 +239,7 @@ def _read_npz(path: Path, sc: Sidecar, where: str) -> _Table:
     return _Table(
         emg=emg.astype(np.float32),
         channel_names=default_channel_names(emg.shape[1]),
-        labels=None if labels is None else [label_key(v) for v in labels.tolist()],
+        labels=None if labels is None else _keys(labels.tolist()),
         time=None if time is None else time.astype(np.float64),
         repetition=repetition,
     )
@@ -311,7 +318,7 @@ def read_table(path: str | Path, sidecar: str | Path | None = None, bad_lines: B
         classes = sc.class_ids(values, where)
         label_names = sc.label_order(list(classes.values()))
         lut = {v: label_names.index(c) for v, c in classes.items()}
-        labels = np.array([lut[v] for v in values], np.int16)
+        labels = np.fromiter((lut[v] for v in values), np.int16, n)
     else:
         label_names, labels = (), np.full(n, -1, np.int16)
     if table.repetition is not None:
