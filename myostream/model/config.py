@@ -32,6 +32,8 @@ class Stage2Config:
     lambda_vq: float = 0.25
     #: weight of the commitment term inside L_vq (VQ-VAE's beta)
     commitment: float = 0.25
+    #: keep the epoch with the best validation accuracy (epochs is then an upper bound), not the last
+    select_best: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Stage3Config:
     unfreeze_layers: int = 1
     temperature: float = 0.07
     lambda_aux: float = 0.1
+    #: keep the epoch (of either phase) with the best validation R@1, not the last
+    select_best: bool = True
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ name) and adds how to get the windows, how to split them and which text to align
     source = "myo"                      # keys as in [data]; window, hop, filter, rest, label,
     folder = "..."                      # classes and channels default to [data]'s
 
+    [augment]                           # how training batches are perturbed (myostream.train.augment)
+    rotation = 0.5                      # electrodes either way (ring bands only); mirror, gain, noise
+
     [text]
     catalogs = ["armband"]              # description catalogs the prototypes come from
     steps = 150                         # stage-1 training steps; train_layers, model, ...
@@ -56,6 +59,7 @@ from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig, config_dir, list_configs, load_config
 from myostream.model.baselines import BACKBONES
 from myostream.preprocess import NORMALISATIONS, FilterSpec
+from myostream.train.augment import Augmentation
 from myostream.stream.devices import load_profile
 
 SOURCES = ("ninapro", "myo", "sessions", "xdf", "table", "simulated")
@@ -148,6 +152,9 @@ class ProtocolSpec:
     held_out_classes: tuple[str, ...] | None = None
     test_repetitions: tuple[int, ...] | None = None
     validation_fraction: float = 0.1
+    # what validation holds out of training: "runs" (of every person) or "subjects" (whole people,
+    # so the chosen epoch is the one that transfers best to people the model has not seen)
+    validation: str = "runs"
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,8 @@ class Experiment:
     path: str = ""
     #: the recordings that test under the cross-dataset protocol
     test_data: DataSpec | None = None
+    #: how training batches are perturbed (the [augment] table)
+    augment: Augmentation = field(default_factory=Augmentation)
 
     def with_variant(self, name: str) -> "Experiment":
         return replace(self, variant=variant(name))
@@ -248,7 +257,7 @@ def load_experiment(name_or_path: str | Path, data_folder: str | None = None) ->
 def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = None) -> Experiment:
     where = f"Config {str(path)!r}"
     known = {"name", "description", "model", "model_overrides", "seed", "data", "test_data", "protocol", "text",
-             "variant", "results", "stage2", "stage3"}
+             "variant", "results", "stage2", "stage3", "augment"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise MyostreamError(f"{where} has unknown key(s) {', '.join(unknown)}; use only {', '.join(sorted(known))}.")
@@ -284,6 +293,7 @@ def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = 
         results=results,
         path=str(path),
         test_data=test_data,
+        augment=Augmentation.from_dict(_table(raw, "augment", where), where=f"{where} [augment]"),
     )
 
 
@@ -464,6 +474,7 @@ def _check_protocol(p: ProtocolSpec, where: str, test_data: DataSpec | None) -> 
         raise MyostreamError(f"{where}: test_fraction must lie between 0 and 1, got {p.test_fraction}.")
     if not 0 <= p.validation_fraction < 1:
         raise MyostreamError(f"{where}: validation_fraction must lie in [0, 1), got {p.validation_fraction}.")
+    _choice(p.validation, ("runs", "subjects"), f"{where} validation")
     if p.folds < 1 or not 0 <= p.fold < p.folds:
         raise MyostreamError(f"{where}: fold {p.fold} does not exist; there are {p.folds} fold(s) (0..{p.folds - 1}).")
 

@@ -3,11 +3,15 @@
 ``fit`` trains the parameters it is given (everything else is frozen for the call),
 shows a progress bar, writes one JSON line per epoch, is deterministic for a seed on
 the CPU, uses mixed precision on CUDA (bf16 where supported, else fp16 with loss
-scaling) and wraps the model in DistributedDataParallel under ``torchrun``.
+scaling) and wraps the model in DistributedDataParallel under ``torchrun``. With a
+validation set and a :class:`BestEpoch`, it remembers the weights of the epoch that
+scored best on validation, across calls (a stage's phases), for the caller to restore:
+the number of epochs is then an upper bound and validation picks the epoch.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -48,6 +52,40 @@ def as_training_data(model: RetrievalModel, x: Any, y: Any, n_targets: int) -> t
     return x, y
 
 
+class BestEpoch:
+    """The weights of the best epoch so far by validation metric ``metric`` (higher is better)."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.score = -math.inf
+        self.state: dict[str, Tensor] | None = None
+        self.record: dict[str, Any] | None = None
+
+    def offer(self, model: nn.Module, record: dict[str, Any]) -> None:
+        score = record.get(f"val_{self.metric}")
+        if score is not None and score > self.score:
+            self.score, self.record = float(score), record
+            self.state = copy.deepcopy(model.state_dict())
+
+    def restore(self, model: nn.Module) -> dict[str, Any] | None:
+        """Load the best weights into ``model``; returns that epoch's record (None: nothing validated)."""
+        if self.state is None:
+            return None
+        model.load_state_dict(self.state)
+        assert self.record is not None
+        self.record["selected"] = True
+        return self.record
+
+
+def note_selected(record: dict[str, Any] | None, log: str | Path | None) -> None:
+    """Say in the JSON-lines log which epoch's weights a stage kept (after :meth:`BestEpoch.restore`)."""
+    if record is None or log is None or not is_main():
+        return
+    keep = {k: record[k] for k in ("stage", "phase", "epoch") if k in record}
+    with open(log, "a") as f:
+        f.write(json.dumps({**keep, "selected": True}) + "\n")
+
+
 def fit(
     model: RetrievalModel,
     x: Tensor,
@@ -68,11 +106,13 @@ def fit(
     val_fn: ValFn | None = None,
     grad_clip: float = 1.0,
     extra: dict[str, Any] | None = None,
+    best: BestEpoch | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``param_groups`` (AdamW groups: ``{"params": [...], "lr": ...}``) for ``epochs``.
 
     Returns the per-epoch records (also appended to ``log`` as JSON lines by the main
-    process); ``extra`` is merged into every record (e.g. the stage-3 phase).
+    process); ``extra`` is merged into every record (e.g. the stage-3 phase). ``best``
+    is offered every validated epoch (see :class:`BestEpoch`).
     """
     init_distributed()
     dev = training_device(device)
@@ -127,6 +167,8 @@ def fit(
             record = _epoch_record(stage, epoch, sums, count, optimizer, time.perf_counter() - start, extra)
             if val is not None and val_fn is not None:
                 record.update({f"val_{k}": v for k, v in val_fn(model, *val).items()})
+                if best is not None:
+                    best.offer(model, record)
             history.append(record)
             bar.set_postfix(epoch=epoch + 1, loss=f"{record['loss']:.4f}")
             if log is not None and is_main():

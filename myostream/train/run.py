@@ -46,6 +46,7 @@ from myostream.model.retrieval import CatalogEntry, RetrievalModel
 from myostream.preprocess import Preprocessing
 from myostream.train import distributed
 from myostream.train.evaluate import embed_windows, evaluate_model
+from myostream.train.augment import Augmentation
 from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
@@ -239,10 +240,24 @@ def protocol_split(ws: WindowSet, p: ProtocolSpec) -> Split:
     return repetition_split(ws)
 
 
-def validation_split(ws: WindowSet, train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Carve a validation set (whole labelled runs, stratified by class) out of the training windows."""
+def validation_split(
+    ws: WindowSet, train: np.ndarray, fraction: float, seed: int, by: str = "runs"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carve a validation set out of the training windows: whole labelled runs stratified by
+    class (``by="runs"``), or whole people (``"subjects"``: ``fraction`` of them, at least one)."""
     if fraction <= 0:
         return train, np.empty(0, np.int64)
+    if by == "subjects":
+        subjects = sorted(set(ws.subject[train]))
+        if len(subjects) < 2:
+            raise MyostreamError(
+                f"Validation on held-out subjects needs at least two training subjects; the training part holds "
+                f"{len(subjects)}. Set [protocol] validation = \"runs\"."
+            )
+        k = min(len(subjects) - 1, max(1, round(fraction * len(subjects))))
+        held = np.random.default_rng(seed + 1).permutation(subjects)[:k].tolist()
+        inner = cross_user_split(ws.subset(train), test_subjects=held, seed=seed)
+        return train[inner.train], train[inner.test]
     try:
         inner = random_split(ws.subset(train), test_fraction=fraction, seed=seed + 1)
     except MyostreamError:
@@ -372,7 +387,8 @@ def train_run(
 
     prepared = prepared if prepared is not None else prepare_split(exp)
     ws, split = prepared.windows, prepared.split
-    train_idx, val_idx = validation_split(ws, split.train, exp.protocol.validation_fraction, exp.protocol.seed)
+    train_idx, val_idx = validation_split(ws, split.train, exp.protocol.validation_fraction, exp.protocol.seed,
+                                          by=exp.protocol.validation)
     lap("data")
     class_ids = ws.class_ids
     held_out = tuple(split.held_out_classes)
@@ -410,16 +426,17 @@ def train_run(
     if len(val_idx):
         val = (torch.from_numpy(ws.data(val_idx)), torch.from_numpy(to_train[ws.y[val_idx]]))
     log_path = out / LOG_FILE
-    h2 = train_stage2(model, x_train, y_train, device=device, seed=exp.seed, log=log_path, progress=progress, val=val)
-    _say_epoch(say, h2[-1])
+    h2 = train_stage2(model, x_train, y_train, device=device, seed=exp.seed, log=log_path, progress=progress, val=val,
+                      augmentation=exp.augment)
+    _say_epoch(say, _kept(h2))
     lap("stage2")
 
     x_test = torch.from_numpy(ws.data(split.test))
     y_test = torch.from_numpy(ws.y[split.test].astype(np.int64))
     before = class_centre_similarity(model, x_test, y_test, p_all) if main else None
     h3 = train_stage3(model, x_train, y_train, prototypes=p_train, device=device, seed=exp.seed, log=log_path,
-                      progress=progress, val=val)
-    _say_epoch(say, h3[-1])
+                      progress=progress, val=val, augmentation=exp.augment)
+    _say_epoch(say, _kept(h3))
     lap("stage3")
     del x_train, y_train, val
 
@@ -449,7 +466,7 @@ def train_run(
             "windows": {"train": int(len(train_idx)), "validation": int(len(val_idx)), "test": int(len(split.test))},
             "metrics": metrics,
             "similarity": {"before_stage3": before, "after_stage3": after},
-            "final_epochs": {"stage2": h2[-1], "stage3": h3[-1]},
+            "final_epochs": {"stage2": _kept(h2), "stage3": _kept(h3)},
             "wall_s": timings,
             "device": str(next(model.parameters()).device),
             "threads": torch.get_num_threads(),
@@ -463,10 +480,16 @@ def train_run(
     return record
 
 
+def _kept(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The epoch whose weights a stage kept: the one validation selected, else the last."""
+    return next((r for r in history if r.get("selected")), history[-1])
+
+
 def _say_epoch(say: Log, r: dict[str, Any]) -> None:
     keys = [k for k in ("loss", "acc", "r1", "val_acc", "val_r1") if k in r]
     phase = f" phase {r['phase']}" if "phase" in r else ""
-    say(f"  {r['stage']}{phase} epoch {r['epoch']}: " + ", ".join(f"{k} {r[k]:.3f}" for k in keys))
+    kept = " (kept: best on validation)" if r.get("selected") else ""
+    say(f"  {r['stage']}{phase} epoch {r['epoch']}{kept}: " + ", ".join(f"{k} {r[k]:.3f}" for k in keys))
 
 
 @torch.inference_mode()
@@ -556,6 +579,7 @@ def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
             model=model.config,
             data=data,
             test_data=test_data,
+            augment=Augmentation(**record.get("augment", {})),
             protocol=ProtocolSpec(**p),
             text=TextSpec(catalogs=tuple(t["catalogs"]), model=t.get("model"), stage1=t.get("stage1", {})),
             variant=VARIANTS[record["variant"]["name"]],

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from myostream.model.config import Stage2Config
 from myostream.model.retrieval import RetrievalModel
-from myostream.train.loop import LossFn, as_training_data, fit
+from myostream.train.augment import Augmentation, augmented
+from myostream.train.loop import BestEpoch, LossFn, as_training_data, fit, note_selected
 
 
 def stage2_loss(config: Stage2Config) -> LossFn:
@@ -56,18 +57,24 @@ def train_stage2(
     log: str | Path | None = None,
     progress: bool = True,
     val: tuple[Tensor, Tensor] | None = None,
+    augmentation: Augmentation | None = None,
 ) -> list[dict[str, Any]]:
-    """Fit the input statistics on ``x``, then train the encoder (labels ``y`` index its classifier)."""
+    """Fit the input statistics on ``x``, then train the encoder (labels ``y`` index its classifier).
+
+    ``augmentation`` is drawn anew for every batch (rotation only when the model's
+    preprocessing says its electrodes form a ring); with ``val`` and ``config.select_best``
+    the epoch with the best validation accuracy is kept."""
     config = config or model.config.stage2
     x, y = as_training_data(model, x, y, model.n_classes)
     model.fit_input_stats(x)
     if val is not None:
         val = as_training_data(model, *val, model.n_classes)
-    return fit(
+    best = BestEpoch("acc") if val is not None and config.select_best else None
+    history = fit(
         model,
         x,
         y,
-        stage2_loss(config),
+        augmented(stage2_loss(config), augmentation, model.preprocessing.ring),
         [{"params": model.encoder_parameters(), "lr": config.lr}],
         epochs=config.epochs,
         batch_size=config.batch_size,
@@ -79,4 +86,8 @@ def train_stage2(
         progress=progress,
         val=val,
         val_fn=classification_accuracy,
+        best=best,
     )
+    if best is not None:
+        note_selected(best.restore(model), log)
+    return history

@@ -19,8 +19,9 @@ from myostream.errors import MyostreamError
 from myostream.model.config import Stage3Config
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
+from myostream.train.augment import Augmentation, augmented
 from myostream.train.distributed import init_distributed, training_device
-from myostream.train.loop import LossFn, ValFn, as_training_data, fit
+from myostream.train.loop import BestEpoch, LossFn, ValFn, as_training_data, fit, note_selected
 
 
 def stage3_loss(prototypes: Tensor, config: Stage3Config) -> LossFn:
@@ -64,8 +65,12 @@ def train_stage3(
     log: str | Path | None = None,
     progress: bool = True,
     val: tuple[Tensor, Tensor] | None = None,
+    augmentation: Augmentation | None = None,
 ) -> list[dict[str, Any]]:
     """Align ``model`` to ``prototypes [K_train, d]`` (default: the model's own); ``y`` indexes their rows.
+
+    ``augmentation`` as in stage 2; with ``val`` and ``config.select_best`` the epoch (of
+    either phase) with the best validation R@1 is kept.
 
     ``y`` must also index the stage-2 classifier (the aux CE), i.e. the same training
     classes in the same order.
@@ -93,11 +98,15 @@ def train_stage3(
     )
     init_distributed()  # before picking the device: under NCCL each process has its own GPU
     p = p.to(training_device(device))
-    loss, val_fn = stage3_loss(p, config), retrieval_r1(p)
-    return fit_two_phases(
+    loss, val_fn = augmented(stage3_loss(p, config), augmentation, model.preprocessing.ring), retrieval_r1(p)
+    best = BestEpoch("r1") if val is not None and config.select_best else None
+    history = fit_two_phases(
         model, x, y, loss, epochs_a=config.epochs_a, epochs_b=config.epochs_b, lr=config.lr, lr_b=config.lr_b,
-        unfreeze_layers=config.unfreeze_layers, seed=seed, val_fn=val_fn, **common,
+        unfreeze_layers=config.unfreeze_layers, seed=seed, val_fn=val_fn, best=best, **common,
     )
+    if best is not None:
+        note_selected(best.restore(model), log)
+    return history
 
 
 def fit_two_phases(

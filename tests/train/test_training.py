@@ -49,7 +49,11 @@ def test_stage2_and_stage3_learn_a_separable_task(tmp_path):
     assert all(p.requires_grad for p in model.parameters())  # nothing left frozen afterwards
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["stage"] for r in lines] == ["stage2"] * 4 + ["stage3"] * 3
+    assert [r["stage"] for r in lines if "selected" not in r] == ["stage2"] * 4 + ["stage3"] * 3
+    # each stage keeps the epoch validation liked best, and says so in the log
+    kept = [r for r in lines if r.get("selected")]
+    assert [r["stage"] for r in kept] == ["stage2", "stage3"]
+    assert max(r["val_acc"] for r in h2) == next(r for r in h2 if r.get("selected"))["val_acc"]
     result = evaluate_model(model, xv, yv, n_bootstrap=50, n_episodes=20)
     assert result["emg_to_text"]["R@1"] > 0.9 and result["text_to_emg"]["R@1"] > 0.9
 
@@ -87,3 +91,22 @@ def test_bad_training_data_is_a_clear_error():
         train_stage2(model, x[..., :3], y, device="cpu", progress=False)
     with pytest.raises(MyostreamError, match="Stage 3 got 3 prototypes but the classifier has 4"):
         train_stage3(model, x, y, prototypes=prototypes(k=3), device="cpu", progress=False)
+
+
+def test_the_best_validation_epoch_is_kept_not_the_last():
+    """A stage whose last epochs get worse on validation ends with the weights of its best epoch."""
+    from myostream.train.loop import BestEpoch
+
+    model = _model()
+    best = BestEpoch("acc")
+    states = []
+    for epoch, acc in enumerate([0.5, 0.9, 0.7]):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        best.offer(model, {"epoch": epoch + 1, "val_acc": acc})
+    record = best.restore(model)
+    assert record == {"epoch": 2, "val_acc": 0.9, "selected": True}
+    assert all(torch.equal(v, states[1][k]) for k, v in model.state_dict().items())
+    assert BestEpoch("acc").restore(model) is None  # nothing validated: the caller keeps the last weights
