@@ -9,26 +9,17 @@ operation costs.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 from scipy import signal
 
-from myostream.bench import Measurement
+from myostream.bench import Measurement, one_core
 from myostream.preprocess import FilterSpec
 from myostream.stream.filters import FilterStage, design_sos
 
 RATE, CHANNELS = 2000.0, 16
 SPEC = FilterSpec(highpass=20.0, lowpass=450.0, notch=50.0, harmonics=3)
-
-
-def _pin_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        before = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(before)})
-        return "pinned to one core"
-    return "not pinned (no sched_setaffinity)"
 
 
 def _chunked(x: np.ndarray, chunk: int) -> float:
@@ -42,18 +33,13 @@ def _chunked(x: np.ndarray, chunk: int) -> float:
 def run(quick: bool = False) -> list[Measurement]:
     seconds = 30.0 if quick else 120.0
     x = np.random.default_rng(0).standard_normal((int(seconds * RATE), CHANNELS)).astype(np.float32)
-    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    pinned = _pin_one_core()
-    try:
+    with one_core() as pinned:
         t10 = _chunked(x, 10)
         t200 = _chunked(x, 200)
         sos = design_sos(RATE, SPEC)
         t0 = time.perf_counter()
         signal.sosfilt(sos, x.astype(np.float64), axis=0)
         t_whole = time.perf_counter() - t0
-    finally:
-        if before is not None:
-            os.sched_setaffinity(0, before)
     return [
         Measurement(
             name="filter stage, 10-sample chunks (16 ch, 2 kHz, band-pass + notch x3)",

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +26,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("data",),
     "model": ("model",),
     "live": ("live",),
+    "resample": ("resample",),
 }
+#: benchmark modules whose ``run`` also measures a checkpoint given with ``--model``
+MODEL_OPTION = ("resample",)
 
 
 @dataclass
@@ -40,11 +46,30 @@ class Measurement:
     details: str = ""
 
 
-def _machine() -> str:
-    import os
+def load_average() -> str:
+    """The machine's 1-minute load average: timings on a shared machine need it beside them."""
+    if not hasattr(os, "getloadavg"):
+        return "load average unknown"
+    return f"load average {os.getloadavg()[0]:.1f}"
 
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores{load}, Python {platform.python_version()}"
+
+@contextmanager
+def one_core() -> Iterator[str]:
+    """Run the body pinned to one CPU where the OS allows it; yields how it ran (for the report)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield "not pinned (no sched_setaffinity)"
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        yield "pinned to one core"
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, {load_average()}, Python {platform.python_version()}"
 
 
 def write_report(group: str, results: list[Measurement], out: Path) -> Path:
@@ -72,8 +97,10 @@ def write_report(group: str, results: list[Measurement], out: Path) -> Path:
     return path
 
 
-def bench_command(what: str, out: str | None = None, quick: bool = False) -> int:
+def bench_command(what: str, out: str | None = None, quick: bool = False, model: str | None = None) -> int:
     groups = list(GROUPS) if what == "all" else [what]
+    if model is not None and not any(name in MODEL_OPTION for g in groups for name in GROUPS[g]):
+        raise MyostreamError(f"--model applies to `myostream bench {' / '.join(MODEL_OPTION)}`, not to {what!r}.")
     out_dir = Path(out) if out else Path("benchmarks") / "results"
     for group in groups:
         results: list[Measurement] = []
@@ -85,7 +112,8 @@ def bench_command(what: str, out: str | None = None, quick: bool = False) -> int
                     raise MyostreamError(f"benchmark {name!r} of group {group!r} is not implemented yet.") from None
                 raise
             print(f"[bench] {group}/{name} ...", flush=True)
-            for r in module.run(quick=quick):
+            options = {"model": model} if model is not None and name in MODEL_OPTION else {}
+            for r in module.run(quick=quick, **options):
                 met = "" if r.met is None else ("  OK" if r.met else "  MISSED")
                 print(f"  {r.name}: {r.value:.4g} {r.unit}  (target {r.target}){met}", flush=True)
                 results.append(r)

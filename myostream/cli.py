@@ -37,7 +37,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from myostream.bench import bench_command
 
-    return bench_command(args.what, out=args.out, quick=args.quick)
+    return bench_command(args.what, out=args.out, quick=args.quick, model=args.model)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -194,9 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
 
     p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")
-    p.add_argument("what", choices=["stream", "data", "model", "live", "all"], help="which benchmarks")
+    p.add_argument("what", choices=["stream", "data", "model", "live", "resample", "all"], help="which benchmarks")
     p.add_argument("--out", default=None, help="folder for the JSON + Markdown report")
     p.add_argument("--quick", action="store_true", help="shorter runs (noisier numbers)")
+    p.add_argument("--model", metavar="CKPT", default=None,
+                   help="bench resample: also measure this checkpoint folder on the Myo data, beside the LDA baseline")
 
     p = add("live", _cmd_live, "Open the live retrieval window (default: simulated armband + bundled model).")
     p.add_argument("--source", default="simulated", help="simulated | lsl:NAME | brainflow:BOARD | replay:FILE")
