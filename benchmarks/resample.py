@@ -112,6 +112,15 @@ def _cost(rate_in: float, rate_out: float, channels: int, seconds: float, rounds
 # ------------------------------------------------------------------------------ accuracy
 
 
+def _delay_ms(rate: float, rates: Sequence[float], half_width: int) -> float:
+    """Delay a chain of resamplers from ``rate`` through ``rates`` adds."""
+    total = 0.0
+    for target in rates:
+        total += Resampler(rate, target, 1, half_width=half_width).delay_s
+        rate = target
+    return 1e3 * total
+
+
 def _through(rec: Recording, rates: Sequence[float], half_width: int) -> Recording:
     """``rec`` streamed through causal Resamplers rate by rate (labels carried along)."""
     data, labels, rate = np.asarray(rec.emg, np.float32), rec.labels, rec.rate
@@ -169,7 +178,7 @@ def _lda(people: list[tuple[str, dict[str, Recording]]]) -> tuple[dict[str, list
 
 def _model(
     model: RetrievalModel, path: str, people: list[tuple[str, dict[str, Recording]]]
-) -> tuple[dict[str, list[float]], str]:
+) -> tuple[dict[str, list[float]], dict[str, float], str]:
     """Per condition, each person's top-1 (%) of the checkpoint on their Test0 + Test1 sessions."""
     import torch
 
@@ -178,6 +187,7 @@ def _model(
 
     rate = float(model.config.rate)
     top1: dict[str, list[float]] = {}
+    delays: dict[str, float] = {}
     for _, sessions in people:
         tests = [sessions["Test0"], sessions["Test1"]]
         spec = training_filter(model, tests)
@@ -189,12 +199,15 @@ def _model(
             predicted = (z @ model.prototypes.float().cpu().T).argmax(dim=1).numpy()
             name = c if chain == rates else f"{c}, then -> {rate:g} Hz"
             top1.setdefault(name, []).append(100.0 * float(np.mean(predicted == ws.y)))
+            delays[name] = _delay_ms(tests[0].rate, chain, hw)
+    experiment = model.metadata.get("experiment", {})
+    trained = f"`myostream train {experiment['name']}`, seed {experiment.get('seed')}; " if "name" in experiment else ""
     how = (
-        f"checkpoint {path} ({model.config.name}, {rate:g} Hz, {len(model.class_ids)} candidates) ranking every "
-        f"{model.config.window_ms:g} ms window every {HOP_MS:g} ms of Test0 + Test1 after its own filter "
+        f"checkpoint {path} ({trained}{model.config.name}, {rate:g} Hz, {len(model.class_ids)} candidates) "
+        f"ranking every {model.config.window_ms:g} ms window every {HOP_MS:g} ms of Test0 + Test1 after its own filter "
         f"({_filter_text(spec)}); mean over people; the LDA rows are the baseline of the same run"
     )
-    return top1, how
+    return top1, delays, how
 
 
 def _filter_text(spec: FilterSpec | None) -> str:
@@ -202,7 +215,7 @@ def _filter_text(spec: FilterSpec | None) -> str:
 
 
 def _accuracy_rows(
-    what: str, per_condition: dict[str, list[float]], names: Sequence[str], how: str
+    what: str, per_condition: dict[str, list[float]], delays: dict[str, float], names: Sequence[str], how: str
 ) -> list[Measurement]:
     """One row per condition; the first condition is the original the others are measured against."""
     first = next(iter(per_condition))
@@ -221,7 +234,7 @@ def _accuracy_rows(
                 baseline_value=None if is_first else original,
                 target="" if is_first else f"at most {MAX_LOSS_POINTS:g} point below",
                 met=None if is_first else mean >= original - MAX_LOSS_POINTS,
-                details=f"{how}; {per_person}." if is_first else f"{per_person}.",
+                details=(f"{how}; " if is_first else "") + f"resampling delay {delays[c]:g} ms; {per_person}.",
             )
         )
     return rows
@@ -251,11 +264,12 @@ def run(quick: bool = False, model: str | None = None) -> list[Measurement]:
         f"{len(people)} people), after the myo-armband-dataset filter; mean over people; the 1-point target is "
         "this benchmark's own choice"
     )
-    rows = _accuracy_rows("LDA accuracy", on_original, names, how)
+    delays = {c: _delay_ms(people[0][1]["Test0"].rate, rates, hw) for c, (rates, hw) in CONDITIONS.items()}
+    rows = _accuracy_rows("LDA accuracy", on_original, delays, names, how)
     for row, values in zip(rows, on_same.values()):
         row.details += f" Trained on this condition's own training0 instead: {np.mean(values):.2f} %."
     results += rows
     if checkpoint is not None and model is not None:
-        top1, how = _model(checkpoint, model, people)
-        results += _accuracy_rows(f"model {Path(model).name} top-1", top1, names, how)
+        top1, model_delays, how = _model(checkpoint, model, people)
+        results += _accuracy_rows(f"model {Path(model).name} top-1", top1, model_delays, names, how)
     return results
