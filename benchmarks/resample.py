@@ -16,8 +16,8 @@
   at the device's own rate) and tested on their ``Test0`` + ``Test1`` sessions, original vs
   round-tripped; each row also says what it scores when trained on its own condition's
   ``training0``. With ``--model CKPT`` the checkpoint ranks the same test sessions after
-  its own filter at its own rate (each condition's signal resampled causally to that rate
-  when it differs).
+  its own preprocessing (filter, per-user normalisation) at its own rate (each condition's
+  signal resampled causally to that rate when it differs).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 
 from myostream.bench import Measurement, load_average, one_core
 from myostream.data.myo import read_myo_session
+from myostream.data.prepare import filter_recordings
 from myostream.data.recording import Recording
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
@@ -139,12 +140,6 @@ def _through(rec: Recording, rates: Sequence[float], half_width: int) -> Recordi
     return dataclasses.replace(rec, emg=data, labels=labels, rate=rate, repetition=None)
 
 
-def _filtered(rec: Recording, spec: FilterSpec | None) -> Recording:
-    if spec is None:
-        return rec
-    return dataclasses.replace(rec, emg=FilterStage(rec.rate, rec.n_channels, spec).process(np.asarray(rec.emg)))
-
-
 def _people() -> list[tuple[str, dict[str, Recording]]]:
     root = MYO / "EvaluationDataset"
     people = []
@@ -165,7 +160,7 @@ def _lda(people: list[tuple[str, dict[str, Recording]]]) -> tuple[dict[str, list
     n_test = 0
     for _, sessions in people:
         streams = {
-            c: [_filtered(_through(sessions[s], rates, hw), spec) for s in ("training0", "Test0", "Test1")]
+            c: filter_recordings([_through(sessions[s], rates, hw) for s in ("training0", "Test0", "Test1")], spec)
             for c, (rates, hw) in CONDITIONS.items()
         }
         original = extract_windows(streams["original 200 Hz"], WINDOW_MS, HOP_MS)
@@ -190,7 +185,8 @@ def _model(
     """Per condition, each person's top-1 (%) of the checkpoint on their Test0 + Test1 sessions."""
     import torch
 
-    from myostream.train.adapt import model_windows, training_filter
+    from myostream.data.prepare import prepare_recordings
+    from myostream.train.adapt import model_windows
     from myostream.train.evaluate import embed_windows
 
     rate = float(model.config.rate)
@@ -198,11 +194,11 @@ def _model(
     delays: dict[str, float] = {}
     for _, sessions in people:
         tests = [sessions["Test0"], sessions["Test1"]]
-        spec = training_filter(model, tests)
         for c, (rates, hw) in CONDITIONS.items():
             end_rate = rates[-1] if rates else tests[0].rate
             chain = rates if end_rate == rate else (*rates, rate)
-            ws, _ = model_windows(model, [_filtered(_through(r, chain, hw), spec) for r in tests], HOP_MS)
+            prepared = prepare_recordings([_through(r, chain, hw) for r in tests], model.preprocessing)
+            ws, _ = model_windows(model, prepared, HOP_MS)
             z = embed_windows(model, torch.from_numpy(ws.data()))
             predicted = (z @ model.prototypes.float().cpu().T).argmax(dim=1).numpy()
             name = c if chain == rates else f"{c}, then -> {rate:g} Hz"
@@ -212,14 +208,12 @@ def _model(
     trained = f"`myostream train {experiment['name']}`, seed {experiment.get('seed')}; " if "name" in experiment else ""
     how = (
         f"checkpoint {path} ({trained}{model.config.name}, {rate:g} Hz, {len(model.class_ids)} candidates) "
-        f"ranking every {model.config.window_ms:g} ms window every {HOP_MS:g} ms of Test0 + Test1 after its own filter "
-        f"({_filter_text(spec)}); mean over people; the LDA rows are the baseline of the same run"
+        f"ranking every {model.config.window_ms:g} ms window every {HOP_MS:g} ms of Test0 + Test1 after its own "
+        f"preprocessing ({model.preprocessing.filter}, normalisation {model.preprocessing.normalisation!r}); "
+        "mean over people; "
+        "the LDA rows are the baseline of the same run"
     )
     return top1, delays, how
-
-
-def _filter_text(spec: FilterSpec | None) -> str:
-    return "none" if spec is None else ", ".join(f"{k} {v:g}" for k, v in dataclasses.asdict(spec).items() if v)
 
 
 def _accuracy_rows(
