@@ -63,6 +63,13 @@ def _text_encoder_in(folder: Path) -> Any:
     return TextEncoder.load(folder)
 
 
+def pipeline_channel_names(pipeline: Pipeline) -> tuple[str, ...]:
+    """Names of the channels the model sees (the mapped ones, when the user mapped channels)."""
+    assert pipeline.info is not None
+    names = pipeline.info.channel_names
+    return names if pipeline.channels is None else tuple(names[c] for c in pipeline.channels)
+
+
 def pipeline_filter_text(pipeline: Pipeline) -> str:
     """A short description of the pipeline's filter ("" when it has none)."""
     spec = pipeline.filter_spec
@@ -418,11 +425,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         else:
             info = self.pipeline.info
             assert info is not None
-            self.traces.set_channels(info.channel_names, info.rate)
-            self.heat.set_channels(info.channel_names)
+            names = pipeline_channel_names(self.pipeline)
+            self.traces.set_channels(names, self.pipeline.model_rate)
+            self.heat.set_channels(names)
             filtered = pipeline_filter_text(self.pipeline) or "unfiltered"
             self.trace_info.setText(
-                f"{info.name} · {info.n_channels} ch · {info.rate:g} Hz · {info.unit} · {filtered} · last {TRACE_SECONDS:g} s"
+                f"{info.name} · {len(names)} ch · {info.rate:g} Hz"
+                + (f" → {self.pipeline.model_rate:g} Hz" if self.pipeline.model_rate != info.rate else "")
+                + f" · {info.unit} · {filtered} · last {TRACE_SECONDS:g} s"
             )
             self.pipeline.set_text_queries(self._text_embeddings)
             self.pause_button.setEnabled(True)
@@ -538,7 +548,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.heat.update_ranking(newest)
             self.text.redraw(newest.timestamp)
         assert pipeline.filtered is not None and pipeline.info is not None
-        span = pipeline.filtered.latest(int(TRACE_SECONDS * pipeline.info.rate))
+        span = pipeline.filtered.latest(int(TRACE_SECONDS * pipeline.model_rate))
         self.traces.show_samples(span.data)
         self.frames += 1
         self._update_status(pipeline)

@@ -1,12 +1,14 @@
-"""The real-time retrieval pipeline: Source → RingBuffer → FilterStage → per-user scale → Windower → ranker.
+"""The real-time retrieval pipeline: Source → RingBuffer → Resampler → FilterStage → per-user scale → Windower → ranker.
 
 Two threads do the work so that neither the device nor a GUI ever waits on the model:
 
 - the *reader* thread drains the source into a preallocated :class:`RingBuffer` and notes
   the wall time each chunk arrived (the start of every latency measurement);
 - the *worker* thread takes whatever is new from the ring, prepares it as the model's
-  :class:`~myostream.preprocess.Preprocessing` says (its causal filter, then the wearer's
-  level learnt live when the model normalises per user), cuts a window every hop and
+  :class:`~myostream.preprocess.Preprocessing` says (the channels the user mapped, a
+  causal resampler when the stream runs at another rate than the model, the model's
+  causal filter at the model's rate, then the wearer's level learnt live when the model
+  normalises per user), cuts a window every hop and
   ranks the windows with the model (batched when it fell behind), turning each into a
   :class:`Ranking`. The pipeline takes its preprocessing from the model and nowhere else,
   so it cannot run a model on signal prepared differently from its training windows.
@@ -33,6 +35,7 @@ from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.stream.filters import FilterStage
 from myostream.stream.normalise import RunningUserScale
+from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
 from myostream.stream.source import UNKNOWN_LABEL, Source, StreamInfo
 from myostream.stream.windows import Windower, ms_to_samples
@@ -181,8 +184,11 @@ class Pipeline:
     The signal is prepared as ``ranker.preprocessing`` says: its causal filter, then, for
     models that normalise per user, the wearer's own level learnt live
     (:class:`~myostream.stream.normalise.RunningUserScale`; ``user_scale`` starts it from a
-    known level, e.g. the one a calibration measured). ``window_ms`` defaults to the
-    model's window; ``hop_ms`` to the preprocessing's hop.
+    known level, e.g. the one a calibration measured). A stream at another rate than the
+    model's is resampled causally to the model's rate first (the filter then runs at the
+    model's rate, as in training). ``channels`` maps the source's channels to the model's
+    (source channel indices in the model's order); without it the counts must match.
+    ``window_ms`` defaults to the model's window; ``hop_ms`` to the preprocessing's hop.
     ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
     average over hops (0 = no smoothing). ``publish_rankings`` names an LSL marker
     stream to publish each ranking on as a JSON string. Rankings go to ``on_ranking``
@@ -208,6 +214,7 @@ class Pipeline:
         buffer_s: float = 10.0,
         latency_history: int = 1000,
         user_scale: np.ndarray | None = None,
+        channels: Sequence[int] | None = None,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise MyostreamError(f"smoothing = {smoothing} must lie in [0, 1): it is the weight of the previous scores.")
@@ -217,6 +224,9 @@ class Pipeline:
         self.ranker = ranker
         self.preprocessing: Preprocessing = ranker.preprocessing
         self.user_scale = None if user_scale is None else np.asarray(user_scale, np.float32)
+        self.channels = None if channels is None else [int(c) for c in channels]
+        #: the rate windows are cut at: the model's (the source's when equal)
+        self.model_rate = float(self.preprocessing.rate)
         model_ms = float(ranker.config.window_ms)
         self.window_ms = float(window_ms if window_ms is not None else model_ms)
         if not math.isclose(self.window_ms, model_ms, rel_tol=1e-6):
@@ -282,9 +292,10 @@ class Pipeline:
             self._check_matches_model(info)
             self.info = info
             self.ring = RingBuffer.for_seconds(self.buffer_s, info.rate, info.n_channels)
-            self.filtered = RingBuffer.for_seconds(self.buffer_s, info.rate, info.n_channels)
+            n_model = int(self.ranker.config.n_channels)
+            self.filtered = RingBuffer.for_seconds(self.buffer_s, self.model_rate, n_model)
             self._window = int(self.ranker.config.window_samples)
-            self._hop = ms_to_samples(self.hop_ms, info.rate)
+            self._hop = ms_to_samples(self.hop_ms, self.model_rate)
             if hasattr(self.ranker, "to"):
                 self.ranker.to(self.device)
             if self.publish_rankings:
@@ -346,16 +357,27 @@ class Pipeline:
 
     def _check_matches_model(self, info: StreamInfo) -> None:
         cfg = self.ranker.config
-        if info.n_channels != cfg.n_channels:
+        if self.channels is not None:
+            bad = [c for c in self.channels if not 0 <= c < info.n_channels]
+            if len(self.channels) != cfg.n_channels or bad:
+                raise MyostreamError(
+                    f"The channel map {self.channels} must name {cfg.n_channels} of source {info.name!r}'s channels "
+                    f"0..{info.n_channels - 1} (one per model channel, in the model's order)."
+                )
+        elif info.n_channels != cfg.n_channels:
             raise MyostreamError(
                 f"Source {info.name!r} streams {info.n_channels} channels but model {cfg.name!r} expects "
-                f"{cfg.n_channels}; pick a model trained for this device (--model) or a matching source."
+                f"{cfg.n_channels}; pick a model trained for this device (--model) or map channels explicitly "
+                f"(--channels with {cfg.n_channels} source channel numbers)."
             )
-        if not math.isclose(info.rate, cfg.rate, rel_tol=1e-3):
-            raise MyostreamError(
-                f"Source {info.name!r} streams at {info.rate:g} Hz but model {cfg.name!r} expects {cfg.rate:g} Hz; "
-                "pick a model trained for this device (--model) or a matching source."
-            )
+        if not math.isclose(info.rate, self.model_rate, rel_tol=1e-3):
+            try:
+                resampling_factors(info.rate, self.model_rate)
+            except MyostreamError:
+                raise MyostreamError(
+                    f"Source {info.name!r} streams at {info.rate:g} Hz and model {cfg.name!r} takes {self.model_rate:g} "
+                    "Hz, a ratio the resampler cannot do with small factors; use a model trained at the stream's rate."
+                ) from None
 
     def _guard(self, loop: Callable[[], None]) -> None:
         try:
@@ -439,20 +461,24 @@ class Pipeline:
 
     def _work_loop(self) -> None:
         assert self.ring is not None and self.filtered is not None and self.info is not None
-        ring, info = self.ring, self.info
-        filt = FilterStage(info.rate, info.n_channels, self.filter_spec)
-        pre = self.preprocessing
+        ring, info, pre = self.ring, self.info, self.preprocessing
+        n_ch = int(self.ranker.config.n_channels)
+        resampler = None
+        if not math.isclose(info.rate, self.model_rate, rel_tol=1e-3):
+            resampler = Resampler(info.rate, self.model_rate, n_ch)
+        filt = FilterStage(self.model_rate, n_ch, self.filter_spec)
         norm = None
         if pre.normalisation != "none":
             prior = self.user_scale if self.user_scale is not None else pre.prior_scale
-            norm = self.normaliser = RunningUserScale(info.rate, info.n_channels, pre.normalisation, prior=prior)
+            norm = self.normaliser = RunningUserScale(self.model_rate, n_ch, pre.normalisation, prior=prior)
             if self.user_scale is not None:
                 norm.start_settled()
-        windower = Windower(self._window, self._hop, info.n_channels)
+        windower = Windower(self._window, self._hop, n_ch)
         label_names = info.label_names
         counter = 0
+        out_counter = 0  # samples at the model's rate (the source's counter when no resampling)
         smoothed: np.ndarray | None = None
-        windows = np.empty((MAX_BATCH, self._window, info.n_channels), np.float32)
+        windows = np.empty((MAX_BATCH, self._window, n_ch), np.float32)
         truths: list[int] = [UNKNOWN_LABEL] * MAX_BATCH
         meta: list[tuple[int, float]] = [(0, 0.0)] * MAX_BATCH
         while not self._stop.is_set():
@@ -465,6 +491,8 @@ class Pipeline:
                 counter = ring.count
                 filt.reset()
                 windower.reset()
+                if resampler is not None:
+                    resampler.reset()
                 smoothed = None
                 continue
             span = ring.since(counter)
@@ -478,14 +506,26 @@ class Pipeline:
             for seg_start, seg_end, lost in self._segments(span.start, span.end, span.lost):
                 a, b = seg_start - span.start, seg_end - span.start
                 t0 = time.perf_counter()
+                x, stamps, labels = span.data[a:b], span.timestamps[a:b], span.labels[a:b]
+                if self.channels is not None:
+                    x = x[:, self.channels]
                 if lost:
                     filt.reset()
-                y = filt.process(span.data[a:b])
+                if resampler is None:
+                    out_start = seg_start
+                else:
+                    if lost:
+                        resampler.reset()
+                    out = resampler.process_chunk(x, stamps, labels)
+                    x, stamps, labels = out.data, out.timestamps, out.labels
+                    out_start = out_counter
+                    out_counter += len(x)
+                y = filt.process(x)
                 filter_s += time.perf_counter() - t0
-                self.filtered.write(y, span.timestamps[a:b])
+                self.filtered.write(y, stamps)
                 if norm is not None:
                     y = norm.process(y)
-                for w in windower.push(y, span.timestamps[a:b], seg_start, span.labels[a:b], lost):
+                for w in windower.push(y, stamps, out_start, labels, lost):
                     if n_win == MAX_BATCH:  # keep the newest MAX_BATCH hops
                         windows[:-1] = windows[1:]
                         truths[:-1], meta[:-1] = truths[1:], meta[1:]
@@ -493,7 +533,10 @@ class Pipeline:
                         self._skipped += 1
                     windows[n_win] = w.data
                     truths[n_win] = w.label()
-                    meta[n_win] = (w.counter, w.timestamp)
+                    # the source counter of the window's last sample (proportionally, when resampled)
+                    src = w.counter if resampler is None else seg_start + (
+                        (w.counter - out_start + 1) * (seg_end - seg_start) // max(1, len(y))) - 1
+                    meta[n_win] = (src, w.timestamp)
                     n_win += 1
             if n_win == 0:
                 continue
