@@ -83,8 +83,11 @@ class Preprocessing:
     ``rate`` (None: none). ``normalisation``: per-user scaling (see the module docstring);
     ``prior_scale``: the training people's median level per channel, what a live stream
     is scaled by until the wearer's own level is known. ``ring``: the electrodes form a
-    ring around the forearm (a band can sit rotated). ``channel_names``: the order the
-    model expects its channels in.
+    ring around the forearm, so a band can sit turned or flipped and the live pipeline
+    estimates how it sits from the wearer's first seconds
+    (:mod:`myostream.stream.orientation`); ``ring_profile``: the training people's mean
+    level profile, the anatomy that estimate compares with. ``channel_names``: the order
+    the model expects its channels in.
     """
 
     rate: float
@@ -95,6 +98,7 @@ class Preprocessing:
     normalisation: str = "none"
     prior_scale: tuple[float, ...] | None = None
     ring: bool = False
+    ring_profile: tuple[float, ...] | None = None
     channel_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -104,10 +108,12 @@ class Preprocessing:
             )
         if not (self.rate > 0 and self.window_ms > 0 and self.hop_ms > 0 and self.n_channels >= 1):
             raise MyostreamError("Preprocessing needs rate, window_ms and hop_ms > 0 and at least one channel.")
-        if self.prior_scale is not None and len(self.prior_scale) != self.n_channels:
-            raise MyostreamError(
-                f"prior_scale has {len(self.prior_scale)} values for {self.n_channels} channels; give one per channel."
-            )
+        for key in ("prior_scale", "ring_profile"):
+            value = getattr(self, key)
+            if value is not None and len(value) != self.n_channels:
+                raise MyostreamError(
+                    f"{key} has {len(value)} values for {self.n_channels} channels; give one per channel."
+                )
         if self.channel_names and len(self.channel_names) != self.n_channels:
             raise MyostreamError(
                 f"{len(self.channel_names)} channel names for {self.n_channels} channels; give one name per channel."
@@ -133,7 +139,7 @@ class Preprocessing:
             d["filter"] = FilterSpec.from_dict(d["filter"], where=f"{where} filter")
         else:
             d["filter"] = None
-        for key in ("prior_scale", "channel_names"):
+        for key in ("prior_scale", "ring_profile", "channel_names"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
         try:

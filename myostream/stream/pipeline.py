@@ -8,7 +8,8 @@ Two threads do the work so that neither the device nor a GUI ever waits on the m
   :class:`~myostream.preprocess.Preprocessing` says (the channels the user mapped, a
   causal resampler when the stream runs at another rate than the model, the model's
   causal filter at the model's rate, then the wearer's level learnt live when the model
-  normalises per user), cuts a window every hop and
+  normalises per user, and for ring bands the way the band sits, estimated from the
+  wearer's first seconds once their level is known), cuts a window every hop and
   ranks the windows with the model (batched when it fell behind), turning each into a
   :class:`Ranking`. The pipeline takes its preprocessing from the model and nowhere else,
   so it cannot run a model on signal prepared differently from its training windows.
@@ -35,6 +36,7 @@ from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.stream.filters import FilterStage
 from myostream.stream.normalise import RunningUserScale
+from myostream.stream.orientation import Orientation, estimate_orientation
 from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
 from myostream.stream.source import UNKNOWN_LABEL, Source, StreamInfo
@@ -42,6 +44,8 @@ from myostream.stream.windows import Windower, ms_to_samples
 
 #: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
 MAX_BATCH = 32
+#: Windows of the wearer (after their level settled) a ring band's orientation is estimated from
+ORIENTATION_WINDOWS = 160
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class Ranking:
     #: similarity of each free-text query to this window's embedding
     text_scores: dict[str, float]
     latency: Latency
-    #: the wearer's level is still being learnt (per-user normalisation not settled yet)
+    #: the wearer's level or the way the band sits is still being learnt
     settling: bool = False
 
     @property
@@ -259,6 +263,10 @@ class Pipeline:
         self.info: StreamInfo | None = None
         #: the live per-user level (None until started, or when the model does not normalise per user)
         self.normaliser: RunningUserScale | None = None
+        #: how the band sits, once estimated (ring bands): the correction applied to every window
+        self.orientation: Orientation | None = None
+        #: the estimate's evidence per candidate (see :func:`estimate_orientation`)
+        self.orientation_evidence: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._new_data = threading.Event()
@@ -474,6 +482,9 @@ class Pipeline:
             if self.user_scale is not None:
                 norm.start_settled()
         windower = Windower(self._window, self._hop, n_ch)
+        # a ring band's orientation: estimated once from the first windows after the level settled
+        orient = Orientation() if not pre.ring or norm is None else None
+        first_windows: list[np.ndarray] = []
         label_names = info.label_names
         counter = 0
         out_counter = 0  # samples at the model's rate (the source's counter when no resampling)
@@ -531,7 +542,12 @@ class Pipeline:
                         truths[:-1], meta[:-1] = truths[1:], meta[1:]
                         n_win -= 1
                         self._skipped += 1
-                    windows[n_win] = w.data
+                    if orient is None and norm is not None and norm.settled:
+                        first_windows.append(w.data.copy())
+                        if len(first_windows) >= ORIENTATION_WINDOWS:
+                            orient = self._estimate_orientation(np.stack(first_windows), norm.scale)
+                            first_windows = []
+                    windows[n_win] = w.data if orient is None else orient.apply(w.data)
                     truths[n_win] = w.label()
                     # the source counter of the window's last sample (proportionally, when resampled)
                     src = w.counter if resampler is None else seg_start + (
@@ -573,9 +589,14 @@ class Pipeline:
                         model_ms=1e3 * model_s,
                         total_ms=1e3 * (ready - arrived),
                     ),
-                    settling=norm is not None and not norm.settled,
+                    settling=(norm is not None and not norm.settled) or orient is None,
                 )
                 self._deliver(ranking)
+
+    def _estimate_orientation(self, windows: np.ndarray, level: np.ndarray) -> Orientation:
+        pre = self.preprocessing
+        self.orientation, self.orientation_evidence = estimate_orientation(self.ranker, windows, level, pre.ring_profile)
+        return self.orientation
 
     def _segments(self, start: int, end: int, lost: int) -> list[tuple[int, int, int]]:
         """Split ``[start, end)`` at the source's gaps: (segment start, end, samples lost before it)."""

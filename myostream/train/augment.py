@@ -18,10 +18,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from myostream.errors import MyostreamError
+from myostream.stream.orientation import ring_matrix
 from myostream.train.loop import LossFn
 
 
@@ -54,18 +56,11 @@ class Augmentation:
 
 
 def ring_transform(x: Tensor, shift: Tensor, mirror: Tensor) -> Tensor:
-    """Windows ``x [B, T, C]`` as a band whose electrodes form a ring would record them turned by
-    ``shift [B]`` electrodes (fractions interpolate neighbours) after reversing the order where
-    ``mirror [B]`` is set. Channel ``c`` of the result is read at ring position ``c - shift``."""
-    b, t, c = x.shape
-    idx = torch.arange(c, device=x.device)
-    x = torch.where(mirror.view(b, 1, 1), x[..., (-idx) % c], x)
-    whole = torch.floor(shift)
-    frac = (shift - whole).view(b, 1, 1).to(x.dtype)
-    src = (idx[None, :] - whole.long()[:, None]) % c
-    near = torch.gather(x, 2, src[:, None, :].expand(b, t, c))
-    far = torch.gather(x, 2, ((src - 1) % c)[:, None, :].expand(b, t, c))
-    return (1 - frac) * near + frac * far
+    """Windows ``x [B, T, C]`` as a ring band would record them turned by ``shift [B]`` electrodes
+    after reversing the order where ``mirror [B]`` is set (:func:`myostream.stream.orientation.ring_matrix`)."""
+    c = x.shape[-1]
+    m = np.stack([ring_matrix(c, float(s), bool(f)) for s, f in zip(shift.tolist(), mirror.tolist())])
+    return x @ torch.as_tensor(m, dtype=x.dtype, device=x.device).transpose(1, 2)
 
 
 def augment(x: Tensor, aug: Augmentation, ring: bool) -> Tensor:

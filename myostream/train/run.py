@@ -169,13 +169,18 @@ def prepare_windows(exp: Experiment, data: DataSpec | None = None, check: bool =
 
 
 def run_preprocessing(exp: Experiment, ws: WindowSet, train_idx: np.ndarray) -> Preprocessing:
-    """What the run's windows went through, for its checkpoint (prior level: median over training people)."""
+    """What the run's windows went through, for its checkpoint (prior level: median over the
+    training wearings; ring bands: their mean level profile, for orientation estimates)."""
+    from myostream.stream.orientation import level_profile
+
     data = exp.data
-    prior = None
+    prior = profile = None
     if data.normalisation != "none":
-        used = {int(i) for i in np.unique(ws.recording[train_idx])}
-        levels = np.array([ws.recordings[i].meta["level"] for i in sorted(used)], np.float64)
+        wearings = {person_key(ws.recordings[i]): ws.recordings[i].meta["level"] for i in np.unique(ws.recording[train_idx])}
+        levels = np.array(list(wearings.values()), np.float64)
         prior = tuple(round(float(v), 6) for v in np.median(levels, axis=0))
+        if data.ring:  # the anatomy a wearer's orientation is estimated against
+            profile = tuple(round(float(v), 6) for v in np.mean([level_profile(lv) for lv in levels], axis=0))
     cfg = exp.model
     return Preprocessing(
         rate=cfg.rate,
@@ -186,6 +191,7 @@ def run_preprocessing(exp: Experiment, ws: WindowSet, train_idx: np.ndarray) -> 
         normalisation=data.normalisation,
         prior_scale=prior,
         ring=data.ring,
+        ring_profile=profile,
         channel_names=tuple(ws.recordings[0].channel_names) if ws.n_channels == ws.recordings[0].n_channels else (),
     )
 

@@ -1,0 +1,64 @@
+"""How a ring band sits: the one ring map, and estimating it from a wearer's windows."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from myostream.errors import MyostreamError
+from myostream.stream.orientation import Orientation, estimate_orientation, level_profile, ring_matrix
+
+C = 8
+
+
+def test_ring_matrix_turns_mirrors_and_interpolates():
+    x = np.arange(C, dtype=float)
+    assert (x @ ring_matrix(C, 1, False).T).tolist() == [7, 0, 1, 2, 3, 4, 5, 6]
+    assert (x @ ring_matrix(C, 0, True).T).tolist() == [0, 7, 6, 5, 4, 3, 2, 1]
+    assert (x @ ring_matrix(C, 0.5, False).T).tolist() == [3.5, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5]
+    for o in (Orientation(3, False), Orientation(5, True)):
+        m = o.matrix(C)
+        assert np.allclose(m.sum(axis=1), 1) and np.allclose(m @ m.T, np.eye(C))  # whole turns: permutations
+
+
+class PatternRanker:
+    """Ranks windows by how well their channel RMS pattern matches each class's pattern (a real,
+    if simple, ranker: the pipeline's protocol, numpy only)."""
+
+    def __init__(self, patterns: np.ndarray) -> None:
+        self.patterns = patterns / np.linalg.norm(patterns, axis=1, keepdims=True)
+
+    def rank(self, windows: np.ndarray, k: int = 1):
+        rms = np.sqrt((windows**2).mean(axis=1))
+        rms /= np.linalg.norm(rms, axis=1, keepdims=True)
+        return SimpleNamespace(all_scores=rms @ self.patterns.T)
+
+
+def wearer(rng, patterns: np.ndarray, n: int = 200) -> np.ndarray:
+    """Windows of a wearer doing each class in turn: noise shaped by the class's pattern."""
+    classes = rng.integers(0, len(patterns), n)
+    return (rng.normal(size=(n, 20, C)) * patterns[classes][:, None, :]).astype(np.float32)
+
+
+@pytest.mark.parametrize("worn", [Orientation(3, False), Orientation(0, True), Orientation(6, True), Orientation()])
+def test_the_estimate_undoes_how_the_band_was_worn(worn):
+    rng = np.random.default_rng(0)
+    # four gestures, each strong on its own side of the forearm, and unevenly strong muscles
+    angles = 2 * np.pi * np.arange(C) / C
+    patterns = np.stack([1.2 + np.cos(angles - a) for a in (0.3, 1.9, 3.4, 4.9)]) * np.linspace(1.5, 0.8, C)
+    ranker = PatternRanker(patterns)
+    windows = worn.apply(wearer(rng, patterns))
+    level = np.sqrt((windows**2).mean(axis=(0, 1)))
+    reference = level_profile(np.sqrt((wearer(rng, patterns) ** 2).mean(axis=(0, 1))))
+    for lv, ref in ((level, reference), (None, None)):  # with the anatomy term, and confidence alone
+        fix, evidence = estimate_orientation(ranker, windows, lv, ref)
+        undone = fix.matrix(C) @ worn.matrix(C)
+        assert np.allclose(undone, np.eye(C)), (worn, fix, evidence)
+        assert len(evidence["confidence"]) == 16 and evidence["chosen"] == (fix.shift, fix.mirror)
+
+
+def test_no_windows_no_estimate():
+    with pytest.raises(MyostreamError, match="needs some windows"):
+        estimate_orientation(PatternRanker(np.eye(C)), np.zeros((0, 20, C)))
