@@ -4,7 +4,8 @@
 <checkpoint>/
   config.json              format, architecture, model config, class ids, preprocessing, training metadata
   weights.safetensors      the model's state (encoder, head, input statistics)
-  prototypes.safetensors   the frozen class prototypes P [K, d], rows in class-id order
+  prototypes.safetensors   the class prototypes P [K, d] the model ranks, rows in class-id order, and
+                           the text prototypes they came from when calibration anchors moved them
   catalog.json             per class: id, label (T0), canonical description (T2)
 ```
 
@@ -65,6 +66,8 @@ def save_checkpoint(
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     _atomic(path / "weights.safetensors", lambda p: save_file(weights, p, metadata={"format": FORMAT}))
     protos = {"prototypes": model.prototypes.detach().cpu().contiguous()}
+    if not torch.equal(model.text_prototypes, model.prototypes):
+        protos["text_prototypes"] = model.text_prototypes.detach().cpu().contiguous()
     _atomic(path / "prototypes.safetensors", lambda p: save_file(protos, p, metadata={"format": FORMAT}))
     rows = [{"id": cid, "label": entries[cid].label, "canonical": entries[cid].canonical} for cid in model.class_ids]
     _atomic(path / "catalog.json", lambda p: Path(p).write_text(json.dumps(rows, indent=2, ensure_ascii=False)))
@@ -97,10 +100,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
         architecture, n_classes = str(meta["architecture"]), int(meta["n_classes"])
     except (KeyError, TypeError, ValueError) as exc:
         raise MyostreamError(f"Checkpoint config {str(path / 'config.json')!r} is malformed ({exc!r}).") from None
-    prototypes = _read_tensors(path / "prototypes.safetensors").get("prototypes")
+    tensors = _read_tensors(path / "prototypes.safetensors")
+    prototypes = tensors.get("prototypes")
     if prototypes is None:
         raise MyostreamError(f"{str(path / 'prototypes.safetensors')!r} has no 'prototypes' tensor.")
-    model = create_model(config, prototypes, class_ids, architecture=architecture, n_classes=n_classes)
+    text = tensors.get("text_prototypes", prototypes)
+    if text.shape != prototypes.shape:
+        raise MyostreamError(f"{str(path / 'prototypes.safetensors')!r} holds text prototypes of another shape.")
+    model = create_model(config, text, class_ids, architecture=architecture, n_classes=n_classes)
+    model.prototypes = prototypes.float()  # anchored by a calibration, or the text prototypes themselves
     try:
         model.load_state_dict(_read_tensors(path / "weights.safetensors"), strict=True)
     except RuntimeError as exc:

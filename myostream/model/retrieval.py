@@ -83,6 +83,8 @@ class RetrievalModel(nn.Module):
         self.register_buffer("input_shift", torch.zeros(config.n_channels))
         self.register_buffer("input_scale", torch.ones(config.n_channels))
         self.register_buffer("prototypes", torch.empty(0, config.d_embed), persistent=False)
+        #: the text side's prototypes; ``prototypes`` equals them unless calibration anchored some classes
+        self.register_buffer("text_prototypes", torch.empty(0, config.d_embed), persistent=False)
         self.set_prototypes(prototypes, class_ids)
 
     def set_prototypes(self, prototypes: Tensor, class_ids: Sequence[str]) -> None:
@@ -96,6 +98,7 @@ class RetrievalModel(nn.Module):
         if len(set(class_ids)) != len(class_ids):
             raise MyostreamError("Class ids of the prototypes repeat; give each class once.")
         self.prototypes = F.normalize(p, dim=-1).to(self.input_shift.device)
+        self.text_prototypes = self.prototypes.clone()
         self.class_ids = tuple(class_ids)
         known = getattr(self, "catalog", {})
         self.catalog = {cid: known.get(cid, CatalogEntry(cid, cid, cid)) for cid in self.class_ids}
@@ -120,6 +123,23 @@ class RetrievalModel(nn.Module):
 
     def normalize_input(self, x: Tensor) -> Tensor:
         return (x - self.input_shift) / self.input_scale
+
+    def anchor(self, centres: dict[str, Tensor], weight: float) -> None:
+        """Calibration anchors: move each given class's prototype towards the person's own class centre
+        in the embedding space, ``P_c = norm((1 - weight) T_c + weight norm(centre_c))`` from the text
+        prototype ``T_c``; other classes keep their text prototype. The embedding space stays the text's,
+        so free-text queries score as before."""
+        if not 0.0 <= weight <= 1.0:
+            raise MyostreamError(f"The anchor weight must lie in [0, 1], got {weight}.")
+        unknown = sorted(set(centres) - set(self.class_ids))
+        if unknown:
+            raise MyostreamError(f"Anchors for classes the model does not rank: {', '.join(unknown)}.")
+        p = self.text_prototypes.clone()
+        for cid, centre in centres.items():
+            i = self.class_ids.index(cid)
+            c = F.normalize(torch.as_tensor(centre, dtype=torch.float32).to(p.device).reshape(-1), dim=0)
+            p[i] = F.normalize((1.0 - weight) * p[i] + weight * c, dim=0)
+        self.prototypes = p
 
     def set_preprocessing(self, preprocessing: Preprocessing) -> None:
         """Record what the model's windows go through; it must describe the windows the config takes."""

@@ -59,6 +59,8 @@ from myostream.train.metrics import emg_to_text, text_to_emg
 from myostream.train.stage3 import fit_two_phases, stage3_loss
 
 NORMALIZERS = ("refit", "keep")
+#: what calibration changes: the person's class centres as anchors, fine-tuning, or fine-tuning then anchors
+MODES = ("anchors", "finetune", "finetune+anchors")
 #: where progress lines go (print, or a logger's method)
 Say = Callable[[str], object]
 #: text-encoder files a checkpoint may carry (stage 1 saves them next to the weights)
@@ -67,9 +69,17 @@ _TEXT_ENCODER_FILES = ("text_encoder.json", "text_encoder.safetensors")
 
 @dataclass(frozen=True)
 class AdaptOptions:
-    """How much and what adapts. ``epochs_a``: head only; ``epochs_b``: head + the last
-    ``unfreeze_layers`` encoder layers at ``lr_b``."""
+    """How much and what adapts.
 
+    ``mode``: ``"anchors"`` moves the calibrated classes' prototypes towards the person's own
+    class centres in the embedding space (``anchor_weight`` of the way; no training, the
+    model stays as it is); ``"finetune"`` trains, ``epochs_a`` epochs of the head only, then
+    ``epochs_b`` of head + the last ``unfreeze_layers`` encoder layers at ``lr_b``;
+    ``"finetune+anchors"`` fine-tunes, then anchors.
+    """
+
+    mode: str = "finetune+anchors"
+    anchor_weight: float = 0.5
     epochs_a: int = 12
     epochs_b: int = 8
     lr: float = 1e-3
@@ -82,6 +92,10 @@ class AdaptOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise MyostreamError(f"Adaptation mode {self.mode!r} is unknown; use one of {', '.join(MODES)}.")
+        if not 0.0 <= self.anchor_weight <= 1.0:
+            raise MyostreamError(f"anchor_weight = {self.anchor_weight} must lie in [0, 1].")
         if self.normalizer not in NORMALIZERS:
             raise MyostreamError(f"Normaliser mode {self.normalizer!r} is unknown; use one of {', '.join(NORMALIZERS)}.")
         if self.epochs_a < 0 or self.epochs_b < 0 or self.epochs_a + self.epochs_b == 0:
@@ -223,6 +237,13 @@ def _adaptation_loss(model: RetrievalModel) -> LossFn:
     return loss
 
 
+def class_centres(model: RetrievalModel, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    """The unit mean embedding of each class's windows (``y`` indexes the model's class ids)."""
+    z = embed_windows(model, x)
+    y = torch.as_tensor(y).long()
+    return {model.class_ids[int(c)]: F.normalize(z[y == c].mean(0), dim=0) for c in torch.unique(y)}
+
+
 def adapt_model(
     model: RetrievalModel,
     x: Tensor,
@@ -232,18 +253,26 @@ def adapt_model(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Fine-tune ``model`` in place on windows ``x [N, T, C]`` whose labels ``y`` index its class ids."""
+    """Calibrate ``model`` in place to windows ``x [N, T, C]`` whose labels ``y`` index its class
+    ids, as ``options.mode`` says; returns the fine-tuning epochs (none for anchors alone)."""
     x = model.as_windows(x).cpu()
     y = torch.as_tensor(y).long()
-    if options.normalizer == "refit":
-        model.fit_input_stats(x)
-    loss = _adaptation_loss(model)
-    common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
-                  stage="adapt", device=device, progress=progress)
-    return fit_two_phases(
-        model, x, y, loss, epochs_a=options.epochs_a, epochs_b=options.epochs_b, lr=options.lr, lr_b=options.lr_b,
-        unfreeze_layers=options.unfreeze_layers, seed=options.seed, **common,
-    )
+    history: list[dict[str, Any]] = []
+    if options.mode != "anchors":
+        if options.normalizer == "refit":
+            model.fit_input_stats(x)
+        model.prototypes = model.text_prototypes.clone()  # fine-tune against the text space, not old anchors
+        loss = _adaptation_loss(model)
+        common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
+                      stage="adapt", device=device, progress=progress)
+        history = fit_two_phases(
+            model, x, y, loss, epochs_a=options.epochs_a, epochs_b=options.epochs_b, lr=options.lr,
+            lr_b=options.lr_b, unfreeze_layers=options.unfreeze_layers, seed=options.seed, **common,
+        )
+        model.cpu().eval()
+    if options.mode.endswith("anchors"):
+        model.anchor(class_centres(model.eval(), x, y), options.anchor_weight)
+    return history
 
 
 def adapt(
@@ -265,7 +294,11 @@ def adapt(
     before = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
     for name, s in before.items():
         say(f"before: {name}: R@1 {s['R@1']:.3f}, MRR {s['MRR']:.3f} ({s['n']} windows)")
-    say(f"adapting on {len(adapt_y)} windows: {options.epochs_a} + {options.epochs_b} epochs, normaliser {options.normalizer}")
+    if options.mode == "anchors":
+        say(f"calibrating on {len(adapt_y)} windows: class anchors at weight {options.anchor_weight:g}")
+    else:
+        say(f"adapting on {len(adapt_y)} windows ({options.mode}): {options.epochs_a} + {options.epochs_b} epochs, "
+            f"normaliser {options.normalizer}")
     history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress)
     model.cpu().eval()
     after = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}

@@ -131,3 +131,13 @@ def test_a_torch_pickle_is_refused(saved):
     torch.save({"prototypes": torch.ones(4, 16)}, saved / "prototypes.safetensors")
     with pytest.raises(MyostreamError, match="prototypes.safetensors' is not a readable safetensors file"):
         load_checkpoint(saved)
+
+
+def test_anchored_prototypes_and_their_text_space_both_round_trip(tmp_path):
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS)
+    text = model.prototypes.clone()
+    model.anchor({CLASS_IDS[1]: torch.randn(16)}, 0.5)
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG))
+    torch.testing.assert_close(loaded.prototypes, model.prototypes)
+    torch.testing.assert_close(loaded.text_prototypes, text)
+    assert not torch.allclose(loaded.prototypes[1], text[1]) and torch.equal(loaded.prototypes[0], text[0])

@@ -35,8 +35,10 @@ from myostream.text.stage1 import build_prototypes
 from myostream.train.adapt import (
     AdaptOptions,
     adapt,
+    adapt_model,
     adapt_sessions,
     balanced,
+    class_centres,
     model_windows,
 )
 from myostream.train.adapt_report import simulate_session
@@ -152,7 +154,10 @@ def test_adapted_checkpoint_loads_with_the_trained_classes(adapted, base):
     result, path = adapted
     old, new = load_checkpoint(base), load_checkpoint(path)
     assert new.class_ids == old.class_ids and new.catalog == old.catalog
-    torch.testing.assert_close(new.prototypes, old.prototypes, rtol=0, atol=1e-6)
+    # the text space is the trained one; the person's anchors moved the calibrated classes' prototypes
+    torch.testing.assert_close(new.text_prototypes, old.prototypes, rtol=0, atol=1e-6)
+    calibrated = [new.class_ids.index(c) for c in result.extra["classes"]]
+    assert not torch.allclose(new.prototypes[calibrated], old.prototypes[calibrated])
     # what adapts: head and the encoder's last layer; the input layers stay as trained
     assert torch.equal(new.encoder.patch_embed.weight, old.encoder.patch_embed.weight)
     assert not torch.equal(new.head.f_proj[0].weight, old.head.f_proj[0].weight)
@@ -220,7 +225,28 @@ def test_cli_writes_the_checkpoint_and_its_report(base, new_user_sessions, tmp_p
     assert err.startswith("myostream adapt: Sessions folder") and "\n" not in err
 
 
+def test_anchors_move_only_calibrated_classes_and_keep_the_text_space(base):
+    model = load_checkpoint(base)
+    text = model.prototypes.clone()
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(30, model.config.window_samples, 8)).astype(np.float32))
+    y = torch.tensor([0] * 15 + [2] * 15)
+    assert adapt_model(model, x, y, AdaptOptions(mode="anchors", anchor_weight=1.0), progress=False) == []
+    centres = class_centres(model, x, y)
+    assert set(centres) == {model.class_ids[0], model.class_ids[2]}
+    torch.testing.assert_close(model.prototypes[0], centres[model.class_ids[0]])  # weight 1: the person's centre
+    torch.testing.assert_close(model.prototypes[1], text[1])  # no windows: the text prototype
+    torch.testing.assert_close(model.text_prototypes, text)  # free text still lives in the same space
+    model.anchor({model.class_ids[2]: centres[model.class_ids[2]]}, 0.0)
+    torch.testing.assert_close(model.prototypes, text)  # weight 0: nothing moves
+    with pytest.raises(MyostreamError, match="Anchors for classes the model does not rank: wave"):
+        model.anchor({"wave": centres[model.class_ids[0]]}, 0.5)
+
+
 def test_options_are_checked():
+    with pytest.raises(MyostreamError, match="Adaptation mode 'magic' is unknown"):
+        AdaptOptions(mode="magic")
+    with pytest.raises(MyostreamError, match="anchor_weight = 2 must lie in"):
+        AdaptOptions(anchor_weight=2)
     with pytest.raises(MyostreamError, match="Normaliser mode 'zscore' is unknown"):
         AdaptOptions(normalizer="zscore")
     with pytest.raises(MyostreamError, match="at least one epoch"):
