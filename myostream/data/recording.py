@@ -8,8 +8,8 @@ a label means the same thing in every dataset that shares the class.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +142,21 @@ def repetitions_from_labels(labels: np.ndarray, label_names: Sequence[str]) -> n
             seen[k] = seen.get(k, 0) + 1
             repetition[a:b] = seen[k]
     return repetition
+
+
+def relabel(recording: Recording, labels: Mapping[Any, str]) -> Recording:
+    """``recording`` with its label names mapped to class ids (``labels``: a label name, or its
+    text, -> class id); names the mapping leaves out become unlabelled (-1). Labels of a
+    dataset the project does not know reach the description catalogs this way."""
+    from myostream.data.sidecar import check_label_map, label_key
+
+    table = check_label_map(labels, f"The label map of {recording.name!r}")
+    mapped = [table.get(label_key(n)) for n in recording.label_names]
+    if not any(mapped):
+        raise MyostreamError(
+            f"The label map names none of {recording.name!r}'s labels ({', '.join(recording.label_names)}); "
+            "map them to class ids, e.g. {\"FIST\": \"fist\"}."
+        )
+    names = tuple(dict.fromkeys(m for m in mapped if m))
+    lut = np.array([names.index(m) if m else -1 for m in mapped] + [-1], np.int16)
+    return replace(recording, labels=lut[np.asarray(recording.labels, np.int64)], label_names=names)

@@ -16,8 +16,10 @@ one ``[[class]]`` table per action class::
     T3 = ["make a fist", "...", "..."]  # >= 3 paraphrases a person might type
     labels = { myo_armband = [5], simulated_armband = [1] }
 
-``labels`` maps a dataset (a key of :data:`LABEL_SPACES`) to the dataset's own labels
-for the class. ``T1 = "glove"`` (or no T1) takes the process text generated from
+``labels`` maps a dataset to the dataset's own labels for the class. For the datasets the
+project knows (:data:`LABEL_SPACES`) every label is checked to exist; any other dataset
+name (a lab's own recordings) is taken as given, so its labels reach the catalog's class
+ids through :meth:`Catalog.label_map` and :func:`myostream.data.recording.relabel`. ``T1 = "glove"`` (or no T1) takes the process text generated from
 CyberGlove recordings (:mod:`myostream.text.glove`) from the catalog's ``glove`` file.
 """
 
@@ -154,9 +156,12 @@ class Catalog:
 
     def label_map(self, dataset: str) -> dict[int | str, str]:
         """Dataset label -> class id, for the classes that key to ``dataset``."""
-        if dataset not in LABEL_SPACES:
-            raise MyostreamError(f"Unknown dataset {dataset!r}; known datasets are {', '.join(LABEL_SPACES)}.")
-        return {label: c.id for c in self.classes for label in c.labels.get(dataset, ())}
+        mapping = {label: c.id for c in self.classes for label in c.labels.get(dataset, ())}
+        if not mapping:
+            known = sorted({d for c in self.classes for d in c.labels})
+            raise MyostreamError(f"No class of catalog {self.name!r} maps labels of dataset {dataset!r}; "
+                                 f"datasets mapped: {', '.join(known)} (add labels = {{ {dataset} = [...] }}).")
+        return mapping
 
 
 def catalog_dir() -> Path:
@@ -317,13 +322,11 @@ def _labels(raw: object, where: str) -> dict[str, tuple[int | str, ...]]:
         raise MyostreamError(f"{where}: labels must be a table like {{ myo_armband = [5] }}.")
     labels = {}
     for dataset, values in raw.items():
-        if dataset not in LABEL_SPACES:
-            raise MyostreamError(f"{where} maps labels of unknown dataset {dataset!r}; known datasets are {', '.join(LABEL_SPACES)}.")
         if not isinstance(values, list):
             values = [values]
-        space = LABEL_SPACES[dataset]
+        space = LABEL_SPACES.get(dataset)
         for value in values:
-            if isinstance(value, bool) or value not in space:
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or (space is not None and value not in space):
                 raise MyostreamError(f"{where} maps {dataset} label {value!r}, which that dataset does not have.")
         labels[dataset] = tuple(values)
     return labels

@@ -63,6 +63,8 @@ from myostream.train.augment import Augmentation
 from myostream.stream.devices import load_profile
 
 SOURCES = ("ninapro", "myo", "sessions", "xdf", "table", "simulated")
+#: the data came as Recording objects (myostream.train.recordings), not from a folder
+MEMORY = "memory"
 #: [data] keys of the simulated source only.
 _SIMULATED_KEYS = frozenset({"users", "sessions", "seconds", "seed", "schedule", "hold_s", "rest_s"})
 #: [data] source of each dataset format (myostream.data.readers) that training reads.
@@ -336,7 +338,10 @@ def _model_config(raw: dict[str, Any], path: Path, where: str) -> ModelConfig:
 def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: str | None, section: str = "data") -> DataSpec:
     w = f"{where} [{section}]"
     t = dict(t)
-    if folder_override is not None:
+    if folder_override == MEMORY:  # recordings given in memory: the [data] table's way of preparing them applies
+        common = {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring"}
+        t = {"source": MEMORY, **{k: v for k, v in t.items() if k in common}}
+    elif folder_override is not None:
         t["folder"] = folder_override
         if "source" not in t or t["source"] == "simulated":
             # the simulator's own settings (users, seconds, ...) do not apply to recorded files
@@ -346,8 +351,9 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         raise MyostreamError(
             f"{where} names no data; add a [{section}] table with source = {' | '.join(SOURCES)}, or pass --data DIR."
         )
-    source = _choice(t.pop("source"), SOURCES, f"{w} source")
+    source = _choice(t.pop("source"), (*SOURCES, MEMORY) if folder_override == MEMORY else SOURCES, f"{w} source")
     allowed = {
+        MEMORY: set(),
         "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels", "normalisation",
                    "ring"},
         "ninapro": {"database", "exercise", "subjects"},
@@ -368,7 +374,7 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         raise MyostreamError(f"{w}: hop_ms must be positive, got {hop_ms}.")
     filter_name, spec = _filter(t.get("filter", "none"), w)
     folder = t.get("folder")
-    if source != "simulated" and not folder:
+    if source not in ("simulated", MEMORY) and not folder:
         raise MyostreamError(f"{w} needs folder = \"...\" for source {source!r} (or pass --data DIR).")
     label = _choice(t.get("label", "majority"), ("majority", "onset"), f"{w} label")
     classes = t.get("classes")

@@ -66,6 +66,11 @@ def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Record
     """The recordings an experiment names (progress bars come from the readers)."""
     if data.source == "simulated":
         return simulate_recordings(data, n_channels, rate)
+    if data.source == "memory":
+        raise MyostreamError(
+            "This model was trained on recordings held in memory, which are not on disk to read again; pass --data "
+            "with a folder of them, or evaluate in Python with myostream.train.recordings.evaluate_on_recordings."
+        )
     folder = Path(data.folder or "")
     if not folder.is_dir():
         raise MyostreamError(f"Data folder {str(folder)!r} does not exist; pass --data with the dataset folder.")
@@ -151,16 +156,20 @@ def check_channels(have: int, model: int) -> None:
         )
 
 
-def prepare_windows(exp: Experiment, data: DataSpec | None = None, check: bool = True) -> WindowSet:
-    """Read, filter, scale per person (when ``[data] normalisation`` asks) and window the
-    experiment's data (or ``data``, e.g. its ``test_data``).
+def prepare_windows(
+    exp: Experiment, data: DataSpec | None = None, check: bool = True, recordings: Sequence[Recording] | None = None
+) -> WindowSet:
+    """Read (or take ``recordings``), filter, scale per person (when ``[data] normalisation``
+    asks) and window the experiment's data (or ``data``, e.g. its ``test_data``).
 
     Each wearing's level is kept in its recordings' ``meta["level"]`` (the trainer takes
     the training people's median as the live prior).
     """
     cfg = exp.model
     data = data or exp.data
-    recordings = filter_recordings(read_recordings(data, cfg.n_channels, cfg.rate), data.filter)
+    if recordings is None:
+        recordings = read_recordings(data, cfg.n_channels, cfg.rate)
+    recordings = filter_recordings(recordings, data.filter)
     if data.normalisation != "none":
         levels = person_levels(recordings, data.normalisation)
         recordings = [replace(r, meta={**r.meta, "level": levels[person_key(r)].tolist()})
@@ -535,10 +544,22 @@ def _metadata(
         },
         "windows": {"train": int(len(train_idx)), "validation": int(len(val_idx)), "test": int(len(split.test))},
         "recordings": sorted({r.source or r.name for r in ws.recordings}),
+        # what each wearing was, and a fingerprint of its samples (recordings held in memory have no file)
+        "trained_on": _fingerprints([ws.recordings[i] for i in np.unique(ws.recording[train_idx])]),
         "seed": exp.seed,
         "device": device,
         "wall_s": timings,
     }
+
+
+def _fingerprints(recordings: Sequence[Recording]) -> list[dict[str, Any]]:
+    """Per recording: name, dataset, subject, session, samples, channels, rate and the SHA-1 of its samples."""
+    rows = []
+    for r in recordings:
+        digest = hashlib.sha1(np.ascontiguousarray(np.asarray(r.emg[:], np.float32)).tobytes()).hexdigest()[:16]
+        rows.append({"name": r.name, "dataset": r.dataset, "subject": r.subject, "session": r.session,
+                     "samples": r.n_samples, "channels": r.n_channels, "rate": r.rate, "sha1": digest})
+    return rows
 
 
 def write_results(record: dict[str, Any], out: Path) -> None:

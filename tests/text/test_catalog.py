@@ -32,7 +32,7 @@ def test_shipped_catalogs_load_and_every_class_has_all_views():
 
 def test_merged_catalogs_have_unique_ids_and_cover_every_dataset_class():
     catalog = load_catalogs()
-    assert len(catalog.ids) == len(set(catalog.ids)) == 9 + 61 + 29
+    assert len(catalog.ids) == len(set(catalog.ids)) == 11 + 61 + 29
     ninapro = [c for c in catalog.ids if c.startswith("ninapro.")]
     for letter, n in {"A": 12, "B": 17, "C": 23, "D": 9}.items():
         assert [c for c in ninapro if c[8] == letter] == [f"ninapro.{letter}{i:02d}" for i in range(1, n + 1)]
@@ -125,7 +125,7 @@ def _write(tmp_path, body: str, name: str = "bad.toml"):
         (GOOD + GOOD.replace("alpha", "beta").replace(" a\"", " b\"").replace("[1]", "[2]"), r"class id 'a' is defined twice"),
         (GOOD + GOOD.replace('"a"', '"b"').replace("alpha", "beta").replace(" a\"", " b\""), r"myo_armband label 1 is mapped to both class 'a' and class 'b'"),
         (GOOD.replace("myo_armband = [1]", "myo_armband = [7]"), r"class 'a' maps myo_armband label 7"),
-        (GOOD.replace("myo_armband", "ninapro_db9"), r"class 'a' maps labels of unknown dataset 'ninapro_db9'"),
+        (GOOD.replace("myo_armband = [1]", "my_lab = [true]"), r"class 'a' maps my_lab label True"),
         (GOOD.replace("T0 =", "T4 = 'x'\nT0 ="), r"class 'a' has unknown key\(s\) T4"),
         (GOOD.replace('T1 = "process alpha"', 'T1 = "glove"'), r"class 'a' takes T1 from glove-derived text"),
         (GOOD.replace('"two a"', '"One A"'), r"class 'a' repeats a paraphrase"),
@@ -150,6 +150,21 @@ def test_a_good_tmp_catalog_loads_and_conflicts_across_files_are_caught(tmp_path
         load_catalogs([a, b])
     with pytest.raises(MyostreamError, match=r"class id 'a' is defined twice"):
         load_catalogs([a, a])
+
+
+def test_a_lab_s_own_dataset_maps_its_labels_onto_the_classes(tmp_path):
+    """Datasets the project does not know are taken as given: their labels reach the class ids."""
+    path = _write(tmp_path, GOOD.replace("myo_armband = [1]", 'my_lab = ["FIST", 3]'), "lab.toml")
+    catalog = load_catalog(path)
+    assert catalog.label_map("my_lab") == {"FIST": "a", 3: "a"}
+    with pytest.raises(MyostreamError, match="No class of catalog 'test' maps labels of dataset 'other_lab'"):
+        catalog.label_map("other_lab")
+
+
+def test_the_armband_catalog_covers_forearm_rotation():
+    armband = load_catalog("armband")
+    assert {"pronation", "supination"} <= set(armband.ids)
+    assert "palm faces down" in armband["pronation"].t1 and "palm up" in " ".join(armband["supination"].t3)
 
 
 def test_unknown_catalog_names_say_what_exists(tmp_path):
