@@ -157,6 +157,8 @@ class ProtocolSpec:
     # what validation holds out of training: "runs" (of every person) or "subjects" (whole people,
     # so the chosen epoch is the one that transfers best to people the model has not seen)
     validation: str = "runs"
+    # after validation chose the epochs, train again on training + validation windows for that many
+    refit: bool = False
 
 
 @dataclass(frozen=True)

@@ -432,28 +432,41 @@ def train_run(
     to_train = np.full(len(class_ids), -1, np.int64)
     to_train[train_rows] = np.arange(len(train_rows))
 
-    torch.manual_seed(exp.seed)
-    model = create_model(cfg, p_train, train_classes, architecture=v.architecture, n_classes=len(train_classes))
-    model.set_preprocessing(run_preprocessing(exp, ws, train_idx))
-    x_train = torch.from_numpy(ws.data(train_idx))
-    y_train = torch.from_numpy(to_train[ws.y[train_idx]])
-    val = None
-    if len(val_idx):
-        val = (torch.from_numpy(ws.data(val_idx)), torch.from_numpy(to_train[ws.y[val_idx]]))
     log_path = out / LOG_FILE
-    h2 = train_stage2(model, x_train, y_train, device=device, seed=exp.seed, log=log_path, progress=progress, val=val,
-                      augmentation=exp.augment)
-    _say_epoch(say, _kept(h2))
-    lap("stage2")
-
     x_test = torch.from_numpy(ws.data(split.test))
     y_test = torch.from_numpy(ws.y[split.test].astype(np.int64))
-    before = class_centre_similarity(model, x_test, y_test, p_all) if main else None
-    h3 = train_stage3(model, x_train, y_train, prototypes=p_train, device=device, seed=exp.seed, log=log_path,
-                      progress=progress, val=val, augmentation=exp.augment)
-    _say_epoch(say, _kept(h3))
-    lap("stage3")
-    del x_train, y_train, val
+
+    def stages(indices: np.ndarray, val_indices: np.ndarray, stage2: Any, stage3: Any) -> tuple[Any, ...]:
+        """A fresh model trained through stages 2 and 3 on ``indices`` (validated on ``val_indices``)."""
+        torch.manual_seed(exp.seed)
+        model = create_model(cfg, p_train, train_classes, architecture=v.architecture, n_classes=len(train_classes))
+        model.set_preprocessing(run_preprocessing(exp, ws, indices))
+        x = torch.from_numpy(ws.data(indices))
+        y = torch.from_numpy(to_train[ws.y[indices]])
+        val = None
+        if len(val_indices):
+            val = (torch.from_numpy(ws.data(val_indices)), torch.from_numpy(to_train[ws.y[val_indices]]))
+        common = dict(device=device, seed=exp.seed, log=log_path, progress=progress, val=val, augmentation=exp.augment)
+        h2 = train_stage2(model, x, y, config=stage2, **common)
+        _say_epoch(say, _kept(h2))
+        lap("stage2")
+        before = class_centre_similarity(model, x_test, y_test, p_all) if main else None
+        h3 = train_stage3(model, x, y, prototypes=p_train, config=stage3, **common)
+        _say_epoch(say, _kept(h3))
+        lap("stage3")
+        return model, h2, h3, before
+
+    model, h2, h3, before = stages(train_idx, val_idx, cfg.stage2, cfg.stage3)
+    refit = None
+    if exp.protocol.refit and len(val_idx):
+        # validation chose the epochs; train again on training + validation windows for that long
+        e2, ea, eb = _selected_epochs(h2, h3, cfg)
+        refit = {"stage2_epochs": e2, "stage3_epochs_a": ea, "stage3_epochs_b": eb,
+                 "windows": int(len(train_idx) + len(val_idx))}
+        say(f"  refit on training + validation windows: stage 2 {e2} epochs, stage 3 {ea} + {eb} epochs")
+        everything = np.concatenate([train_idx, val_idx])
+        model, h2, h3, before = stages(everything, np.empty(0, np.int64), replace(cfg.stage2, epochs=e2),
+                                       replace(cfg.stage3, epochs_a=ea, epochs_b=eb))
 
     model.set_prototypes(p_all, class_ids)
     model.catalog = {e.id: e for e in space.catalog}
@@ -482,6 +495,7 @@ def train_run(
             "metrics": metrics,
             "similarity": {"before_stage3": before, "after_stage3": after},
             "final_epochs": {"stage2": _kept(h2), "stage3": _kept(h3)},
+            "refit": refit,
             "wall_s": timings,
             "device": str(next(model.parameters()).device),
             "threads": torch.get_num_threads(),
@@ -493,6 +507,15 @@ def train_run(
         say(f"  EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} · "
             f"text->EMG R@1 {t2e['R@1']:.3f} MRR {t2e['MRR']:.3f} · {timings['total']:.0f} s")
     return record
+
+
+def _selected_epochs(h2: list[dict[str, Any]], h3: list[dict[str, Any]], cfg: Any) -> tuple[int, int, int]:
+    """(stage-2 epochs, stage-3 phase-A epochs, phase-B epochs) up to the epochs validation kept."""
+    e2 = int(_kept(h2)["epoch"])
+    r3 = _kept(h3)
+    if r3.get("phase") == "B":
+        return e2, cfg.stage3.epochs_a, int(r3["epoch"])
+    return e2, int(r3["epoch"]), 0
 
 
 def _kept(history: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from myostream.cli import main
 from myostream.model.checkpoint import load_checkpoint
 from myostream.stream.devices import load_profile
 from myostream.stream.filters import FilterStage
@@ -233,3 +234,17 @@ def test_bundled_checkpoint_ranks_clean_fist_windows_first():
         assert all(sim.info.label_names[signal.labels[s]] == gesture for s in starts)
         ranking = model.rank(windows, k=3)
         assert [top[0] for top in ranking.class_ids] == [gesture] * 5
+
+
+def test_validation_on_held_out_people_chooses_the_epochs_then_refits_on_all(root, tmp_path):
+    """[protocol] validation = "subjects" holds out whole people; refit trains again on everyone for the chosen epochs."""
+    protocol = '[protocol]\nname = "cross-user"\ntest_subjects = ["user3"]\nvalidation = "subjects"\nvalidation_fraction = 0.5\nrefit = true\n'
+    exp = simulated_experiment(tmp_path / "refit.toml", tiny_bert(root), protocol=protocol, users="[1, 2, 3]", seconds=12.0)
+    out = tmp_path / "ckpt"
+    assert main(["train", str(exp), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    record = json.loads((out / "results.json").read_text())
+    assert record["windows"]["validation"] > 0 and record["refit"]["windows"] == (
+        record["windows"]["train"] + record["windows"]["validation"])
+    assert record["refit"]["stage2_epochs"] == 1 and record["refit"]["stage3_epochs_a"] + record["refit"]["stage3_epochs_b"] >= 1
+    log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert sum(1 for r in log if r.get("stage") == "stage2" and "selected" not in r) == 2  # selection run + refit
