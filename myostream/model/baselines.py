@@ -126,7 +126,7 @@ def hudgins_features(x: Tensor) -> Tensor:
     WL, ZC and SSC are means over the window's sample pairs (triples for SSC) rather
     than sums, so they do not grow with the window length.
     """
-    d = x.diff(dim=1)
+    d = x[:, 1:] - x[:, :-1]  # slices, not Tensor.diff: the ONNX exporter has no diff
     mav = x.abs().mean(dim=1)
     wl = d.abs().mean(dim=1)
     crossing = (x[:, :-1] * x[:, 1:] < 0) & (d.abs() >= ZC_THRESHOLD)

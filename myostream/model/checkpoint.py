@@ -25,9 +25,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from myostream.errors import MyostreamError
+from myostream.model.catalog import catalog_entry, catalog_rows, parse_catalog
 from myostream.model.config import ModelConfig
 from myostream.model.device import resolve_device
-from myostream.model.retrieval import CatalogEntry, RetrievalModel
+from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec, Preprocessing
 
 FORMAT = "myostream-checkpoint"
@@ -49,7 +50,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    entries = {e.id: e for e in (_entry(e) for e in catalog)} if catalog is not None else dict(model.catalog)
+    entries = {e.id: e for e in (catalog_entry(e) for e in catalog)} if catalog is not None else dict(model.catalog)
     missing = [cid for cid in model.class_ids if cid not in entries]
     if missing:
         raise MyostreamError(f"The catalog lacks descriptions of the classes {missing}; give one entry per class id.")
@@ -69,7 +70,7 @@ def save_checkpoint(
     if not torch.equal(model.text_prototypes, model.prototypes):
         protos["text_prototypes"] = model.text_prototypes.detach().cpu().contiguous()
     _atomic(path / "prototypes.safetensors", lambda p: save_file(protos, p, metadata={"format": FORMAT}))
-    rows = [{"id": cid, "label": entries[cid].label, "canonical": entries[cid].canonical} for cid in model.class_ids]
+    rows = catalog_rows(entries.values(), model.class_ids)
     _atomic(path / "catalog.json", lambda p: Path(p).write_text(json.dumps(rows, indent=2, ensure_ascii=False)))
     _atomic(path / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2, default=str)))
     return path
@@ -114,7 +115,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise MyostreamError(f"Weights in {str(path)!r} do not fit its config ({first}); the checkpoint is corrupt or mixed.") from None
-    model.catalog = _read_catalog(path / "catalog.json", class_ids)
+    model.catalog = parse_catalog(_read_json(path / "catalog.json"), class_ids, repr(str(path / "catalog.json")))
     model.metadata = dict(meta.get("training") or {})
     where = f"Checkpoint {str(path)!r} preprocessing"
     if isinstance(meta.get("preprocessing"), dict):
@@ -135,30 +136,6 @@ def _recorded_preprocessing(config: ModelConfig, training: Mapping[str, Any], wh
         hop_ms=float(training.get("hop_ms") or config.window_ms / 4),
         filter=FilterSpec.from_dict(recorded, where=f"{where} filter") if recorded else None,
     )
-
-
-def _entry(e: Any) -> CatalogEntry:
-    """A catalog row from a CatalogEntry, a mapping (id, label, canonical) or a
-    ``myostream.text`` action class (id, t0, t2)."""
-    if isinstance(e, CatalogEntry):
-        return e
-    if hasattr(e, "t0") and hasattr(e, "t2"):
-        return CatalogEntry(id=str(e.id), label=str(e.t0), canonical=str(e.t2))
-    try:
-        return CatalogEntry(id=str(e["id"]), label=str(e.get("label", e["id"])), canonical=str(e.get("canonical", "")))
-    except (KeyError, TypeError, AttributeError):
-        raise MyostreamError(f"A catalog entry must have an 'id' (and 'label', 'canonical'); got {e!r}.") from None
-
-
-def _read_catalog(path: Path, class_ids: list[str]) -> dict[str, CatalogEntry]:
-    rows = _read_json(path)
-    if not isinstance(rows, list):
-        raise MyostreamError(f"{str(path)!r} must hold a list of class entries.")
-    entries = {e.id: e for e in (_entry(r) for r in rows)}
-    missing = [cid for cid in class_ids if cid not in entries]
-    if missing:
-        raise MyostreamError(f"{str(path)!r} lacks the classes {missing}; the checkpoint is incomplete.")
-    return {cid: entries[cid] for cid in class_ids}
 
 
 def _read_json(path: Path) -> Any:

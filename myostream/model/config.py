@@ -14,10 +14,13 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
+
+if TYPE_CHECKING:
+    from myostream.preprocess import Preprocessing
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,32 @@ class ModelConfig:
     def n_patches(self) -> int:
         return self.window_samples // self.patch
 
+    def check_preprocessing(self, pre: Preprocessing) -> None:
+        """Raise a :class:`MyostreamError` unless ``pre`` describes the windows this config takes."""
+        if pre.n_channels != self.n_channels or abs(pre.rate - self.rate) > 1e-6 * self.rate or abs(
+            pre.window_ms - self.window_ms
+        ) > 1e-6:
+            raise MyostreamError(
+                f"Preprocessing for {pre.n_channels} channels at {pre.rate:g} Hz in {pre.window_ms:g} ms windows does "
+                f"not fit model {self.name!r} ({self.n_channels} channels, {self.rate:g} Hz, {self.window_ms:g} ms)."
+            )
+
+    def check_windows(self, shape: tuple[int, ...]) -> None:
+        """Raise a :class:`MyostreamError` unless ``shape`` is ``[batch, window_samples, n_channels]``
+        (every backend validates its input here, so all say the same sentence)."""
+        if len(shape) != 3:
+            raise MyostreamError(f"Windows must be [batch, samples, channels]; got shape {tuple(shape)}.")
+        if shape[2] != self.n_channels:
+            raise MyostreamError(
+                f"Model {self.name!r} expects {self.n_channels} channels but the windows have {shape[2]}; "
+                f"use a model trained for {shape[2]} channels or select {self.n_channels} of them."
+            )
+        if shape[1] != self.window_samples:
+            raise MyostreamError(
+                f"Model {self.name!r} expects windows of {self.window_samples} samples ({self.window_ms:g} ms at "
+                f"{self.rate:g} Hz) but got {shape[1]}; cut windows of {self.window_ms:g} ms."
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -125,6 +154,14 @@ class ModelConfig:
         stage3 = _section(Stage3Config, d.pop("stage3", {}) or {}, f"{where} [stage3]")
         extra = d.pop("extra", {}) or {}
         return _section(cls, {**d, "stage2": stage2, "stage3": stage3, "extra": extra}, where)
+
+
+def non_finite_windows(channels: list[int]) -> MyostreamError:
+    """The error for windows holding NaN or infinite samples in ``channels``."""
+    return MyostreamError(
+        f"Windows contain NaN or infinite samples (channel index {channels}); "
+        "interpolate or drop those samples before inference."
+    )
 
 
 def _section(cls: type, d: dict[str, Any], where: str) -> Any:

@@ -33,7 +33,8 @@ def patch_descriptors(patches: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     # the epsilon keeps sqrt differentiable on flat (all-equal) patches
     rms = torch.sqrt(centred.square().mean(dim=2) + 1e-8)
     energy = torch.log1p(patches.square().mean(dim=2))
-    var = patches.diff(dim=2).abs().mean(dim=2)
+    # slices, not Tensor.diff: the ONNX exporter has no diff (same values either way)
+    var = (patches[:, :, 1:] - patches[:, :, :-1]).abs().mean(dim=2)
     return rms, energy, var
 
 

@@ -24,18 +24,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from myostream.errors import MyostreamError
-from myostream.model.config import ModelConfig
+from myostream.model.catalog import CatalogEntry
+from myostream.model.config import ModelConfig, non_finite_windows
 from myostream.model.encoder import patchify
 from myostream.preprocess import Preprocessing
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    """The text a run needs for one class: its id, short label (T0) and canonical description (T2)."""
-
-    id: str
-    label: str
-    canonical: str
 
 
 @dataclass(frozen=True)
@@ -143,15 +135,8 @@ class RetrievalModel(nn.Module):
 
     def set_preprocessing(self, preprocessing: Preprocessing) -> None:
         """Record what the model's windows go through; it must describe the windows the config takes."""
-        cfg, pre = self.config, preprocessing
-        if pre.n_channels != cfg.n_channels or abs(pre.rate - cfg.rate) > 1e-6 * cfg.rate or abs(
-            pre.window_ms - cfg.window_ms
-        ) > 1e-6:
-            raise MyostreamError(
-                f"Preprocessing for {pre.n_channels} channels at {pre.rate:g} Hz in {pre.window_ms:g} ms windows does "
-                f"not fit model {cfg.name!r} ({cfg.n_channels} channels, {cfg.rate:g} Hz, {cfg.window_ms:g} ms)."
-            )
-        self.preprocessing = pre
+        self.config.check_preprocessing(preprocessing)
+        self.preprocessing = preprocessing
 
     def as_windows(self, windows: Tensor | np.ndarray) -> Tensor:
         """Validate raw windows (``[T, C]`` or ``[B, T, C]``) and move them to the model's device."""
@@ -162,24 +147,9 @@ class RetrievalModel(nn.Module):
             raise MyostreamError(f"Windows must be a numeric array [batch, samples, channels]; got {exc}.") from None
         if x.ndim == 2:
             x = x.unsqueeze(0)
-        if x.ndim != 3:
-            raise MyostreamError(f"Windows must be [batch, samples, channels]; got shape {tuple(x.shape)}.")
-        if x.shape[2] != cfg.n_channels:
-            raise MyostreamError(
-                f"Model {cfg.name!r} expects {cfg.n_channels} channels but the windows have {x.shape[2]}; "
-                f"use a model trained for {x.shape[2]} channels or select {cfg.n_channels} of them."
-            )
-        if x.shape[1] != cfg.window_samples:
-            raise MyostreamError(
-                f"Model {cfg.name!r} expects windows of {cfg.window_samples} samples ({cfg.window_ms:g} ms at "
-                f"{cfg.rate:g} Hz) but got {x.shape[1]}; cut windows of {cfg.window_ms:g} ms."
-            )
+        cfg.check_windows(tuple(x.shape))
         if not bool(torch.isfinite(x).all()):
-            bad = sorted({int(c) for c in torch.nonzero(~torch.isfinite(x))[:, 2].tolist()})
-            raise MyostreamError(
-                f"Windows contain NaN or infinite samples (channel index {bad}); "
-                "interpolate or drop those samples before inference."
-            )
+            raise non_finite_windows(sorted({int(c) for c in torch.nonzero(~torch.isfinite(x))[:, 2].tolist()}))
         return x.to(self.input_shift.device)
 
     # -- retrieval -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -243,9 +244,7 @@ class Pipeline:
             raise MyostreamError(f"hop_ms must be positive, got {self.hop_ms}.")
         self.smoothing = float(smoothing)
         self.publish_rankings = publish_rankings
-        from myostream.model.device import resolve_device
-
-        self.device = str(resolve_device(device))
+        self.device = _ranker_device(ranker, device)
         self.top_k = int(top_k)
         self.on_ranking = on_ranking
         self.buffer_s = float(buffer_s)
@@ -634,6 +633,23 @@ class Pipeline:
             self._outlet.push(ranking.to_json(), timestamp=ranking.timestamp)
         if self.on_ranking is not None:
             self.on_ranking(ranking)
+
+
+def _ranker_device(ranker: Ranker, device: str) -> str:
+    """Where ``ranker`` runs: the torch device for a torch model (torch is imported only for one, so a
+    torch-free ranker such as the ONNX one keeps the pipeline free of torch), else the ranker's own."""
+    torch = sys.modules.get("torch")  # a torch model means torch is imported already
+    if torch is not None and isinstance(ranker, torch.nn.Module):
+        from myostream.model.device import resolve_device
+
+        return str(resolve_device(device))
+    own = str(getattr(ranker, "device", "cpu"))
+    if device not in ("auto", own):
+        raise MyostreamError(
+            f"Model {ranker.config.name!r} runs on {own} ({type(ranker).__name__}); the device {device!r} "
+            "applies to torch models only: leave it at auto."
+        )
+    return own
 
 
 def _numpy(x: Any) -> np.ndarray:
