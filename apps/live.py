@@ -23,7 +23,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
 from myostream.apps.widgets import BAD, TEXT_DIM, TracePlot, application, apply_theme, panel, run_until_closed
 from myostream.errors import MyostreamError
-from myostream.runtime import bundled_checkpoint, make_pipeline
+from myostream.runtime import bundled_checkpoint, load_model, make_pipeline
 from myostream.stream.devices import list_profiles
 from myostream.stream.pipeline import Pipeline, Ranking
 
@@ -34,25 +34,13 @@ TRACE_SECONDS = 5.0
 
 
 def load_text_encoder(checkpoint: Path, model: Any) -> Any:
-    """The text encoder whose space the checkpoint's prototypes live in (for free-text queries).
+    """The text encoder whose space the model's prototypes live in (for free-text queries): the
+    checkpoint's saved stage-1 encoder, or an exported folder's ONNX one (``export --text``)."""
+    if getattr(model, "backend", "torch") == "onnx":
+        return model.text_encoder()
+    from myostream.text.encoder import text_encoder_folder
 
-    It is saved next to the checkpoint (``text_encoder.json`` + ``.safetensors``, as
-    stage 1 writes it), or in the folder named by the checkpoint's ``training["text_encoder"]``
-    (relative to the checkpoint).
-    """
-    from myostream.text.encoder import CONFIG_FILE
-
-    candidates = [checkpoint]
-    named = getattr(model, "metadata", {}).get("text_encoder")
-    if named:
-        candidates.append(checkpoint / named)
-    for folder in candidates:
-        if (folder / CONFIG_FILE).is_file():
-            return _text_encoder_in(folder.resolve())
-    raise MyostreamError(
-        f"Checkpoint {str(checkpoint)!r} has no text encoder ({CONFIG_FILE}); free-text queries need the "
-        "stage-1 text encoder its prototypes came from, saved into the checkpoint folder."
-    )
+    return _text_encoder_in(text_encoder_folder(checkpoint, getattr(model, "metadata", {})))
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,19 +88,17 @@ class LiveWindow(QtWidgets.QMainWindow):
         smoothing: float = 0.5,
         hop_ms: float | None = None,
         torch_threads: int | None = 1,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
-        if torch_threads:
-            import torch
-
-            # The live model is small: one intra-op thread ranks a window in a few ms, while
-            # a thread pool competes with the GUI thread for the cores and the GIL (10-50x slower).
-            torch.set_num_threads(torch_threads)
+        self.torch_threads = torch_threads
         self.setWindowTitle("myostream live")
         self.resize(1440, 880)
         self.source_spec = source
         self.model_path = Path(model) if model is not None else None
         self.device = device
+        #: torch | onnx | auto (by the model folder): see myostream.runtime.load_model
+        self.backend = backend
         self.smoothing = smoothing
         self.hop_ms = hop_ms
         self.model: Any = None
@@ -318,11 +304,15 @@ class LiveWindow(QtWidgets.QMainWindow):
     # -- life cycle ---------------------------------------------------------------------
 
     def _load_model(self) -> Any:
-        from myostream.model.checkpoint import load_checkpoint
-
         if self.model is None:
             path = self.model_path or bundled_checkpoint()
-            self.model = load_checkpoint(path, device=self.device)
+            self.model = load_model(path, device=self.device, backend=self.backend)
+            if self.torch_threads and getattr(self.model, "backend", "torch") == "torch":
+                import torch
+
+                # The live model is small: one intra-op thread ranks a window in a few ms, while
+                # a thread pool competes with the GUI thread for the cores and the GIL (10-50x slower).
+                torch.set_num_threads(self.torch_threads)
             self.model_path = Path(path)
             self.model_label.setText(self.model.config.name)
             self.model_label.setToolTip(str(path))
@@ -585,7 +575,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.status_labels["rate"].setText(f"rate {s.rate:,.0f} / {s.nominal_rate:g} Hz")
         self.status_labels["lost"].setText(f"lost {s.lost:,} samples")
         self.status_labels["latency"].setText(lat)
-        self.status_labels["device"].setText(f"torch {s.device}")
+        self.status_labels["device"].setText(f"{getattr(pipeline.ranker, 'backend', 'torch')} {s.device}")
         if getattr(pipeline.source, "exhausted", False):  # a replay that reached its end
             self._set_state(f"replay finished · {self.source_spec}")
 
@@ -601,10 +591,12 @@ class LiveWindow(QtWidgets.QMainWindow):
 
 
 def live_command(args: argparse.Namespace) -> int:
-    """``myostream live [--source SPEC] [--model CKPT] [--device D] [--duration S] [--query TEXT] [--screenshot PNG]``."""
+    """``myostream live [--source SPEC] [--model CKPT] [--backend B] [--device D] [--duration S] [--query TEXT]
+    [--screenshot PNG]``."""
     app, owns_app = application()
     apply_theme(app)
-    window = LiveWindow(source=args.source, model=args.model, device=args.device)
+    window = LiveWindow(source=args.source, model=args.model, device=args.device,
+                        backend=getattr(args, "backend", "auto"))
     try:
         window.start(block=True)  # a bad model or source is one sentence on the terminal, before any window
     except MyostreamError:

@@ -80,6 +80,12 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return results_command(args)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from myostream.edge.export import export_command
+
+    return export_command(args)
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
     from myostream.apps.live import live_command
 
@@ -200,9 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="CKPT", default=None,
                    help="bench resample: also measure this checkpoint folder on the Myo data, beside the LDA baseline")
 
+    p = add("export", _cmd_export,
+            "Export a checkpoint for the edge runtime: ONNX graphs and a manifest that run on onnxruntime without torch.")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--onnx", metavar="DIR", required=True,
+                   help="folder to write (new or empty, or an earlier export, which is replaced)")
+    p.add_argument("--text", action="store_true",
+                   help="also export the checkpoint's text encoder and tokenizer (free-text queries without torch)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+
     p = add("live", _cmd_live, "Open the live retrieval window (default: simulated armband + bundled model).")
     p.add_argument("--source", default="simulated", help="simulated | lsl:NAME | brainflow:BOARD | replay:FILE")
-    p.add_argument("--model", default=None, help="checkpoint folder (default: the bundled model)")
+    p.add_argument("--model", default=None, help="checkpoint or exported folder (default: the bundled model)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="torch (a checkpoint), onnx (a folder `myostream export --onnx` wrote, on onnxruntime), "
+                        "auto (by the --model folder; default)")
     p.add_argument("--device", default="auto", help="torch device: auto | cpu | cuda")
     p.add_argument("--duration", type=float, default=None, help="close after this many seconds")
     p.add_argument("--query", action="append", default=[], metavar="TEXT",

@@ -65,14 +65,14 @@ def save_checkpoint(
         "training": dict(training or {}),
     }
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic(path / "weights.safetensors", lambda p: save_file(weights, p, metadata={"format": FORMAT}))
+    write_atomic(path / "weights.safetensors", lambda p: save_file(weights, p, metadata={"format": FORMAT}))
     protos = {"prototypes": model.prototypes.detach().cpu().contiguous()}
     if not torch.equal(model.text_prototypes, model.prototypes):
         protos["text_prototypes"] = model.text_prototypes.detach().cpu().contiguous()
-    _atomic(path / "prototypes.safetensors", lambda p: save_file(protos, p, metadata={"format": FORMAT}))
+    write_atomic(path / "prototypes.safetensors", lambda p: save_file(protos, p, metadata={"format": FORMAT}))
     rows = catalog_rows(entries.values(), model.class_ids)
-    _atomic(path / "catalog.json", lambda p: Path(p).write_text(json.dumps(rows, indent=2, ensure_ascii=False)))
-    _atomic(path / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2, default=str)))
+    write_atomic(path / "catalog.json", lambda p: Path(p).write_text(json.dumps(rows, indent=2, ensure_ascii=False)))
+    write_atomic(path / "config.json", lambda p: Path(p).write_text(json.dumps(config, indent=2, default=str)))
     return path
 
 
@@ -152,8 +152,12 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise MyostreamError(f"{str(path)!r} is not a readable safetensors file ({exc}); the checkpoint is corrupt.") from None
 
 
-def _atomic(path: Path, write: Callable[[str], object]) -> None:
+def write_atomic(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary file so an interrupted save never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    write(str(tmp))
+    try:
+        write(str(tmp))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)

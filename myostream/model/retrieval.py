@@ -163,10 +163,8 @@ class RetrievalModel(nn.Module):
     @torch.inference_mode()
     def rank(self, windows: Tensor | np.ndarray, k: int = 5) -> Ranking:
         """Rank the class prototypes for each window by ``z . P_c`` (results on the CPU)."""
-        x = self.as_windows(windows)
-        with self._eval_mode():
-            out = self(x, stage=3)
-        scores = out["z"] @ self.prototypes.T
+        out = self.rank_outputs(self.as_windows(windows))
+        scores = out["scores"]
         top = scores.topk(min(k, scores.shape[1]), dim=1)
         indices = top.indices.cpu()
         attention = out.get("attention")
@@ -176,9 +174,21 @@ class RetrievalModel(nn.Module):
             scores=top.values.cpu(),
             all_scores=scores.cpu(),
             attention=None if attention is None else attention.cpu(),
-            rms=patch_rms(x, self.config.patch).cpu(),
+            rms=out["rms"].cpu(),
             z=out["z"].cpu(),
         )
+
+    def rank_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """What :meth:`rank` reports for validated raw windows ``x``, in one pass: ``scores [B, K]``,
+        ``z [B, d]``, ``attention [B, M, N]`` (models with queries) and ``rms [B, N, C]``.
+        The ONNX export traces exactly this."""
+        with self._eval_mode():
+            out = self(x, stage=3)
+        result = {"scores": out["z"] @ self.prototypes.T, "z": out["z"]}
+        if "attention" in out:
+            result["attention"] = out["attention"]
+        result["rms"] = patch_rms(x, self.config.patch)
+        return result
 
     @torch.inference_mode()
     def search(

