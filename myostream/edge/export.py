@@ -211,12 +211,13 @@ def _trace(
 
 @contextmanager
 def _quiet_exporter() -> Iterator[None]:
-    """Silence what the exporter says to developers: that it is the legacy one, and that traced
-    Python numbers (head sizes, sequence checks) become constants, which they are here."""
+    """Silence what the exporter says to torch developers: that it is the legacy one (and its own
+    deprecations), and that traced Python numbers (head sizes, sequence checks) become constants,
+    which they are here."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx.*")
+        warnings.filterwarnings("ignore", module=r"torch\.onnx.*")  # its deprecation notes about itself
         yield
 
 

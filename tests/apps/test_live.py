@@ -180,3 +180,27 @@ def test_default_checkpoint_is_the_bundled_folder_or_a_clear_error():
         assert (path / "config.json").is_file() and path.name == "simulated"
     with pytest.raises(MyostreamError, match="no bundled model 'nowhere'"):
         bundled_checkpoint("nowhere")
+
+
+def test_the_onnx_backend_runs_an_exported_folder(qtbot, tmp_path_factory, capsys):
+    from myostream.edge.text import OnnxTextEncoder
+    from tests.edge.exports import bundled_export
+
+    folder = bundled_export(tmp_path_factory.getbasetemp())
+    w = LiveWindow(model=folder, backend="onnx")
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    rankings_arrive(qtbot, w)
+    assert type(w.model).__name__ == "OnnxRanker" and w.pipeline.device == "cpu"
+    qtbot.waitUntil(lambda: w.status_labels["device"].text() == "onnx cpu", timeout=WAIT_MS)
+    w.add_text_query("make a fist")  # encoded by the exported text encoder, no torch involved
+    qtbot.waitUntil(lambda: w.text.queries == ["make a fist"], timeout=WAIT_MS)
+    expected = OnnxTextEncoder.load(folder).encode(["make a fist"])[0]
+    np.testing.assert_allclose(w._text_embeddings["make a fist"], expected, atol=1e-6)
+    qtbot.waitUntil(lambda: set(w.last_ranking.text_scores) == {"make a fist"}, timeout=WAIT_MS)
+    w.close()
+    # a checkpoint given to the onnx backend says how to export it, in one sentence
+    assert main(["live", "--backend", "onnx", "--model", str(bundled_checkpoint())]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "export it first" in err and "\n" not in err
