@@ -6,6 +6,11 @@
   per-patch RMS, attention). Baseline: the TCN baseline's ``rank`` on the same window, calls
   interleaved so both see the same machine load. Weights are freshly initialised
   (latency does not depend on their values).
+- Backends: the bundled checkpoint's ``rank(window)`` in torch and, exported with
+  ``myostream export --onnx``, in the :class:`~myostream.edge.ranker.OnnxRanker` on
+  onnxruntime (the edge runtime), batch 1, one intra-op thread each, calls interleaved. The
+  target is an onnxruntime p99 at least 3x lower than torch's. The details list the graph
+  alone under other onnxruntime session options (optimisation level, memory arena, threads).
 - Throughput: stage-2 training windows/s (forward, backward, AdamW step) through the
   real training loop, MyoSem vs the TCN baseline, on the CPU and, when present, CUDA
   (with its bf16/fp16 autocast).
@@ -14,8 +19,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +34,8 @@ from myostream.model import create_model, load_config
 from myostream.train.stage2 import train_stage2
 
 LATENCY_TARGET_MS = 10.0
+#: torch p99 / onnxruntime p99 on the same checkpoint
+ONNX_SPEEDUP_TARGET = 3.0
 
 
 def _model(config_name: str, architecture: str):
@@ -96,6 +106,116 @@ def _latency(threads: int, blocks: int, calls: int) -> list[Measurement]:
     ]
 
 
+def _timed(calls: dict[str, Callable[[], object]], blocks: int, n: int) -> dict[str, np.ndarray]:
+    """Wall ms of each call, interleaved so all see the same machine load: ``[blocks, n]`` per name."""
+    for _ in range(50):  # warm-up: allocators, lazy kernels
+        for call in calls.values():
+            call()
+    ms = {name: np.empty((blocks, n)) for name in calls}
+    for b in range(blocks):
+        for i in range(n):
+            for name, call in calls.items():
+                t0 = time.perf_counter()
+                call()
+                ms[name][b, i] = (time.perf_counter() - t0) * 1e3
+    return ms
+
+
+def _p99(ms: np.ndarray) -> float:
+    """p99 as the median of the blocks' p99: another program's burst lands in one block."""
+    return float(np.median(np.percentile(ms, 99, axis=1)))
+
+
+def _session_variants(path: Path, window: np.ndarray, n: int) -> str:
+    """p50 of the exported graph alone (session.run) under other onnxruntime session options."""
+    import onnxruntime as ort
+
+    from myostream.edge.folder import EMG_FILE, INPUT
+
+    rows = []
+    levels = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    for threads, level, arena in [(1, "all", True), (1, "all", False), (1, "basic", True), (2, "all", True)]:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.graph_optimization_level, options.enable_cpu_mem_arena = levels[level], arena
+        session = ort.InferenceSession(str(path / EMG_FILE), options, providers=["CPUExecutionProvider"])
+        ms = _timed({"run": lambda: session.run(None, {INPUT: window})}, 1, n)["run"]
+        plural = "s" if threads > 1 else ""
+        rows.append(f"{threads} thread{plural}, optimisation {level}, arena {'on' if arena else 'off'}: "
+                    f"{np.percentile(ms, 50):.3f} ms")
+    return "; ".join(rows)
+
+
+def _backends(blocks: int, calls: int) -> list[Measurement]:
+    """torch vs onnxruntime ``rank(window)`` on the bundled checkpoint, batch 1, one thread each."""
+    from myostream.edge.export import export_onnx
+    from myostream.edge.ranker import OnnxRanker
+    from myostream.runtime import bundled_checkpoint, load_model
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        export = export_onnx(bundled_checkpoint(), Path(tmp) / "onnx")
+        model, edge = load_model(bundled_checkpoint()), OnnxRanker.load(export.path, threads=1)
+        cfg = model.config
+        window = np.random.default_rng(0).standard_normal((1, cfg.window_samples, cfg.n_channels)).astype(np.float32)
+        window = window * model.input_scale.numpy() + model.input_shift.numpy()
+        ms = _timed({"torch": lambda: model.rank(window), "onnx": lambda: edge.rank(window)}, blocks, calls)
+        cpu = {}
+        for name, call in (("torch", lambda: model.rank(window)), ("onnx", lambda: edge.rank(window))):
+            c0 = time.thread_time()
+            for _ in range(calls):
+                call()
+            cpu[name] = (time.thread_time() - c0) * 1e3 / calls
+        variants = _session_variants(export.path, window, calls)
+    p50 = {k: float(np.percentile(v, 50)) for k, v in ms.items()}
+    p99 = {k: _p99(v) for k, v in ms.items()}
+    speedup = p99["torch"] / p99["onnx"]
+    what = (
+        f"rank(one {cfg.window_ms:g} ms window, {cfg.n_channels} ch) of the bundled checkpoint ({cfg.name}): torch "
+        f"{torch.__version__} vs the same checkpoint exported with `myostream export --onnx` in OnnxRanker on "
+        f"onnxruntime {_ort_version()} (CPU provider, 1 intra-op thread, sequential, all graph optimisations, "
+        f"memory arena on); 1 torch thread; calls interleaved, {blocks} blocks of {calls}"
+    )
+    return [
+        Measurement(
+            name="rank() latency p50, onnxruntime vs torch (bundled checkpoint, batch 1, CPU, 1 thread)",
+            value=p50["onnx"],
+            unit="ms",
+            baseline="torch p50",
+            baseline_value=p50["torch"],
+            details=f"{what}; p50 speed-up {p50['torch'] / p50['onnx']:.1f}x; CPU time of the calling thread per call: "
+            f"torch {cpu['torch']:.3f} ms, onnxruntime {cpu['onnx']:.3f} ms; {_load()}",
+        ),
+        Measurement(
+            name="rank() latency p99, onnxruntime vs torch (bundled checkpoint, batch 1, CPU, 1 thread)",
+            value=p99["onnx"],
+            unit="ms",
+            baseline="torch p99",
+            baseline_value=p99["torch"],
+            details=f"p99 = median of the blocks' p99 (onnxruntime per block: "
+            f"{', '.join(f'{v:.2f}' for v in np.percentile(ms['onnx'], 99, axis=1))} ms; torch: "
+            f"{', '.join(f'{v:.2f}' for v in np.percentile(ms['torch'], 99, axis=1))} ms); "
+            f"the graph alone (session.run, p50) under other session options: {variants}",
+        ),
+        Measurement(
+            name="onnxruntime speed-up over torch, p99 (bundled checkpoint, batch 1)",
+            value=speedup,
+            unit="x",
+            baseline="p50 speed-up",
+            baseline_value=p50["torch"] / p50["onnx"],
+            target=f">= {ONNX_SPEEDUP_TARGET:g}x",
+            met=speedup >= ONNX_SPEEDUP_TARGET,
+            details="torch p99 / onnxruntime p99 of the two lines above (same run, same windows)",
+        ),
+    ]
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
 def _throughput(config_name: str, device: str, n_windows: int, threads: int | None = None) -> Measurement:
     if threads is not None:
         torch.set_num_threads(threads)
@@ -133,6 +253,7 @@ def run(quick: bool = False) -> list[Measurement]:
         # the second core serves the stream and the GUI); two threads shown for comparison
         for threads in sorted({1, cores}):
             results += _latency(threads, blocks=5, calls=60 if quick else 400)
+        results += _backends(blocks=5, calls=100 if quick else 1000)
         n = 1024 if quick else 2048
         for name in ("myosem-simulated", "myosem-ninapro-db1"):
             for threads in sorted({1, cores}):

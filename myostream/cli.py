@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
 
     p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")
-    p.add_argument("what", choices=["stream", "data", "model", "live", "resample", "all"], help="which benchmarks")
+    p.add_argument("what", choices=["stream", "data", "model", "live", "resample", "size", "all"],
+                   help="which benchmarks (all: every group but size, which installs two virtual environments)")
     p.add_argument("--out", default=None, help="folder for the JSON + Markdown report")
     p.add_argument("--quick", action="store_true", help="shorter runs (noisier numbers)")
     p.add_argument("--model", metavar="CKPT", default=None,

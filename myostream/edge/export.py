@@ -174,7 +174,8 @@ def _export_text(checkpoint: Path, model: RetrievalModel, out: Path, opset: int)
         ),
     )
     side = TextSide(dim=encoder.dim, max_length=encoder.max_length, batch_size=encoder.batch_size)
-    edge = OnnxTextEncoder(open_session(out / TEXT_FILE), read_tokenizer(out / TOKENIZER_FILE), side.dim, side.batch_size)
+    session, edge_tokenizer = open_session(out / TEXT_FILE), read_tokenizer(out / TOKENIZER_FILE)
+    edge = OnnxTextEncoder(session, edge_tokenizer, side.dim, side.batch_size)
     ids = edge.tokenize(texts)["input_ids"]
     if not np.array_equal(ids, encoder.tokenize(texts)["input_ids"].numpy()):
         raise MyostreamError("The exported tokenizer splits the catalog's texts differently from the text model's own.")
@@ -262,7 +263,8 @@ def _prepare(out: Path) -> None:
         raise MyostreamError(f"{str(out)!r} is a file; give a folder for the exported model.")
     if out.is_dir() and any(out.iterdir()) and not is_export(out):
         raise MyostreamError(
-            f"Folder {str(out)!r} is not empty and holds no earlier export; give a new folder, so nothing in it is overwritten."
+            f"Folder {str(out)!r} is not empty and holds no earlier export; give a new folder, "
+            "so nothing in it is overwritten."
         )
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -270,14 +272,18 @@ def _prepare(out: Path) -> None:
         for stale in (TEXT_FILE, TOKENIZER_FILE):
             (out / stale).unlink(missing_ok=True)
     except OSError as exc:
-        raise MyostreamError(f"Cannot write the export to {str(out)!r} ({exc.strerror}); choose a writable folder.") from None
+        raise MyostreamError(
+            f"Cannot write the export to {str(out)!r} ({exc.strerror}); choose a writable folder."
+        ) from None
 
 
 def _onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise MyostreamError("Exporting to ONNX needs the onnx package, which is not installed; pip install onnx.") from None
+        raise MyostreamError(
+            "Exporting to ONNX needs the onnx package, which is not installed; pip install onnx."
+        ) from None
     return onnx
 
 
@@ -291,5 +297,6 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"onnxruntime vs torch on {CHECK_WINDOWS} check windows, max |difference|: {diffs}")
     if result.text_max_abs_diff is not None:
         print(f"text embeddings of the catalog, max |difference|: {result.text_max_abs_diff:.1e}")
-    print(f"exported {args.checkpoint} to {result.path}; run it with `myostream live --backend onnx --model {result.path}`")
+    print(f"exported {args.checkpoint} to {result.path}; "
+          f"run it with `myostream live --backend onnx --model {result.path}`")
     return 0

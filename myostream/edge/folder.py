@@ -18,6 +18,7 @@ corrupt or foreign is a :class:`MyostreamError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,7 @@ def manifest_dict(
         "catalog": catalog_rows,
         "input": INPUT,
         "outputs": list(outputs),
-        "text": None if text is None else {"dim": text.dim, "max_length": text.max_length, "batch_size": text.batch_size},
+        "text": None if text is None else dataclasses.asdict(text),
         "source": source,
     }
 
@@ -104,7 +105,9 @@ def read_manifest(path: str | Path) -> Manifest:
             f"Model folder {str(path)!r} does not exist; give the folder `myostream export CKPT --onnx DIR` wrote."
         )
     if not path.is_dir():
-        raise MyostreamError(f"Model {str(path)!r} is a file; give the exported folder (with {MANIFEST} and {EMG_FILE}).")
+        raise MyostreamError(
+            f"Model {str(path)!r} is a file; give the exported folder (with {MANIFEST} and {EMG_FILE})."
+        )
     if not is_export(path):
         raise MyostreamError(
             f"{str(path)!r} is not an exported ONNX folder (no {MANIFEST}); export a checkpoint with "

@@ -73,7 +73,9 @@ def open_session(path: Path, threads: int = 1) -> Any:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MyostreamError(f"{str(path)!r} is not a loadable ONNX model ({first}); export the checkpoint again.") from None
+        raise MyostreamError(
+            f"{str(path)!r} is not a loadable ONNX model ({first}); export the checkpoint again."
+        ) from None
 
 
 class OnnxRanker:

@@ -30,7 +30,9 @@ def read_tokenizer(path: Path) -> Any:
     try:
         return Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises a bare Exception for unreadable files
-        raise MyostreamError(f"{str(path)!r} is not a readable tokenizer ({exc}); export the checkpoint again.") from None
+        raise MyostreamError(
+            f"{str(path)!r} is not a readable tokenizer ({exc}); export the checkpoint again."
+        ) from None
 
 
 class OnnxTextEncoder:

@@ -84,7 +84,8 @@ def train_myo_checkpoint(architecture: str, myo, out: Path) -> Path:
     torch.manual_seed(0)
     cfg = load_config("myosem-myo")
     cfg = replace(cfg, stage2=replace(cfg.stage2, epochs=1), stage3=replace(cfg.stage3, epochs_a=1, epochs_b=1))
-    prototypes = F.normalize(torch.randn(len(class_ids), cfg.d_embed, generator=torch.Generator().manual_seed(1)), dim=-1)
+    generator = torch.Generator().manual_seed(1)
+    prototypes = F.normalize(torch.randn(len(class_ids), cfg.d_embed, generator=generator), dim=-1)
     model = create_model(cfg, prototypes, class_ids, architecture=architecture)
     spec = load_profile("myo-armband-dataset").filter
     filtered = np.concatenate([r.emg for r in filter_recordings(train, spec)])
@@ -108,7 +109,8 @@ def test_onnx_equals_torch_on_1000_real_myo_windows(myo, architecture, tmp_path)
     assert ranker.config == model.config and ranker.class_ids == model.class_ids and ranker.catalog == model.catalog
 
     class_ids, _, test = myo
-    ws = extract_windows(prepare_recordings(test, ranker.preprocessing), ranker.config.window_ms, 50.0, classes=class_ids)
+    prepared = prepare_recordings(test, ranker.preprocessing)
+    ws = extract_windows(prepared, ranker.config.window_ms, 50.0, classes=class_ids)
     x = ws.data(spread(len(ws), 1000))
     assert x.shape == (1000, ranker.config.window_samples, 8) and len(np.unique(ws.y)) == len(class_ids)
     diffs = assert_same_outputs(ranker, model, x)  # one dynamic batch of 1,000
