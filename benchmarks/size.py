@@ -105,7 +105,8 @@ def _distributions(python: Path) -> dict[str, tuple[str, int]]:
     """Each distribution of an environment: its version and size in bytes (by its RECORD file)."""
     script = textwrap.dedent("""
         import json, os
-                out = {}
+        from importlib import metadata
+        out = {}
         for d in metadata.distributions():
             files = [d.locate_file(f) for f in d.files or []]
             out[d.metadata["Name"]] = (d.version, sum(os.path.getsize(p) for p in files if os.path.isfile(p)))
