@@ -383,7 +383,7 @@ def run_myo(folder: Path, work: Path, options: AdaptOptions, say: Say) -> dict[s
     from myostream.train.experiment import load_experiment
 
     pre, evaluation, people = myo_people(folder)
-    exp = load_experiment("myosem-myo-cross-dataset", data_folder=str(pre)).with_test_data(str(evaluation))
+    exp = load_experiment("myosem-myo-transfer", data_folder=str(pre)).with_test_data(str(evaluation))
     bases = {
         "myosem": train_base(exp, work / "myo-myosem", say),
         "tcn": train_base(exp.with_variant("tcn"), work / "myo-tcn", say),
@@ -430,7 +430,7 @@ def run_db1(folder: Path, work: Path, options: AdaptOptions, say: Say) -> dict[s
     from myostream.train.experiment import load_experiment
 
     recordings = read_ninapro_folder(folder, database="db1", exercises=(1,))
-    exp = load_experiment("myosem-ninapro-db1", data_folder=str(folder)).with_protocol("cross-user")
+    exp = load_experiment("myosem-ninapro-db1-transfer", data_folder=str(folder)).with_protocol("cross-user")
     rows: dict[str, Any] = {}
     lda0: dict[str, dict[str, float]] = {}
     for fold in range(exp.protocol.folds):
