@@ -43,7 +43,7 @@ from myostream.model.lda import HudginsLDA, ShrinkageLDA
 from myostream.stream.orientation import Orientation, estimate_orientation
 from myostream.train.adapt import AdaptOptions, adapt_model
 from myostream.train.evaluate import embed_windows
-from myostream.train.metrics import emg_to_text_from_ranks, target_ranks
+from myostream.train.metrics import summarize_ranks, target_ranks
 
 #: unlabelled signal a wearing's level and orientation are estimated from (the first gesture cycle of a Myo session)
 FIRST_SECONDS = 35.0
@@ -111,7 +111,7 @@ def _first_windows(ws: Any, seconds: float) -> np.ndarray:
 def retrieval(model: Any, x: np.ndarray, y: np.ndarray) -> Scores:
     z = embed_windows(model, torch.from_numpy(x))
     ranks = target_ranks(z.double() @ model.prototypes.double().cpu().T, torch.from_numpy(y).long())
-    m = emg_to_text_from_ranks(ranks, n_bootstrap=0)
+    m = summarize_ranks(ranks)
     return Scores(m["R@1"], m["MRR"], int(len(y)))
 
 
@@ -122,7 +122,7 @@ def lda_scores(lda: HudginsLDA, x: np.ndarray, y: np.ndarray, classes: np.ndarra
     for j, c in enumerate(lda.lda_.classes_):
         scores[:, int(np.flatnonzero(classes == c)[0])] = d[:, j]
     ranks = target_ranks(torch.from_numpy(np.nan_to_num(scores, neginf=-1e30)), torch.from_numpy(y).long())
-    m = emg_to_text_from_ranks(ranks, n_bootstrap=0)
+    m = summarize_ranks(ranks)
     return Scores(m["R@1"], m["MRR"], int(len(y)))
 
 

@@ -1,0 +1,92 @@
+"""The transfer report's measurements, on a tiny model and simulated people (the real run takes an hour)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from myostream.model.checkpoint import load_checkpoint
+from myostream.train.adapt import AdaptOptions
+from myostream.train.recordings import train_on_recordings
+from myostream_reports.transfer import Person, cross_person_lda, evaluate_person, rotated, summarise, wearing_windows
+from tests.train.test_recordings import LAB, lab_recording
+from tests.train.tiny_runs import TINY_MODEL, tiny_bert
+
+
+def session(user: int, session: int, cycles: int = 3):
+    """A simulated calibration-style session: every gesture in turn, ``cycles`` times, repetitions numbered."""
+    from myostream.data.recording import Recording, relabel
+    from myostream.stream.simulated import SimulatedArmband
+
+    sim = SimulatedArmband(user=user, session=session, schedule="cycle", hold_s=1.5, rest_s=1.0, realtime=False)
+    chunk = sim.generate(cycles * 8 * 2.5 + 1.0)
+    labels = chunk.labels.astype(np.int16)
+    rep = np.zeros(len(labels), np.int16)
+    per_cycle = int(8 * 2.5 * sim.info.rate)
+    rep[:] = 1 + np.minimum(np.arange(len(labels)) // per_cycle, cycles - 1)
+    return Recording(emg=chunk.data, rate=sim.info.rate, labels=labels, label_names=sim.info.label_names,
+                     channel_names=sim.info.channel_names, subject=f"p{user}", session=str(session),
+                     dataset="sim", repetition=rep)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    root = tmp_path_factory.getbasetemp()
+    exp = root / "transfer.toml"
+    exp.write_text(f"""
+name = "transfer"
+model = "myosem-simulated"
+[data]
+hop_ms = 100
+filter = "simulated"
+normalisation = "channel"
+[augment]
+rotation = 0.5
+[protocol]
+name = "cross-user"
+[text]
+catalogs = ["armband"]
+model = "{tiny_bert(root)}"
+steps = 5
+batch_classes = 4
+{TINY_MODEL}
+""")
+    out = root / "transfer-base"
+    train_on_recordings([session(u, 0) for u in (1, 2, 3)], out, config=exp, protocol_settings={"test_subjects": ["p3"]},
+                        device="cpu", progress=False, log=lambda s: None)
+    return load_checkpoint(out)
+
+
+def test_every_method_scores_every_calibration_size(base):
+    person = Person("p7", [session(7, 0)], {"day 2": [session(7, 1)]})
+    rows = evaluate_person(person, {"myosem": base}, (0, 1, 2), AdaptOptions(epochs_a=1, epochs_b=1), say=lambda s: None)
+    assert set(rows["MyoSem"]) == {"0"} and set(rows["per-person LDA"]) == {"1", "2"}
+    for method in ("MyoSem fine-tuned", "MyoSem fine-tuned + anchors", "MyoSem anchors", "per-person LDA"):
+        for k in ("1", "2"):
+            s = rows[method][k]
+            assert 0.0 <= s["r1"] <= s["mrr"] <= 1.0 and s["n"] > 50 and s["seconds"] >= 0
+    assert "MyoSem, orientation not estimated" in rows  # the simulated band is a ring
+    table = summarise({"p7": rows, "p8": rows})
+    assert table["MyoSem"]["0"]["r1"] == pytest.approx(rows["MyoSem"]["0"]["r1"])
+
+
+def test_a_wearing_is_prepared_from_its_own_first_seconds(base):
+    x, y, fix = wearing_windows(base, [session(8, 0)], base.preprocessing.hop_ms)
+    assert x.shape[1:] == (base.config.window_samples, 8) and len(x) == len(y)
+    # the level comes from the wearing itself: a band with ten times the gain gives the same windows
+    loud = session(8, 0)
+    loud.emg = loud.emg * 10
+    x10, _, fix10 = wearing_windows(base, [loud], base.preprocessing.hop_ms)
+    assert fix10 == fix
+    np.testing.assert_allclose(x10, x, rtol=1e-3, atol=1e-4)
+
+
+def test_classic_references_and_a_band_worn_turned(base):
+    people = [Person("p9", [session(9, 0)], {"day 2": [session(9, 1)]})]
+    train = [session(u, 0) for u in (1, 2)]
+    for standardise in (False, True):
+        scores = cross_person_lda(train, people, base, standardise)
+        assert set(scores) == {"p9"} and 0.0 <= scores["p9"] <= 1.0
+    table = rotated(base, people, say=lambda s: None)
+    assert "turned 0 electrode(s)" in table and "turned 3 electrode(s), flipped" in table
+    assert all(0.0 <= v <= 1.0 for row in table.values() for v in row.values())
