@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -21,10 +22,14 @@ import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
-from myostream.apps.widgets import BAD, TEXT_DIM, TracePlot, application, apply_theme, panel, run_until_closed
+from myostream.apps.widgets import (
+    BAD, TEXT_DIM, TracePlot, application, apply_theme, closed_by_signals, panel, run_until_closed,
+)
 from myostream.errors import MyostreamError
+from myostream.paths import output_file
 from myostream.runtime import bundled_checkpoint, load_model, make_pipeline
 from myostream.stream.devices import list_profiles
+from myostream.stream.meters import SILENCE_S
 from myostream.stream.pipeline import Pipeline, Ranking
 
 #: Source kinds of the picker and the spec prefix each builds.
@@ -107,6 +112,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.last_ranking: Ranking | None = None
         #: a PNG path the window saves a screenshot to when it closes (``--screenshot``)
         self.screenshot_on_close: Path | None = None
+        #: the sentence saying why something failed while the window closed (the CLI prints it)
+        self.close_error: str | None = None
+        #: why free-text queries cannot be encoded (said once, then every query fails at once with it)
+        self._text_error: str | None = None
         # Opening sources (an LSL resolve can wait seconds) and encoding text run off the GUI thread.
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="myostream-live-open")
         self._text_jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="myostream-live-text")
@@ -434,16 +443,20 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def save_screenshot(self, path: str | Path) -> Path:
         """Save what the window shows now as a PNG."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = output_file(path, "the screenshot")
         if not self.grab().save(str(path)):
-            raise MyostreamError(f"Could not write the screenshot {str(path)!r}; check the folder is writable.")
+            raise MyostreamError(
+                f"Could not write the screenshot {str(path)!r} (is it a .png name on a disk with space?)."
+            )
         return path
 
     def shutdown(self) -> None:
         """Stop everything this window started: pipeline threads, the source, job threads."""
         if self.screenshot_on_close is not None and self.isVisible():
-            self.save_screenshot(self.screenshot_on_close)
+            try:
+                self.save_screenshot(self.screenshot_on_close)
+            except MyostreamError as exc:  # raised in closeEvent it would abort Qt; the CLI prints it instead
+                self.close_error = str(exc)
             self.screenshot_on_close = None
         self.timer.stop()
         self.stop()
@@ -470,16 +483,30 @@ class LiveWindow(QtWidgets.QMainWindow):
         assert self.model_path is not None
         self._encoding.append((text, self._text_jobs.submit(self._encode, self.model_path, model, text)))
 
-    def _encode(self, checkpoint: Path, model: Any, text: str) -> np.ndarray:
+    def _encoder(self, checkpoint: Path, model: Any) -> Any:
+        """The checkpoint's text encoder, loaded once; a failure is remembered as one sentence (job thread)."""
+        if self._text_error is not None:
+            raise MyostreamError(self._text_error)
         if self.text_encoder is None:
-            self.text_encoder = load_text_encoder(checkpoint, model)
-        return np.asarray(self.text_encoder.encode([text]), np.float32)[0]
+            try:
+                self.text_encoder = load_text_encoder(checkpoint, model)
+            except MyostreamError as exc:
+                self._text_error = f"Free-text queries are off: {exc}"
+                raise MyostreamError(self._text_error) from None
+            except Exception as exc:  # a broken model folder: transformers and torch raise many types
+                self._text_error = (
+                    f"Free-text queries are off: the text encoder of {str(checkpoint)!r} could not be loaded ({exc})."
+                )
+                raise MyostreamError(self._text_error) from None
+        return self.text_encoder
+
+    def _encode(self, checkpoint: Path, model: Any, text: str) -> np.ndarray:
+        return np.asarray(self._encoder(checkpoint, model).encode([text]), np.float32)[0]
 
     def _preload_text_encoder(self, checkpoint: Path, model: Any) -> None:
         """Load the text encoder in the background, so the first typed query is encoded at once."""
         try:
-            if self.text_encoder is None:
-                self.text_encoder = load_text_encoder(checkpoint, model)
+            self._encoder(checkpoint, model)
         except MyostreamError:
             pass  # said in the banner when the user actually types a query
 
@@ -490,13 +517,15 @@ class LiveWindow(QtWidgets.QMainWindow):
                 still.append((text, future))
                 continue
             try:
-                self._text_embeddings[text] = future.result()
-            except MyostreamError as exc:
-                self._show_error(str(exc))
+                embedding = future.result()
+                queries = {**self._text_embeddings, text: embedding}
+                if self.pipeline is not None:
+                    self.pipeline.set_text_queries(queries)
+            except Exception as exc:  # MyostreamError, or a model that failed while encoding
+                self._show_error(str(exc) if isinstance(exc, MyostreamError) else f"Could not encode “{text}”: {exc}")
                 continue
+            self._text_embeddings = queries
             self.text.add_query(text)
-            if self.pipeline is not None:
-                self.pipeline.set_text_queries(self._text_embeddings)
         self._encoding = still
         if not still:
             self.text.status.setText("")
@@ -516,6 +545,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         pipeline = self.pipeline
         if pipeline is None:
             return
+        try:
+            self._draw(pipeline)
+        except Exception as exc:  # never a frozen window: say it once, keep drawing what still works
+            self._show_error(f"The window could not draw ({exc!r}); it keeps running. Please report this.")
+
+    def _draw(self, pipeline: Pipeline) -> None:
         if pipeline.error is not None:
             error = pipeline.error
             self.stop()
@@ -571,16 +606,25 @@ class LiveWindow(QtWidgets.QMainWindow):
             return
         self._last_status = now
         s = pipeline.stats()
-        lat = "latency —" if np.isnan(s.latency_p50_ms) else f"latency p50 {s.latency_p50_ms:.1f} ms · p99 {s.latency_p99_ms:.1f} ms"
+        lat = ("latency —" if np.isnan(s.latency_p50_ms)
+               else f"latency p50 {s.latency_p50_ms:.1f} ms · p99 {s.latency_p99_ms:.1f} ms (last 10 s)")
         self.status_labels["rate"].setText(f"rate {s.rate:,.0f} / {s.nominal_rate:g} Hz")
         self.status_labels["lost"].setText(f"lost {s.lost:,} samples")
         self.status_labels["latency"].setText(lat)
         self.status_labels["device"].setText(f"{getattr(pipeline.ranker, 'backend', 'torch')} {s.device}")
-        if getattr(pipeline.source, "exhausted", False):  # a replay that reached its end
+        if s.paused:
+            self._set_state("paused")
+        elif getattr(pipeline.source, "exhausted", False):  # a replay that reached its end
             self._set_state(f"replay finished · {self.source_spec}")
+        elif s.silent_s >= SILENCE_S:  # an outage as it happens, not an average that drifts
+            self._set_state(f"no samples for {s.silent_s:.1f} s · {self.source_spec}", alarm=True)
+        else:
+            self._set_state(self._running_text())
 
-    def _set_state(self, text: str) -> None:
-        self.status_labels["state"].setText(text)
+    def _set_state(self, text: str, alarm: bool = False) -> None:
+        label = self.status_labels["state"]
+        label.setText(text)
+        label.setStyleSheet(f"color: {BAD}; font-weight: 600;" if alarm else "")
 
     def _show_error(self, text: str) -> None:
         self.banner.setText(text)
@@ -591,11 +635,13 @@ class LiveWindow(QtWidgets.QMainWindow):
 
 
 def live_command(args: argparse.Namespace) -> int:
-    """``myostream live [--source SPEC] [--model CKPT] [--backend B] [--device D] [--duration S] [--query TEXT]
+    """``myostream live [--source SPEC] [--model CKPT] [--backend B] [--torch-device D] [--duration S] [--query TEXT]
     [--screenshot PNG]``."""
+    if getattr(args, "screenshot", None):
+        output_file(args.screenshot, "the screenshot")  # before the window opens, not when it closes
     app, owns_app = application()
     apply_theme(app)
-    window = LiveWindow(source=args.source, model=args.model, device=args.device,
+    window = LiveWindow(source=args.source, model=args.model, device=args.torch_device,
                         backend=getattr(args, "backend", "auto"))
     try:
         window.start(block=True)  # a bad model or source is one sentence on the terminal, before any window
@@ -608,4 +654,10 @@ def live_command(args: argparse.Namespace) -> int:
         window.screenshot_on_close = Path(args.screenshot)
     if args.duration is not None:
         QtCore.QTimer.singleShot(int(args.duration * 1000), window.close)
-    return run_until_closed(window, owns_app)
+    with closed_by_signals(window):  # Ctrl-C and SIGTERM close through shutdown(): screenshot, threads
+        print(f"myostream live: ranking {window.source_spec} with {window.model_label.text()}; "
+              "close the window or press Ctrl-C to stop", file=sys.stderr, flush=True)
+        code = run_until_closed(window, owns_app)
+    if window.close_error is not None:
+        raise MyostreamError(window.close_error)
+    return code

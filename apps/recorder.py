@@ -1,6 +1,6 @@
 """The calibration recorder: cue a protocol, record a session file, then review its labels.
 
-``myostream record --device simulated --protocol quick --subject S01`` opens it. A
+``myostream record --source simulated --protocol quick --subject S01`` opens it. A
 worker thread owns the source and the session file: it reads chunks, labels each sample
 from the cue events (:func:`myostream.calibrate.labels_from_cues`), appends them to the
 HDF5 file (flushed several times a second) and feeds a ring buffer the GUI draws from.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import queue
-import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -39,14 +39,18 @@ from myostream.calibrate import (
 )
 from myostream.data.session import SessionWriter, session_filename
 from myostream.errors import MyostreamError
+from myostream.paths import check_output_dir, output_dir
 from myostream.stream.devices import load_profile
-from myostream.stream.factory import make_source
+from myostream.stream.factory import make_source, spec_kind
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.ring import RingBuffer
 from myostream.stream.source import Chunk, Source, StreamInfo
 
 from .recorder_review import ReviewView
-from .widgets import ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, application, apply_theme, panel, run_until_closed
+from .widgets import (
+    ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, application, apply_theme, closed_by_signals,
+    panel, run_until_closed,
+)
 
 PHASE_STYLE = {
     "idle": ("READY TO RECORD", TEXT_DIM),
@@ -64,8 +68,7 @@ RETROACTIVE = ("pause", "redo", "abort")
 def recording_source(spec: str, protocols: list[Protocol]) -> Source:
     """The source named by ``spec``; a simulated armband is built cue-driven (manual
     schedule) and knows every gesture of ``protocols``."""
-    kind, _, arg = spec.partition(":")
-    if not (arg and kind in ("lsl", "brainflow", "replay")) and load_profile(spec).transport == "simulated":
+    if spec_kind(spec)[0] == "profile" and load_profile(spec).transport == "simulated":
         gestures = list(dict.fromkeys(g for p in protocols for g in p.gestures if g != REST))
         return make_source(spec, schedule="manual", gestures=tuple(gestures))
     return make_source(spec)
@@ -326,7 +329,18 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.worker.session_closed.connect(self._on_session_closed)
 
         self.pages = QtWidgets.QStackedWidget()
-        self.setCentralWidget(self.pages)
+        # Errors stay in a banner until the next recording starts: the status bar is redrawn
+        # 25 times a second and too narrow for a sentence that names a file and a cause.
+        self.banner = QtWidgets.QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(f"background: {BAD}; color: white; padding: 6px 12px; border-radius: 6px;")
+        self.banner.hide()
+        central = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
         self.pages.addWidget(self._build_record_page(subject, session, out_dir))
         self.status = QtWidgets.QLabel("Opening the source…")
         self.statusBar().addWidget(self.status, 1)
@@ -444,9 +458,14 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._check.start()
         self.status.setText(f"Streaming from {info.name}.")
 
+    def show_error(self, message: str) -> None:
+        """One sentence in the banner (until the next recording starts) and on the terminal."""
+        self.banner.setText(message)
+        self.banner.show()
+        print(f"myostream record: {message}", file=sys.stderr, flush=True)
+
     def _on_failed(self, message: str, stopped: bool = False) -> None:
-        self.status.setText(message)
-        self.status.setStyleSheet(f"color: {BAD};")
+        self.show_error(message)
         recording = self.run is not None and not self.run.finished
         if recording:
             self._tick.stop()
@@ -457,7 +476,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
             self.worker.wait()  # it closes the session file on its way out
             if recording and self.session_path is not None and self.session_path.is_file():
                 self.open_review(self.session_path)
-                self.status.setText(f"{message} What was recorded until then is kept in {self.session_path.name}.")
+                self.banner.setText(f"{message} What was recorded until then is kept in {self.session_path.name}.")
         self._set_controls()
 
     # -- protocol -------------------------------------------------------------------------
@@ -505,7 +524,15 @@ class RecorderWindow(QtWidgets.QMainWindow):
         protocol = self.protocol.at_speed(self.speed)
         trials = trial_schedule(protocol)
         session = self.session.text().strip() or "1"
-        path = Path(self.out_dir.text().strip() or "sessions") / session_filename(subject, session, protocol.name)
+        folder = self.out_dir.text().strip() or "sessions"
+        try:
+            output_dir(folder, "the session file")  # before the first cue: a run without a file loses the session
+        except MyostreamError as exc:
+            self.show_error(str(exc))
+            self.out_dir.setFocus()
+            return
+        self.banner.hide()
+        path = Path(folder) / session_filename(subject, session, protocol.name)
         now = pylsl_module().local_clock()
         self.run = CalibrationRun(trials, protocol.lead_in_s)
         self._listed = ("", -1)
@@ -691,24 +718,26 @@ def _mmss(seconds: float) -> str:
 
 def record_command(args: argparse.Namespace) -> int:
     """``myostream record``: the recorder, or with ``--review FILE`` the review of a session."""
-    if not args.speed > 0:
-        raise MyostreamError(f"--speed {args.speed!r} must be a positive factor (1 = real time).")
     if args.autostart and not args.subject:
         raise MyostreamError("--autostart needs --subject (the session file is named after it).")
-    app, owns_app = application()
-    apply_theme(app)
-    window: QtWidgets.QWidget
     if args.review:
-        window = ReviewView(Path(args.review))
+        app, owns_app = application()
+        apply_theme(app)
+        window: QtWidgets.QWidget = ReviewView(Path(args.review))
         window.setWindowTitle(f"myostream — review {Path(args.review).name}")
         window.resize(1280, 760)
     else:
+        # Everything the user typed is checked before a window opens: one sentence, exit code 2.
+        check_output_dir(args.out, "session files")
         protocol = load_protocol(args.protocol)
-        source = recording_source(args.device, [protocol, *(load_protocol(n) for n in list_protocols())])
+        protocol.at_speed(args.speed)
+        source = recording_source(args.source, [protocol, *(load_protocol(n) for n in list_protocols())])
+        app, owns_app = application()
+        apply_theme(app)
         recorder = RecorderWindow(
             source,
             protocol,
-            device=args.device,
+            device=args.source,
             subject=args.subject or "",
             session=args.session,
             out_dir=args.out,
@@ -717,11 +746,5 @@ def record_command(args: argparse.Namespace) -> int:
         if args.autostart:
             recorder.worker.source_ready.connect(lambda _info: recorder.start_recording())
         window = recorder
-    # Ctrl-C or a polite kill closes the window the normal way, so the session file is
-    # closed complete; Python only sees the signal when the event loop lets it run.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: window.close())
-    wake = QtCore.QTimer(interval=200)
-    wake.timeout.connect(lambda: None)
-    wake.start()
-    return run_until_closed(window, owns_app)
+    with closed_by_signals(window):  # Ctrl-C or a polite kill still closes the session file complete
+        return run_until_closed(window, owns_app)

@@ -8,7 +8,8 @@ min/max-decimates them to about two points per pixel column, and updates one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pyqtgraph as pg
@@ -102,6 +103,35 @@ def run_until_closed(window: QtWidgets.QWidget, owns_app: bool) -> int:
         watch.stop()
         app.setQuitOnLastWindowClosed(quit_on_close)
     return 0
+
+
+@contextmanager
+def closed_by_signals(window: QtWidgets.QWidget) -> Iterator[None]:
+    """While inside, Ctrl-C (SIGINT) and a polite kill (SIGTERM) close ``window`` the normal way.
+
+    Its ``closeEvent`` then runs as for a click on the close button: the recorder closes its
+    session file complete, the live window writes its screenshot and stops its threads.
+    Python runs signal handlers only between bytecodes, so a timer wakes the interpreter
+    while Qt's event loop waits in C++. The previous handlers come back on exit (a host
+    such as pytest keeps its own).
+    """
+    import signal
+
+    # Closing from the event loop, not from inside the handler: a signal that arrives before the
+    # window is shown would otherwise close it first, and showing it afterwards would run forever.
+    previous = {
+        signum: signal.signal(signum, lambda *_: QtCore.QTimer.singleShot(0, window.close))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    wake = QtCore.QTimer(interval=200)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    try:
+        yield
+    finally:
+        wake.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def panel(title: str, body: QtWidgets.QWidget | QtWidgets.QLayout, detail: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:

@@ -104,7 +104,9 @@ def bench_command(what: str, out: str | None = None, quick: bool = False, model:
     groups = [g for g in GROUPS if g not in NOT_IN_ALL] if what == "all" else [what]
     if model is not None and not any(name in MODEL_OPTION for g in groups for name in GROUPS[g]):
         raise MyostreamError(f"--model applies to `myostream bench {' / '.join(MODEL_OPTION)}`, not to {what!r}.")
-    out_dir = Path(out) if out else Path("benchmarks") / "results"
+    from myostream.paths import check_output_dir
+
+    out_dir = check_output_dir(Path(out) if out else Path("benchmarks") / "results", "the benchmark report")
     for group in groups:
         results: list[Measurement] = []
         for name in GROUPS[group]:

@@ -27,6 +27,8 @@ from myostream.text.catalog import Catalog, load_catalogs
 
 ORDERS = ("blocked", "interleaved", "random")
 REST = "rest"
+#: Fastest cue timing a recording may run at (demos, tests); faster leaves holds too short to record.
+MAX_SPEED = 20.0
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,12 @@ class Protocol:
         return self.lead_in_s + len(self.gestures) * self.repetitions * (self.hold_s + self.rest_s)
 
     def at_speed(self, speed: float) -> "Protocol":
-        """The same protocol with every time divided by ``speed`` (for demos and tests)."""
-        if not speed > 0:
-            raise MyostreamError(f"Calibration speed {speed!r} must be a positive factor (1 = real time).")
+        """The same protocol with every time divided by ``speed`` (for demos and tests, at most ``MAX_SPEED``)."""
+        if not 0 < speed <= MAX_SPEED:
+            raise MyostreamError(
+                f"Calibration speed {speed!r} is out of range; use a factor above 0 and at most {MAX_SPEED:g} "
+                "(1 = real time; faster cues leave holds too short to record)."
+            )
         return dataclasses.replace(
             self, hold_s=self.hold_s / speed, rest_s=self.rest_s / speed, lead_in_s=self.lead_in_s / speed
         )

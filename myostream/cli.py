@@ -8,10 +8,86 @@ Bad input raises :class:`MyostreamError`, printed as one sentence with exit code
 from __future__ import annotations
 
 import argparse
+import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from myostream.errors import MyostreamError
+
+#: What ``--nonfinite`` may ask a reader to do with NaN or infinite samples.
+NONFINITE_CHOICES = ("error", "drop", "interpolate")
+
+
+# -- argument types: bad numbers are one argparse sentence (exit code 2) before any work ---------
+
+
+def _number(text: str, low: float, low_included: bool, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < low or (value == low and not low_included):
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+    return value
+
+
+def positive(text: str) -> float:
+    """A finite number above zero (seconds, speed factors)."""
+    return _number(text, 0.0, False, "a positive number")
+
+
+def non_negative(text: str) -> float:
+    """A finite number of zero or more (offsets, margins; 0 has its own meaning)."""
+    return _number(text, 0.0, True, "zero or a positive number")
+
+
+def positive_int(text: str) -> int:
+    """A whole number of one or more (threads, jobs, epochs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+class _SourceAlias(argparse.Action):
+    """An old source flag (``--device NAME``, ``--lsl NAME``, ``--brainflow BOARD``) kept as a
+    hidden alias of ``--source``: it stores the spec the old flag meant."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, prefix: str = "", **kw: Any) -> None:
+        super().__init__(option_strings, dest, **kw)
+        self.prefix = prefix
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given = getattr(namespace, "_source_flag", None)
+        if given is not None and given != option_string:
+            parser.error(f"argument {option_string}: give the source once (already given by {given})")
+        namespace._source_flag = option_string
+        setattr(namespace, self.dest, f"{self.prefix}{values}")
+
+
+def _source_flag(p: argparse.ArgumentParser, default: str, aliases: dict[str, str]) -> None:
+    """``--source SPEC`` and the old spellings of this command as hidden aliases (old flag → spec prefix)."""
+    p.add_argument("--source", action=_SourceAlias, default=default, metavar="SPEC",
+                   help="simulated | device profile | lsl:NAME | brainflow:BOARD | replay:FILE "
+                        f"(default: {default})")
+    for flag, prefix in aliases.items():
+        p.add_argument(flag, action=_SourceAlias, dest="source", prefix=prefix, default=argparse.SUPPRESS,
+                       help=argparse.SUPPRESS)
+
+
+def _torch_device_flag(p: argparse.ArgumentParser, default: str, alias: bool = True) -> None:
+    """``--torch-device`` (and the old ``--device`` as a hidden alias where it meant the torch device)."""
+    p.add_argument("--torch-device", default=default, metavar="DEVICE",
+                   help=f"torch device: auto | cpu | cuda (default: {default})")
+    if alias:
+        p.add_argument("--device", dest="torch_device", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -24,9 +100,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     from myostream.stream.commands import stream_command
 
     return stream_command(
-        device=args.device,
-        lsl=args.lsl,
-        brainflow=args.brainflow,
+        source=args.source,
         publish=args.publish,
         duration=args.duration,
         seed=args.seed,
@@ -53,6 +127,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         duration=args.duration,
         spin_ms=args.spin_ms,
         stream=args.stream,
+        nonfinite=args.nonfinite,
     )
 
 
@@ -104,6 +179,12 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
     return adapt_command(args)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from myostream_reports import report_command
+
+    return report_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="myostream",
@@ -112,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from myostream import __version__
 
     parser.add_argument("--version", action="version", version=f"myostream {__version__}")
+    parser.add_argument("--lsl-network", action="store_true",
+                        help="let LSL reach other computers: discovery on the local network and outlets listening on "
+                             "every interface (default: this machine only)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
@@ -122,27 +206,28 @@ def build_parser() -> argparse.ArgumentParser:
     add("devices", _cmd_devices, "List device profiles and whether each can run on this machine now.")
 
     p = add("stream", _cmd_stream, "Open a source and print a live status line (rate, channels, lost samples, RMS).")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--device", default=None, help="device profile name (default: simulated)")
-    src.add_argument("--lsl", metavar="NAME", help="read an LSL stream by name (or type=EMG, source_id=ID)")
-    src.add_argument("--brainflow", metavar="BOARD", help="BrainFlow board name or id (e.g. SYNTHETIC_BOARD)")
+    _source_flag(p, "simulated", {"--device": "", "--lsl": "lsl:", "--brainflow": "brainflow:"})
     p.add_argument("--publish", metavar="NAME", help="also publish the samples as an LSL outlet called NAME")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--duration", type=positive, default=None,
+                   help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated armband")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an LSL stream to appear")
+    p.add_argument("--timeout", type=positive, default=5.0, help="seconds to wait for an LSL stream to appear")
 
     p = add("replay", _cmd_replay,
             "Replay a recording (NinaPro .mat, emg2pose .hdf5, Myo .dat, session .h5, LabRecorder .xdf, "
             "table with dataset.toml) as a live LSL stream.")
     p.add_argument("file", help="recording file")
     p.add_argument("--lsl", metavar="NAME", default=None, help="LSL stream name (default: the file's stem)")
-    p.add_argument("--speed", type=float, default=1.0, help="speed factor 0.25-10, or 0 for unthrottled")
+    p.add_argument("--speed", type=non_negative, default=1.0, help="speed factor 0.25-10, or 0 for unthrottled")
     p.add_argument("--loop", action="store_true", help="start again at the end")
-    p.add_argument("--start", type=float, default=0.0, help="start offset in seconds")
+    p.add_argument("--start", type=non_negative, default=0.0, help="start offset in seconds")
     p.add_argument("--database", default=None, help="NinaPro database when the file name does not say (db1, db2, ...)")
     p.add_argument("--stream", default=None, help="the EMG stream of an .xdf file that holds several")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds of wall time")
-    p.add_argument("--spin-ms", type=float, default=None,
+    p.add_argument("--duration", type=positive, default=None, help="stop after this many seconds of wall time")
+    p.add_argument("--nonfinite", choices=NONFINITE_CHOICES, default="error",
+                   help="NaN or infinite samples in the file: stop with the first one named (default), "
+                        "drop those samples, or interpolate them linearly")
+    p.add_argument("--spin-ms", type=non_negative, default=None,
                    help="wait the last this many ms before each block by spinning instead of sleeping "
                         "(default 2; the block period, e.g. 20, never sleeps: tightest timing, one core busy)")
 
@@ -151,17 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs="*", help="arguments of the action")
     p.add_argument("--catalog", action="append", default=None, help="catalog name or .toml (repeatable; default: all)")
     p.add_argument("--model", default=None, help="encode: folder with a stage-1 text encoder and prototypes")
-    p.add_argument("--top", type=int, default=5, help="encode: how many classes to list")
+    p.add_argument("--top", type=positive_int, default=5, help="encode: how many classes to list")
     p.add_argument("--out", default=None, help="glove: JSON file to write; report: folder (default docs/results/text)")
     p.add_argument("--steps", type=int, default=None, help="report: stage-1 training steps (default: the stage-1 default)")
     p.add_argument("--seed", type=int, default=0, help="report: seed of stage-1 training")
-    p.add_argument("--device", default="cpu", help="report: torch device (cpu | cuda)")
+    _torch_device_flag(p, "cpu")
 
     p = add("train", _cmd_train, "Train MyoSem (stage 1 text, stage 2 encoder, stage 3 alignment) from a config.")
     p.add_argument("config", help="experiment (models/experiments/) or model config name, or a .toml path")
     p.add_argument("--out", default=None, help="checkpoint folder (default runs/EXPERIMENT/MODEL-PROTOCOL)")
     p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    _torch_device_flag(p, "auto")
     p.add_argument("--seed", type=int, default=None, help="training seed (model init, batches, stage 1; the split keeps its own)")
     p.add_argument("--protocol", default=None, help="random | cross-user | cross-class | repetition | cross-dataset")
     p.add_argument("--test-data", default=None, metavar="DIR",
@@ -169,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fold", type=int, default=None, help="cross-user fold to test (0-based; the config sets folds)")
     p.add_argument("--model", default=None,
                    help="myosem | tcn | cnn_bilstm | atzori_cnn | hudgins_linear | no_descriptors | no_queries | no_stage1 | text_baseline")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (the per-epoch log stays)")
 
     p = add("eval", _cmd_eval, "Evaluate a checkpoint both ways (EMG->text, text->EMG) under a protocol, or live (--live).")
@@ -179,23 +264,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test split of this protocol (default: the training protocol's); cross-dataset tests every window of --data")
     p.add_argument("--fold", type=int, default=None, help="cross-user fold (0-based)")
     p.add_argument("--out", default=None, help="folder for eval-PROTOCOL.json/.md or live-default.json/.md (default: the checkpoint)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    _torch_device_flag(p, "auto")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--live", action="store_true",
                    help="measure the live default instead: simulated armband through the real Pipeline in real time")
-    p.add_argument("--seconds", type=float, default=81.0, help="--live: seconds of live signal (default: two gesture cycles)")
+    p.add_argument("--seconds", type=positive, default=81.0,
+                   help="--live: seconds of live signal (default: two gesture cycles)")
 
     p = add("results", _cmd_results, "Train and evaluate MyoSem, baselines and ablations under every protocol; write the report.")
     p.add_argument("config", help="experiment name or .toml path with a [results] table (e.g. myosem-ninapro-db1)")
     p.add_argument("--out", default=None, help="report folder (default docs/results/EXPERIMENT)")
     p.add_argument("--work", default=None, help="folder for the runs' checkpoints (default runs/EXPERIMENT)")
     p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    _torch_device_flag(p, "auto")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--protocol", action="append", default=None, help="only this protocol (repeatable)")
     p.add_argument("--model", action="append", default=None, help="only this model variant (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--jobs", type=positive_int, default=1,
                    help="runs trained at once in worker processes, each with --threads (same numbers, less wall time)")
     p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
 
@@ -217,25 +303,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
 
     p = add("live", _cmd_live, "Open the live retrieval window (default: simulated armband + bundled model).")
-    p.add_argument("--source", default="simulated", help="simulated | lsl:NAME | brainflow:BOARD | replay:FILE")
+    _source_flag(p, "simulated", {})
     p.add_argument("--model", default=None, help="checkpoint or exported folder (default: the bundled model)")
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="torch (a checkpoint), onnx (a folder `myostream export --onnx` wrote, on onnxruntime), "
                         "auto (by the --model folder; default)")
-    p.add_argument("--device", default="auto", help="torch device: auto | cpu | cuda")
-    p.add_argument("--duration", type=float, default=None, help="close after this many seconds")
+    _torch_device_flag(p, "auto")
+    p.add_argument("--duration", type=positive, default=None, help="close after this many seconds")
     p.add_argument("--query", action="append", default=[], metavar="TEXT",
                    help="a free-text description to trace against the live EMG (repeatable)")
     p.add_argument("--screenshot", metavar="PNG", default=None,
                    help="save a screenshot of the window to PNG when it closes (with --duration: docs, bug reports)")
 
     p = add("record", _cmd_record, "Record and label a calibration session, cue by cue.")
-    p.add_argument("--device", default="simulated", help="device profile or lsl:NAME | brainflow:BOARD | replay:FILE")
+    _source_flag(p, "simulated", {"--device": ""})
     p.add_argument("--protocol", default="quick", help="calibration protocol name or .toml path")
     p.add_argument("--subject", default=None)
     p.add_argument("--session", default="1", help="session label (default: 1)")
     p.add_argument("--out", default="sessions", help="folder for session files")
-    p.add_argument("--speed", type=float, default=1.0, help="run the cue timing this many times faster (demos, tests)")
+    p.add_argument("--speed", type=positive, default=1.0,
+                   help="run the cue timing this many times faster (demos, tests; at most 20)")
     p.add_argument("--autostart", action="store_true", help="start recording as soon as the source streams (needs --subject)")
     p.add_argument("--review", metavar="FILE", default=None, help="open the label review of a recorded session instead")
 
@@ -246,22 +333,62 @@ def build_parser() -> argparse.ArgumentParser:
                         "or one recording file")
     p.add_argument("--out", default=None, help="adapted checkpoint folder (default: <model>-adapted-<subject>); "
                    "with --report: the report folder (default docs/results/adaptation)")
-    p.add_argument("--holdout-rep", type=int, default=None, help="repetition held out for before/after scores (default: the last)")
-    p.add_argument("--epochs", type=int, default=None, help="adaptation epochs in all (default 20: 12 head-only, 8 with the last encoder layer)")
+    p.add_argument("--holdout-rep", type=positive_int, default=None,
+                   help="repetition held out for before/after scores (default: the last)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="adaptation epochs in all (default 20: 12 head-only, 8 with the last encoder layer)")
     p.add_argument("--normalizer", choices=["refit", "keep"], default="refit",
                    help="re-fit the per-channel input statistics on the sessions (default) or keep the trained ones")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    _torch_device_flag(p, "cpu")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nonfinite", choices=NONFINITE_CHOICES, default="error",
+                   help="NaN or infinite samples in a session: stop with the first one named (default), "
+                        "drop or interpolate them")
     p.add_argument("--report", choices=["simulated", "myo"], default=None,
                    help="regenerate a results report instead (docs/results/adaptation)")
     p.add_argument("--data", default=None, help="--report myo: the Myo armband dataset folder")
     p.add_argument("--work", default=None, help="--report: folder for base models and sessions (default runs/adaptation)")
+
+    p = add("report", _cmd_report,
+            "Regenerate a report that is computed, not trained (reliability: every bad input and its message).")
+    p.add_argument("what", choices=["reliability"], help="which report")
+    p.add_argument("--out", default=None, help="Markdown file to write (default docs/reliability.md)")
+    p.add_argument("--only", action="append", default=None, metavar="CASE",
+                   help="run only the cases whose id contains CASE (repeatable; prints results, writes no table)")
     return parser
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (a host or a test may swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr)
+        except Exception:  # logging must never take the command down
+            self.handleError(record)
+
+
+def _log_to_stderr(command: str) -> None:
+    """Warnings from the library (a session cut short, samples dropped) reach the terminal as one line each."""
+    log = logging.getLogger("myostream")
+    handler = next((h for h in log.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler(logging.WARNING)
+        log.addHandler(handler)
+    handler.setFormatter(logging.Formatter(f"myostream {command}: %(message)s"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse said it (usage error: exit code 2; --help, --version: 0)
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.lsl_network:
+        from myostream.stream.lslconfig import NETWORK_ENV
+
+        os.environ[NETWORK_ENV] = "1"  # read before the first LSL call, here and in worker processes
+    _log_to_stderr(args.command)
     try:
         return int(args.handler(args) or 0)
     except MyostreamError as exc:

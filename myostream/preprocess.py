@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from myostream.checks import check_fields
 from myostream.errors import MyostreamError
 
 NORMALISATIONS = ("none", "channel", "global")
@@ -68,6 +69,7 @@ class FilterSpec:
         unknown = set(d) - known
         if unknown:
             raise MyostreamError(f"{where} has unknown filter keys {sorted(unknown)}; use only {sorted(known)}.")
+        check_fields(cls, d, where)
         spec = cls(**d)
         if spec.notch is not None and spec.notch not in (50, 60, 50.0, 60.0):
             raise MyostreamError(f"{where}: notch must be 50 or 60 Hz (mains), not {spec.notch!r}.")

@@ -76,3 +76,14 @@ def myo_dir() -> Path:
     if not (d / "EvaluationDataset").is_dir():
         pytest.skip(f"real Myo armband recordings not found in {d} (shared data folder absent)")
     return d
+
+
+@pytest.fixture
+def read_only_dir(tmp_path) -> Path:
+    """A folder nobody may write into (mode 555, or ``/sys/fs`` where permission bits do not bind, as for root)."""
+    from myostream_reports.reliability import read_only_folder
+
+    folder = read_only_folder(tmp_path)
+    yield folder
+    if folder.is_relative_to(tmp_path):
+        folder.chmod(0o755)

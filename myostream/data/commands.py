@@ -24,18 +24,22 @@ def replay_command(
     duration: float | None = None,
     spin_ms: float | None = None,
     stream: str | None = None,
+    nonfinite: str = "error",
 ) -> int:
-    from myostream.stream.lsl import publish
+    from myostream.stream.lsl import lsl_name, publish, valid_utf8
     from myostream.stream.replay import ReplaySource
 
     if duration is not None and not duration > 0:
         raise MyostreamError(f"--duration must be positive seconds, not {duration!r}.")
+    if lsl is not None:
+        lsl_name(lsl)  # before reading a large file
     pacing = {} if spin_ms is None else {"spin_ms": spin_ms}
     source = ReplaySource.from_file(
-        Path(path), database=database, stream=stream, speed=speed, loop=loop, start=start, **pacing
+        Path(path), database=database, stream=stream, nonfinite=nonfinite, speed=speed, loop=loop, start=start, **pacing
     )
     rec, info = source.recording, source.info
-    name = lsl or rec.name
+    # A file name need not be valid UTF-8, an LSL name must: the default name shows bad bytes as U+FFFD.
+    name = lsl_name(lsl if lsl is not None else valid_utf8(rec.name))
     pace = "unthrottled" if speed == 0 else f"{speed:g}x real time"
     print(
         f"replaying {path} ({rec.duration:.1f} s, {info.n_channels} ch, {info.rate:g} Hz, {pace}{', looping' if loop else ''}) "

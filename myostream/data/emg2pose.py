@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import Recording
+from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
 from myostream.stream.devices import load_profile
 from myostream.stream.source import default_channel_names
@@ -91,8 +91,14 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def read_emg2pose(path: str | Path, metadata: dict[str, str] | None = None) -> Recording:
-    """Open one session file lazily; ``metadata`` is its ``metadata.csv`` row (looked up if omitted)."""
+def read_emg2pose(
+    path: str | Path, metadata: dict[str, str] | None = None, nonfinite: NonFinite = "error"
+) -> Recording:
+    """Open one session file lazily; ``metadata`` is its ``metadata.csv`` row (looked up if omitted).
+
+    Lazy samples are checked for NaN when windows read them; ``nonfinite="drop"`` or
+    ``"interpolate"`` reads the EMG into memory to repair it now.
+    """
     import h5py
 
     path = Path(path)
@@ -125,8 +131,11 @@ def read_emg2pose(path: str | Path, metadata: dict[str, str] | None = None) -> R
     rate = float(attrs.get("sample_rate", profile.rate))
     meta = {**attrs, **(metadata if metadata is not None else _metadata_row(path))}
     dataset = f"{GROUP}/{TIMESERIES}"
+    emg: Any = LazyField(path, dataset, "emg", (n, n_ch))
+    if nonfinite != "error":
+        emg = np.asarray(emg[:], np.float32)
     return Recording(
-        emg=LazyField(path, dataset, "emg", (n, n_ch)),
+        emg=emg,
         rate=rate,
         labels=np.zeros(n, np.int16),
         label_names=(f"emg2pose.{attrs['stage']}",),
@@ -139,10 +148,13 @@ def read_emg2pose(path: str | Path, metadata: dict[str, str] | None = None) -> R
         pose=LazyField(path, dataset, "joint_angles", (n, n_joints)),
         source=str(path),
         meta=meta,
+        nonfinite=nonfinite,
     )
 
 
-def read_emg2pose_folder(folder: str | Path, split: str | None = None) -> list[Recording]:
+def read_emg2pose_folder(
+    folder: str | Path, split: str | None = None, nonfinite: NonFinite = "error"
+) -> list[Recording]:
     """Every session listed in ``folder/metadata.csv`` (or every ``.hdf5`` file without one).
 
     ``split`` (``"train"``, ``"val"``, ``"test"``) keeps the files of that official split.
@@ -163,11 +175,11 @@ def read_emg2pose_folder(folder: str | Path, split: str | None = None) -> list[R
                 f"(e.g. {missing[0]}); download them or remove their rows."
             )
         listed = tqdm(list(zip(paths, rows)), desc="emg2pose files", unit="file", disable=None, leave=False)
-        recordings = [read_emg2pose(p, metadata=r) for p, r in listed]
+        recordings = [read_emg2pose(p, metadata=r, nonfinite=nonfinite) for p, r in listed]
     else:
         if split is not None:
             raise MyostreamError(f"emg2pose folder {str(folder)!r} has no metadata.csv, so split={split!r} is unknown.")
-        recordings = [read_emg2pose(p, metadata={}) for p in sorted(folder.glob("*.hdf5"))]
+        recordings = [read_emg2pose(p, metadata={}, nonfinite=nonfinite) for p in sorted(folder.glob("*.hdf5"))]
     if not recordings:
         raise MyostreamError(f"emg2pose folder {str(folder)!r} holds no sessions{f' in split {split!r}' if split else ''}.")
     return recordings

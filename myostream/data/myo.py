@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import Recording, concatenate
+from myostream.data.recording import NonFinite, Recording, concatenate
 from myostream.errors import MyostreamError
 from myostream.stream.devices import load_profile
 
@@ -39,7 +39,7 @@ _FILE_NAME = re.compile(r"^classe_(\d+)\.dat$")
 _PARTS = {"PreTrainingDataset": "myo-armband-pretraining", "EvaluationDataset": "myo-armband-evaluation"}
 
 
-def read_myo_dat(path: str | Path) -> Recording:
+def read_myo_dat(path: str | Path, nonfinite: NonFinite = "error") -> Recording:
     """Read one ``classe_<i>.dat`` file (subject and session from its folders)."""
     path = Path(path)
     if not path.is_file():
@@ -72,6 +72,7 @@ def read_myo_dat(path: str | Path) -> Recording:
         repetition=np.full(n, index // len(MYO_CLASSES) + 1, np.int16),
         source=str(path),
         meta={"file_index": index},
+        nonfinite=nonfinite,
     )
 
 
@@ -88,6 +89,7 @@ def read_myo_folder(
     folder: str | Path,
     subjects: Iterable[str] | None = None,
     sessions: Iterable[str] | None = None,
+    nonfinite: NonFinite = "error",
 ) -> list[Recording]:
     """Every gesture file under ``folder`` (the dataset root, one part, a subject or a session).
 
@@ -112,13 +114,13 @@ def read_myo_folder(
             f"sessions {sorted(want_sessions or [])}; it holds subjects {sorted({f[1] for f in found})}."
         )
     files = tqdm([f[-1] for f in chosen], desc="Myo armband files", unit="file", disable=None, leave=False)
-    return [read_myo_dat(path) for path in files]
+    return [read_myo_dat(path, nonfinite) for path in files]
 
 
-def read_myo_session(folder: str | Path) -> Recording:
+def read_myo_session(folder: str | Path, nonfinite: NonFinite = "error") -> Recording:
     """A session folder's gesture files played back to back in file order (for replay)."""
     folder = Path(folder)
-    recordings = read_myo_folder(folder)
+    recordings = read_myo_folder(folder, nonfinite=nonfinite)
     sessions = {(r.dataset, r.subject, r.session) for r in recordings}
     if len(sessions) > 1:
         raise MyostreamError(

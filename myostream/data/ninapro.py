@@ -31,10 +31,10 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import Recording
+from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
 from myostream.stream.devices import load_profile
-from myostream.stream.source import check_finite, default_channel_names
+from myostream.stream.source import default_channel_names
 
 #: Movements per NinaPro exercise, by exercise letter.
 EXERCISE_SIZES: dict[str, int] = {"A": 12, "B": 17, "C": 23, "D": 9}
@@ -134,6 +134,8 @@ LabelSource = Literal["restimulus", "stimulus"]
 _REPETITION_OF = {"restimulus": "rerepetition", "stimulus": "repetition"}
 # DB1 names files S1_A1_E1.mat, DB2/DB5/DB7 S1_E1_A1.mat
 _FILE_NAME = re.compile(r"^S(\d+)_(?:A\d+_)?E(\d+)(?:_A\d+)?\.mat$", re.IGNORECASE)
+_DB1_NAME = re.compile(r"^S\d+_A\d+_E\d+\.mat$", re.IGNORECASE)
+_OTHER_NAME = re.compile(r"^S\d+_E\d+_A\d+\.mat$", re.IGNORECASE)
 _DB_TOKEN = re.compile(r"(?:^|[^a-z])db(\d+)(?:[^0-9]|$)", re.IGNORECASE)
 _VARIABLES = ("emg", "glove", "stimulus", "restimulus", "repetition", "rerepetition", "subject", "exercise")
 
@@ -203,11 +205,13 @@ def read_ninapro(
     path: str | Path,
     database: str | None = None,
     labels: LabelSource = "restimulus",
+    nonfinite: NonFinite = "error",
 ) -> Recording:
     """Read one NinaPro exercise file.
 
     ``labels="restimulus"`` (default) uses the relabelled movement boundaries and
-    ``rerepetition``; ``"stimulus"`` the cue timing and ``repetition``.
+    ``rerepetition``; ``"stimulus"`` the cue timing and ``repetition``. ``nonfinite``:
+    what to do with NaN samples (see :class:`Recording`).
     """
     path = Path(path)
     if labels not in _REPETITION_OF:
@@ -220,7 +224,6 @@ def read_ninapro(
     if emg.ndim != 2 or emg.shape[0] == 0:
         raise MyostreamError(f"{where}: 'emg' has shape {emg.shape}; expected [samples, electrodes].")
     n = emg.shape[0]
-    check_finite(emg, f"{where} ('emg')")
     if labels not in mat:
         raise MyostreamError(f"{where} has no {labels!r} variable; read it with labels='stimulus' or 'restimulus'.")
     raw = _column(mat[labels], n, labels, where)
@@ -231,6 +234,8 @@ def read_ninapro(
             f"{where}: cannot tell which NinaPro database it belongs to ({emg.shape[1]} electrodes); "
             f"pass database= one of {', '.join(DATABASES)} (CLI: --database)."
         )
+    profile = load_profile(f"ninapro-{db_key}")
+    _check_database(path, emg.shape[1], db_key, profile.n_channels, where)
     subject, exercise = _subject_and_exercise(path, mat, where)
     numbering, table = _pick_numbering(raw, db_key, exercise, where)
     letter = DATABASES[db_key].exercises[exercise - 1]
@@ -246,7 +251,6 @@ def read_ninapro(
     if glove is not None and glove.shape[0] != n:
         raise MyostreamError(f"{where}: 'glove' has {glove.shape[0]} samples but 'emg' has {n}; lengths must match.")
 
-    profile = load_profile(f"ninapro-{db_key}")
     names = profile.channel_names if emg.shape[1] == profile.n_channels else default_channel_names(emg.shape[1])
     return Recording(
         emg=np.ascontiguousarray(emg, dtype=np.float32),
@@ -263,7 +267,27 @@ def read_ninapro(
         glove=glove,
         source=str(path),
         meta={"file_exercise": exercise, "label_variable": labels, "numbering": numbering},
+        nonfinite=nonfinite,
     )
+
+
+def _check_database(path: Path, n_electrodes: int, database: str, expected: int, where: str) -> None:
+    """Refuse a file that cannot come from ``database``: the files do not store their rate, so
+    a DB1 file (100 Hz) read as DB2 (2 kHz) would replay 20 times too fast without a word."""
+    db1_name = _DB1_NAME.match(path.name) is not None
+    other_name = _OTHER_NAME.match(path.name) is not None
+    said = f"read as NinaPro {database.upper()}"
+    if (db1_name and database != "db1") or (other_name and database == "db1"):
+        layout = "S<subject>_A1_E<exercise>.mat (DB1)" if db1_name else "S<subject>_E<exercise>_A1.mat (DB2/3/5/7)"
+        raise MyostreamError(
+            f"{where} is named like {layout} but was {said}; give the database it comes from (--database)."
+        )
+    # DB3 amputee subjects have fewer electrodes; no database has more than its profile.
+    if n_electrodes > expected or (n_electrodes < expected and database != "db3"):
+        raise MyostreamError(
+            f"{where} has {n_electrodes} electrodes but NinaPro {database.upper()} recordings have {expected}; "
+            f"it was {said} by mistake: give the database it comes from (--database) or leave it out."
+        )
 
 
 def _column(value: np.ndarray, n: int, name: str, where: str) -> np.ndarray:
@@ -310,6 +334,7 @@ def read_ninapro_folder(
     labels: LabelSource = "restimulus",
     subjects: Iterable[int] | None = None,
     exercises: Iterable[int] | None = None,
+    nonfinite: NonFinite = "error",
 ) -> list[Recording]:
     """Read every exercise file under ``folder`` (any depth), sorted by subject and exercise.
 
@@ -338,4 +363,4 @@ def read_ninapro_folder(
         )
     # tqdm shows progress on a terminal only (disable=None), so logs and tests stay quiet
     files = tqdm([f[2] for f in chosen], desc="NinaPro files", unit="file", disable=None, leave=False)
-    return [read_ninapro(path, database=database, labels=labels) for path in files]
+    return [read_ninapro(path, database=database, labels=labels, nonfinite=nonfinite) for path in files]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from myostream.data.recording import Recording
+from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
 
 #: format -> (reader of one file or session folder, reader of a dataset folder)
@@ -64,13 +64,10 @@ def detect_format(path: str | Path) -> str:
     if suffix == ".dat":
         return "myo-dat"
     if suffix in (".hdf5", ".h5"):
-        import h5py
+        from myostream.data.session import open_hdf5
 
-        try:
-            with h5py.File(path, "r") as f:
-                return "emg2pose" if "emg2pose" in f else "session"
-        except OSError as exc:
-            raise MyostreamError(f"Recording {str(path)!r} is not a readable HDF5 file (truncated or corrupted: {exc}).") from None
+        with open_hdf5(path) as f:  # also a session whose recorder was killed
+            return "emg2pose" if "emg2pose" in f else "session"
     if suffix in _XDF:
         return "xdf"
     if suffix in _TABLES:
@@ -92,7 +89,7 @@ def read_recording(path: str | Path, format: str | None = None, **kw: Any) -> Re
     """Read one recording in any supported format (``format`` detected when omitted).
 
     Options go to the format's reader, e.g. ``database="db2"`` or ``labels="stimulus"``
-    for NinaPro.
+    for NinaPro; every reader takes ``nonfinite`` (``"error"``, ``"drop"``, ``"interpolate"``).
     """
     path = Path(path)
     fmt = format or detect_format(path)
@@ -142,10 +139,10 @@ def read_dataset(folder: str | Path, format: str | None = None, **kw: Any) -> li
     return _call(_function(FORMATS[format][1]), folder, format, kw)
 
 
-def read_session_folder(folder: str | Path) -> list[Recording]:
+def read_session_folder(folder: str | Path, nonfinite: NonFinite = "error") -> list[Recording]:
     """Every calibration session file (``*.h5``) in ``folder``, sorted by name."""
     folder = Path(folder)
     paths = sorted(folder.glob("*.h5"))
     if not paths:
         raise MyostreamError(f"Session folder {str(folder)!r} holds no .h5 session files.")
-    return [read_recording(p, format="session") for p in paths]
+    return [read_recording(p, format="session", nonfinite=nonfinite) for p in paths]

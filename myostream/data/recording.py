@@ -4,18 +4,31 @@ Readers (NinaPro .mat, emg2pose .hdf5, Myo armband .dat, own calibration session
 all return a :class:`Recording`. Labels are integers into ``label_names``, whose
 entries are class ids of the description catalogs (``models/descriptions/``), so
 a label means the same thing in every dataset that shares the class.
+
+A recording is checked when it is made: one NaN sample would spread through a causal
+filter to thousands of samples and silently turn windows, statistics and training to
+NaN, so a non-finite sample (or a label outside ``label_names``) is one sentence naming
+the recording, the sample and the channel. Readers take ``nonfinite=`` to repair such
+files explicitly: ``"drop"`` the bad samples or ``"interpolate"`` them linearly per channel.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from myostream.errors import MyostreamError
+
+#: What to do with NaN or infinite EMG samples: refuse the file, drop those samples, interpolate them.
+NonFinite = Literal["error", "drop", "interpolate"]
+NONFINITE = ("error", "drop", "interpolate")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,7 +41,11 @@ class Recording:
     - ``glove`` / ``pose``: optional float32[n, k] kinematics (CyberGlove sensors,
       emg2pose joint angles) aligned sample by sample with ``emg``.
     - ``lazy``: ``emg`` may be a lazily-read array-like (e.g. an h5py dataset view)
-      for large files; index it rather than converting it whole.
+      for large files; index it rather than converting it whole. Its samples are checked
+      when windows read them (:meth:`myostream.data.windows.WindowSet.data`).
+    - ``nonfinite`` (init only): ``"error"`` (default) refuses NaN or infinite EMG
+      samples; ``"drop"`` removes those samples (with their labels and kinematics);
+      ``"interpolate"`` fills them linearly from each channel's neighbours.
     """
 
     emg: Any
@@ -46,8 +63,9 @@ class Recording:
     pose: Any = None
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    nonfinite: InitVar[NonFinite] = "error"
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, nonfinite: NonFinite = "error") -> None:
         n = len(self.emg)
         where = f"Recording {self.source or self.subject!r}"
         if len(self.emg.shape) != 2:
@@ -60,6 +78,52 @@ class Recording:
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise MyostreamError(f"{where}: {name} has {len(value)} samples but EMG has {n}; lengths must match.")
+        self._check_labels(where)
+        if isinstance(self.emg, np.ndarray):
+            self._check_finite(where, nonfinite)
+
+    def _check_labels(self, where: str) -> None:
+        labels = np.asarray(self.labels)
+        if labels.size and not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
+            raise MyostreamError(
+                f"{where}: labels must be whole numbers (indices into label_names), not {labels.dtype} values."
+            )
+        bad = np.flatnonzero((labels < -1) | (labels >= len(self.label_names)))
+        if len(bad):
+            i = int(bad[0])
+            raise MyostreamError(
+                f"{where}: label {int(labels[i])} at sample {i} is outside its {len(self.label_names)} label names "
+                f"(0-{len(self.label_names) - 1}, or -1 for unlabelled); {len(bad)} sample(s) are affected."
+            )
+
+    def _check_finite(self, where: str, nonfinite: NonFinite) -> None:
+        if nonfinite not in NONFINITE:
+            raise MyostreamError(f"nonfinite must be one of {', '.join(NONFINITE)}, not {nonfinite!r}.")
+        bad = ~np.isfinite(self.emg)
+        if not bad.any():
+            return
+        rows = np.flatnonzero(bad.any(axis=1))
+        i, c = int(rows[0]), int(np.flatnonzero(bad[rows[0]])[0])
+        first = f"sample {i} ({i / self.rate:.3f} s), channel {c} ({self.channel_names[c]}) is {self.emg[i, c]}"
+        if nonfinite == "error":
+            raise MyostreamError(
+                f"{where}: {first}, one of {len(rows)} sample(s) with NaN or infinite values; repair them explicitly "
+                "with nonfinite='drop' or 'interpolate' (CLI: --nonfinite, experiments: [data] nonfinite), "
+                "or fix the file."
+            )
+        if nonfinite == "drop":
+            keep = np.ones(len(self.emg), bool)
+            keep[rows] = False
+            self.emg = np.ascontiguousarray(self.emg[keep])
+            for name in ("labels", "repetition", "glove", "pose"):
+                value = getattr(self, name)
+                if value is not None:
+                    setattr(self, name, np.asarray(value)[keep])
+        else:
+            self.emg = _interpolate(self.emg, bad, where)
+        self.meta = {**self.meta, "nonfinite": {"mode": nonfinite, "samples": int(len(rows))}}
+        log.warning("%s: %s %d sample(s) with NaN or infinite values (first: %s).",
+                    where, "dropped" if nonfinite == "drop" else "interpolated", len(rows), first)
 
     @property
     def name(self) -> str:
@@ -77,6 +141,20 @@ class Recording:
     @property
     def duration(self) -> float:
         return self.n_samples / self.rate
+
+
+def _interpolate(emg: np.ndarray, bad: np.ndarray, where: str) -> np.ndarray:
+    """Each channel's non-finite samples linearly from its finite neighbours (ends: the nearest one)."""
+    out = np.array(emg, dtype=np.float32, copy=True)
+    t = np.arange(len(out))
+    for c in np.flatnonzero(bad.any(axis=0)):
+        good = ~bad[:, c]
+        if not good.any():
+            raise MyostreamError(
+                f"{where}: channel {c} holds no finite sample at all, so there is nothing to interpolate from."
+            )
+        out[bad[:, c], c] = np.interp(t[bad[:, c]], t[good], out[good, c])
+    return out
 
 
 def concatenate(recordings: Sequence[Recording], source: str = "") -> Recording:

@@ -15,18 +15,29 @@ Layout (``format = "myostream-session"``, ``format_version = 1``)::
 
 The writer keeps the file in HDF5's single-writer/multiple-reader (SWMR) mode and
 flushes at least every ``flush_s`` seconds, so a recording killed at any moment (even
-SIGKILL) stays readable with at most the last ``flush_s`` of samples lost. Relabelling
-rewrites ``labels`` and ``repetition`` in place; ``emg`` and ``timestamps`` are never
-touched after recording.
+SIGKILL) stays readable with at most the last ``flush_s`` of samples lost. Readers read
+such a file everywhere (replay, training, review) and log that it was cut short.
+Relabelling rewrites ``labels`` and ``repetition`` in place; ``emg`` and ``timestamps``
+are never touched after recording.
+
+A full disk must not take the recording with it: the writer stops (and closes the file
+cleanly) while ``reserve_bytes`` are still free. Should a write fail anyway (another
+program filled the disk, a file-size limit), HDF5 cannot close the file any more and
+would crash the process at exit; the writer then points the file's descriptor at
+``/dev/null`` so HDF5 finishes in memory, leaving on disk what the last good flush wrote.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
+import re
+import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +46,7 @@ import h5py
 import numpy as np
 
 from myostream.calibrate import CueEvent
-from myostream.data.recording import Recording
+from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
 
 FORMAT = "myostream-session"
@@ -44,6 +55,10 @@ EVENT_DTYPE = np.dtype(
     [("time", "<f8"), ("kind", "S8"), ("gesture", "S64"), ("repetition", "<i2"), ("value", "<i8")]
 )
 _SAMPLE_DATASETS = ("emg", "timestamps", "labels", "repetition", "source_labels")
+#: Free bytes the writer leaves on the disk: enough to close the file cleanly.
+RESERVE_BYTES = 8 * 2**20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,20 +130,27 @@ class SessionWriter:
         source_label_names: Sequence[str] = (),
         flush_s: float = 0.25,
         meta: dict[str, Any] | None = None,
+        reserve_bytes: int = RESERVE_BYTES,
     ) -> None:
         from myostream import __version__
+        from myostream.paths import output_dir
 
         self.path = Path(path)
         if self.path.exists():
             raise MyostreamError(f"Session file {str(self.path)!r} already exists; choose a new name, never overwrite a recording.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        output_dir(self.path.parent, "the session file")
         n_ch = len(channel_names)
         self.n_channels = n_ch
+        self.rate = float(rate)
         self.flush_s = flush_s
+        self.reserve_bytes = int(reserve_bytes)
         self.n_samples = 0  # appended so far (written or pending)
         self._written = 0
         self._pending: list[tuple[np.ndarray, ...]] = []
-        f = h5py.File(self.path, "w", libver="latest")
+        try:
+            f = h5py.File(self.path, "w", libver="latest")
+        except OSError as exc:
+            raise MyostreamError(f"Could not create the session file {str(self.path)!r} ({_reason(exc)}).") from None
         self._file = f
         attrs = {
             "format": FORMAT,
@@ -161,6 +183,7 @@ class SessionWriter:
         f.swmr_mode = True
         f.flush()
         self._last_flush = time.monotonic()
+        self._last_good = 0  # samples surely on disk (written by a flush that succeeded)
 
     def append(
         self,
@@ -173,6 +196,10 @@ class SessionWriter:
         n = len(data)
         if n == 0:
             return
+        if not self._file.id.valid:
+            raise MyostreamError(
+                f"Session file {str(self.path)!r} is closed; start a new recording to write more samples."
+            )
         if data.ndim != 2 or data.shape[1] != self.n_channels:
             raise MyostreamError(
                 f"Session {self.path.name!r} records {self.n_channels} channels but got samples of shape {data.shape}."
@@ -195,20 +222,68 @@ class SessionWriter:
         if not self._pending:
             return
         columns = [np.concatenate(c) for c in zip(*self._pending)]
+        self._check_space(sum(c.nbytes for c in columns))
         a, b = self._written, self._written + len(columns[0])
-        for ds, values in zip((self._emg, self._ts, self._labels, self._rep, self._truth), columns):
-            ds.resize(b, axis=0)
-            ds[a:b] = values
+        with self._guard():
+            for ds, values in zip((self._emg, self._ts, self._labels, self._rep, self._truth), columns):
+                ds.resize(b, axis=0)
+                ds[a:b] = values
         self._written = b
         self._pending.clear()
+
+    def _check_space(self, needed: int) -> None:
+        """Stop, closing the file cleanly, before the disk (or the process's file-size limit) is too
+        full to close it at all."""
+        room, where = _room(self.path)
+        if room >= needed + self.reserve_bytes:
+            return
+        self._pending.clear()
+        self.close()
+        raise MyostreamError(
+            f"There is no room left for the session file {str(self.path)!r} ({room / 2**20:.1f} MB left {where}): "
+            f"recording stopped, {self._written / self.rate:.1f} s are saved in the file; "
+            "free some space and record again."
+        )
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a failed HDF5 write into one sentence, without the crash HDF5 would cause at exit."""
+        try:
+            yield
+        except Exception as exc:  # h5py raises RuntimeError or OSError, with the OS error inside the text
+            reason = _reason(exc)
+            self._abandon()
+            raise MyostreamError(
+                f"Could not write the session file {str(self.path)!r} ({reason}); recording stopped, the "
+                f"{self._last_good / self.rate:.1f} s written before stay readable in it."
+            ) from None
+
+    def _abandon(self) -> None:
+        """Close a file whose writes fail: HDF5 writes the rest to /dev/null instead of crashing later."""
+        self._pending.clear()
+        if not self._file.id.valid:
+            return
+        if os.name == "posix":
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, self._file.id.get_vfd_handle())
+                os.close(null)
+            except Exception:  # not the sec2 driver: closing may still fail, but we tried
+                pass
+        try:
+            self._file.close()
+        except Exception:
+            pass
+        _pad_to_stored_end(self.path)
 
     def add_event(self, event: CueEvent) -> None:
         row = np.array(
             [(event.time, event.kind.encode(), event.gesture.encode("utf-8"), event.repetition, event.value)], EVENT_DTYPE
         )
         m = len(self._events)
-        self._events.resize(m + 1, axis=0)
-        self._events[m:] = row
+        with self._guard():
+            self._events.resize(m + 1, axis=0)
+            self._events[m:] = row
         self._maybe_flush()
 
     def timestamps_from(self, t: float) -> tuple[int, np.ndarray]:
@@ -228,13 +303,16 @@ class SessionWriter:
         """Overwrite labels of already recorded samples from ``start`` on (e.g. a discarded hold)."""
         self._write_pending()
         stop = start + len(labels)
-        self._labels[start:stop] = labels
-        self._rep[start:stop] = repetition
+        with self._guard():
+            self._labels[start:stop] = labels
+            self._rep[start:stop] = repetition
         self._maybe_flush()
 
     def flush(self) -> None:
         self._write_pending()
-        self._file.flush()
+        with self._guard():
+            self._file.flush()
+        self._last_good = self._written
         self._last_flush = time.monotonic()
 
     def _maybe_flush(self) -> None:
@@ -242,18 +320,60 @@ class SessionWriter:
             self.flush()
 
     def close(self) -> Path:
-        """Flush and close; the file is then marked complete. Safe to call twice."""
+        """Flush and close; the file is then marked complete. Safe to call twice, and after a failure."""
         if self._file.id.valid:
             self.flush()
-            self._file.close()
-            with h5py.File(self.path, "r+") as f:
-                f.attrs["complete"] = True
-                f.attrs["n_samples"] = self.n_samples
+            with self._guard():
+                self._file.close()
+                with h5py.File(self.path, "r+") as f:
+                    f.attrs["complete"] = True
+                    f.attrs["n_samples"] = self._written
         return self.path
 
 
-def _open(path: Path) -> h5py.File:
-    """Open a session for reading, also when its writer was killed."""
+def _room(path: Path) -> tuple[int, str]:
+    """Bytes that can still be written to ``path``: the disk's free space or the file-size limit, the smaller."""
+    room, where = shutil.disk_usage(path.parent).free, "on its disk"
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return room, where
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        size = path.stat().st_size if path.exists() else 0
+        if limit - size < room:
+            room, where = limit - size, "under this process's file-size limit"
+    return max(room, 0), where
+
+
+def _pad_to_stored_end(path: Path) -> None:
+    """After a failed write the file may end before where its header says; extend it (a sparse hole,
+    no disk space needed) so the rows written before the failure can be read."""
+    try:
+        h5py.File(path, "r", swmr=True).close()
+        return
+    except OSError as exc:
+        m = re.search(r"stored_eof = (\d+)", str(exc))
+    if m and int(m.group(1)) > path.stat().st_size:
+        try:
+            os.truncate(path, int(m.group(1)))
+        except OSError:
+            pass  # e.g. the file-size limit itself: the file stays as it is
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS's words inside an h5py error ("No space left on device"), else the error's own text."""
+    text = str(exc)
+    m = re.search(r"error message = '([^']+)'", text)
+    if m:
+        return m.group(1)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_hdf5(path: Path) -> h5py.File:
+    """Open an HDF5 file for reading, also one whose writer was killed (any reader uses this)."""
     if not path.is_file():
         raise MyostreamError(f"Session file {str(path)!r} does not exist.")
     try:
@@ -268,7 +388,7 @@ def _open(path: Path) -> h5py.File:
                 return h5py.File(path, "r", swmr=True)
             except OSError as exc2:
                 error = exc2
-    raise MyostreamError(f"{str(path)!r} is not a readable HDF5 file ({error}); is it a myostream session .h5?") from None
+    raise MyostreamError(f"{str(path)!r} is not a readable HDF5 file ({error}); it is truncated or not HDF5.") from None
 
 
 def _check_layout(f: h5py.File, path: Path) -> None:
@@ -309,28 +429,38 @@ def read_events(f: h5py.File) -> list[CueEvent]:
     ]
 
 
-def read_session(path: str | Path) -> Recording:
+def read_session(path: str | Path, nonfinite: NonFinite = "error") -> Recording:
     """Read a session file (also one whose recording was killed) into a :class:`Recording`.
 
     ``meta`` carries ``timestamps``, ``events`` (:class:`CueEvent` list),
     ``source_labels`` / ``source_label_names``, ``complete`` and the file's attributes.
     """
     path = Path(path)
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         _check_layout(f, path)
         # A killed writer may have grown one dataset further than another; keep the common part.
         n = min(len(f[k]) for k in _SAMPLE_DATASETS)
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        complete = bool(attrs.get("complete", False))
+        timestamps = f["timestamps"][:n]
+        if not complete:
+            n = _surely_written(timestamps)
+            timestamps = timestamps[:n]
         emg = f["emg"][:n]
         meta: dict[str, Any] = {
             **attrs,
-            "timestamps": f["timestamps"][:n],
+            "timestamps": timestamps,
             "events": read_events(f),
             "source_labels": f["source_labels"][:n],
-            "complete": bool(attrs.get("complete", False)),
+            "complete": complete,
         }
         labels = f["labels"][:n].astype(np.int16)
         repetition = f["repetition"][:n].astype(np.int16)
+    if not complete:
+        log.warning(
+            "Session %r was cut short (its recorder stopped without closing it); reading the %.1f s it saved.",
+            str(path), n / float(attrs["rate"]),
+        )
     label_names = tuple(attrs["label_names"])
     if labels.size and (labels.max() >= len(label_names) or labels.min() < -1):
         raise MyostreamError(f"Session {str(path)!r} has labels outside its {len(label_names)} label names; the file is damaged.")
@@ -348,13 +478,24 @@ def read_session(path: str | Path) -> Recording:
         repetition=repetition,
         source=str(path),
         meta=meta,
+        nonfinite=nonfinite,
     )
+
+
+def _surely_written(timestamps: np.ndarray) -> int:
+    """Rows of a cut-short file that were written: a write that failed mid-flush can leave rows the
+    file announces but never got, and those read as HDF5's fill value (timestamp 0, never an LSL time)."""
+    ts = np.asarray(timestamps, np.float64)
+    unwritten = ~np.isfinite(ts)
+    unwritten[1:] |= (ts[1:] == 0) & (ts[:-1] != 0)
+    first = np.flatnonzero(unwritten)
+    return int(first[0]) if len(first) else len(ts)
 
 
 def is_session_file(path: str | Path) -> bool:
     """Whether ``path`` is a myostream session (cheap: reads the attributes only)."""
     try:
-        with _open(Path(path)) as f:
+        with open_hdf5(Path(path)) as f:
             return f.attrs.get("format") == FORMAT
     except MyostreamError:
         return False
@@ -367,7 +508,7 @@ def save_labels(path: str | Path, labels: np.ndarray, repetition: np.ndarray) ->
     datasets copied as they are), because HDF5 refuses to modify it in place.
     """
     path = Path(path)
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         _check_layout(f, path)
         n = len(f["labels"])
     if len(labels) != n or len(repetition) != n:
@@ -395,7 +536,7 @@ def recover_session(path: str | Path) -> None:
     then replaces the original, which HDF5 still marks as open for writing.
     """
     path = Path(path)
-    with _open(path) as src:
+    with open_hdf5(path) as src:
         _check_layout(src, path)
         n = min(len(src[k]) for k in _SAMPLE_DATASETS)
         fd, tmp = tempfile.mkstemp(suffix=".h5", dir=path.parent)

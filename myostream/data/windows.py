@@ -121,7 +121,21 @@ class WindowSet:
             else:  # lazy file: read each window's rows
                 for row, s in zip(rows, starts):
                     out[row, :, :c] = rec.emg[int(s) : int(s) + self.length][:, :c]
+        self._check_finite(out, idx)
         return out
+
+    def _check_finite(self, out: np.ndarray, idx: np.ndarray) -> None:
+        """Name the window, recording and channel instead of handing NaN on (lazy files are checked only here)."""
+        if np.isfinite(out).all():
+            return
+        w = int(np.flatnonzero(~np.isfinite(out).all(axis=(1, 2)))[0])
+        t, c = (int(v) for v in np.argwhere(~np.isfinite(out[w]))[0])
+        rec = self.recordings[int(self.recording[idx[w]])]
+        sample = int(self.start[idx[w]]) + t
+        raise MyostreamError(
+            f"Recording {rec.source or rec.name!r} has a NaN or infinite value at sample {sample}, channel {c}; "
+            "read it with nonfinite='drop' or 'interpolate' (CLI: --nonfinite, experiments: [data] nonfinite)."
+        )
 
     @property
     def x(self) -> np.ndarray:
@@ -219,6 +233,12 @@ def extract_windows(
     if length < 1 or hop < 1:
         raise MyostreamError(
             f"Windows of {window_ms} ms every {hop_ms} ms are shorter than one sample at {rate:g} Hz; lengthen them."
+        )
+    longest = max(recordings, key=lambda r: r.n_samples)
+    if length > longest.n_samples:
+        raise MyostreamError(
+            f"Windows of {window_ms:g} ms are longer than every recording (the longest, {longest.name!r}, lasts "
+            f"{longest.duration:.2f} s); shorten window_ms or use longer recordings."
         )
     n_channels = _reconcile([r.n_channels for r in recordings], channels, [r.name for r in recordings])
 
@@ -327,8 +347,20 @@ def fit_normalizer(windows: WindowSet, indices: np.ndarray | Sequence[int] | Non
             count += len(block)
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    check_statistics(mean, std, "the normaliser")
     std[std < 1e-12] = 1.0  # a flat (or padded) channel passes through unscaled
     return Normalizer(mean.astype(np.float32), std.astype(np.float32))
+
+
+def check_statistics(mean: np.ndarray, std: np.ndarray, what: str) -> None:
+    """Refuse per-channel statistics that are not finite: they would turn every window into NaN."""
+    bad = ~(np.isfinite(np.asarray(mean)) & np.isfinite(np.asarray(std)))
+    if bad.any():
+        channels = ", ".join(str(int(c)) for c in np.flatnonzero(bad))
+        raise MyostreamError(
+            f"The training windows hold NaN or infinite values (channel {channels}), so {what} would be NaN; "
+            "repair the recordings with nonfinite='drop' or 'interpolate' before training."
+        )
 
 
 def _merge(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:

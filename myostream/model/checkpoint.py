@@ -138,6 +138,11 @@ def _recorded_preprocessing(config: ModelConfig, training: Mapping[str, Any], wh
     )
 
 
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a checkpoint folder (it has a ``config.json``)."""
+    return (Path(path) / "config.json").is_file()
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

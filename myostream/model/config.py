@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from myostream.checks import check_fields
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
 
@@ -169,6 +170,7 @@ def _section(cls: type, d: dict[str, Any], where: str) -> Any:
     unknown = set(d) - known
     if unknown:
         raise MyostreamError(f"{where} has unknown keys {sorted(unknown)}; use only {sorted(known)}.")
+    check_fields(cls, d, where)
     try:
         return cls(**d)
     except TypeError as exc:

@@ -18,7 +18,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     except RuntimeError:
         raise MyostreamError(f"Unknown torch device {device!r}; use auto, cpu, cuda or cuda:N.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MyostreamError(f"Device {device!r} was asked for but no CUDA GPU is visible; use --device cpu or auto.")
+        raise MyostreamError(
+            f"Device {device!r} was asked for but no CUDA GPU is visible; use --torch-device cpu or auto."
+        )
     if dev.type not in ("cpu", "cuda"):
         raise MyostreamError(f"Device {device!r} is not supported; use auto, cpu, cuda or cuda:N.")
     return dev

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from myostream.data.windows import check_statistics
 from myostream.errors import MyostreamError
 from myostream.model.catalog import CatalogEntry
 from myostream.model.config import ModelConfig, non_finite_windows
@@ -110,6 +111,7 @@ class RetrievalModel(nn.Module):
             count += flat.shape[0]
         mean = total / count
         std = (square / count - mean.square()).clamp_min(0).sqrt()
+        check_statistics(mean.numpy(), std.numpy(), "the model's input statistics")
         self.input_shift.copy_(mean.float())
         self.input_scale.copy_(std.clamp_min(1e-6).float())
 

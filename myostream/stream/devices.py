@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from myostream.checks import check_fields
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec
 from myostream.resources import resource_dir
@@ -83,7 +84,12 @@ def _profile_from_dict(raw: dict[str, Any], path: Path) -> DeviceProfile:
     transport = raw["transport"]
     if transport not in TRANSPORTS:
         raise MyostreamError(f"{where} has transport {transport!r}; use one of {', '.join(TRANSPORTS)}.")
-    n = int(raw["channels"])
+    check_fields(DeviceProfile, {k: raw[k] for k in ("name", "description", "rate", "unit") if k in raw}, where)
+    n = raw["channels"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not raw["rate"] > 0:
+        raise MyostreamError(
+            f"{where} needs channels = a whole number >= 1 and rate > 0 Hz, got {n!r} and {raw['rate']!r}."
+        )
     names = tuple(raw.get("channel_names") or default_channel_names(n))
     if len(names) != n:
         raise MyostreamError(f"{where} declares {n} channels but names {len(names)}; make them agree.")

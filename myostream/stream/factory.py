@@ -47,18 +47,41 @@ def source_from_profile(profile: DeviceProfile, **overrides: Any) -> Source:
     )
 
 
-def make_source(spec: str, **overrides: Any) -> Source:
-    """Build (not open) the source a user named on the command line."""
-    kind, _, arg = spec.partition(":")
-    if arg and kind == "lsl":
-        from myostream.stream.lsl import LSLSource
+#: Spec prefixes and what must follow each.
+PREFIXES = {"lsl": "a stream name (lsl:NAME)", "brainflow": "a board (brainflow:SYNTHETIC_BOARD)",
+            "replay": "a recording file (replay:FILE)"}
 
-        return LSLSource(**lsl_query(arg), **overrides)
-    if arg and kind == "brainflow":
+
+def spec_kind(spec: str) -> tuple[str, str]:
+    """``("lsl", "NAME")`` for ``lsl:NAME``, ``("profile", spec)`` for a device profile; an empty part is an error."""
+    if not spec.strip():
+        raise MyostreamError(
+            "The source is empty; give simulated, a device profile, lsl:NAME, brainflow:BOARD or replay:FILE."
+        )
+    kind, sep, arg = spec.partition(":")
+    if sep and kind in PREFIXES:
+        if not arg.strip():
+            raise MyostreamError(f"Source {spec!r} names nothing after {kind}:; give {PREFIXES[kind]}.")
+        return kind, arg
+    return "profile", spec
+
+
+def make_source(spec: str, **overrides: Any) -> Source:
+    """Build (not open) the source a user named on the command line.
+
+    An LSL stream also brings its labels when a ``NAME-markers`` stream with class ids
+    goes with it (what ``myostream replay`` and ``stream --publish`` send).
+    """
+    kind, arg = spec_kind(spec)
+    if kind == "lsl":
+        from myostream.stream.lsl import AUTO_MARKERS, LSLSource
+
+        return LSLSource(**{"markers": AUTO_MARKERS, **lsl_query(arg), **overrides})
+    if kind == "brainflow":
         from myostream.stream.brainflow import BrainFlowSource
 
         return BrainFlowSource(arg, **overrides)
-    if arg and kind == "replay":
+    if kind == "replay":
         from myostream.stream.replay import ReplaySource
 
         return ReplaySource.from_file(Path(arg), **overrides)

@@ -22,10 +22,17 @@ import numpy as np
 from myostream.errors import MyostreamError
 from myostream.stream.devices import DeviceProfile
 from myostream.stream.gaps import GapCounter
-from myostream.stream.lslconfig import pylsl_module
-from myostream.stream.source import Chunk, Source, StreamInfo, check_finite, default_channel_names, opened
+from myostream.stream.lslconfig import new_outlet, pylsl_module
+from myostream.stream.source import (
+    UNKNOWN_LABEL, Chunk, Source, StreamInfo, check_finite, default_channel_names, opened,
+)
 
 log = logging.getLogger(__name__)
+
+#: ``LSLSource(markers=AUTO_MARKERS)``: also read the stream's own ``NAME-markers`` when one exists.
+AUTO_MARKERS = "auto"
+#: Seconds an optional marker stream is looked for (it appears with its data stream, see :func:`publish`).
+MARKER_WAIT_S = 1.0
 
 #: liblsl channel formats (pylsl's cf_* constants) by name
 _FORMATS = {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}
@@ -61,22 +68,39 @@ def _summary(info: Any) -> LSLStreamSummary:
     )
 
 
+def find_stream(query: dict[str, str], timeout: float, first: bool = True) -> tuple[Any | None, list[Any]]:
+    """The first stream whose ``name``/``type``/``source_id`` equal ``query``'s, and every stream seen.
+
+    Waits at most ``timeout`` seconds (the whole time when ``first`` is False, to list them
+    all). A continuous resolver is polled instead of liblsl's one-shot resolve, which can
+    return 5 s later than asked (liblsl 1.18: ``resolve_streams(0.5)`` took 5.5 s in about
+    half the calls, so ``--timeout 5`` for a missing stream took 10 s).
+    """
+    pylsl = pylsl_module()
+    resolver = pylsl.ContinuousResolver(forget_after=max(5.0, timeout))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            seen = resolver.results()
+            if first:
+                match = next((s for s in seen if all(getattr(s, k)() == v for k, v in query.items())), None)
+                if match is not None:
+                    return match, seen
+            if time.monotonic() >= deadline:
+                return None, seen
+            time.sleep(0.02)
+    finally:
+        del resolver
+
+
 def list_streams(timeout: float = 1.0) -> list[LSLStreamSummary]:
     """Every LSL stream that answers within ``timeout`` seconds, sorted by name."""
-    pylsl = pylsl_module()
-    return sorted((_summary(i) for i in pylsl.resolve_streams(wait_time=timeout)), key=lambda s: (s.name, s.source_id))
+    _, seen = find_stream({}, timeout, first=False)
+    return sorted((_summary(i) for i in seen), key=lambda s: (s.name, s.source_id))
 
 
-def _xpath_literal(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise MyostreamError(f"LSL query value {value!r} contains both kinds of quote; rename the stream.")
-
-
-def _visible(timeout: float = 0.5) -> str:
-    streams = list_streams(timeout)
+def _visible(seen: list[Any]) -> str:
+    streams = sorted((_summary(i) for i in seen), key=lambda s: (s.name, s.source_id))
     if not streams:
         return "no LSL streams are visible at all (is the device's LSL app running, on this machine or reachable per LSLAPICFG?)"
     return "visible streams: " + "; ".join(str(s) for s in streams)
@@ -111,6 +135,35 @@ def _connect(inlet: Any, timeout: float) -> Any:
     return full
 
 
+def lsl_name(name: str, what: str = "LSL stream name") -> str:
+    """``name`` if LSL can carry it (valid UTF-8, not empty), else one sentence."""
+    if not name.strip():
+        raise MyostreamError(f"The {what} is empty; give a name (e.g. --lsl MyEMG).")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MyostreamError(
+            f"The {what} {name!r} is not valid UTF-8 text, which LSL requires (a file name with other bytes?); "
+            "give another name (e.g. --lsl MyEMG)."
+        ) from None
+    return name
+
+
+def valid_utf8(text: str) -> str:
+    """An identifier made from a file name, with bytes that are not UTF-8 shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _classes_from_desc(info: Any) -> tuple[str, ...]:
+    """The class ids a marker stream lists under ``desc/classes/class`` (what :func:`publish` writes)."""
+    classes = []
+    node = info.desc().child("classes").child("class")
+    while not node.empty():
+        classes.append(node.child_value())
+        node = node.next_sibling("class")
+    return tuple(c for c in classes if c)
+
+
 def _pull_markers(inlet: Any) -> list[tuple[float, str]]:
     texts, stamps = inlet.pull_chunk(timeout=0.0)
     return [(float(t), str(v[0])) for v, t in zip(texts, stamps)]
@@ -130,7 +183,11 @@ class LSLSource:
     counted in the next chunk's ``lost``. Rows with NaN or infinite values are dropped
     (and counted as lost the same way) so they never reach a stateful filter.
     ``markers`` names a string stream (e.g. ``f"{name}-markers"`` from :func:`publish`)
-    whose events are attached to chunks as :attr:`Chunk.markers`. ``expect_channels``
+    whose events are attached to chunks as :attr:`Chunk.markers`; ``AUTO_MARKERS`` reads
+    the stream's own ``NAME-markers`` when it exists and goes on without it otherwise.
+    When the marker stream lists its class ids (``desc/classes/class``, as :func:`publish`
+    writes them), they become ``info.label_names`` and every chunk carries per-sample
+    labels: the class of the newest marker at or before each sample. ``expect_channels``
     refuses a stream with another channel count; ``max_buflen`` is how many seconds
     liblsl keeps for a reader that falls behind (older samples are dropped, and counted).
     """
@@ -161,6 +218,9 @@ class LSLSource:
         self._info: StreamInfo | None = None
         self._inlet: Any = None
         self._marker_inlet: Any = None
+        self._label_index: dict[str, int] = {}
+        self._current_label = UNKNOWN_LABEL
+        self._pending_labels: list[tuple[float, int]] = []
         self._buf: np.ndarray | None = None
         self._gaps: GapCounter | None = None
         self._warned_nonfinite = False
@@ -173,7 +233,8 @@ class LSLSource:
 
     @property
     def predicate(self) -> str:
-        return " and ".join(f"{k}={_xpath_literal(str(v))}" for k, v in self.query.items())
+        """The query as words for messages (``name='MyoEMG'``)."""
+        return " and ".join(f"{k}={str(v)!r}" for k, v in self.query.items())
 
     @property
     def info(self) -> StreamInfo:
@@ -185,10 +246,11 @@ class LSLSource:
         if self._inlet is not None:
             return
         pylsl = pylsl_module()
-        found = pylsl.resolve_bypred(self.predicate, 1, self.timeout)
-        if not found:
-            raise MyostreamError(f"No LSL stream with {self.predicate} appeared within {self.timeout:g} s; {_visible()}.")
-        header = found[0]
+        header, seen = find_stream(self.query, self.timeout)
+        if header is None:
+            raise MyostreamError(
+                f"No LSL stream with {self.predicate} appeared within {self.timeout:g} s; {_visible(seen)}."
+            )
         what = f"LSL stream {header.name()!r}"
         if header.channel_format() == pylsl.cf_string:
             raise MyostreamError(f"{what} carries strings (a marker stream?), not EMG samples; pick a numeric stream.")
@@ -211,6 +273,14 @@ class LSLSource:
             raise MyostreamError(f"{what} was found but could not be opened within {self.timeout:g} s ({exc}).") from None
         names, unit = _channels_from_desc(full, n)
         rate = full.nominal_srate()
+        # One second of samples per read is plenty; more stays queued in liblsl for the next read.
+        self._buf = np.empty((max(1024, math.ceil(rate)), n), dtype=inlet.np_dtype)
+        self._gaps = GapCounter(rate)
+        self._inlet = inlet
+        classes: tuple[str, ...] = ()
+        if self.markers:
+            classes = self._open_markers(pylsl, full.name())
+        self._label_index = {c: i for i, c in enumerate(classes)}
         self._info = StreamInfo(
             name=full.name(),
             rate=rate,
@@ -218,25 +288,35 @@ class LSLSource:
             unit=unit or "a.u.",
             source_id=full.source_id(),
             kind=full.type() or "EMG",
+            label_names=classes,
         )
-        # One second of samples per read is plenty; more stays queued in liblsl for the next read.
-        self._buf = np.empty((max(1024, math.ceil(rate)), n), dtype=inlet.np_dtype)
-        self._gaps = GapCounter(rate)
-        self._inlet = inlet
-        if self.markers:
-            self._open_markers(pylsl)
 
-    def _open_markers(self, pylsl: Any) -> None:
-        found = pylsl.resolve_bypred(f"name={_xpath_literal(self.markers)}", 1, self.timeout)
-        if not found:
+    def _open_markers(self, pylsl: Any, data_name: str) -> tuple[str, ...]:
+        """Connect the marker stream; return the class ids it lists (empty when it lists none)."""
+        optional = self.markers == AUTO_MARKERS
+        name = f"{data_name}-markers" if optional else str(self.markers)
+        wait = min(self.timeout, MARKER_WAIT_S) if optional else self.timeout
+        header, seen = find_stream({"name": name}, wait)
+        if header is None:
+            if optional:
+                return ()
             self.close()
-            raise MyostreamError(f"No LSL marker stream named {self.markers!r} appeared within {self.timeout:g} s; {_visible()}.")
-        self._marker_inlet = pylsl.StreamInlet(found[0], recover=self.recover, processing_flags=pylsl.proc_clocksync)
+            raise MyostreamError(
+                f"No LSL marker stream named {name!r} appeared within {self.timeout:g} s; {_visible(seen)}."
+            )
+        inlet = pylsl.StreamInlet(header, recover=self.recover, processing_flags=pylsl.proc_clocksync)
         try:
-            _connect(self._marker_inlet, self.timeout)
+            full = _connect(inlet, wait)
         except Exception as exc:  # as in open()
+            inlet.close_stream()
+            if optional:
+                log.warning("LSL marker stream %r could not be opened (%s); reading %r without labels.",
+                            name, exc, data_name)
+                return ()
             self.close()
-            raise MyostreamError(f"LSL marker stream {self.markers!r} was found but could not be opened ({exc}).") from None
+            raise MyostreamError(f"LSL marker stream {name!r} was found but could not be opened ({exc}).") from None
+        self._marker_inlet = inlet
+        return _classes_from_desc(full)
 
     def read(self, timeout: float = 0.0) -> Chunk:
         if self._inlet is None or self._buf is None or self._gaps is None:
@@ -257,7 +337,20 @@ class LSLSource:
                 log.warning("LSL stream %r sent NaN/infinite samples; they are dropped and counted as lost.", self.info.name)
                 self._warned_nonfinite = True
             data, ts = data[finite], ts[finite]
-        return Chunk(data, ts, lost=self._gaps.count(ts), markers=markers)
+        labels = self._labels(ts, markers) if self._label_index else None
+        return Chunk(data, ts, labels, lost=self._gaps.count(ts), markers=markers)
+
+    def _labels(self, ts: np.ndarray, markers: list[tuple[float, str]]) -> np.ndarray:
+        """Per-sample class: the newest class marker at or before each sample (markers of later
+        samples wait for them; markers that are not class ids leave the label as it was)."""
+        self._pending_labels.extend((t, self._label_index[text]) for t, text in markers if text in self._label_index)
+        self._pending_labels.sort()
+        labels = np.full(len(ts), self._current_label, np.int16)
+        while self._pending_labels and len(ts) and self._pending_labels[0][0] <= ts[-1]:
+            t, k = self._pending_labels.pop(0)
+            labels[ts >= t] = k
+            self._current_label = k
+        return labels
 
     def _pull(self, timeout: float) -> np.ndarray:
         """Fill the preallocated buffer: what is there now, else wait for one sample and take what followed it."""
@@ -275,6 +368,7 @@ class LSLSource:
             if inlet is not None:
                 inlet.close_stream()
         self._inlet = self._marker_inlet = None
+        self._current_label, self._pending_labels = UNKNOWN_LABEL, []
 
 
 #: Seconds a closing outlet waits so samples pushed just before reach connected readers:
@@ -293,9 +387,9 @@ class LSLOutlet:
     def __init__(self, info: StreamInfo, name: str | None = None, source_id: str = "", chunk_size: int = 0) -> None:
         pylsl = pylsl_module()
         self.info = info
-        self.name = name or info.name
+        self.name = lsl_name(info.name if name is None else name)
         # A source_id lets readers recover the stream if this outlet restarts.
-        self.source_id = source_id or info.source_id or self.name
+        self.source_id = valid_utf8(source_id or info.source_id or self.name)
         lsl_info = pylsl.StreamInfo(
             self.name, info.kind, info.n_channels, info.rate, pylsl.cf_float32, self.source_id
         )
@@ -306,7 +400,7 @@ class LSLOutlet:
             ch.append_child_value("unit", info.unit)
             ch.append_child_value("type", info.kind)
         lsl_info.desc().append_child("acquisition").append_child_value("manufacturer", "myostream")
-        self._outlet: Any = pylsl.StreamOutlet(lsl_info, chunk_size)
+        self._outlet: Any = new_outlet(lsl_info, chunk_size)
 
     def push(self, chunk: Chunk) -> None:
         """Push samples with their own timestamps (LSL clock)."""
@@ -333,12 +427,16 @@ class LSLOutlet:
 class LSLMarkerOutlet:
     """An irregular-rate, one-channel string stream for events (class ids, cues)."""
 
-    def __init__(self, name: str, source_id: str = "", type: str = "Markers") -> None:
+    def __init__(self, name: str, source_id: str = "", type: str = "Markers", classes: tuple[str, ...] = ()) -> None:
         pylsl = pylsl_module()
-        self.name = name
+        self.name = lsl_name(name, "LSL marker stream name")
         self._pylsl = pylsl
-        info = pylsl.StreamInfo(name, type, 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, source_id or name)
-        self._outlet: Any = pylsl.StreamOutlet(info)
+        info = pylsl.StreamInfo(name, type, 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, valid_utf8(source_id or name))
+        if classes:  # readers turn class markers into per-sample labels (LSLSource)
+            node = info.desc().append_child("classes")
+            for class_id in classes:
+                node.append_child_value("class", class_id)
+        self._outlet: Any = new_outlet(info)
 
     def push(self, text: str, timestamp: float | None = None) -> None:
         if self._outlet is None:
@@ -378,7 +476,9 @@ def publish(
         outlet = LSLOutlet(info, name=name)
         marker_name, marker_id = f"{name}-markers", f"{outlet.source_id}-markers"
         # Created up front for a labelled source so readers can find it before the first change.
-        marker_outlet = LSLMarkerOutlet(marker_name, marker_id) if markers and info.label_names else None
+        marker_outlet = None
+        if markers and info.label_names:
+            marker_outlet = LSLMarkerOutlet(marker_name, marker_id, classes=info.label_names)
         last_label = -2  # no label yet: the first sample's label counts as a change
         try:
             while (stop is None or not stop.is_set()) and (limit is None or pushed < limit):

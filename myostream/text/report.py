@@ -159,7 +159,7 @@ def write_report(
 
 def _device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MyostreamError(f"Device {name!r} requested but CUDA is not available; use --device cpu.")
+        raise MyostreamError(f"Device {name!r} requested but CUDA is not available; use --torch-device cpu.")
     return torch.device(name)
 
 

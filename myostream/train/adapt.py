@@ -45,11 +45,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings
-from myostream.data.recording import Recording
+from myostream.data.recording import NonFinite, Recording
 from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
+from myostream.paths import check_output_dir
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.model.device import resolve_device
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec
@@ -142,21 +144,22 @@ class AdaptResult:
 # ---------------------------------------------------------------------------- sessions
 
 
-def read_sessions(path: str | Path) -> list[Recording]:
+def read_sessions(path: str | Path, nonfinite: NonFinite = "error") -> list[Recording]:
     """Every recording in a folder (calibration sessions ``*.h5``, or any dataset folder
-    :func:`~myostream.data.readers.read_dataset` reads: XDF, tables, ...), or one recording file."""
+    :func:`~myostream.data.readers.read_dataset` reads: XDF, tables, ...), or one recording file.
+    ``nonfinite``: what to do with NaN samples (see :class:`~myostream.data.recording.Recording`)."""
     from myostream.data.readers import detect_dataset_format, read_dataset, read_recording
 
     path = Path(path)
     if path.is_file():
-        return [read_recording(path)]
+        return [read_recording(path, nonfinite=nonfinite)]
     if not path.is_dir():
         raise MyostreamError(f"Sessions folder {str(path)!r} does not exist; give the folder `myostream record` wrote into.")
     if detect_dataset_format(path) is None:
         raise MyostreamError(
             f"Sessions folder {str(path)!r} holds no session .h5 files; record some with `myostream record --out {path}`."
         )
-    return read_dataset(path)
+    return read_dataset(path, nonfinite=nonfinite)
 
 
 def check_recordings(model: RetrievalModel, recordings: Sequence[Recording]) -> None:
@@ -326,12 +329,16 @@ def adapt_sessions(
     device: str = "cpu",
     progress: bool = True,
     say: Say = print,
+    nonfinite: NonFinite = "error",
 ) -> tuple[AdaptResult, Path]:
-    """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report."""
+    """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report.
+
+    ``nonfinite``: what to do with NaN samples in the sessions (see :class:`Recording`).
+    """
     start = time.perf_counter()
     checkpoint = Path(checkpoint)
     model = load_checkpoint(checkpoint, device="cpu")
-    recordings = read_sessions(sessions)
+    recordings = read_sessions(sessions, nonfinite)
     check_recordings(model, recordings)
     pre = model.preprocessing
     say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
@@ -354,6 +361,7 @@ def adapt_sessions(
         f"{checkpoint.name}-adapted-{subjects[0] if len(subjects) == 1 else 'user'}")
     if out.resolve() == checkpoint.resolve():
         raise MyostreamError(f"--out {str(out)!r} is the base checkpoint; write the adapted model to a new folder.")
+    check_output_dir(out, "the adapted checkpoint")  # before the adaptation runs
     split = repetition_split(windows, test_repetitions=[held])
 
     def tensors(indices: np.ndarray) -> tuple[Tensor, Tensor]:
@@ -441,6 +449,7 @@ def adapt_command(args: argparse.Namespace) -> int:
         if threads < 1:
             raise MyostreamError(f"--threads must be at least 1, got {threads}.")
         torch.set_num_threads(threads)
+    resolve_device(args.torch_device)  # before any reading or training
     report = getattr(args, "report", None)
     if report:
         from myostream.train import adapt_report
@@ -451,5 +460,5 @@ def adapt_command(args: argparse.Namespace) -> int:
     settings = {"normalizer": args.normalizer, "seed": args.seed}
     options = AdaptOptions(**settings) if args.epochs is None else AdaptOptions.with_epochs(args.epochs, **settings)
     adapt_sessions(args.model, args.sessions, args.out, holdout_rep=args.holdout_rep, options=options,
-                   device=args.device)
+                   device=args.torch_device, nonfinite=getattr(args, "nonfinite", "error"))
     return 0

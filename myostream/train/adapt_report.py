@@ -379,10 +379,10 @@ def report_command(args: argparse.Namespace) -> int:
     work = Path(args.work) if getattr(args, "work", None) else Path("runs") / "adaptation"
     command = "myostream " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if args.report == "simulated":
-        simulated_report(out, work, base=args.model, device=args.device, command=command)
+        simulated_report(out, work, base=args.model, device=args.torch_device, command=command)
     else:
         if not args.data:
             raise MyostreamError("--report myo needs --data DIR, the Myo armband dataset folder (e.g. ../shared/data/myo-armband).")
-        myo_report(Path(args.data), out, work, base=args.model, device=args.device, command=command)
+        myo_report(Path(args.data), out, work, base=args.model, device=args.torch_device, command=command)
     print(f"wrote {out}")
     return 0

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from myostream.errors import MyostreamError
+from myostream.paths import check_output_dir, output_dir
 
 
 def _threads(n: int | None) -> None:
@@ -21,6 +22,14 @@ def _threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _torch_device(name: str) -> str:
+    """The torch device named on the command line, checked before any data is read."""
+    from myostream.model.device import resolve_device
+
+    resolve_device(name)
+    return name
+
+
 def _command_line() -> str:
     return "myostream " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -30,6 +39,7 @@ def train_command(args: argparse.Namespace) -> int:
     from myostream.train.run import RESULTS_JSON, RESULTS_MD, train_run
 
     _threads(getattr(args, "threads", None))
+    _torch_device(args.torch_device)
     exp = load_experiment(args.config, data_folder=args.data)
     if getattr(args, "model", None):
         exp = exp.with_variant(args.model)
@@ -41,7 +51,7 @@ def train_command(args: argparse.Namespace) -> int:
         exp = replace(exp, seed=int(args.seed))
     fold = f"-fold{exp.protocol.fold + 1}" if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else ""
     out = Path(args.out or Path("runs") / exp.name / f"{exp.variant.name}-{exp.protocol.name}{fold}")
-    record = train_run(exp, out, device=args.device, progress=not getattr(args, "quiet", False))
+    record = train_run(exp, out, device=args.torch_device, progress=not getattr(args, "quiet", False))
     if record:
         print(f"checkpoint: {out}\nresults: {out / RESULTS_JSON}, {out / RESULTS_MD}")
     return 0
@@ -49,14 +59,16 @@ def train_command(args: argparse.Namespace) -> int:
 
 def eval_command(args: argparse.Namespace) -> int:
     _threads(getattr(args, "threads", None))
+    _torch_device(args.torch_device)
     if getattr(args, "live", False):
         return _eval_live(args)
     from myostream.train.report import run_markdown
     from myostream.train.run import evaluate_checkpoint
 
-    record = evaluate_checkpoint(args.checkpoint, args.data, args.protocol, getattr(args, "fold", None), args.device)
-    out = Path(args.out or args.checkpoint)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(args.out or args.checkpoint, "the evaluation report")  # before minutes of evaluation
+    record = evaluate_checkpoint(args.checkpoint, args.data, args.protocol, getattr(args, "fold", None),
+                                 args.torch_device)
+    output_dir(out, "the evaluation report")
     stem = f"eval-{record['protocol']}" + ("" if record["fold"] is None else f"-fold{record['fold'] + 1}")
     record["command"] = _command_line()
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -75,11 +87,11 @@ def eval_command(args: argparse.Namespace) -> int:
 def _eval_live(args: argparse.Namespace) -> int:
     from myostream.train.live_check import live_markdown, measure_live
 
-    device = "cpu" if args.device == "auto" else args.device
+    device = "cpu" if args.torch_device == "auto" else args.torch_device
+    out = check_output_dir(args.out or args.checkpoint, "the live evaluation report")
     result = measure_live(args.checkpoint, seconds=args.seconds, device=device)
     result["command"] = _command_line()
-    out = Path(args.out or args.checkpoint)
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out, "the live evaluation report")
     (out / "live-default.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "live-default.md").write_text(live_markdown(result, result["command"]))
     c = result["criterion"]
@@ -93,8 +105,10 @@ def results_command(args: argparse.Namespace) -> int:
     from myostream.train.suite import run_suite
 
     _threads(args.threads)
+    _torch_device(args.torch_device)
     exp = load_experiment(args.config, data_folder=args.data)
     out = Path(args.out or Path("docs") / "results" / exp.name)
+    check_output_dir(out, "the results report")
     if args.report_only:
         from myostream.train.suite import write_suite
 
@@ -105,8 +119,8 @@ def results_command(args: argparse.Namespace) -> int:
         write_suite(summary, out)
         print(f"redrew {out / 'README.md'} and the heatmaps from {out / 'results.json'}")
         return 0
-    work = Path(args.work or Path("runs") / exp.name)
-    summary = run_suite(exp, out, work, device=args.device, protocols=args.protocol, variants=args.model,
+    work = check_output_dir(args.work or Path("runs") / exp.name, "the runs' checkpoints")
+    summary = run_suite(exp, out, work, device=args.torch_device, protocols=args.protocol, variants=args.model,
                         progress=not args.quiet, command=_command_line(), jobs=args.jobs)
     print(f"wrote {out / 'README.md'} and {out / 'results.json'} ({summary['total_s'] / 60:.1f} min)")
     return 0

@@ -18,6 +18,7 @@ name) and adds how to get the windows, how to split them and which text to align
                                         # through (what the live pipeline applies), or "none"
     normalisation = "channel"           # per-user level: none | channel | global (myostream.preprocess)
     ring = true                         # electrodes form a ring (default: the filter profile's)
+    nonfinite = "error"                 # NaN samples in the files: "error", "drop" or "interpolate"
     ...                                 # per source: folder, database, exercise, users, ...
 
     [protocol]
@@ -50,11 +51,14 @@ Everything is validated here, so a bad file is one clear sentence before any wor
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from myostream.checks import check_fields
+from myostream.data.recording import NONFINITE
 from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig, config_dir, list_configs, load_config
 from myostream.model.baselines import BACKBONES
@@ -71,7 +75,8 @@ _SIMULATED_KEYS = frozenset({"users", "sessions", "seconds", "seed", "schedule",
 _SOURCE_OF_FORMAT = {"ninapro": "ninapro", "myo-dat": "myo", "session": "sessions", "xdf": "xdf", "table": "table"}
 SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
 #: [data] keys a [test_data] table takes from [data] unless it sets them.
-_INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring")
+_INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring",
+              "nonfinite")
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,8 @@ class DataSpec:
     normalisation: str = "none"
     # the electrodes form a ring (default: what the filter's device profile says)
     ring: bool = False
+    # NaN or infinite samples in the files: "error" (name the first), "drop" or "interpolate"
+    nonfinite: str = "error"
     # ninapro
     database: str | None = None
     exercises: tuple[int, ...] | None = None
@@ -322,12 +329,14 @@ def _model_config(raw: dict[str, Any], path: Path, where: str) -> ModelConfig:
             bad = sorted(set(table) - fields)
             if bad:
                 raise MyostreamError(f"{where} [{stage}] has unknown key(s) {', '.join(bad)}; use {', '.join(sorted(fields))}.")
+            check_fields(cls, table, f"{where} [{stage}]")
             changes[stage] = replace(getattr(model, stage), **table)
     overrides = _table(raw, "model_overrides", where)
     fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "stage2", "stage3", "extra"}
     bad = sorted(set(overrides) - fields)
     if bad:
         raise MyostreamError(f"{where} [model_overrides] has unknown key(s) {', '.join(bad)}; use {', '.join(sorted(fields))}.")
+    check_fields(ModelConfig, overrides, f"{where} [model_overrides]")
     changes.update(overrides)
     if not changes:
         return model
@@ -357,7 +366,7 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
     allowed = {
         MEMORY: set(),
         "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels", "normalisation",
-                   "ring"},
+                   "ring", "nonfinite"},
         "ninapro": {"database", "exercise", "subjects"},
         "myo": {"subjects", "sessions"},
         "sessions": set(),
@@ -368,12 +377,10 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
     bad = sorted(set(t) - allowed["common"] - allowed[source])
     if bad:
         raise MyostreamError(f"{w} has unknown key(s) {', '.join(bad)} for source {source!r}; use {', '.join(sorted(allowed['common'] | allowed[source]))}.")
-    window_ms = float(t.get("window_ms", model.window_ms))
+    window_ms = _float(t.get("window_ms", model.window_ms), f"{w} window_ms")
     if abs(window_ms - model.window_ms) > 1e-6:
         raise MyostreamError(f"{w}: window_ms = {window_ms:g} but model {model.name!r} takes {model.window_ms:g} ms windows; leave window_ms out or change the model's.")
-    hop_ms = float(t.get("hop_ms", window_ms / 4))
-    if not hop_ms > 0:
-        raise MyostreamError(f"{w}: hop_ms must be positive, got {hop_ms}.")
+    hop_ms = _float(t.get("hop_ms", window_ms / 4), f"{w} hop_ms")
     filter_name, spec = _filter(t.get("filter", "none"), w)
     folder = t.get("folder")
     if source not in ("simulated", MEMORY) and not folder:
@@ -393,31 +400,37 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
         channels=_choice(t.get("channels", "error"), ("error", "select", "pad"), f"{w} channels"),
         normalisation=_choice(t.get("normalisation", "none"), NORMALISATIONS, f"{w} normalisation"),
         ring=_bool(t.get("ring", _profile_ring(filter_name)), f"{w} ring"),
+        nonfinite=_choice(t.get("nonfinite", "error"), NONFINITE, f"{w} nonfinite"),
     )
     if source == "ninapro":
         exercise = t.get("exercise")
-        exercises = None if exercise is None else tuple(int(e) for e in (exercise if isinstance(exercise, list) else [exercise]))
+        exercises = None
+        if exercise is not None:
+            exercises = _ints(exercise if isinstance(exercise, list) else [exercise], f"{w} exercise")
         subjects = t.get("subjects")
-        return DataSpec(**common, database=t.get("database"), exercises=exercises,
-                        subjects=None if subjects is None else tuple(int(s) for s in subjects))
+        database = t.get("database")
+        if database is not None and not isinstance(database, str):
+            raise MyostreamError(f"{w} database must be a name such as \"db1\", got {database!r}.")
+        numbers = None if subjects is None else _ints(subjects, f"{w} subjects (NinaPro subject numbers)")
+        return DataSpec(**common, database=database, exercises=exercises, subjects=numbers)
     if source == "myo":
         subjects, sessions = t.get("subjects"), t.get("sessions")
         return DataSpec(**common, subjects=None if subjects is None else tuple(_strs(subjects, f"{w} subjects")),
                         sessions_filter=None if sessions is None else tuple(_strs(sessions, f"{w} sessions")))
     if source == "simulated":
         users = t.get("users", 4)
-        users = tuple(range(int(users))) if isinstance(users, int) else tuple(int(u) for u in users)
+        users = _ints(users, f"{w} users") if isinstance(users, list) else tuple(range(_int(users, f"{w} users", 1)))
         if not users:
             raise MyostreamError(f"{w}: users must name at least one simulated user.")
         return DataSpec(
             **common,
             users=users,
             sessions=_int(t.get("sessions", 1), f"{w} sessions", 1),
-            seconds=float(t.get("seconds", 60.0)),
+            seconds=_float(t.get("seconds", 60.0), f"{w} seconds"),
             seed=_int(t.get("seed", 0), f"{w} seed"),
             schedule=_choice(t.get("schedule", "random"), ("cycle", "random"), f"{w} schedule"),
-            hold_s=float(t.get("hold_s", 3.0)),
-            rest_s=float(t.get("rest_s", 2.0)),
+            hold_s=_float(t.get("hold_s", 3.0), f"{w} hold_s"),
+            rest_s=_float(t.get("rest_s", 2.0), f"{w} rest_s"),
         )
     return DataSpec(**common)
 
@@ -466,7 +479,8 @@ def _protocol(t: dict[str, Any], where: str, seed: int, test_data: DataSpec | No
         if t.get(key) is not None:
             t[key] = tuple(_strs(t[key], f"{w} {key}"))
     if t.get("test_repetitions") is not None:
-        t["test_repetitions"] = tuple(int(r) for r in t["test_repetitions"])
+        t["test_repetitions"] = _ints(t["test_repetitions"], f"{w} test_repetitions")
+    check_fields(ProtocolSpec, t, w)
     p = ProtocolSpec(name=name, **{"seed": seed, **t})
     _check_protocol(p, w, test_data)
     return p
@@ -500,6 +514,7 @@ def _text(t: dict[str, Any], data: DataSpec, where: str) -> TextSpec:
     bad = sorted(set(t) - fields)
     if bad:
         raise MyostreamError(f"{w} has unknown key(s) {', '.join(bad)}; use catalogs, model or stage-1 settings {', '.join(sorted(fields))}.")
+    check_fields(Stage1Config, t, w)
     Stage1Config(**t)  # validates the values with its own messages
     return TextSpec(catalogs=tuple(_strs(catalogs, f"{w} catalogs")), model=model, stage1=t)
 
@@ -523,8 +538,11 @@ def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 
 
 def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
+    """``value`` if it is one of ``choices``; ``what`` is the key, after the file and table it is in."""
     if value not in choices:
-        raise MyostreamError(f"Unknown {what} {value!r}; use one of {', '.join(choices)}.")
+        where, _, key = what.rpartition(" ")
+        said = f"{where}: unknown {key}" if where else f"Unknown {key}"
+        raise MyostreamError(f"{said} {value!r}; use one of {', '.join(choices)}.")
     return str(value)
 
 
@@ -532,6 +550,19 @@ def _int(value: Any, what: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise MyostreamError(f"{what} must be a whole number >= {minimum}, got {value!r}.")
     return value
+
+
+def _float(value: Any, what: str) -> float:
+    """A positive finite number (TOML may write it as an integer)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise MyostreamError(f"{what} must be a positive number, got {value!r}.")
+    return float(value)
+
+
+def _ints(value: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise MyostreamError(f"{what} must be a list of whole numbers, got {value!r}.")
+    return tuple(value)
 
 
 def _bool(value: Any, what: str) -> bool:

@@ -40,6 +40,7 @@ from myostream.data.splits import (
 )
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
+from myostream.paths import run_folder
 from myostream.model import create_model
 from myostream.model.checkpoint import save_checkpoint
 from myostream.model.retrieval import CatalogEntry, RetrievalModel
@@ -77,16 +78,18 @@ def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Record
     if data.source == "ninapro":
         from myostream.data.ninapro import read_ninapro_folder
 
-        return read_ninapro_folder(folder, database=data.database, subjects=data.subjects, exercises=data.exercises)
+        return read_ninapro_folder(folder, database=data.database, subjects=data.subjects, exercises=data.exercises,
+                                   nonfinite=data.nonfinite)  # type: ignore[arg-type]
     if data.source == "myo":
         from myostream.data.myo import read_myo_folder
 
-        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter)
+        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter,
+                               nonfinite=data.nonfinite)  # type: ignore[arg-type]
     from myostream.data.readers import read_dataset, read_session_folder
 
     if data.source in ("xdf", "table"):
-        return read_dataset(folder, format=data.source)
-    return read_session_folder(folder)
+        return read_dataset(folder, format=data.source, nonfinite=data.nonfinite)
+    return read_session_folder(folder, nonfinite=data.nonfinite)  # type: ignore[arg-type]
 
 
 def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Recording]:
@@ -382,9 +385,17 @@ def train_run(
     out = Path(out)
     main = distributed.is_main() if distributed.init_distributed() else True
     cache = Path(cache) if cache is not None else out / STAGE1_DIR
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
+    if not main:
+        return _train_run(exp, out, main, device, progress, cache, log, prepared)
+    with run_folder(out, "the checkpoint"):  # bad data found later leaves no empty run folder behind
         (out / LOG_FILE).unlink(missing_ok=True)
+        return _train_run(exp, out, main, device, progress, cache, log, prepared)
+
+
+def _train_run(
+    exp: Experiment, out: Path, main: bool, device: str, progress: bool, cache: Path, log: Log,
+    prepared: Prepared | None,
+) -> dict[str, Any]:
     timings: dict[str, float] = {}
     start = tick = time.perf_counter()
 

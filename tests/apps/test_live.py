@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,8 +113,10 @@ def test_switching_source_to_an_lsl_stream(qtbot, window, stream_name):
         qtbot.mouseClick(window.start_button, QtCore.Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.info.name == stream_name, timeout=WAIT_MS)
         rankings_arrive(qtbot, window)
-        assert window.last_ranking.true_class is None  # a live stream has no ground truth
-        assert "unknown" in window.rankings.truth.text()
+        # the publisher's NAME-markers carry the simulator's class ids: the true gesture is known
+        qtbot.waitUntil(lambda: window.last_ranking.true_class is not None, timeout=WAIT_MS)
+        assert window.last_ranking.true_class in window.pipeline.info.label_names
+        qtbot.waitUntil(lambda: "unknown" not in window.rankings.truth.text(), timeout=WAIT_MS)
         assert window.start_button.text() == "Stop"
         assert stream_name in window.trace_info.text()
         qtbot.mouseClick(window.start_button, QtCore.Qt.MouseButton.LeftButton)
@@ -157,7 +166,7 @@ def test_closing_stops_every_thread(qtbot, checkpoint):
 
 def test_live_command_runs_for_a_duration_and_saves_a_screenshot(qtbot, checkpoint, tmp_path):
     png = tmp_path / "shot.png"
-    args = argparse.Namespace(source="simulated", model=str(checkpoint), device="cpu", duration=1.5,
+    args = argparse.Namespace(source="simulated", model=str(checkpoint), torch_device="cpu", duration=1.5,
                               query=[], screenshot=str(png))
     assert live_command(args) == 0
     assert not QtGui.QImage(str(png)).isNull()
@@ -204,3 +213,102 @@ def test_the_onnx_backend_runs_an_exported_folder(qtbot, tmp_path_factory, capsy
     assert main(["live", "--backend", "onnx", "--model", str(bundled_checkpoint())]) == 2
     err = capsys.readouterr().err.strip()
     assert "export it first" in err and "\n" not in err
+
+
+def test_cli_bad_outputs_and_numbers_are_one_sentence_before_any_window(checkpoint, read_only_dir, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for shot, says in ((read_only_dir / "shot.png", "is not writable"), (blocker / "shot.png", "is a file")):
+        assert main(["live", "--model", str(checkpoint), "--screenshot", str(shot), "--duration", "1"]) == 2
+        err = capsys.readouterr().err
+        assert f"Cannot write the screenshot to {str(shot)!r}" in err and says in err and "Traceback" not in err
+    assert main(["live", "--duration", "-1"]) == 2  # used to close at once
+    assert "argument --duration: must be a positive number, not '-1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_close_the_window_through_its_shutdown(checkpoint, tmp_path, signum):
+    """The real `myostream live` process: the signal closes the window the normal way (screenshot written)."""
+    png = tmp_path / "closed.png"
+    proc = subprocess.Popen([sys.executable, "-m", "myostream.cli", "live", "--model", str(checkpoint), "--torch-device",
+                             "cpu", "--screenshot", str(png)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        line = proc.stderr.readline()
+        assert "myostream live: ranking simulated" in line and "Ctrl-C" in line, line
+        proc.send_signal(signum)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert not QtGui.QImage(str(png)).isNull()
+
+
+def broken_text_encoder(checkpoint: Path, root: Path, name: str, **change) -> Path:
+    folder = root / name
+    shutil.copytree(checkpoint, folder)
+    config = json.loads((folder / "text_encoder.json").read_text())
+    (folder / "text_encoder.json").write_text(json.dumps({**config, **change}))
+    return folder
+
+
+def pickled_text_model(root: Path) -> Path:
+    """A text model folder whose weights are only a pickle (``pytorch_model.bin``)."""
+    from myostream.text.encoder import default_model_path
+
+    folder = root / "pickled"
+    shutil.copytree(default_model_path(), folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")  # pickle.dumps(1)
+    return folder
+
+
+@pytest.mark.parametrize("change", ["dim", "pickle"])
+def test_a_text_encoder_that_fails_to_load_is_one_sentence_and_the_window_lives_on(qtbot, checkpoint, tmp_path, change):
+    """A wrong size in text_encoder.json, or a folder of pickled weights: one sentence in the banner, once;
+    no "encoding…" forever; the panels keep repainting."""
+    if change == "dim":
+        model = broken_text_encoder(checkpoint, tmp_path, "dim", dim=128)
+        says = "do not fit text_encoder.json (dim 128"
+    else:
+        model = broken_text_encoder(checkpoint, tmp_path, "pickle", model=str(pickled_text_model(tmp_path)))
+        says = "has no safetensors weights (pytorch_model.bin)"
+    w = LiveWindow(model=model, device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    rankings_arrive(qtbot, w)
+    w.add_text_query("make a fist")
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=WAIT_MS)
+    sentence = w.banner.text()
+    assert sentence.startswith("Free-text queries are off:") and says in sentence and "\n" not in sentence
+    w.add_text_query("open the hand")  # fails at once, with the same sentence
+    qtbot.waitUntil(lambda: not w._encoding, timeout=WAIT_MS)
+    assert w.banner.text() == sentence and w.text.status.text() == "" and w.text.queries == []
+    frames = w.frames
+    rankings_arrive(qtbot, w)
+    qtbot.waitUntil(lambda: w.frames > frames + 3, timeout=WAIT_MS)
+    w.close()
+
+
+def test_an_lsl_outage_shows_in_the_status_bar_as_it_happens(qtbot, checkpoint, stream_name):
+    stop = threading.Event()
+    publisher = threading.Thread(target=publish, args=(SimulatedArmband(seed=2), stream_name), kwargs={"stop": stop})
+    publisher.start()
+    w = LiveWindow(source=f"lsl:{stream_name}", model=checkpoint, device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.start()
+        rankings_arrive(qtbot, w)
+        state = w.status_labels["state"]
+        qtbot.waitUntil(lambda: state.text().startswith("running"), timeout=WAIT_MS)
+    finally:
+        stop.set()
+        publisher.join()
+    qtbot.waitUntil(lambda: state.text().startswith("no samples for"), timeout=WAIT_MS)
+    assert f"lsl:{stream_name}" in state.text()
+    qtbot.waitUntil(lambda: w.status_labels["rate"].text().startswith("rate 0 /"), timeout=WAIT_MS)
+    w.close()

@@ -322,7 +322,8 @@ def test_lost_source_keeps_what_was_recorded(qtbot, tmp_path):
     click(qtbot, window.start_button)
     source.recording.set()
     qtbot.waitUntil(lambda: window.review is not None, timeout=15000)
-    assert "Bluetooth link lost" in window.status.text() and window.session_path.name in window.status.text()
+    assert "Bluetooth link lost" in window.banner.text() and window.session_path.name in window.banner.text()
+    assert window.banner.isVisible()
     rec = read_session(window.session_path)
     assert rec.meta["complete"] is True and rec.duration > 0.3
     assert [e.kind for e in rec.meta["events"]][0] == "start"
@@ -373,3 +374,72 @@ def test_kill_during_recording_loses_at_most_one_second(tmp_path):
     assert np.allclose(np.diff(ts), 1.0 / rec.rate)  # no hole inside what survived
     assert [e.kind for e in rec.meta["events"]][:2] == ["start", "hold"]
     assert set(np.unique(rec.labels)) <= {0, 1}  # rest, then the first (fist) hold
+
+
+def test_an_unwritable_folder_stays_visible_and_is_printed(qtbot, tmp_path, read_only_dir, capsys):
+    """The error used to show for 40 ms, then the status refresh wrote over it; the run went on without a file."""
+    window = recorder(qtbot, tmp_path)
+    window.out_dir.setText(str(read_only_dir / "sessions"))
+    click(qtbot, window.start_button)
+    assert window.banner.isVisible() and "is not writable" in window.banner.text()
+    sentence = window.banner.text()
+    qtbot.wait(400)  # ten status redraws
+    assert window.banner.isVisible() and window.banner.text() == sentence
+    assert window.run is None and window.start_button.isEnabled()  # no cues without a file
+    assert f"myostream record: {sentence}" in capsys.readouterr().err
+    window.out_dir.setText(str(tmp_path / "fine"))
+    click(qtbot, window.start_button)
+    assert window.banner.isHidden() and window.run is not None
+
+
+def test_record_command_checks_what_it_was_given_before_a_window_opens(tmp_path, read_only_dir, capsys):
+    from myostream.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["record", "--out", str(blocker)]) == 2
+    assert "Cannot write session files to" in capsys.readouterr().err
+    assert main(["record", "--out", str(read_only_dir / "sessions")]) == 2
+    assert "is not writable" in capsys.readouterr().err
+    assert main(["record", "--speed", "1e9", "--out", str(tmp_path)]) == 2  # used to be accepted
+    assert "Calibration speed 1000000000.0 is out of range" in capsys.readouterr().err
+    assert main(["record", "--source", "lsl:", "--out", str(tmp_path)]) == 2
+    assert "names nothing after lsl:" in capsys.readouterr().err
+
+
+def test_a_full_disk_stops_the_recording_with_one_sentence_and_no_crash(tmp_path):
+    """The real `myostream record` under a file-size limit just above the writer's reserve: the recording
+    stops with a sentence that names the cause, the session reads back, Ctrl-C closes without a segfault."""
+    import resource
+
+    from myostream.data.session import RESERVE_BYTES
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (RESERVE_BYTES + 200_000, RESERVE_BYTES + 200_000))
+
+    out = tmp_path / "sessions"
+    cmd = [sys.executable, "-m", "myostream.cli", "record", "--protocol", str(protocol_file(tmp_path, hold=5.0, rest=1.0)),
+           "--subject", "D1", "--out", str(out), "--autostart"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if "no room left" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = "".join(lines) + rest
+    assert proc.returncode == 0, err  # was a segfault on exit
+    assert "Traceback" not in err and "Exception ignored" not in err
+    stop = next(line for line in lines if "no room left" in line)
+    assert stop.startswith("myostream record: There is no room left for the session file")
+    assert "under this process's file-size limit" in stop and "recording stopped" in stop
+    rec = read_session(next(out.glob("*.h5")))
+    assert rec.n_samples > 0 and rec.meta["complete"] is True

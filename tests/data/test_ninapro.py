@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +168,7 @@ def test_bad_input_names_the_file(tmp_path: Path) -> None:
     v = write_ninapro_mat(nan, [1, 2], reps=1, hold=5, rest=3)
     v["emg"][4, 7] = np.nan
     scipy.io.savemat(nan, v)
-    with pytest.raises(MyostreamError, match=r"S5_E1_A1\.mat.*NaN or infinite values \(first at sample 4, channel 7\)"):
+    with pytest.raises(MyostreamError, match=r"S5_E1_A1\.mat.*sample 4 .*channel 7 .*NaN or infinite values.*nonfinite"):
         read_ninapro(nan)
     write_ninapro_mat(tmp_path / "DB7_s1" / "S1_E3_A1.mat", [1], reps=1, hold=5, rest=3)
     with pytest.raises(MyostreamError, match=r"S1_E3_A1\.mat.*DB7 has exercises E1-E2, not E3"):
@@ -184,3 +185,19 @@ def test_bad_input_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(MyostreamError, match="holds no S<subject>"):
         read_ninapro_folder(tmp_path / "empty")
+
+
+def test_a_file_read_as_another_database_is_refused(tmp_path: Path) -> None:
+    """A DB1 file (10 electrodes, 100 Hz) replayed with --database db2 was published as 2 kHz."""
+    db1 = tmp_path / "S1_A1_E1.mat"
+    write_ninapro_mat(db1, [1, 2], n_channels=10, reps=1, hold=5, rest=3)
+    assert read_ninapro(db1).rate == 100.0
+    with pytest.raises(MyostreamError, match=r"named like S<subject>_A1_E<exercise>.mat \(DB1\) but was read as NinaPro DB2"):
+        read_ninapro(db1, database="db2")
+    renamed = tmp_path / "S1_E1_A1.mat"
+    shutil.copy(db1, renamed)
+    with pytest.raises(MyostreamError, match="has 10 electrodes but NinaPro DB2 recordings have 12"):
+        read_ninapro(renamed, database="db2")
+    with pytest.raises(MyostreamError, match=r"\(DB2/3/5/7\) but was read as NinaPro DB1"):
+        read_ninapro(renamed, database="db1")
+    assert read_ninapro(renamed, database="db3").n_channels == 10  # DB3 amputees have fewer electrodes

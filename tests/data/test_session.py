@@ -215,3 +215,98 @@ def test_malformed_and_foreign_files(tmp_path):
         f["labels"][0] = 7
     with pytest.raises(MyostreamError, match="labels outside"):
         read_session(bad_labels)
+
+
+def killed_copy(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """What a recorder killed mid-session leaves: a snapshot of the file while its writer had it open."""
+    path = tmp_path / "open.h5"
+    writer, emg = record(path, close=False)
+    writer.flush()
+    copy = tmp_path / "sub-K1_ses-1_killed.h5"
+    shutil.copy(path, copy)
+    writer.close()
+    return copy, emg
+
+
+def test_a_session_cut_short_reads_everywhere_and_says_so(tmp_path, caplog, capsys):
+    from myostream.cli import main
+    from myostream.data.readers import detect_format, read_recording
+    from myostream.stream.replay import ReplaySource
+
+    copy, emg = killed_copy(tmp_path)
+    assert detect_format(copy) == "session"  # was "truncated or corrupted"
+    with caplog.at_level("WARNING", logger="myostream"):
+        rec = read_recording(copy)
+    assert rec.n_samples == 3000 and rec.meta["complete"] is False
+    np.testing.assert_array_equal(rec.emg, emg)
+    assert any("was cut short" in r.getMessage() and "reading the 3.0 s it saved" in r.getMessage() for r in caplog.records)
+    assert ReplaySource.from_file(copy, speed=0).recording.n_samples == 3000
+    assert main(["replay", str(copy), "--speed", "10", "--duration", "0.2"]) == 0
+    err = capsys.readouterr().err
+    assert f"myostream replay: Session {str(copy)!r} was cut short" in err and "Traceback" not in err
+
+
+def test_rows_announced_but_never_written_are_left_out(tmp_path, caplog):
+    """A write that failed mid-flush can leave rows the file announces but never got: they read as zeros."""
+    copy, emg = killed_copy(tmp_path)
+    recovered = tmp_path / "grown.h5"
+    shutil.copy(copy, recovered)
+    recover_session(recovered)
+    with h5py.File(recovered, "r+") as f:
+        for key in ("emg", "timestamps", "labels", "repetition", "source_labels"):
+            f[key].resize(3500, axis=0)  # 500 rows of fill values
+        f.attrs["complete"] = False
+    rec = read_session(recovered)
+    assert rec.n_samples == 3000
+    np.testing.assert_array_equal(rec.emg, emg)
+
+
+def test_the_writer_stops_cleanly_before_the_disk_is_full(tmp_path):
+    """Less room than the reserve: the file is closed complete with what it has, and one sentence says why."""
+    path = tmp_path / "full.h5"
+    free = shutil.disk_usage(tmp_path).free
+    writer = SessionWriter(path, rate=100, channel_names=["a", "b"], label_names=["rest"], subject="x", flush_s=0.0,
+                           reserve_bytes=free + 2**30)
+    with pytest.raises(MyostreamError, match=r"no room left for the session file .*full.h5.*MB left on its disk.*recording stopped"):
+        writer.append(np.zeros((10, 2), np.float32), np.arange(10.0) + 1, np.zeros(10), np.zeros(10))
+    rec = read_session(path)
+    assert rec.meta["complete"] is True and rec.n_samples == 0
+    with pytest.raises(MyostreamError, match="is closed"):
+        writer.append(np.zeros((10, 2), np.float32), np.arange(10.0) + 1, np.zeros(10), np.zeros(10))
+    writer.close()  # safe after the stop
+
+
+FAILED_WRITE = """
+import sys
+import numpy as np
+from myostream.data.session import SessionWriter
+from myostream.errors import MyostreamError
+writer = SessionWriter(sys.argv[1], rate=1000, channel_names=[f"c{i}" for i in range(8)], label_names=["rest"],
+                       subject="x", flush_s=0.0, reserve_bytes=-2**40)  # no guard: the write itself fails
+try:
+    for i in range(100000):
+        writer.append(np.ones((100, 8), np.float32), 1 + i / 10 + np.arange(100) / 1000, np.zeros(100), np.zeros(100))
+except MyostreamError as exc:
+    print(exc)
+writer.close()
+"""
+
+
+def test_a_write_that_fails_anyway_is_one_sentence_and_no_crash(tmp_path):
+    """A file-size limit makes HDF5's writes fail (as a disk filled by another program would); HDF5 used to
+    crash the process at exit (segfault) after printing tracebacks."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    path = tmp_path / "limited.h5"
+    done = subprocess.run([sys.executable, "-c", FAILED_WRITE, str(path)], capture_output=True, text=True,
+                          preexec_fn=limit, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert done.stdout.startswith(f"Could not write the session file {str(path)!r} (File too large); recording stopped")

@@ -300,3 +300,122 @@ def test_profile_names_the_stream_and_its_channel_count_is_checked(stream_name):
     with pytest.raises(MyostreamError, match=f"LSL stream '{stream_name}' has 4 channels but 8 were expected"):
         LSLSource.from_profile(profile, timeout=2.0).open()
     outlet.close()
+
+
+def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
+    """`lsl:NAME` reads NAME-markers when it exists: a replay's class ids become per-sample labels."""
+    from myostream.stream.factory import make_source
+
+    labels = np.repeat(np.array([0, 1, 0, 2], np.int16), [20, 40, 20, 40])
+    go = threading.Event()
+    source = _LabelledSource(stream_name, labels, go)
+    worker = threading.Thread(target=publish, args=(source, stream_name), kwargs={"duration": len(labels) / RATE})
+    worker.start()
+    try:
+        reader = make_source(f"lsl:{stream_name}")
+        with opened(reader):
+            assert reader.info.label_names == ("rest", "fist", "open_hand")
+            go.set()
+            got = []
+            for _ in range(100):
+                got.append(reader.read(timeout=0.2))
+                if sum(len(c) for c in got) >= len(labels):
+                    break
+    finally:
+        go.set()
+        worker.join(10.0)
+    read = np.concatenate([c.labels for c in got])
+    assert len(read) == len(labels)
+    # a class marker can trail its samples by one read: only the samples right after a change may lag
+    assert np.mean(read == labels) >= 0.75
+    runs = read[np.concatenate(([True], read[1:] != read[:-1]))]
+    assert [int(k) for k in runs if k >= 0] == [0, 1, 0, 2]
+
+
+def test_lsl_source_spec_without_a_marker_stream_opens_unlabelled(stream_name):
+    from myostream.stream.factory import make_source
+
+    outlet = LSLOutlet(_info(stream_name))
+    reader = make_source(f"lsl:{stream_name}", timeout=5.0)
+    with opened(reader):
+        assert reader.info.label_names == ()
+        outlet.push(_block(0, 10, pylsl_module().local_clock()))
+        assert reader.read(timeout=1.0).labels is None
+    outlet.close()
+
+
+def test_missing_stream_waits_the_timeout_given(stream_name):
+    """liblsl's one-shot resolve could return 5 s late: --timeout 5 took 10 s for a missing stream."""
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(MyostreamError, match=r"appeared within 1.5 s"):
+        LSLSource(name=stream_name, timeout=1.5).open()
+    assert time.monotonic() - start < 1.5 + 2.5  # not the 5 s extra of a one-shot resolve
+
+
+def test_stream_names_that_lsl_cannot_carry_are_one_sentence():
+    import os
+
+    info = _info("ok")
+    with pytest.raises(MyostreamError, match="is not valid UTF-8 text"):
+        LSLOutlet(info, name=os.fsdecode(b"emg\xff"))
+    with pytest.raises(MyostreamError, match="LSL stream name is empty"):
+        LSLOutlet(info, name="")
+    with pytest.raises(MyostreamError, match="marker stream name is empty"):
+        LSLMarkerOutlet(" ")
+
+
+def test_outlets_listen_on_loopback_only(stream_name):
+    """Every socket an outlet opens (TCP data port, UDP service port, multicast responder) is on 127.0.0.1."""
+    import os
+
+    from myostream.stream.lslconfig import lsl_scope
+    from myostream_reports.reliability import process_sockets
+
+    before = set(process_sockets(os.getpid()))
+    outlet = LSLOutlet(_info(stream_name))
+    markers = LSLMarkerOutlet(f"{stream_name}-markers", classes=("rest", "fist"))
+    opened_now = set(process_sockets(os.getpid())) - before
+    outlet.close()
+    markers.close()
+    listening = [s for s in opened_now if s[0].startswith("udp") or s[3] == "LISTEN"]
+    assert sum(s[0] == "tcp" and s[3] == "LISTEN" for s in listening) == 2  # one data port per outlet
+    assert sum(s[0] == "udp" for s in listening) >= 2  # and their service ports
+    assert {s[1] for s in listening} == {"127.0.0.1"}, listening
+    assert "outlets listen on 127.0.0.1 only" in lsl_scope()
+
+
+@pytest.mark.parametrize("network", [False, True])
+def test_replay_command_outlets_stay_on_loopback_unless_asked(stream_name, tmp_path, network):
+    """The real `myostream replay` process: sockets as `ss -ltnup` would list them (from /proc).
+
+    With --lsl-network the data ports listen on every interface (discovery stays as the
+    test configuration says: on this machine)."""
+    import subprocess
+    import sys
+    import time
+
+    from myostream_reports.reliability import process_sockets
+    from tests.data.layouts import write_ninapro_mat
+
+    path = tmp_path / "DB2_s1" / "S1_E1_A1.mat"
+    write_ninapro_mat(path, [1, 2], reps=2, hold=2000, rest=1000)
+    flags = ["--lsl-network"] if network else []
+    proc = subprocess.Popen([sys.executable, "-m", "myostream.cli", *flags, "replay", str(path), "--lsl", stream_name,
+                             "--duration", "60"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert "replaying" in proc.stderr.readline()
+        for _ in range(100):  # both outlets exist once the first block went out
+            sockets = [s for s in process_sockets(proc.pid) if s[0].startswith("udp") or s[3] == "LISTEN"]
+            if sum(s[0].startswith("tcp") for s in sockets) >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    addresses = {s[1] for s in sockets if s[0].startswith("tcp")}
+    if network:
+        assert addresses & {"0.0.0.0", "::"}, sockets  # the user asked for the network
+    else:
+        assert addresses == {"127.0.0.1"} and {s[1] for s in sockets} == {"127.0.0.1"}, sockets

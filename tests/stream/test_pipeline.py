@@ -405,3 +405,51 @@ def test_rates_without_a_small_ratio_are_refused(model_200hz):
     sim = SimulatedArmband(rate=333.3, seed=1)
     with pytest.raises(MyostreamError, match="333.3 Hz and model .* takes 200 Hz, a ratio the resampler cannot do"):
         Pipeline(sim, model_200hz, device="cpu").start()
+
+
+class _Recorder:
+    """A ranker that passes calls to the real model and notes when each came, relative to the source opening."""
+
+    def __init__(self, model, events: list[str]) -> None:
+        self.model, self.events = model, events
+        self.config, self.class_ids, self.catalog = model.config, model.class_ids, model.catalog
+
+    def rank(self, windows, k=5):
+        self.events.append(f"rank {len(windows)}" + (" empty" if not np.any(windows) else ""))
+        return self.model.rank(windows, k)
+
+
+class _NotedSource(ReplaySource):
+    def __init__(self, recording, events: list[str], **kw) -> None:
+        super().__init__(recording, **kw)
+        self.events = events
+
+    def open(self) -> None:
+        self.events.append("open")
+        super().open()
+
+
+def test_the_model_is_warmed_up_before_the_source_opens(sim_model):
+    """The first hops used to be ranked by a cold model (p99 240 ms lingering in the status bar)."""
+    from myostream.stream.pipeline import WARM_UP_CALLS
+
+    events: list[str] = []
+    pipeline = Pipeline(_NotedSource(simulated_recording(), events, speed=4.0), _Recorder(sim_model, events), device="cpu")
+    with pipeline:
+        collect(pipeline, 3)
+    assert events[: WARM_UP_CALLS + 1] == ["rank 1 empty"] * WARM_UP_CALLS + ["open"]
+    assert all(e.startswith("rank") and not e.endswith("empty") for e in events[WARM_UP_CALLS + 1 :])
+
+
+def test_stats_report_silence_and_a_falling_rate_when_samples_stop(sim_model):
+    rec = simulated_recording(seconds=2.0)
+    pipeline = Pipeline(ReplaySource(rec, speed=2.0), sim_model, device="cpu")
+    with pipeline:
+        collect(pipeline, 3)
+        running = pipeline.stats()
+        assert running.rate > 0 and running.silent_s < 1.0
+        wait_for(lambda: pipeline.source.exhausted)
+        wait_for(lambda: pipeline.stats().silent_s >= 1.5)  # the replay ended: nothing arrives any more
+        stopped = pipeline.stats()
+    assert stopped.rate < running.rate and stopped.samples == rec.n_samples
+    assert stopped.latency_p50_ms <= stopped.latency_p99_ms

@@ -219,4 +219,4 @@ def test_replay_command_bad_input_is_one_sentence(tmp_path: Path, capsys) -> Non
     assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--database", "db2", "--speed", "50"]) == 2
     assert "speed 50.0 is out of range" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--database", "db2", "--spin-ms", "-1"]) == 2
-    assert "spin_ms must be zero or positive milliseconds" in capsys.readouterr().err
+    assert "argument --spin-ms: must be zero or a positive number, not '-1'" in capsys.readouterr().err

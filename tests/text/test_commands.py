@@ -84,3 +84,15 @@ def test_report_writes_json_markdown_and_heatmaps(tmp_path, minilm):
 @pytest.mark.parametrize("args", [["describe", "report", "extra"], ["describe", "glove"]])
 def test_describe_argument_errors(args, capsys):
     assert main(args) == 2
+
+
+def test_encode_needs_text_and_uses_a_checkpoints_own_text_space(capsys):
+    """`describe encode ""` ranked anyway; `--model <checkpoint>` said "run stage 1 first" for the bundled model."""
+    from myostream.runtime import bundled_checkpoint
+
+    assert main(["describe", "encode", "  "]) == 2
+    assert "takes the text to rank" in capsys.readouterr().err
+    assert main(["describe", "encode", "squeeze the hand shut", "--model", str(bundled_checkpoint()), "--top", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["rank", "cosine", "class"] and len(out) == 4
+    assert out[1].split()[2] == "fist"

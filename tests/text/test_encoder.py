@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -59,3 +61,46 @@ def test_any_local_model_folder_loads_and_trained_state_round_trips(tiny_encoder
     assert sorted(restored.trainable_state_dict()) == sorted(encoder.trainable_state_dict())
     with pytest.raises(MyostreamError, match="holds no saved text encoder"):
         TextEncoder.load(tmp_path)
+
+
+class _RunsCode:
+    """Unpickling this creates a file: proof that a loader executed pickled code."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_weights_are_refused_without_unpickling_them(tiny_encoder, tmp_path):
+    """A text_encoder.json may name any folder; its pytorch_model.bin must never be unpickled."""
+    import pickle
+
+    folder = tmp_path / "pickled"
+    tiny_encoder.backbone.save_pretrained(folder)
+    tiny_encoder.tokenizer.save_pretrained(folder)
+    (folder / "model.safetensors").unlink()
+    marker = tmp_path / "code-ran"
+    with open(folder / "pytorch_model.bin", "wb") as f:
+        pickle.dump(_RunsCode(str(marker)), f)
+    with pytest.raises(MyostreamError, match=r"has no safetensors weights \(pytorch_model.bin\).*never pickled"):
+        TextEncoder.from_pretrained(folder, dim=16)
+    assert not marker.exists()
+
+
+def test_a_saved_encoder_that_does_not_fit_its_config_is_one_sentence(tiny_encoder, tmp_path):
+    model_dir = tmp_path / "tiny-bert"
+    tiny_encoder.backbone.save_pretrained(model_dir)
+    tiny_encoder.tokenizer.save_pretrained(model_dir)
+    saved = TextEncoder.from_pretrained(model_dir, dim=16).save(tmp_path / "trained")
+    config = json.loads((saved / "text_encoder.json").read_text())
+    (saved / "text_encoder.json").write_text(json.dumps({**config, "dim": 8}))
+    with pytest.raises(MyostreamError, match=r"do not fit text_encoder.json \(dim 8.*size mismatch for projection.weight"):
+        TextEncoder.load(saved)
+    (saved / "text_encoder.json").write_text(json.dumps({**config, "dim": "sixteen"}))
+    with pytest.raises(MyostreamError, match="dim must be a positive whole number, got 'sixteen'"):
+        TextEncoder.load(saved)
+    (saved / "text_encoder.json").write_text("{not json")
+    with pytest.raises(MyostreamError, match="is not readable JSON"):
+        TextEncoder.load(saved)

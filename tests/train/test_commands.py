@@ -130,3 +130,41 @@ def test_train_runs_under_torchrun_with_two_cpu_processes(root, tmp_path):
     log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in log if "selected" not in r] == ["stage2", "stage3", "stage3"]
     assert E2T_KEYS <= set(record["metrics"]["emg_to_text"])
+
+
+SIMULATED = 'name = "{name}"\nmodel = "myosem-simulated"\n{extra}\n[data]\nsource = "simulated"\nusers = 2\nseconds = 5\n{data}\n'
+
+
+@pytest.mark.parametrize(("data", "extra", "says"), [
+    ('hold_s = "long"', "", "[data] hold_s must be a positive number, got 'long'"),
+    ("sessions = 1.5", "", "[data] sessions must be a whole number >= 1, got 1.5"),
+    ('nonfinite = "maybe"', "", "[data]: unknown nonfinite 'maybe'; use one of error, drop, interpolate"),
+    ("", '[stage3]\nlr = "fast"', "[stage3]: lr must be a number, got 'fast'"),
+    ("", '[protocol]\nseed = "zero"', "[protocol]: seed must be a whole number, got 'zero'"),
+    ("", '[text]\nsteps = 1.5', "[text]: steps must be a whole number, got 1.5"),
+])
+def test_wrong_value_types_in_an_experiment_are_one_sentence(tmp_path, capsys, data, extra, says):
+    """`seconds = "twenty"` or `subjects = ["S1"]` used to end in a ValueError traceback."""
+    path = tmp_path / "typed.toml"
+    path.write_text(SIMULATED.format(name="typed", data=data, extra=extra))
+    assert "Traceback" not in (err := _fails(["train", str(path), "--out", str(tmp_path / "run")], capsys))
+    assert says in err and str(path) in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_ninapro_subjects_by_name_is_one_sentence(tmp_path, capsys):
+    path = tmp_path / "names.toml"
+    path.write_text(f'model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "{tmp_path}"\nsubjects = ["S1"]\n')
+    assert "subjects (NinaPro subject numbers) must be a list of whole numbers, got ['S1']" in _fails(["train", str(path)], capsys)
+
+
+def test_unwritable_outputs_and_data_found_bad_later_leave_no_folder(tmp_path, read_only_dir, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert "is a file, not a folder" in _fails(["train", "myosem-simulated", "--out", str(blocker)], capsys)
+    assert "is not writable" in _fails(["train", "myosem-simulated", "--out", str(read_only_dir / "run")], capsys)
+    huge = tmp_path / "huge.toml"
+    huge.write_text(SIMULATED.format(name="huge", data="", extra="[model_overrides]\nwindow_ms = 100000"))
+    err = _fails(["train", str(huge), "--out", str(tmp_path / "huge-run"), "--quiet"], capsys)
+    assert "Windows of 100000 ms are longer than every recording" in err
+    assert not (tmp_path / "huge-run").exists()  # used to be left behind, empty
