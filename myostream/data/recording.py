@@ -119,6 +119,9 @@ class Recording:
                 value = getattr(self, name)
                 if value is not None:
                     setattr(self, name, np.asarray(value)[keep])
+            # per-sample arrays a reader keeps in meta (timestamps, a source's own labels) stay aligned
+            self.meta = {k: v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v
+                         for k, v in self.meta.items()}
         else:
             self.emg = _interpolate(self.emg, bad, where)
         self.meta = {**self.meta, "nonfinite": {"mode": nonfinite, "samples": int(len(rows))}}

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import Recording, repetitions_from_labels
+from myostream.data.recording import NonFinite, Recording, repetitions_from_labels
 from myostream.data.sidecar import TIME_UNITS, Column, Sidecar, label_key, sidecar_for
 from myostream.errors import MyostreamError
 from myostream.stream.source import default_channel_names
@@ -274,7 +274,12 @@ def _check_duration(table: _Table, sc: Sidecar, rate: float, where: str) -> None
         )
 
 
-def read_table(path: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None) -> Recording:
+def read_table(
+    path: str | Path,
+    sidecar: str | Path | None = None,
+    bad_lines: BadLines | None = None,
+    nonfinite: NonFinite = "error",
+) -> Recording:
     """Read one table file described by its ``dataset.toml`` (the nearest one, or ``sidecar``).
 
     ``bad_lines``: ``"error"`` (default; also settable as ``bad_lines`` in the sidecar)
@@ -346,11 +351,13 @@ def read_table(path: str | Path, sidecar: str | Path | None = None, bad_lines: B
         repetition=repetition,
         source=str(path),
         meta=meta,
+        nonfinite=nonfinite,
     )
 
 
 def read_table_folder(
-    folder: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None
+    folder: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None,
+    nonfinite: NonFinite = "error",
 ) -> list[Recording]:
     """Every table file of a dataset folder, read with the folder's ``dataset.toml``, sorted by path.
 
@@ -385,4 +392,4 @@ def read_table_folder(
             f"({', '.join(TABLE_SUFFIXES)}; see files and [filename] in {sc.where})."
         )
     files = tqdm(matching, desc="table files", unit="file", disable=None, leave=False)
-    return [read_table(p, sidecar=sc.path, bad_lines=bad_lines) for p in files]
+    return [read_table(p, sidecar=sc.path, bad_lines=bad_lines, nonfinite=nonfinite) for p in files]

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from myostream.data.recording import Recording, repetitions_from_labels
+from myostream.data.recording import NonFinite, Recording, repetitions_from_labels
 from myostream.data.sidecar import Sidecar, label_key, sidecar_for
 from myostream.errors import MyostreamError
 from myostream.stream.gaps import find_gaps
@@ -161,6 +161,7 @@ def read_xdf(
     markers: str | None = None,
     label_map: Mapping[str, str] | None = None,
     sidecar: str | Path | None = None,
+    nonfinite: NonFinite = "error",
 ) -> list[Recording]:
     """One :class:`Recording` per EMG stream of an XDF file (see the module docstring).
 
@@ -189,7 +190,7 @@ def read_xdf(
     entities = sc.entities(path)
     if entities is None:
         raise MyostreamError(f"XDF file {str(path)!r} does not match the [filename] pattern of {sc.where}.")
-    return [_recording(path, s, streams, markers or sc.marker_stream, sc, entities) for s in emg_streams]
+    return [_recording(path, s, streams, markers or sc.marker_stream, sc, entities, nonfinite) for s in emg_streams]
 
 
 def _recording(
@@ -199,6 +200,7 @@ def _recording(
     markers: str | None,
     sc: Sidecar,
     entities: dict[str, str],
+    nonfinite: NonFinite = "error",
 ) -> Recording:
     info = s["info"]
     name = str(_first(info["name"], ""))
@@ -259,6 +261,7 @@ def _recording(
             "markers": events,
             "sidecar": None if sc.path is None else str(sc.path),
         },
+        nonfinite=nonfinite,
     )
 
 
@@ -268,9 +271,11 @@ def read_xdf_recording(
     markers: str | None = None,
     label_map: Mapping[str, str] | None = None,
     sidecar: str | Path | None = None,
+    nonfinite: NonFinite = "error",
 ) -> Recording:
     """The one EMG stream of an XDF file (``stream=`` chooses when it holds several)."""
-    recordings = read_xdf(path, stream=stream, markers=markers, label_map=label_map, sidecar=sidecar)
+    recordings = read_xdf(path, stream=stream, markers=markers, label_map=label_map, sidecar=sidecar,
+                          nonfinite=nonfinite)
     if len(recordings) > 1:
         names = ", ".join(repr(r.meta["stream"]) for r in recordings)
         raise MyostreamError(
@@ -285,6 +290,7 @@ def read_xdf_folder(
     stream: str | None = None,
     markers: str | None = None,
     label_map: Mapping[str, str] | None = None,
+    nonfinite: NonFinite = "error",
 ) -> list[Recording]:
     """Every EMG stream of every ``.xdf`` file under ``folder`` (also BIDS ``sub-*/ses-*/`` trees), sorted by path."""
     folder = Path(folder)
@@ -293,4 +299,5 @@ def read_xdf_folder(
     paths = sorted(p for suffix in XDF_SUFFIXES for p in folder.rglob(f"*{suffix}"))
     if not paths:
         raise MyostreamError(f"XDF folder {str(folder)!r} holds no .xdf files.")
-    return [r for p in paths for r in read_xdf(p, stream=stream, markers=markers, label_map=label_map)]
+    return [r for p in paths
+            for r in read_xdf(p, stream=stream, markers=markers, label_map=label_map, nonfinite=nonfinite)]

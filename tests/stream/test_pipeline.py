@@ -413,6 +413,7 @@ class _Recorder:
     def __init__(self, model, events: list[str]) -> None:
         self.model, self.events = model, events
         self.config, self.class_ids, self.catalog = model.config, model.class_ids, model.catalog
+        self.preprocessing = model.preprocessing
 
     def rank(self, windows, k=5):
         self.events.append(f"rank {len(windows)}" + (" empty" if not np.any(windows) else ""))
