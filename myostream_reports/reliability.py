@@ -1454,7 +1454,7 @@ def _message(stderr: str, stdout: str, needs: str) -> str:
     printed = [line.strip() for line in stdout.splitlines() if line.strip()]
     named = [line for line in said + printed if needs and needs.lower() in line.lower()]
     if named:
-        return named[0]
+        return named[-1]
     lines = said or printed
     return lines[-1] if lines else ""
 
