@@ -522,7 +522,8 @@ class LiveWindow(QtWidgets.QMainWindow):
                 if self.pipeline is not None:
                     self.pipeline.set_text_queries(queries)
             except Exception as exc:  # MyostreamError, or a model that failed while encoding
-                self._show_error(str(exc) if isinstance(exc, MyostreamError) else f"Could not encode “{text}”: {exc}")
+                said = str(exc) if isinstance(exc, MyostreamError) else f"Could not encode “{text}”: {exc}"
+                self._show_error(said)
                 continue
             self._text_embeddings = queries
             self.text.add_query(text)

@@ -29,7 +29,8 @@ def _existing_ancestor(path: Path, what: str) -> Path:
         if parent.exists():
             if not parent.is_dir():
                 raise MyostreamError(
-                    f"Cannot write {what} to {str(path)!r}: {str(parent)!r} is a file, not a folder; choose another path."
+                    f"Cannot write {what} to {str(path)!r}: {str(parent)!r} is a file, not a folder; "
+                    "choose another path."
                 )
             return parent
     return Path(".")
