@@ -1564,6 +1564,7 @@ def _judge(case: Case, code: int, stderr: str, message: str) -> str | None:
 def _clean(text: str, workspace: Workspace) -> str:
     text = text.replace(str(workspace.root), "<tmp>").replace(str(REPO), "<repo>")
     text = re.sub(r"\d{8}T\d{6}", "<time>", text)
+    text = re.sub(r"</?(?:b|i|span|br)(?:\s[^>]*)?>", "", text)  # a window's rich text, as the user reads it
     return text.replace("|", "\\|")
 
 
