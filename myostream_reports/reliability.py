@@ -1397,6 +1397,7 @@ window = LiveWindow(source="lsl:" + name, model=w.bundled, device="cpu")
 window.show()
 window.start(block=True)
 pump(60, lambda: window.last_ranking is not None and window.last_ranking.true_class is not None)
+pump(10, lambda: "unknown" not in window.rankings.truth.text())  # the list redraws 10 times a second
 truth = window.rankings.truth.text()
 window.close()
 stop.set()
