@@ -351,9 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", default=None, help="--report: folder for base models and sessions (default runs/adaptation)")
 
     p = add("report", _cmd_report,
-            "Regenerate a report that is computed, not trained (reliability: every bad input and its message).")
-    p.add_argument("what", choices=["reliability"], help="which report")
-    p.add_argument("--out", default=None, help="Markdown file to write (default docs/reliability.md)")
+            "Regenerate a report: reliability (every bad input and its message), transfer (zero- and few-shot "
+            "transfer to new people, MyoSem against the per-person LDA).")
+    p.add_argument("what", choices=["reliability", "transfer"], help="which report")
+    p.add_argument("--out", default=None,
+                   help="reliability: Markdown file (default docs/reliability.md); transfer: folder (default docs/results/transfer)")
+    p.add_argument("--data", default=None, help="transfer: the shared data folder (default ../shared/data)")
+    p.add_argument("--work", default=None, help="transfer: folder for the trained bases (default runs/transfer; reused)")
+    p.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
+                   help="transfer: only this dataset (repeatable; default both)")
+    p.add_argument("--no-validation", action="store_true",
+                   help="transfer: skip choosing the settings on validation people (use the defaults)")
     p.add_argument("--only", action="append", default=None, metavar="CASE",
                    help="run only the cases whose id contains CASE (repeatable; prints results, writes no table)")
     return parser

@@ -10,8 +10,13 @@ import argparse
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """``myostream report reliability [--out FILE] [--only CASE]``."""
+    """``myostream report reliability [--out FILE] [--only CASE]`` or ``myostream report transfer [--data DIR]``."""
+    if args.what == "transfer":
+        from myostream_reports.transfer import report_transfer
+
+        report_transfer(args.data or "../shared/data", args.out or "docs/results/transfer", args.work or "runs/transfer",
+                        datasets=tuple(args.dataset or ("myo", "db1")), validate=not args.no_validation)
+        return 0
     from myostream_reports import reliability
 
-    reports = {"reliability": reliability.main}
-    return reports[args.what](args)
+    return reliability.main(args)

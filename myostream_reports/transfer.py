@@ -593,6 +593,11 @@ def report_transfer(
     import sys
 
     data, out, work = Path(data), Path(out), Path(work)
+    needed = {"myo": data / "myo-armband", "db1": data / "ninapro-db1"}
+    missing = [str(needed[d]) for d in datasets if not needed[d].is_dir()]
+    if missing:
+        raise MyostreamError(f"The transfer report needs {', '.join(missing)}; pass --data with the folder that holds "
+                             "myo-armband/ and ninapro-db1/ (the project's shared data).")
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
