@@ -80,8 +80,8 @@ class AdaptOptions:
     ``"finetune+anchors"`` fine-tunes, then anchors.
     """
 
-    mode: str = "finetune+anchors"
-    anchor_weight: float = 0.5
+    mode: str = "finetune+anchors"  # chosen on validation people by `myostream report transfer`
+    anchor_weight: float = 0.25  # chosen on validation people by `myostream report transfer`
     epochs_a: int = 12
     epochs_b: int = 8
     lr: float = 1e-3
