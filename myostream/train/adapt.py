@@ -320,7 +320,7 @@ def adapt(
 
 
 def adapt_sessions(
-    checkpoint: str | Path,
+    checkpoint: str | Path | None,
     sessions: str | Path,
     out: str | Path | None = None,
     *,
@@ -333,12 +333,21 @@ def adapt_sessions(
 ) -> tuple[AdaptResult, Path]:
     """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report.
 
-    ``nonfinite``: what to do with NaN samples in the sessions (see :class:`Recording`).
+    ``checkpoint`` None: the bundled base that fits the sessions' channels and rate
+    (:func:`myostream.runtime.bundled_for`). ``nonfinite``: what to do with NaN samples in
+    the sessions (see :class:`Recording`).
     """
     start = time.perf_counter()
+    recordings = read_sessions(sessions, nonfinite)
+    if checkpoint is None:
+        from myostream.runtime import bundled_for
+
+        base = bundled_for(recordings[0].n_channels, recordings[0].rate)
+        say(f"base: the bundled model {base} (it fits sessions of {recordings[0].n_channels} channels at "
+            f"{recordings[0].rate:g} Hz)")
+        checkpoint = base.path
     checkpoint = Path(checkpoint)
     model = load_checkpoint(checkpoint, device="cpu")
-    recordings = read_sessions(sessions, nonfinite)
     check_recordings(model, recordings)
     pre = model.preprocessing
     say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
@@ -357,8 +366,13 @@ def adapt_sessions(
     if held not in reps:
         raise MyostreamError(f"--holdout-rep {held} is not in the sessions; they hold repetitions {reps}.")
     subjects = sorted({r.subject for r in recordings})
-    out = Path(out) if out is not None else checkpoint.with_name(
-        f"{checkpoint.name}-adapted-{subjects[0] if len(subjects) == 1 else 'user'}")
+    if out is None:
+        from myostream.runtime import bundled_dir
+
+        name = f"{checkpoint.name}-adapted-{subjects[0] if len(subjects) == 1 else 'user'}"
+        inside = bundled_dir().resolve() in checkpoint.resolve().parents
+        out = Path("runs") / name if inside else checkpoint.with_name(name)  # never into the installed package
+    out = Path(out)
     if out.resolve() == checkpoint.resolve():
         raise MyostreamError(f"--out {str(out)!r} is the base checkpoint; write the adapted model to a new folder.")
     check_output_dir(out, "the adapted checkpoint")  # before the adaptation runs
@@ -455,8 +469,8 @@ def adapt_command(args: argparse.Namespace) -> int:
         from myostream.train import adapt_report
 
         return adapt_report.report_command(args)
-    if not args.model or not args.sessions:
-        raise MyostreamError("myostream adapt needs --model CKPT and --sessions DIR (or --report myo|simulated).")
+    if not args.sessions:
+        raise MyostreamError("myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits).")
     settings = {"normalizer": args.normalizer, "seed": args.seed}
     options = AdaptOptions(**settings) if args.epochs is None else AdaptOptions.with_epochs(args.epochs, **settings)
     adapt_sessions(args.model, args.sessions, args.out, holdout_rep=args.holdout_rep, options=options,

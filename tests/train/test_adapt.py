@@ -275,3 +275,22 @@ def test_adaptation_on_real_myo_armband_sessions_helps_on_another_day(myo_dir, e
     before, after = result.before["Test0"], result.after["Test0"]
     assert after["R@1"] >= before["R@1"] + 0.1, (before, after)
     assert after["MRR"] > before["MRR"]
+
+
+def test_without_a_model_the_bundled_base_that_fits_the_sessions_adapts(tmp_path, protocol, monkeypatch):
+    """8-channel 1 kHz sessions: the bundled simulated model is the base, and the result goes to runs/, not the package."""
+    from myostream.runtime import bundled_checkpoint
+
+    try:
+        bundled_checkpoint("simulated")
+    except MyostreamError as exc:
+        pytest.skip(str(exc))
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    simulate_session(sessions / "s.h5", str(protocol), user=3, session=0, rate=1000.0, subject="new")
+    monkeypatch.chdir(tmp_path)
+    said = []
+    result, out = adapt_sessions(None, sessions, options=AdaptOptions(epochs_a=1, epochs_b=0, hop_ms=100.0),
+                                 progress=False, say=said.append)
+    assert any("bundled model simulated" in s for s in said)
+    assert out == Path("runs") / "simulated-adapted-new" and (tmp_path / out / "config.json").is_file()
