@@ -9,8 +9,9 @@ Labelling (``label=``):
 
 - ``"majority"`` (default): windows start at samples ``0, hop, 2*hop, ...`` of each
   recording; a window's class is the label covering most of its samples, ties going to
-  the label that comes later in time (the one a causal decoder sees last). Windows whose
-  majority is unlabelled (-1) are dropped.
+  the label that comes later in time (the one a causal decoder sees last): the live
+  windower's rule, :func:`myostream.stream.windows.majority_label`, computed here for a
+  whole recording at once. Windows whose majority is unlabelled (-1) are dropped.
 - ``"onset"``: windows lie wholly inside one labelled run (a maximal stretch of one
   label) and are aligned to its onset: run ``[a, b)`` gives windows starting at
   ``a, a + hop, ...`` while they end by ``b``. Every sample of a window has its class;

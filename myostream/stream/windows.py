@@ -27,11 +27,24 @@ class Window:
     timestamp: float
 
     def label(self) -> int:
-        """Majority true label of the window (``UNKNOWN_LABEL`` when none is known)."""
-        known = self.labels[self.labels >= 0]
-        if len(known) == 0:
-            return UNKNOWN_LABEL
-        return int(np.bincount(known).argmax())
+        """The window's true label by :func:`majority_label` (``UNKNOWN_LABEL`` when mostly unknown)."""
+        return majority_label(self.labels)
+
+
+def majority_label(labels: np.ndarray) -> int:
+    """The one window label rule, live and offline: the label covering most of the window's samples
+    (unlabelled samples count as a label of their own), ties going to the label that comes later in
+    time, the one a causal decoder sees last. :func:`myostream.data.windows.extract_windows` computes
+    the same for whole recordings at once."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return UNKNOWN_LABEL
+    values, counts = np.unique(labels, return_counts=True)
+    tied = values[counts == counts.max()]
+    if len(tied) == 1:
+        return int(tied[0])
+    last = {int(v): int(np.flatnonzero(labels == v)[-1]) for v in tied}
+    return max(last, key=last.__getitem__)
 
 
 def ms_to_samples(ms: float, rate: float) -> int:

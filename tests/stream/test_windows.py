@@ -45,3 +45,30 @@ def test_bad_sizes():
         Windower(0, 10, 2)
     with pytest.raises(MyostreamError, match="2 channels"):
         list(Windower(10, 5, 2).push(np.zeros((5, 3), np.float32), np.zeros(5), 0))
+
+
+def test_live_and_offline_windows_share_one_label_rule():
+    """The live Windower and extract_windows label the same windows identically, ties included."""
+    from myostream.data.recording import Recording
+    from myostream.data.windows import extract_windows
+    from myostream.stream.windows import Windower, majority_label
+
+    assert majority_label(np.array([2, 2, 1, 1])) == 1  # a tie goes to the later label
+    assert majority_label(np.array([1, 1, 2, 2, 1, 1, 2, 2])) == 2
+    assert majority_label(np.array([-1, -1, -1, 3])) == -1  # mostly unlabelled: unknown
+    rng = np.random.default_rng(0)
+    runs = rng.integers(1, 12, 400)  # short runs make ties and three-run windows common
+    labels = np.repeat(rng.integers(-1, 4, len(runs)), runs).astype(np.int16)
+    emg = rng.normal(size=(len(labels), 2)).astype(np.float32)
+    rec = Recording(emg=emg, rate=100.0, labels=np.where(labels < 0, -1, labels).astype(np.int16),
+                    label_names=("a", "b", "c", "d"), channel_names=("x", "y"), subject="s")
+    offline = extract_windows([rec], 100.0, 30.0, classes=("a", "b", "c", "d"))
+    w = Windower(10, 3, 2)
+    live = {win.counter - 9: win.label() for win in w.push(emg, np.arange(len(emg), dtype=float), 0, rec.labels)}
+    compared = 0
+    for start, y in zip(offline.start, offline.y):
+        assert live[int(start)] == y
+        compared += 1
+    dropped = set(live) - set(offline.start.tolist())
+    assert all(live[s] == -1 for s in dropped)  # what offline drops is what live calls unknown
+    assert compared > 300
