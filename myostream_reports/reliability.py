@@ -1195,7 +1195,7 @@ def cases() -> list[Case]:
         script=_INPUT_STATS_NAN,
         needs="NaN",
     )
-    add("normalizer-nan", lib, "`fit_normalizer` of windows holding NaN", script=_NORMALIZER_NAN, needs="NaN")
+    add("windows-nan", lib, "the samples of windows over a recording holding NaN", script=_WINDOWS_NAN, needs="NaN")
     add(
         "read-killed-session",
         lib,
@@ -1298,14 +1298,14 @@ x[3, 10, 2] = float("nan")
 model.fit_input_stats(x)
 """
 
-_NORMALIZER_NAN = """
+_WINDOWS_NAN = """
 import numpy as np
 from myostream.data.recording import Recording
-from myostream.data.windows import extract_windows, fit_normalizer
+from myostream.data.windows import extract_windows
 rec = Recording(emg=np.ones((1000, 2), np.float32), rate=1000.0, labels=np.zeros(1000, np.int16), label_names=("rest",),
                 channel_names=("a", "b"), subject="s", source="n.h5")
 rec.emg[5, 0] = np.nan
-fit_normalizer(extract_windows([rec], 200, 50))
+extract_windows([rec], 200, 50).data()
 """
 
 _NO_ROOM = """

@@ -8,15 +8,13 @@ from myostream.data.splits import (
     cross_class_split,
     cross_dataset,
     cross_user_split,
-    make_split,
     random_split,
     repetition_split,
 )
-from myostream.data.windows import Normalizer, WindowSet, extract_windows, fit_normalizer
+from myostream.data.windows import WindowSet, extract_windows
 
 __all__ = [
     "PROTOCOLS",
-    "Normalizer",
     "Recording",
     "Split",
     "WindowSet",
@@ -25,8 +23,6 @@ __all__ = [
     "cross_dataset",
     "cross_user_split",
     "extract_windows",
-    "fit_normalizer",
-    "make_split",
     "random_split",
     "read_dataset",
     "read_recording",

@@ -119,10 +119,23 @@ def cross_user_split(
     test_subjects: Sequence[str] | None = None,
     test_fraction: float = 0.25,
     seed: int = 0,
+    folds: int = 1,
+    fold: int = 0,
 ) -> Split:
-    """Disjoint subjects: ``test_subjects`` (``"S3"`` or ``"ninapro-db1/S3"``), else a seeded ``test_fraction`` of them."""
+    """Disjoint subjects: ``test_subjects`` (``"S3"`` or ``"ninapro-db1/S3"``); else, with ``folds > 1``,
+    fold ``fold`` of the subjects in a seeded order cut into ``folds``; else a seeded ``test_fraction`` of them."""
     subjects = windows.subject
     known = sorted(set(subjects))
+    if test_subjects is None and folds > 1:
+        if len(known) < folds:
+            raise MyostreamError(f"{folds} cross-user folds need at least {folds} subjects; the data hold {len(known)}.")
+        if not 0 <= fold < folds:
+            raise MyostreamError(f"Fold {fold} does not exist; there are {folds} folds (0..{folds - 1}).")
+        order = np.random.default_rng(seed).permutation(known).tolist()
+        test = sorted(np.array_split(np.array(order, dtype=object), folds)[fold].tolist())
+        split = cross_user_split(windows, test_subjects=test, seed=seed)
+        split.meta.update(folds=folds, fold=fold)
+        return split
     if test_subjects is not None:
         chosen = []
         for s in test_subjects:
@@ -218,17 +231,3 @@ def cross_dataset(train: WindowSet, test: WindowSet, channels: ChannelMode = "er
 
 def _datasets(windows: WindowSet) -> list[str]:
     return sorted({r.dataset for r in windows.recordings})
-
-
-def make_split(protocol: str, windows: WindowSet, **kw: Any) -> Split:
-    """The split called ``protocol`` (one of :data:`PROTOCOLS` except cross-dataset) with its options."""
-    makers = {
-        "random": random_split,
-        "cross-user": cross_user_split,
-        "cross-class": cross_class_split,
-        "repetition": repetition_split,
-    }
-    if protocol not in makers:
-        hint = " (it needs two window sets: use cross_dataset(train, test))" if protocol == "cross-dataset" else ""
-        raise MyostreamError(f"Unknown protocol {protocol!r}{hint}; use one of {', '.join(makers)}.")
-    return makers[protocol](windows, **kw)

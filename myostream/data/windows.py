@@ -1,4 +1,4 @@
-"""Labelled windows over recordings, and per-channel normalisation fitted on training data.
+"""Labelled windows over recordings.
 
 A :class:`WindowSet` is index-based: it keeps the recordings and, per window, the
 recording, first sample, class and grouping metadata. Samples are read only when asked
@@ -309,69 +309,3 @@ def _reconcile(counts: Sequence[int], mode: ChannelMode, names: Sequence[str]) -
             "pass channels='select' to keep the first common channels or channels='pad' to zero-pad."
         )
     return counts[0]
-
-
-@dataclass(frozen=True)
-class Normalizer:
-    """Per-channel standardisation ``(x - mean) / std`` with statistics from training windows."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if x.shape[-1] != len(self.mean):
-            raise MyostreamError(
-                f"Normaliser was fitted on {len(self.mean)} channels but got data with {x.shape[-1]}; use matching windows."
-            )
-        return ((x - self.mean) / self.std).astype(np.float32)
-
-
-def fit_normalizer(windows: WindowSet, indices: np.ndarray | Sequence[int] | None = None) -> Normalizer:
-    """Channel mean and std over the samples of the chosen (training) windows, each sample counted once.
-
-    Pass the training indices of a split so no test sample leaks into the statistics.
-    """
-    idx = np.arange(len(windows)) if indices is None else np.asarray(indices, np.int64)
-    if len(idx) == 0:
-        raise MyostreamError("Cannot fit a normaliser on zero windows; the training set is empty.")
-    c = windows.n_channels
-    total = np.zeros(c)
-    total_sq = np.zeros(c)
-    count = 0
-    for r in np.unique(windows.recording[idx]):
-        rec = windows.recordings[int(r)]
-        starts = np.sort(windows.start[idx][windows.recording[idx] == r])
-        for a, b in _merge(starts, starts + windows.length):
-            block = windows._fit_channels(np.asarray(rec.emg[int(a) : int(b)], np.float64))
-            total += block.sum(axis=0)
-            total_sq += np.square(block).sum(axis=0)
-            count += len(block)
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
-    check_statistics(mean, std, "the normaliser")
-    std[std < 1e-12] = 1.0  # a flat (or padded) channel passes through unscaled
-    return Normalizer(mean.astype(np.float32), std.astype(np.float32))
-
-
-def check_statistics(mean: np.ndarray, std: np.ndarray, what: str) -> None:
-    """Refuse per-channel statistics that are not finite: they would turn every window into NaN."""
-    bad = ~(np.isfinite(np.asarray(mean)) & np.isfinite(np.asarray(std)))
-    if bad.any():
-        channels = ", ".join(str(int(c)) for c in np.flatnonzero(bad))
-        raise MyostreamError(
-            f"The training windows hold NaN or infinite values (channel {channels}), so {what} would be NaN; "
-            "repair the recordings with nonfinite='drop' or 'interpolate' before training."
-        )
-
-
-def _merge(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
-    """Union of sorted intervals ``[start, end)`` as disjoint intervals."""
-    out: list[tuple[int, int]] = []
-    # a new interval begins where a start lies beyond every earlier end
-    reach = np.maximum.accumulate(ends)
-    new = np.concatenate(([True], starts[1:] > reach[:-1]))
-    first = np.flatnonzero(new)
-    last = np.concatenate((first[1:] - 1, [len(starts) - 1]))
-    for f, l in zip(first, last):
-        out.append((int(starts[f]), int(reach[l])))
-    return out

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from myostream.data.windows import check_statistics
 from myostream.errors import MyostreamError
 from myostream.model.catalog import CatalogEntry
 from myostream.model.config import ModelConfig, non_finite_windows
@@ -238,6 +237,17 @@ class RetrievalModel(nn.Module):
     def tail_parameters(self, n_layers: int) -> list[nn.Parameter]:
         """Stage 3, phase B: the encoder's last ``n_layers`` layers and the classifier."""
         raise NotImplementedError
+
+
+def check_statistics(mean: np.ndarray, std: np.ndarray, what: str) -> None:
+    """Refuse per-channel statistics that are not finite: they would turn every window into NaN."""
+    bad = ~(np.isfinite(np.asarray(mean)) & np.isfinite(np.asarray(std)))
+    if bad.any():
+        channels = ", ".join(str(int(c)) for c in np.flatnonzero(bad))
+        raise MyostreamError(
+            f"The training windows hold NaN or infinite values (channel {channels}), so {what} would be NaN; "
+            "repair the recordings with nonfinite='drop' or 'interpolate' before training."
+        )
 
 
 def patch_rms(x: Tensor, patch: int) -> Tensor:

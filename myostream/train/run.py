@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from myostream.data.prepare import filter_recordings, person_key, person_levels, scale_recordings
 from myostream.data.recording import Recording
@@ -47,6 +46,7 @@ from myostream.model.retrieval import CatalogEntry, RetrievalModel
 from myostream.preprocess import Preprocessing
 from myostream.train import distributed
 from myostream.train.evaluate import embed_windows, evaluate_model
+from myostream.train.metrics import class_centre_similarity
 from myostream.train.augment import Augmentation
 from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
 from myostream.train.stage2 import train_stage2
@@ -241,16 +241,8 @@ def protocol_split(ws: WindowSet, p: ProtocolSpec) -> Split:
     if p.name == "random":
         return random_split(ws, test_fraction=p.test_fraction, seed=p.seed)
     if p.name == "cross-user":
-        if p.test_subjects is None and p.folds > 1:
-            subjects = sorted(set(ws.subject))
-            if len(subjects) < p.folds:
-                raise MyostreamError(f"{p.folds} cross-user folds need at least {p.folds} subjects; the data hold {len(subjects)}.")
-            order = np.random.default_rng(p.seed).permutation(subjects).tolist()
-            test = sorted(np.array_split(np.array(order, dtype=object), p.folds)[p.fold].tolist())
-            split = cross_user_split(ws, test_subjects=test, seed=p.seed)
-            split.meta.update(folds=p.folds, fold=p.fold)
-            return split
-        return cross_user_split(ws, test_subjects=p.test_subjects, test_fraction=p.test_fraction, seed=p.seed)
+        return cross_user_split(ws, test_subjects=p.test_subjects, test_fraction=p.test_fraction, seed=p.seed,
+                                folds=p.folds, fold=p.fold)
     if p.name == "cross-class":
         return cross_class_split(ws, held_out_classes=p.held_out_classes, seed=p.seed)
     if p.test_repetitions is not None:
@@ -461,7 +453,7 @@ def _train_run(
         h2 = train_stage2(model, x, y, config=stage2, **common)
         _say_epoch(say, _kept(h2))
         lap("stage2")
-        before = class_centre_similarity(model, x_test, y_test, p_all) if main else None
+        before = similarity_record(model, x_test, y_test, p_all) if main else None
         h3 = train_stage3(model, x, y, prototypes=p_train, config=stage3, **common)
         _say_epoch(say, _kept(h3))
         lap("stage3")
@@ -484,7 +476,7 @@ def _train_run(
     record: dict[str, Any] = {}
     if main:
         metrics = evaluate_model(model, x_test, y_test, seed=exp.seed)
-        after = class_centre_similarity(model, x_test, y_test, p_all)
+        after = similarity_record(model, x_test, y_test, p_all)
         lap("evaluate")
         timings["total"] = round(time.perf_counter() - start, 2)
         model.metadata = _metadata(exp, split, model, space, ws, train_idx, val_idx, timings, device)
@@ -541,14 +533,11 @@ def _say_epoch(say: Log, r: dict[str, Any]) -> None:
     say(f"  {r['stage']}{phase} epoch {r['epoch']}{kept}: " + ", ".join(f"{k} {r[k]:.3f}" for k in keys))
 
 
-@torch.inference_mode()
-def class_centre_similarity(model: RetrievalModel, x: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> dict[str, Any]:
-    """Cosine between each class's mean EMG embedding and every prototype (paper Fig. 3c)."""
-    z = embed_windows(model, x)
+def similarity_record(model: RetrievalModel, x: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> dict[str, Any]:
+    """Cosine between each test class's mean EMG embedding and every prototype (paper Fig. 3c), for results.json."""
+    sim = class_centre_similarity(embed_windows(model, x), y, prototypes)
     classes = sorted(set(y.tolist()))
-    centres = torch.stack([z[y == c].mean(0) for c in classes])
-    sim = F.normalize(centres, dim=-1) @ F.normalize(prototypes.float(), dim=-1).T
-    return {"rows": classes, "matrix": [[round(float(v), 4) for v in row] for row in sim]}
+    return {"rows": classes, "matrix": [[round(float(v), 4) for v in sim[c]] for c in classes]}
 
 
 def _metadata(

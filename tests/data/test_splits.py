@@ -12,7 +12,6 @@ from myostream.data.splits import (
     cross_class_split,
     cross_dataset,
     cross_user_split,
-    make_split,
     random_split,
     repetition_split,
 )
@@ -81,7 +80,7 @@ def test_cross_class_split(db1_windows: WindowSet) -> None:
 
 def test_repetition_split(db1_windows: WindowSet) -> None:
     ws = db1_windows
-    split = make_split("repetition", ws)
+    split = repetition_split(ws)
     assert split.test_repetitions == (2, 5, 7)
     assert set(ws.repetition[split.test].tolist()) == {2, 5, 7}
     assert set(ws.repetition[split.train].tolist()) == {1, 3, 4, 6, 8, 9, 10}
@@ -117,5 +116,3 @@ def test_cross_dataset_reconciles_channels(db1_windows: WindowSet) -> None:
     assert split.held_out_classes == ("fist",)
     padded, _ = cross_dataset(db1_windows, test_set, channels="pad")
     assert padded.n_channels == 10 and not padded.data(np.flatnonzero(padded.recording == 2)[:2])[..., 8:].any()
-    with pytest.raises(MyostreamError, match="Unknown protocol 'cross-dataset'.*two window sets"):
-        make_split("cross-dataset", db1_windows)
