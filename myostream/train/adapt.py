@@ -29,6 +29,7 @@ left out (their prototypes would need the text model); they are reported.
 
 from __future__ import annotations
 
+import logging
 import argparse
 import dataclasses
 import json
@@ -287,7 +288,7 @@ def adapt(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    say: Say = print,
+    say: Say = logging.getLogger(__name__).info,
 ) -> AdaptResult:
     """Score ``model`` on each held-out set in ``tests``, adapt it on ``adapt_x``, score again.
 
@@ -328,7 +329,7 @@ def adapt_sessions(
     options: AdaptOptions = AdaptOptions(),
     device: str = "cpu",
     progress: bool = True,
-    say: Say = print,
+    say: Say = logging.getLogger(__name__).info,
     nonfinite: NonFinite = "error",
 ) -> tuple[AdaptResult, Path]:
     """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report.
@@ -474,5 +475,5 @@ def adapt_command(args: argparse.Namespace) -> int:
     settings = {"normalizer": args.normalizer, "seed": args.seed}
     options = AdaptOptions(**settings) if args.epochs is None else AdaptOptions.with_epochs(args.epochs, **settings)
     adapt_sessions(args.model, args.sessions, args.out, holdout_rep=args.holdout_rep, options=options,
-                   device=args.torch_device, nonfinite=getattr(args, "nonfinite", "error"))
+                   device=args.torch_device, nonfinite=getattr(args, "nonfinite", "error"), say=print)
     return 0

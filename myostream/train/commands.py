@@ -51,7 +51,7 @@ def train_command(args: argparse.Namespace) -> int:
         exp = replace(exp, seed=int(args.seed))
     fold = f"-fold{exp.protocol.fold + 1}" if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else ""
     out = Path(args.out or Path("runs") / exp.name / f"{exp.variant.name}-{exp.protocol.name}{fold}")
-    record = train_run(exp, out, device=args.torch_device, progress=not getattr(args, "quiet", False))
+    record = train_run(exp, out, device=args.torch_device, progress=not getattr(args, "quiet", False), log=print)
     if record:
         print(f"checkpoint: {out}\nresults: {out / RESULTS_JSON}, {out / RESULTS_MD}")
     return 0

@@ -19,6 +19,7 @@ a fingerprint of its samples (``training["trained_on"]``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -80,7 +81,7 @@ def train_on_recordings(
     test_recordings: Sequence[Recording] | None = None,
     device: str = "auto",
     progress: bool = True,
-    log: Log = print,
+    log: Log = logging.getLogger(__name__).info,
     **data: Any,
 ) -> dict[str, Any]:
     """Train ``config`` on ``recordings`` into the checkpoint folder ``out``, evaluate it on the

@@ -15,6 +15,7 @@ and evaluates.
 
 from __future__ import annotations
 
+import logging
 import hashlib
 import json
 import shutil
@@ -365,7 +366,7 @@ def train_run(
     device: str = "auto",
     progress: bool = True,
     cache: str | Path | None = None,
-    log: Log = print,
+    log: Log = logging.getLogger(__name__).info,
     prepared: Prepared | None = None,
 ) -> dict[str, Any]:
     """Train ``exp`` into the checkpoint folder ``out``, evaluate it, write the reports.
