@@ -103,3 +103,13 @@ def run_folder(path: str | Path, what: str) -> Iterator[Path]:
         if created:
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+def cache_dir() -> Path:
+    """Where computed things that any command may reuse are kept (stage-1 text spaces):
+    ``MYOSTREAM_CACHE``, else the user's cache folder (``~/.cache/myostream`` on Linux)."""
+    if os.environ.get("MYOSTREAM_CACHE"):
+        return Path(os.environ["MYOSTREAM_CACHE"])
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("myostream"))

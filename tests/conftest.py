@@ -20,6 +20,8 @@ _cfg = Path(tempfile.gettempdir()) / f"myostream-tests-lsl-{os.getpid()}.cfg"
 _cfg.write_text(LOOPBACK_CONFIG)
 os.environ["LSLAPICFG"] = str(_cfg)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# computed text spaces are shared by every command through the user's cache: tests get their own
+os.environ.setdefault("MYOSTREAM_CACHE", tempfile.mkdtemp(prefix="myostream-test-cache-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -44,6 +44,7 @@ from myostream.paths import run_folder
 from myostream.model import create_model
 from myostream.model.checkpoint import save_checkpoint
 from myostream.model.retrieval import CatalogEntry, RetrievalModel
+from myostream.paths import cache_dir
 from myostream.preprocess import Preprocessing
 from myostream.train import distributed
 from myostream.train.evaluate import embed_windows, evaluate_model
@@ -298,7 +299,7 @@ def text_space(
     held_out: Sequence[str],
     mode: str,
     seed: int,
-    cache: Path,
+    cache: Path | None = None,
     progress: bool = True,
 ) -> TextSpace:
     """Class prototypes for ``class_ids``; reused from ``cache`` when the same (catalogs,
@@ -316,8 +317,11 @@ def text_space(
     catalog = catalog_for(class_ids, load_catalogs(list(text.catalogs)))
     entries = [CatalogEntry(c.id, c.t0, c.t2) for c in catalog]
     held = sorted(held_out) if mode == "stage1" else []
+    # the texts themselves are part of the key: an edited catalog never reuses stale prototypes
+    texts = hashlib.sha1(json.dumps([[c.id, c.t0, c.t1, c.t2, list(c.t3)] for c in catalog]).encode()).hexdigest()
     key = {
         "catalogs": list(text.catalogs),
+        "texts": texts,
         "classes": list(class_ids),
         "held_out": held,
         "seed": seed,
@@ -326,6 +330,7 @@ def text_space(
         "stage1": text.stage1 if mode == "stage1" else None,
     }
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    cache = Path(cache) if cache is not None else cache_dir() / STAGE1_DIR
     folder = cache / f"{mode}-{len(class_ids)}classes-{len(held)}held-seed{seed}-{digest}"
     if (folder / "prototypes.json").is_file():
         prototypes, ids, meta = load_prototypes(folder)
@@ -372,12 +377,13 @@ def train_run(
     """Train ``exp`` into the checkpoint folder ``out``, evaluate it, write the reports.
 
     Returns the results record (what ``results.json`` holds). ``cache`` is the stage-1
-    cache folder (default ``out/stage1``); ``prepared`` the run's windows and split when
+    cache folder (default: the user's cache, shared by every command, keyed by the text
+    space's inputs: :func:`text_space`); ``prepared`` the run's windows and split when
     the caller already has them (:func:`prepare_split`; a suite of runs reads the data once).
     """
     out = Path(out)
     main = distributed.is_main() if distributed.init_distributed() else True
-    cache = Path(cache) if cache is not None else out / STAGE1_DIR
+    cache = Path(cache) if cache is not None else cache_dir() / STAGE1_DIR
     if not main:
         return _train_run(exp, out, main, device, progress, cache, log, prepared)
     with run_folder(out, "the checkpoint"):  # bad data found later leaves no empty run folder behind

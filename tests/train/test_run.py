@@ -102,6 +102,30 @@ def test_stage1_prototypes_are_cached_per_catalog_held_out_set_and_seed(root, tm
     assert first.prototypes.shape == (9, 256) and "fist" not in first.trained_classes
     label = text_space(exp.text, ARMBAND, (), "label", 0, tmp_path / "cache", progress=False)
     assert label.trained_classes == () and not torch.allclose(label.prototypes, first.prototypes)
+    # the catalog's texts are part of the key: an edited description is never served stale prototypes
+    from dataclasses import replace
+
+    from myostream.text.catalog import catalog_dir
+
+    edited = tmp_path / "armband.toml"
+    edited.write_text((catalog_dir() / "armband.toml").read_text(encoding="utf-8").replace(
+        "A closed fist (hand close)", "A tightly closed fist (hand close)"), encoding="utf-8")
+    changed = text_space(replace(exp.text, catalogs=(str(edited),)), ARMBAND, ("fist",), "stage1", 0,
+                         tmp_path / "cache", progress=False)
+    assert not changed.cached and changed.folder != first.folder
+
+
+def test_every_train_run_reuses_the_shared_text_space(root, tmp_path, capsys):
+    """Two runs of one experiment build stage 1 once: the second finds it in the shared cache."""
+    from myostream.cli import main
+
+    exp = simulated_experiment(tmp_path / "again.toml", tiny_bert(root), seconds=8.0)
+    said = []
+    for name in ("a", "b"):
+        assert main(["train", str(exp), "--out", str(tmp_path / name), "--torch-device", "cpu", "--quiet"]) == 0
+        said.append(next(line for line in capsys.readouterr().out.splitlines() if "text prototypes" in line))
+    assert "cached" in said[1] and said[0].split()[-6:] == said[1].split()[-6:]  # the same space, found again
+    assert not (tmp_path / "a" / "stage1").exists()  # nothing left next to the checkpoint
 
 
 def test_db1_smoke_run_on_two_subjects(db1_dir, tmp_path, root):
