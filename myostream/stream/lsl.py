@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -120,6 +121,13 @@ def _channels_from_desc(info: Any, n: int) -> tuple[tuple[str, ...] | None, str 
     return names, unit
 
 
+def _clock_flags(pylsl: Any, header: Any) -> int:
+    """Clock synchronisation for a stream from another machine; none for this machine's own streams,
+    whose stamps are already in this clock: each inlet's offset estimate is noisy under load, and a data
+    stream and its marker stream must keep sharing one clock."""
+    return 0 if header.hostname() == socket.gethostname() else pylsl.proc_clocksync
+
+
 def _connect(inlet: Any, timeout: float) -> Any:
     """Connect an inlet; return the stream's full info (with its description).
 
@@ -174,7 +182,7 @@ class LSLSource:
 
     The stream is found by any combination of ``name``, ``type`` and ``source_id``
     within ``timeout`` seconds when :meth:`open` is called. Timestamps are LSL times
-    mapped into this machine's clock (``proc_clocksync``). Dejittering is left off on
+    mapped into this machine's clock (``proc_clocksync``, for streams of other machines). Dejittering is left off on
     purpose: it refits timestamps to a regular grid, which would smear a dropout over
     the following samples and hide it from the ``lost`` count.
 
@@ -264,7 +272,7 @@ class LSLSource:
                 f"{what} has {n} channels but {self.expect_channels} were expected; pick the matching stream or device profile."
             )
         inlet = pylsl.StreamInlet(
-            header, max_buflen=self.max_buflen, recover=self.recover, processing_flags=pylsl.proc_clocksync
+            header, max_buflen=self.max_buflen, recover=self.recover, processing_flags=_clock_flags(pylsl, header)
         )
         try:
             full = _connect(inlet, self.timeout)
@@ -304,7 +312,7 @@ class LSLSource:
             raise MyostreamError(
                 f"No LSL marker stream named {name!r} appeared within {self.timeout:g} s; {_visible(seen)}."
             )
-        inlet = pylsl.StreamInlet(header, recover=self.recover, processing_flags=pylsl.proc_clocksync)
+        inlet = pylsl.StreamInlet(header, recover=self.recover, processing_flags=_clock_flags(pylsl, header))
         try:
             full = _connect(inlet, wait)
         except Exception as exc:  # as in open()
