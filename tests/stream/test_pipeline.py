@@ -25,6 +25,7 @@ from myostream.preprocess import FilterSpec
 from myostream.stream.pipeline import Pipeline, Ranking
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
+from myostream.stream.windows import majority_label
 from tests.stream.checkpoints import make_checkpoint, simulated_checkpoint
 
 
@@ -115,7 +116,7 @@ def test_replay_windows_are_exactly_the_recorded_samples(sim_model):
     for r in rankings:
         window = rec.emg[r.counter - n + 1 : r.counter + 1]
         np.testing.assert_allclose(r.rms, patch_rms(window, sim_model.config.patch), rtol=1e-4, atol=1e-6)
-        majority = np.bincount(rec.labels[r.counter - n + 1 : r.counter + 1]).argmax()
+        majority = majority_label(rec.labels[r.counter - n + 1 : r.counter + 1])  # the one window label rule
         assert r.true_class == rec.label_names[majority]
         # EMG -> text scores are z . P_c of that very window
         expected = sim_model.rank(window[None], k=1).all_scores[0].numpy()
