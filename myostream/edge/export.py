@@ -41,8 +41,8 @@ from myostream.edge.folder import (
     TextSide,
     is_export,
     manifest_dict,
+    open_session,
 )
-from myostream.edge.ranker import open_session
 from myostream.errors import MyostreamError
 from myostream.model.catalog import catalog_rows
 from myostream.model.checkpoint import load_checkpoint, write_atomic
