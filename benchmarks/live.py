@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model, load_config
