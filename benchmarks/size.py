@@ -60,7 +60,8 @@ def _checkout() -> Path:
     root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file() or not (root / "constraints.txt").is_file():
         raise MyostreamError(
-            "`myostream report bench size` builds myostream from its source checkout; run it from a clone of the repository."
+            "`myostream report bench size` builds myostream from its source checkout; "
+            "run it from a clone of the repository."
         )
     return root
 

@@ -462,14 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
                "Zero- and few-shot transfer to new people, MyoSem against the per-person LDA.")
     r.add_argument("--out", default="docs/results/transfer", help="folder (default: docs/results/transfer)")
     r.add_argument("--data", default="../shared/data", help="the shared data folder (default: ../shared/data)")
-    r.add_argument("--work", default="runs/transfer", help="folder for the trained bases (default: runs/transfer; reused)")
+    r.add_argument("--work", default="runs/transfer",
+                   help="folder for the trained bases (default: runs/transfer; reused)")
     r.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
                    help="only this dataset (repeatable; default both)")
     r.add_argument("--no-validation", action="store_true",
                    help="skip choosing the settings on validation people (use the defaults)")
 
     _results_arguments(report("results", _cmd_report_results,
-                              "Train and evaluate MyoSem, baselines and ablations under every protocol of an experiment."))
+                              "Train and evaluate MyoSem, baselines and ablations under every protocol."))
 
     r = report("text", _cmd_report_text, "Stage-1 text training per catalog: the text space before and after.")
     r.add_argument("--out", default=TEXT_REPORT_DIR, help=f"folder (default: {TEXT_REPORT_DIR})")

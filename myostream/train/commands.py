@@ -127,7 +127,9 @@ def adapt_command(
     set_threads(threads)
     resolve_device(device)  # before any reading or training
     if not sessions:
-        raise MyostreamError("myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits).")
+        raise MyostreamError(
+            "myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits)."
+        )
     settings = {"normalizer": normalizer, "seed": seed}
     options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
     adapt_sessions(model, sessions, out, holdout_rep=holdout_rep, options=options, device=device,
