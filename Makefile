@@ -26,7 +26,7 @@ test-all: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/myostream bench all
+	$(BIN)/myostream report bench all
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,10 +10,10 @@ draws, from a ~30 fps timer.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -635,26 +635,33 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.banner.hide()
 
 
-def live_command(args: argparse.Namespace) -> int:
+def live_command(
+    source: str,
+    model: str | None = None,
+    backend: str = "auto",
+    device: str = "auto",
+    duration: float | None = None,
+    queries: Sequence[str] = (),
+    screenshot: str | None = None,
+) -> int:
     """``myostream live [--source SPEC] [--model CKPT] [--backend B] [--torch-device D] [--duration S] [--query TEXT]
     [--screenshot PNG]``."""
-    if getattr(args, "screenshot", None):
-        output_file(args.screenshot, "the screenshot")  # before the window opens, not when it closes
+    if screenshot:
+        output_file(screenshot, "the screenshot")  # before the window opens, not when it closes
     app, owns_app = application()
     apply_theme(app)
-    window = LiveWindow(source=args.source, model=args.model, device=args.torch_device,
-                        backend=getattr(args, "backend", "auto"))
+    window = LiveWindow(source=source, model=model, device=device, backend=backend)
     try:
         window.start(block=True)  # a bad model or source is one sentence on the terminal, before any window
     except MyostreamError:
         window.shutdown()
         raise
-    for text in getattr(args, "query", None) or []:
+    for text in queries:
         window.add_text_query(text)
-    if getattr(args, "screenshot", None):
-        window.screenshot_on_close = Path(args.screenshot)
-    if args.duration is not None:
-        QtCore.QTimer.singleShot(int(args.duration * 1000), window.close)
+    if screenshot:
+        window.screenshot_on_close = Path(screenshot)
+    if duration is not None:
+        QtCore.QTimer.singleShot(int(duration * 1000), window.close)
     with closed_by_signals(window):  # Ctrl-C and SIGTERM close through shutdown(): screenshot, threads
         print(f"myostream live: ranking {window.source_spec} with {window.model_label.text()}; "
               "close the window or press Ctrl-C to stop", file=sys.stderr, flush=True)

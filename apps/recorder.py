@@ -11,7 +11,6 @@ hardware.
 
 from __future__ import annotations
 
-import argparse
 import math
 import queue
 import sys
@@ -46,8 +45,8 @@ from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.ring import RingBuffer
 from myostream.stream.source import Chunk, Source, StreamInfo
 
-from .recorder_review import ReviewView
-from .widgets import (
+from myostream.apps.recorder_review import ReviewView
+from myostream.apps.widgets import (
     ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, application, apply_theme, closed_by_signals,
     panel, run_until_closed,
 )
@@ -716,34 +715,43 @@ def _mmss(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def record_command(args: argparse.Namespace) -> int:
-    """``myostream record``: the recorder, or with ``--review FILE`` the review of a session."""
-    if args.autostart and not args.subject:
+def record_command(
+    source: str,
+    protocol: str = "quick",
+    subject: str | None = None,
+    session: str = "1",
+    out: str = "sessions",
+    speed: float = 1.0,
+    autostart: bool = False,
+    review: str | None = None,
+) -> int:
+    """``myostream record``: the recorder, or with ``review`` (a session file) the review of a session."""
+    if autostart and not subject:
         raise MyostreamError("--autostart needs --subject (the session file is named after it).")
-    if args.review:
+    if review:
         app, owns_app = application()
         apply_theme(app)
-        window: QtWidgets.QWidget = ReviewView(Path(args.review))
-        window.setWindowTitle(f"myostream — review {Path(args.review).name}")
+        window: QtWidgets.QWidget = ReviewView(Path(review))
+        window.setWindowTitle(f"myostream — review {Path(review).name}")
         window.resize(1280, 760)
     else:
         # Everything the user typed is checked before a window opens: one sentence, exit code 2.
-        check_output_dir(args.out, "session files")
-        protocol = load_protocol(args.protocol)
-        protocol.at_speed(args.speed)
-        source = recording_source(args.source, [protocol, *(load_protocol(n) for n in list_protocols())])
+        check_output_dir(out, "session files")
+        cued = load_protocol(protocol)
+        cued.at_speed(speed)
+        stream = recording_source(source, [cued, *(load_protocol(n) for n in list_protocols())])
         app, owns_app = application()
         apply_theme(app)
         recorder = RecorderWindow(
-            source,
-            protocol,
-            device=args.source,
-            subject=args.subject or "",
-            session=args.session,
-            out_dir=args.out,
-            speed=args.speed,
+            stream,
+            cued,
+            device=source,
+            subject=subject or "",
+            session=session,
+            out_dir=out,
+            speed=speed,
         )
-        if args.autostart:
+        if autostart:
             recorder.worker.source_ready.connect(lambda _info: recorder.start_recording())
         window = recorder
     with closed_by_signals(window):  # Ctrl-C or a polite kill still closes the session file complete

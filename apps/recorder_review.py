@@ -18,7 +18,7 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from myostream.data.session import Segment, labels_from_segments, read_session, save_labels, segments_from_labels
 
-from .widgets import BAD, GOOD, TEXT, TEXT_DIM, WARN, panel, style_plot
+from myostream.apps.widgets import BAD, GOOD, TEXT, TEXT_DIM, WARN, panel, style_plot
 
 #: Fill colours of label classes (index 1, 2, ...); rest holds are grey, unlabelled hatched red.
 CLASS_COLORS = (

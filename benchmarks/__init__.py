@@ -1,4 +1,5 @@
 """Performance measurements, each a ratio against a baseline or real time, run side by side.
 
-Run with `myostream bench GROUP`; reports land in benchmarks/results/ (committed).
+Shipped as ``myostream_reports.benchmarks``. Run with `myostream report bench GROUP`
+(or `myostream bench GROUP`); reports land in benchmarks/results/ (committed).
 """

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.data.ninapro import read_ninapro_folder
 from myostream.data.recording import Recording
 from myostream.data.windows import extract_windows

@@ -14,7 +14,7 @@ import time
 import numpy as np
 from scipy import signal
 
-from myostream.bench import Measurement, one_core
+from myostream_reports.bench import Measurement, one_core
 from myostream.preprocess import FilterSpec
 from myostream.stream.filters import FilterStage, design_sos
 

@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model, load_config
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.stream.devices import load_profile
-from myostream.stream.factory import make_source
 from myostream.stream.pipeline import Pipeline, Ranking
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband

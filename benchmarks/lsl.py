@@ -18,7 +18,7 @@ import uuid
 
 import numpy as np
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.stream.lsl import LSLOutlet, LSLSource
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.source import Chunk, StreamInfo

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.model import create_model, load_config
 from myostream.train.stage2 import train_stage2
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from myostream.bench import Measurement, load_average, one_core
+from myostream_reports.bench import Measurement, load_average, one_core
 from myostream.data.myo import read_myo_session
 from myostream.data.prepare import filter_recordings
 from myostream.data.recording import Recording

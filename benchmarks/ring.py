@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.stream.ring import RingBuffer
 
 RATE, CHANNELS, CHUNK = 2000, 16, 10

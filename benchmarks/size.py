@@ -14,7 +14,7 @@ Both environments are made in a temporary folder from this checkout's wheel, wit
 Size is the apparent size of each environment's ``site-packages`` (the bytes of its files,
 as ``du --apparent-size``), so it does not depend on the file system. Slow (minutes: the full
 install unpacks torch) and it needs the package index pip is configured with, so it is its own
-group, ``myostream bench size``, outside ``bench all``.
+group, ``myostream report bench size``, outside ``bench all``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from myostream.bench import Measurement
+from myostream_reports.bench import Measurement
 from myostream.errors import MyostreamError
 
 #: what the board installs besides myostream (the pipeline, the ranker, LSL)
@@ -60,7 +60,8 @@ def _checkout() -> Path:
     root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file() or not (root / "constraints.txt").is_file():
         raise MyostreamError(
-            "`myostream bench size` builds myostream from its source checkout; run it from a clone of the repository."
+            "`myostream report bench size` builds myostream from its source checkout; "
+            "run it from a clone of the repository."
         )
     return root
 

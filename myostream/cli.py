@@ -19,6 +19,8 @@ from myostream.errors import MyostreamError
 
 #: What ``--nonfinite`` may ask a reader to do with NaN or infinite samples.
 NONFINITE_CHOICES = ("error", "drop", "interpolate")
+#: Where ``myostream report text`` (and its old spelling ``describe report``) writes by default.
+TEXT_REPORT_DIR = "docs/results/text"
 
 
 # -- argument types: bad numbers are one argparse sentence (exit code 2) before any work ---------
@@ -90,6 +92,33 @@ def _torch_device_flag(p: argparse.ArgumentParser, default: str, alias: bool = T
         p.add_argument("--device", dest="torch_device", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
+def _results_arguments(p: argparse.ArgumentParser) -> None:
+    """``myostream report results`` (and its old spelling ``myostream results``)."""
+    p.add_argument("config", help="experiment name or .toml path with a [results] table (e.g. myosem-ninapro-db1)")
+    p.add_argument("--out", default=None, help="report folder (default docs/results/EXPERIMENT)")
+    p.add_argument("--work", default=None, help="folder for the runs' checkpoints (default runs/EXPERIMENT)")
+    p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
+    _torch_device_flag(p, "auto")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--protocol", action="append", default=None, help="only this protocol (repeatable)")
+    p.add_argument("--model", action="append", default=None, help="only this model variant (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="runs trained at once in worker processes, each with --threads (same numbers, less wall time)")
+    p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
+
+
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    """``myostream report bench`` (and its old spelling ``myostream bench``)."""
+    p.add_argument("what", choices=["stream", "data", "model", "live", "resample", "size", "all"],
+                   help="which benchmarks (all: every group but size, which installs two virtual environments)")
+    p.add_argument("--out", default="benchmarks/results", help="folder for the JSON + Markdown report "
+                   "(default: benchmarks/results)")
+    p.add_argument("--quick", action="store_true", help="shorter runs (noisier numbers)")
+    p.add_argument("--model", metavar="CKPT", default=None,
+                   help="bench resample: also measure this checkpoint folder on the Myo data, beside the LDA baseline")
+
+
 def _cmd_devices(args: argparse.Namespace) -> int:
     from myostream.stream.commands import devices_command
 
@@ -109,7 +138,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from myostream.bench import bench_command
+    from myostream_reports.bench import bench_command
 
     return bench_command(args.what, out=args.out, quick=args.quick, model=args.model)
 
@@ -132,57 +161,144 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
+    if args.action == "report":  # the old spelling of `myostream report text`
+        if args.rest:
+            raise MyostreamError(f"describe report takes no positional arguments, got {' '.join(args.rest)}.")
+        return _cmd_report_text(args)
     from myostream.text.commands import describe_command
 
-    return describe_command(args)
+    return describe_command(args.action, args.rest, catalogs=args.catalog, model=args.model, top=args.top, out=args.out)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from myostream.train.commands import train_command
 
-    return train_command(args)
+    return train_command(
+        args.config,
+        out=args.out,
+        data=args.data,
+        device=args.torch_device,
+        seed=args.seed,
+        protocol=args.protocol,
+        test_data=args.test_data,
+        fold=args.fold,
+        model=args.model,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from myostream.train.commands import eval_command
 
-    return eval_command(args)
-
-
-def _cmd_results(args: argparse.Namespace) -> int:
-    from myostream.train.commands import results_command
-
-    return results_command(args)
+    return eval_command(
+        args.checkpoint,
+        data=args.data,
+        protocol=args.protocol,
+        fold=args.fold,
+        out=args.out,
+        device=args.torch_device,
+        threads=args.threads,
+        live=args.live,
+        seconds=args.seconds,
+    )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from myostream.edge.export import export_command
 
-    return export_command(args)
+    return export_command(args.checkpoint, args.onnx, text=args.text, opset=args.opset)
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
     from myostream.apps.live import live_command
 
-    return live_command(args)
+    return live_command(
+        args.source,
+        model=args.model,
+        backend=args.backend,
+        device=args.torch_device,
+        duration=args.duration,
+        queries=args.query,
+        screenshot=args.screenshot,
+    )
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
     from myostream.apps.recorder import record_command
 
-    return record_command(args)
+    return record_command(
+        args.source,
+        protocol=args.protocol,
+        subject=args.subject,
+        session=args.session,
+        out=args.out,
+        speed=args.speed,
+        autostart=args.autostart,
+        review=args.review,
+    )
 
 
 def _cmd_adapt(args: argparse.Namespace) -> int:
-    from myostream.train.adapt import adapt_command
+    from myostream.train.commands import adapt_command
 
-    return adapt_command(args)
+    return adapt_command(
+        args.sessions,
+        model=args.model,
+        out=args.out,
+        holdout_rep=args.holdout_rep,
+        epochs=args.epochs,
+        normalizer=args.normalizer,
+        device=args.torch_device,
+        threads=args.threads,
+        seed=args.seed,
+        nonfinite=args.nonfinite,
+    )
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from myostream_reports import report_command
+def _cmd_report_reliability(args: argparse.Namespace) -> int:
+    from myostream_reports.reliability import reliability_command
 
-    return report_command(args)
+    return reliability_command(args.out, only=args.only)
+
+
+def _cmd_report_transfer(args: argparse.Namespace) -> int:
+    from myostream_reports.transfer import report_transfer
+
+    report_transfer(args.data, args.out, args.work, datasets=tuple(args.dataset or ("myo", "db1")),
+                    validate=not args.no_validation)
+    return 0
+
+
+def _cmd_report_results(args: argparse.Namespace) -> int:
+    from myostream_reports.results import results_command
+
+    return results_command(
+        args.config,
+        out=args.out,
+        work=args.work,
+        data=args.data,
+        device=args.torch_device,
+        threads=args.threads,
+        protocols=args.protocol,
+        variants=args.model,
+        progress=not args.quiet,
+        jobs=args.jobs,
+        report_only=args.report_only,
+    )
+
+
+def _cmd_report_text(args: argparse.Namespace) -> int:
+    from myostream_reports.text import text_command
+
+    return text_command(args.out or TEXT_REPORT_DIR, catalogs=args.catalog, steps=args.steps, seed=args.seed,
+                        device=args.torch_device)
+
+
+def _cmd_report_screenshots(args: argparse.Namespace) -> int:
+    from myostream_reports.screenshots import screenshots_command
+
+    return screenshots_command(args.out, speed=args.speed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,8 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "every interface (default: this machine only)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+    def add(name: str, handler: Callable[[argparse.Namespace], int] | None, help: str,
+            listed: bool = True) -> argparse.ArgumentParser:
+        """A command; an old spelling (``listed=False``) parses as before but is not listed in --help."""
+        p = sub.add_parser(name, help=help, description=help) if listed else sub.add_parser(name, description=help)
         p.set_defaults(handler=handler)
         return p
 
@@ -232,12 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 2; the block period, e.g. 20, never sleeps: tightest timing, one core busy)")
 
     p = add("describe", _cmd_describe, "Show description catalogs, encode text, or run stage-1 text training and its report.")
-    p.add_argument("action", nargs="?", default="list", help="list | show CATALOG | encode TEXT... | glove PATH... | report")
+    p.add_argument("action", nargs="?", default="list",
+                   help="list | show CATALOG | encode TEXT... | glove PATH... | report (= myostream report text)")
     p.add_argument("rest", nargs="*", help="arguments of the action")
     p.add_argument("--catalog", action="append", default=None, help="catalog name or .toml (repeatable; default: all)")
     p.add_argument("--model", default=None, help="encode: folder with a stage-1 text encoder and prototypes")
     p.add_argument("--top", type=positive_int, default=5, help="encode: how many classes to list")
-    p.add_argument("--out", default=None, help="glove: JSON file to write; report: folder (default docs/results/text)")
+    p.add_argument("--out", default=None, help=f"glove: JSON file to write; report: folder (default {TEXT_REPORT_DIR})")
     p.add_argument("--steps", type=int, default=None, help="report: stage-1 training steps (default: the stage-1 default)")
     p.add_argument("--seed", type=int, default=0, help="report: seed of stage-1 training")
     _torch_device_flag(p, "cpu")
@@ -271,27 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=positive, default=81.0,
                    help="--live: seconds of live signal (default: two gesture cycles)")
 
-    p = add("results", _cmd_results, "Train and evaluate MyoSem, baselines and ablations under every protocol; write the report.")
-    p.add_argument("config", help="experiment name or .toml path with a [results] table (e.g. myosem-ninapro-db1)")
-    p.add_argument("--out", default=None, help="report folder (default docs/results/EXPERIMENT)")
-    p.add_argument("--work", default=None, help="folder for the runs' checkpoints (default runs/EXPERIMENT)")
-    p.add_argument("--data", default=None, help="dataset folder (overrides the config)")
-    _torch_device_flag(p, "auto")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--protocol", action="append", default=None, help="only this protocol (repeatable)")
-    p.add_argument("--model", action="append", default=None, help="only this model variant (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--jobs", type=positive_int, default=1,
-                   help="runs trained at once in worker processes, each with --threads (same numbers, less wall time)")
-    p.add_argument("--report-only", action="store_true", help="redraw README.md and the heatmaps from the folder's results.json")
-
-    p = add("bench", _cmd_bench, "Measure performance side by side with a baseline; writes a report.")
-    p.add_argument("what", choices=["stream", "data", "model", "live", "resample", "size", "all"],
-                   help="which benchmarks (all: every group but size, which installs two virtual environments)")
-    p.add_argument("--out", default=None, help="folder for the JSON + Markdown report")
-    p.add_argument("--quick", action="store_true", help="shorter runs (noisier numbers)")
-    p.add_argument("--model", metavar="CKPT", default=None,
-                   help="bench resample: also measure this checkpoint folder on the Myo data, beside the LDA baseline")
+    _results_arguments(add("results", _cmd_report_results, "Old spelling of `myostream report results`.", listed=False))
+    _bench_arguments(add("bench", _cmd_bench, "Old spelling of `myostream report bench`.", listed=False))
 
     p = add("export", _cmd_export,
             "Export a checkpoint for the edge runtime: ONNX graphs and a manifest that run on onnxruntime without torch.")
@@ -327,12 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--review", metavar="FILE", default=None, help="open the label review of a recorded session instead")
 
     p = add("adapt", _cmd_adapt, "Fine-tune a model to a user's calibration sessions.")
-    p.add_argument("--model", default=None, help="checkpoint folder (with --report: a base model to reuse)")
+    p.add_argument("--model", default=None, help="checkpoint folder (default: the bundled base that fits the sessions)")
     p.add_argument("--sessions", default=None,
                    help="folder of session .h5 files (or .xdf files, tables with a dataset.toml), "
                         "or one recording file")
-    p.add_argument("--out", default=None, help="adapted checkpoint folder (default: <model>-adapted-<subject>); "
-                   "with --report: the report folder (default docs/results/adaptation)")
+    p.add_argument("--out", default=None, help="adapted checkpoint folder (default: <model>-adapted-<subject>)")
     p.add_argument("--holdout-rep", type=positive_int, default=None,
                    help="repetition held out for before/after scores (default: the last)")
     p.add_argument("--epochs", type=positive_int, default=None,
@@ -345,25 +444,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nonfinite", choices=NONFINITE_CHOICES, default="error",
                    help="NaN or infinite samples in a session: stop with the first one named (default), "
                         "drop or interpolate them")
-    p.add_argument("--report", choices=["simulated", "myo"], default=None,
-                   help="regenerate a results report instead (docs/results/adaptation)")
-    p.add_argument("--data", default=None, help="--report myo: the Myo armband dataset folder")
-    p.add_argument("--work", default=None, help="--report: folder for base models and sessions (default runs/adaptation)")
 
-    p = add("report", _cmd_report,
-            "Regenerate a report: reliability (every bad input and its message), transfer (zero- and few-shot "
-            "transfer to new people, MyoSem against the per-person LDA).")
-    p.add_argument("what", choices=["reliability", "transfer"], help="which report")
-    p.add_argument("--out", default=None,
-                   help="reliability: Markdown file (default docs/reliability.md); transfer: folder (default docs/results/transfer)")
-    p.add_argument("--data", default=None, help="transfer: the shared data folder (default ../shared/data)")
-    p.add_argument("--work", default=None, help="transfer: folder for the trained bases (default runs/transfer; reused)")
-    p.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
-                   help="transfer: only this dataset (repeatable; default both)")
-    p.add_argument("--no-validation", action="store_true",
-                   help="transfer: skip choosing the settings on validation people (use the defaults)")
-    p.add_argument("--only", action="append", default=None, metavar="CASE",
+    p = add("report", None, "Regenerate a committed report (each names the command that made it).")
+    reports = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+
+    def report(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        r = reports.add_parser(name, help=help, description=help)
+        r.set_defaults(handler=handler)
+        return r
+
+    r = report("reliability", _cmd_report_reliability, "Every bad input we know of as a real process, and its message.")
+    r.add_argument("--out", default="docs/reliability.md", help="Markdown file (default: docs/reliability.md)")
+    r.add_argument("--only", action="append", default=None, metavar="CASE",
                    help="run only the cases whose id contains CASE (repeatable; prints results, writes no table)")
+
+    r = report("transfer", _cmd_report_transfer,
+               "Zero- and few-shot transfer to new people, MyoSem against the per-person LDA.")
+    r.add_argument("--out", default="docs/results/transfer", help="folder (default: docs/results/transfer)")
+    r.add_argument("--data", default="../shared/data", help="the shared data folder (default: ../shared/data)")
+    r.add_argument("--work", default="runs/transfer",
+                   help="folder for the trained bases (default: runs/transfer; reused)")
+    r.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
+                   help="only this dataset (repeatable; default both)")
+    r.add_argument("--no-validation", action="store_true",
+                   help="skip choosing the settings on validation people (use the defaults)")
+
+    _results_arguments(report("results", _cmd_report_results,
+                              "Train and evaluate MyoSem, baselines and ablations under every protocol."))
+
+    r = report("text", _cmd_report_text, "Stage-1 text training per catalog: the text space before and after.")
+    r.add_argument("--out", default=TEXT_REPORT_DIR, help=f"folder (default: {TEXT_REPORT_DIR})")
+    r.add_argument("--catalog", action="append", default=None, help="catalog name or .toml (repeatable; default: all)")
+    r.add_argument("--steps", type=int, default=None, help="stage-1 training steps (default: the stage-1 default)")
+    r.add_argument("--seed", type=int, default=0, help="seed of stage-1 training")
+    _torch_device_flag(r, "cpu")
+
+    _bench_arguments(report("bench", _cmd_bench, "Measure performance side by side with a baseline."))
+
+    r = report("screenshots", _cmd_report_screenshots, "Screenshots of the recorder and its review view, for the docs.")
+    r.add_argument("--out", default="docs/screenshots", help="folder for recorder.png and review.png "
+                   "(default: docs/screenshots)")
+    r.add_argument("--speed", type=positive, default=3.0, help="cue speed-up while recording (default: 3)")
     return parser
 
 

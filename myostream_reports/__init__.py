@@ -1,22 +1,14 @@
-"""Reports computed from the project itself (not trained): ``myostream report WHAT``.
+"""Report writers, apart from the runtime: ``myostream report WHAT``.
 
-Each report is a module with a ``main(args) -> int``; the generated file is committed and
-names the command that made it.
+Each report is a module whose command function takes typed arguments and an explicit
+output folder or file (``myostream/cli.py`` declares the arguments and the documented
+defaults); the generated files are committed and name the command that made them.
+The runtime (``myostream``) never imports this package.
+
+- ``reliability``: every known bad input as a real process -> ``docs/reliability.md``
+- ``transfer``: zero- and few-shot transfer to new people beside the per-person LDA -> ``docs/results/transfer``
+- ``results``: protocols x MyoSem, baselines and ablations -> ``docs/results/EXPERIMENT``
+- ``text``: the stage-1 text space before and after training -> ``docs/results/text``
+- ``bench`` (with the measurement modules of ``benchmarks/``): ratios side by side -> ``benchmarks/results``
+- ``screenshots``: the recorder and its review view -> ``docs/screenshots``
 """
-
-from __future__ import annotations
-
-import argparse
-
-
-def report_command(args: argparse.Namespace) -> int:
-    """``myostream report reliability [--out FILE] [--only CASE]`` or ``myostream report transfer [--data DIR]``."""
-    if args.what == "transfer":
-        from myostream_reports.transfer import report_transfer
-
-        report_transfer(args.data or "../shared/data", args.out or "docs/results/transfer", args.work or "runs/transfer",
-                        datasets=tuple(args.dataset or ("myo", "db1")), validate=not args.no_validation)
-        return 0
-    from myostream_reports import reliability
-
-    return reliability.main(args)

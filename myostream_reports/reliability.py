@@ -18,7 +18,6 @@ from the bundled one and then damaged), so anyone can rerun the report.
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import os
@@ -42,6 +41,7 @@ import numpy as np
 from myostream.resources import resource_dir
 
 REPO = Path(__file__).resolve().parents[1]
+#: where `myostream report reliability` writes by default (the report names --out only when it differs)
 DEFAULT_OUT = Path("docs") / "reliability.md"
 EXPECTATIONS = ("refused", "handled", "works")
 #: stderr lines that are not the program speaking (Qt's offscreen plugin, liblsl's own log).
@@ -1630,25 +1630,26 @@ def run_cases(
     return outcomes, workspace
 
 
-def main(args: argparse.Namespace) -> int:
-    """``myostream report reliability``: run every case, write the table (``--only``: some, print them)."""
+def reliability_command(out: str | Path, only: Sequence[str] | None = None) -> int:
+    """Run every case and write the table to ``out``; with ``only``, run the cases whose id
+    contains one of them and print them (no table)."""
     from myostream.errors import MyostreamError
     from myostream.paths import output_file
 
     every = cases()
-    selected = [c for c in every if not args.only or any(o in c.id for o in args.only)]
+    selected = [c for c in every if not only or any(o in c.id for o in only)]
     if not selected:
         raise MyostreamError(
-            f"No case id contains {', '.join(args.only)}; ids look like {every[0].id}, {every[-1].id}."
+            f"No case id contains {', '.join(only or ())}; ids look like {every[0].id}, {every[-1].id}."
         )
-    out = None if args.only else output_file(args.out or DEFAULT_OUT, "the reliability report")
+    table = None if only else output_file(out, "the reliability report")
     start = time.monotonic()
     outcomes, workspace = run_cases(selected)
     failed = [o for o in outcomes if not o.passed]
-    if out is not None:
-        command = "myostream report reliability" + (f" --out {args.out}" if args.out else "")
-        out.write_text(markdown(outcomes, workspace, command, (time.monotonic() - start) / 60))
-        print(f"wrote {out}: {len(outcomes)} cases, {len(failed)} failing")
+    if table is not None:
+        command = "myostream report reliability" + ("" if Path(out) == DEFAULT_OUT else f" --out {out}")
+        table.write_text(markdown(outcomes, workspace, command, (time.monotonic() - start) / 60))
+        print(f"wrote {table}: {len(outcomes)} cases, {len(failed)} failing")
     else:
         print(f"{len(outcomes)} cases, {len(failed)} failing")
     return 1 if failed else 0

@@ -1,11 +1,11 @@
-from myostream.bench import GROUPS, MODEL_OPTION, one_core
+from myostream_reports.bench import GROUPS, MODEL_OPTION, one_core
 from myostream.cli import main
 
 
 def test_resample_is_a_bench_group_and_only_it_takes_a_model(capsys):
     assert "resample" in GROUPS and set(MODEL_OPTION) <= {m for names in GROUPS.values() for m in names}
     assert main(["bench", "stream", "--model", "models/bundled/simulated"]) == 2
-    assert "--model applies to `myostream bench resample`" in capsys.readouterr().err
+    assert "--model applies to `myostream report bench resample`" in capsys.readouterr().err
 
 
 def test_one_core_restores_the_affinity():

@@ -16,7 +16,6 @@ is written, so a folder with a manifest is a verified export.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 import warnings
@@ -41,8 +40,8 @@ from myostream.edge.folder import (
     TextSide,
     is_export,
     manifest_dict,
+    open_session,
 )
-from myostream.edge.ranker import open_session
 from myostream.errors import MyostreamError
 from myostream.model.catalog import catalog_rows
 from myostream.model.checkpoint import load_checkpoint, write_atomic
@@ -289,9 +288,9 @@ def _onnx() -> Any:
     return onnx
 
 
-def export_command(args: argparse.Namespace) -> int:
+def export_command(checkpoint: str | Path, onnx: str | Path, text: bool = False, opset: int = 17) -> int:
     """``myostream export CKPT --onnx DIR [--text] [--opset N]``."""
-    result = export_onnx(args.checkpoint, args.onnx, text=args.text, opset=args.opset)
+    result = export_onnx(checkpoint, onnx, text=text, opset=opset)
     for name in result.files:
         size = (result.path / name).stat().st_size
         print(f"  {result.path / name}  ({size / 1e6:.2f} MB)")
@@ -299,6 +298,6 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"onnxruntime vs torch on {CHECK_WINDOWS} check windows, max |difference|: {diffs}")
     if result.text_max_abs_diff is not None:
         print(f"text embeddings of the catalog, max |difference|: {result.text_max_abs_diff:.1e}")
-    print(f"exported {args.checkpoint} to {result.path}; "
+    print(f"exported {checkpoint} to {result.path}; "
           f"run it with `myostream live --backend onnx --model {result.path}`")
     return 0

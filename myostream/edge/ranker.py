@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from myostream.edge.folder import EMG_FILE, INPUT, Manifest, read_manifest
+from myostream.edge.folder import EMG_FILE, INPUT, Manifest, open_session, read_manifest
 from myostream.errors import MyostreamError
 from myostream.model.catalog import CatalogEntry
 from myostream.model.config import ModelConfig, non_finite_windows
@@ -39,43 +39,6 @@ class EdgeRanking:
     attention: np.ndarray | None
     rms: np.ndarray
     z: np.ndarray
-
-
-def onnxruntime_module() -> Any:
-    """onnxruntime, or one sentence saying how to get it."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MyostreamError(
-            "The ONNX backend needs onnxruntime, which is not installed; pip install onnxruntime."
-        ) from None
-    return onnxruntime
-
-
-def open_session(path: Path, threads: int = 1) -> Any:
-    """An onnxruntime CPU session tuned for batch-1 live ranking.
-
-    One intra-op thread: a window is too small to split across threads, and on a board the
-    other cores serve the stream (as the torch live path does with ``torch.set_num_threads(1)``).
-    Sequential execution, every graph optimisation; the memory arena stays on (measured: no
-    difference at batch 1, and it saves allocations for the pipeline's catch-up batches).
-    """
-    ort = onnxruntime_module()
-    if threads < 1:
-        raise MyostreamError(f"threads = {threads} must be at least 1.")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3  # errors only: the library's warnings are not the user's business
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MyostreamError(
-            f"{str(path)!r} is not a loadable ONNX model ({first}); export the checkpoint again."
-        ) from None
 
 
 class OnnxRanker:

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from myostream.edge.folder import TEXT_FILE, TEXT_INPUTS, TEXT_OUTPUT, TOKENIZER_FILE, read_manifest
-from myostream.edge.ranker import open_session
+from myostream.edge.folder import TEXT_FILE, TEXT_INPUTS, TEXT_OUTPUT, TOKENIZER_FILE, open_session, read_manifest
 from myostream.errors import MyostreamError
 
 

@@ -24,3 +24,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise MyostreamError(f"Device {device!r} is not supported; use auto, cpu, cuda or cuda:N.")
     return dev
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` torch CPU threads (``None``: leave torch's choice)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise MyostreamError(f"--threads must be at least 1, got {threads}.")
+    torch.set_num_threads(threads)

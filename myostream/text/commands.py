@@ -1,19 +1,27 @@
-"""``myostream describe``: show catalogs, rank classes for free text, glove text, stage-1 report."""
+"""``myostream describe``: show catalogs, rank classes for free text, glove text."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from myostream.errors import MyostreamError
-from myostream.paths import check_output_dir, output_file
+from myostream.paths import output_file
 
 ACTIONS = ("list", "show", "encode", "glove", "report")
 
 
-def describe_command(args: argparse.Namespace) -> int:
-    action, rest = args.action, list(args.rest)
+def describe_command(
+    action: str,
+    rest: list[str],
+    catalogs: list[str] | None = None,
+    model: str | None = None,
+    top: int = 5,
+    out: str | None = None,
+) -> int:
+    """``myostream describe ACTION REST...``; ``describe report``, the old spelling of ``myostream report text``,
+    is routed there by the command line and never reaches this function."""
+    rest = list(rest)
     if action == "list":
         return _list()
     if action == "show":
@@ -24,15 +32,11 @@ def describe_command(args: argparse.Namespace) -> int:
         text = " ".join(rest).strip()
         if not text:
             raise MyostreamError('describe encode takes the text to rank, e.g. `myostream describe encode "make a fist"`.')
-        return _encode(text, args.catalog, args.model, args.top)
+        return _encode(text, catalogs, model, top)
     if action == "glove":
         if not rest:
             raise MyostreamError("describe glove takes NinaPro files or folders with CyberGlove data, e.g. ../shared/data/ninapro-db1.")
-        return _glove(rest, args.out)
-    if action == "report":
-        if rest:
-            raise MyostreamError(f"describe report takes no positional arguments, got {' '.join(rest)}.")
-        return _report(args)
+        return _glove(rest, out)
     raise MyostreamError(f"Unknown describe action {action!r}; use one of {', '.join(ACTIONS)}.")
 
 
@@ -120,16 +124,4 @@ def _glove(paths: list[str], out: str | None) -> int:
         output_file(out, "the glove descriptions")
         Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {out}")
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from myostream.text.report import write_report
-    from myostream.text.stage1 import Stage1Config
-
-    config = Stage1Config(seed=args.seed) if args.steps is None else Stage1Config(steps=args.steps, seed=args.seed)
-    out = check_output_dir(args.out or "docs/results/text", "the stage-1 report")
-    paths = write_report(out, catalogs=args.catalog, config=config, device=args.torch_device)
-    for p in paths:
-        print(f"wrote {p}")
     return 0

@@ -14,9 +14,10 @@ prototypes, temperature and ``lambda_aux`` CE from the checkpoint's config).
 Normaliser: by default the per-channel input statistics are re-fitted on the user's
 adaptation windows before training (``normalizer="refit"``). A new placement of the
 band changes every channel's gain and the skin's impedance; re-fitting absorbs that
-for free. On the Myo armband people (``docs/results/adaptation/myo.md``) it lifts
-the mean held-out R@1 on its own (0.879 -> 0.894) and after fine-tuning (0.965 kept
-vs 0.973 re-fitted; 0.873 vs 0.921 for the person the base fits worst).
+for free. On the Myo armband people (measured by the former ``adapt --report myo``,
+which ``myostream report transfer`` superseded) it lifted the mean held-out R@1 on its
+own (0.879 -> 0.894) and after fine-tuning (0.965 kept vs 0.973 re-fitted; 0.873 vs
+0.921 for the person the base fits worst).
 ``normalizer="keep"`` keeps the trained statistics.
 
 The sessions' samples are prepared as the checkpoint's preprocessing says (its causal
@@ -30,7 +31,6 @@ left out (their prototypes would need the text model); they are reported.
 from __future__ import annotations
 
 import logging
-import argparse
 import dataclasses
 import json
 import shutil
@@ -52,7 +52,6 @@ from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.paths import check_output_dir
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
-from myostream.model.device import resolve_device
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec
@@ -452,28 +451,3 @@ def _filter_text(spec: FilterSpec | None) -> str:
         return "none"
     parts = [f"{k} {v}" for k, v in dataclasses.asdict(spec).items() if v is not None and v != getattr(FilterSpec(), k)]
     return ", ".join(parts) or "none"
-
-
-# ------------------------------------------------------------------------------- command
-
-
-def adapt_command(args: argparse.Namespace) -> int:
-    """``myostream adapt``: adapt a checkpoint to sessions, or regenerate a results report."""
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        if threads < 1:
-            raise MyostreamError(f"--threads must be at least 1, got {threads}.")
-        torch.set_num_threads(threads)
-    resolve_device(args.torch_device)  # before any reading or training
-    report = getattr(args, "report", None)
-    if report:
-        from myostream.train import adapt_report
-
-        return adapt_report.report_command(args)
-    if not args.sessions:
-        raise MyostreamError("myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits).")
-    settings = {"normalizer": args.normalizer, "seed": args.seed}
-    options = AdaptOptions(**settings) if args.epochs is None else AdaptOptions.with_epochs(args.epochs, **settings)
-    adapt_sessions(args.model, args.sessions, args.out, holdout_rep=args.holdout_rep, options=options,
-                   device=args.torch_device, nonfinite=getattr(args, "nonfinite", "error"), say=print)
-    return 0

@@ -1,8 +1,7 @@
-"""``myostream train``, ``myostream eval`` and ``myostream results``."""
+"""``myostream train``, ``myostream eval`` and ``myostream adapt``: typed calls the command line makes."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import sys
@@ -10,67 +9,77 @@ from dataclasses import replace
 from pathlib import Path
 
 from myostream.errors import MyostreamError
+from myostream.model.device import resolve_device, set_threads
 from myostream.paths import check_output_dir, output_dir
 
 
-def _threads(n: int | None) -> None:
-    if n is not None:
-        import torch
-
-        if n < 1:
-            raise MyostreamError(f"--threads must be at least 1, got {n}.")
-        torch.set_num_threads(n)
-
-
-def _torch_device(name: str) -> str:
-    """The torch device named on the command line, checked before any data is read."""
-    from myostream.model.device import resolve_device
-
-    resolve_device(name)
-    return name
-
-
-def _command_line() -> str:
+def command_line() -> str:
+    """The command as typed, for the reports that name the command which made them."""
     return "myostream " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def train_command(args: argparse.Namespace) -> int:
+def train_command(
+    config: str,
+    out: str | None = None,
+    data: str | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    protocol: str | None = None,
+    test_data: str | None = None,
+    fold: int | None = None,
+    model: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> int:
+    """``myostream train``: one run of experiment ``config`` (overrides as given) into ``out``
+    (default ``runs/EXPERIMENT/MODEL-PROTOCOL``)."""
     from myostream.train.experiment import load_experiment
     from myostream.train.run import RESULTS_JSON, RESULTS_MD, train_run
 
-    _threads(getattr(args, "threads", None))
-    _torch_device(args.torch_device)
-    exp = load_experiment(args.config, data_folder=args.data)
-    if getattr(args, "model", None):
-        exp = exp.with_variant(args.model)
-    if getattr(args, "test_data", None):
-        exp = exp.with_test_data(args.test_data)
-    if args.protocol or getattr(args, "fold", None) is not None:
-        exp = exp.with_protocol(args.protocol or exp.protocol.name, getattr(args, "fold", None))
-    if args.seed is not None:
-        exp = replace(exp, seed=int(args.seed))
-    fold = f"-fold{exp.protocol.fold + 1}" if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else ""
-    out = Path(args.out or Path("runs") / exp.name / f"{exp.variant.name}-{exp.protocol.name}{fold}")
-    record = train_run(exp, out, device=args.torch_device, progress=not getattr(args, "quiet", False), log=print)
+    set_threads(threads)
+    resolve_device(device)  # before any data is read
+    exp = load_experiment(config, data_folder=data)
+    if model:
+        exp = exp.with_variant(model)
+    if test_data:
+        exp = exp.with_test_data(test_data)
+    if protocol or fold is not None:
+        exp = exp.with_protocol(protocol or exp.protocol.name, fold)
+    if seed is not None:
+        exp = replace(exp, seed=int(seed))
+    fold_name = f"-fold{exp.protocol.fold + 1}" if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else ""
+    out = Path(out or Path("runs") / exp.name / f"{exp.variant.name}-{exp.protocol.name}{fold_name}")
+    record = train_run(exp, out, device=device, progress=progress, log=print)
     if record:
         print(f"checkpoint: {out}\nresults: {out / RESULTS_JSON}, {out / RESULTS_MD}")
     return 0
 
 
-def eval_command(args: argparse.Namespace) -> int:
-    _threads(getattr(args, "threads", None))
-    _torch_device(args.torch_device)
-    if getattr(args, "live", False):
-        return _eval_live(args)
-    from myostream.train.report import run_markdown
+def eval_command(
+    checkpoint: str,
+    data: str | None = None,
+    protocol: str | None = None,
+    fold: int | None = None,
+    out: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    live: bool = False,
+    seconds: float = 81.0,
+) -> int:
+    """``myostream eval``: the checkpoint's test metrics both ways into ``out`` (default: the
+    checkpoint folder), or with ``live`` the live default through the real pipeline."""
+    set_threads(threads)
+    resolve_device(device)  # before any data is read
+    if live:
+        return _eval_live(checkpoint, out, device, seconds)
     from myostream.train.run import evaluate_checkpoint
+    from myostream.train.summary import run_markdown
 
-    out = check_output_dir(args.out or args.checkpoint, "the evaluation report")  # before minutes of evaluation
-    record = evaluate_checkpoint(args.checkpoint, args.data, args.protocol, getattr(args, "fold", None),
-                                 args.torch_device)
+    out = check_output_dir(out or checkpoint, "the evaluation report")  # before minutes of evaluation
+    record = evaluate_checkpoint(checkpoint, data, protocol, fold, device)
     output_dir(out, "the evaluation report")
     stem = f"eval-{record['protocol']}" + ("" if record["fold"] is None else f"-fold{record['fold'] + 1}")
-    record["command"] = _command_line()
+    record["command"] = command_line()
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     text = run_markdown(record)
     if not record["same_split_as_training"]:
@@ -84,13 +93,13 @@ def eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_live(args: argparse.Namespace) -> int:
+def _eval_live(checkpoint: str, out: str | None, device: str, seconds: float) -> int:
     from myostream.train.live_check import live_markdown, measure_live
 
-    device = "cpu" if args.torch_device == "auto" else args.torch_device
-    out = check_output_dir(args.out or args.checkpoint, "the live evaluation report")
-    result = measure_live(args.checkpoint, seconds=args.seconds, device=device)
-    result["command"] = _command_line()
+    device = "cpu" if device == "auto" else device
+    out = check_output_dir(out or checkpoint, "the live evaluation report")
+    result = measure_live(checkpoint, seconds=seconds, device=device)
+    result["command"] = command_line()
     output_dir(out, "the live evaluation report")
     (out / "live-default.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "live-default.md").write_text(live_markdown(result, result["command"]))
@@ -100,27 +109,29 @@ def _eval_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def results_command(args: argparse.Namespace) -> int:
-    from myostream.train.experiment import load_experiment
-    from myostream.train.suite import run_suite
+def adapt_command(
+    sessions: str | None,
+    model: str | None = None,
+    out: str | None = None,
+    holdout_rep: int | None = None,
+    epochs: int | None = None,
+    normalizer: str = "refit",
+    device: str = "cpu",
+    threads: int | None = None,
+    seed: int = 0,
+    nonfinite: str = "error",
+) -> int:
+    """``myostream adapt``: adapt ``model`` (default: the bundled base that fits) to the sessions in ``sessions``."""
+    from myostream.train.adapt import AdaptOptions, adapt_sessions
 
-    _threads(args.threads)
-    _torch_device(args.torch_device)
-    exp = load_experiment(args.config, data_folder=args.data)
-    out = Path(args.out or Path("docs") / "results" / exp.name)
-    check_output_dir(out, "the results report")
-    if args.report_only:
-        from myostream.train.suite import write_suite
-
-        try:
-            summary = json.loads((out / "results.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise MyostreamError(f"No readable {out / 'results.json'} to redraw the report from ({exc}); run without --report-only first.") from None
-        write_suite(summary, out)
-        print(f"redrew {out / 'README.md'} and the heatmaps from {out / 'results.json'}")
-        return 0
-    work = check_output_dir(args.work or Path("runs") / exp.name, "the runs' checkpoints")
-    summary = run_suite(exp, out, work, device=args.torch_device, protocols=args.protocol, variants=args.model,
-                        progress=not args.quiet, command=_command_line(), jobs=args.jobs)
-    print(f"wrote {out / 'README.md'} and {out / 'results.json'} ({summary['total_s'] / 60:.1f} min)")
+    set_threads(threads)
+    resolve_device(device)  # before any reading or training
+    if not sessions:
+        raise MyostreamError(
+            "myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits)."
+        )
+    settings = {"normalizer": normalizer, "seed": seed}
+    options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
+    adapt_sessions(model, sessions, out, holdout_rep=holdout_rep, options=options, device=device,
+                   nonfinite=nonfinite, say=print)
     return 0

@@ -593,7 +593,7 @@ def _fingerprints(recordings: Sequence[Recording]) -> list[dict[str, Any]]:
 
 
 def write_results(record: dict[str, Any], out: Path) -> None:
-    from myostream.train.report import run_markdown
+    from myostream.train.summary import run_markdown
 
     (out / RESULTS_JSON).write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
     (out / RESULTS_MD).write_text(run_markdown(record))

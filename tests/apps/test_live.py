@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -166,9 +165,7 @@ def test_closing_stops_every_thread(qtbot, checkpoint):
 
 def test_live_command_runs_for_a_duration_and_saves_a_screenshot(qtbot, checkpoint, tmp_path):
     png = tmp_path / "shot.png"
-    args = argparse.Namespace(source="simulated", model=str(checkpoint), torch_device="cpu", duration=1.5,
-                              query=[], screenshot=str(png))
-    assert live_command(args) == 0
+    assert live_command("simulated", model=str(checkpoint), device="cpu", duration=1.5, screenshot=str(png)) == 0
     assert not QtGui.QImage(str(png)).isNull()
 
 

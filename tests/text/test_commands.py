@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from myostream.cli import main
-from myostream.text.report import write_report
+from myostream_reports.text import write_report
 from myostream.text.stage1 import Stage1Config
 
 

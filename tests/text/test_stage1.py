@@ -9,7 +9,7 @@ import torch
 
 from myostream.errors import MyostreamError
 from myostream.text.catalog import hold_out_paraphrases, load_catalog
-from myostream.text.report import retrieval, view_alignment
+from myostream.text.metrics import retrieval, view_alignment
 from myostream.text.stage1 import (
     Stage1Config,
     build_prototypes,

@@ -41,9 +41,9 @@ from myostream.train.adapt import (
     class_centres,
     model_windows,
 )
-from myostream.train.adapt_report import simulate_session
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
+from tests.train.sessions import simulate_session
 
 RATE = 500.0
 PROTOCOL = """

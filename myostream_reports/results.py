@@ -1,35 +1,76 @@
-"""The comparison of a results report: protocols × models (MyoSem, baselines, ablations, text baseline).
+"""``myostream report results EXPERIMENT``: protocols × models (MyoSem, baselines, ablations, text baseline).
 
-``myostream results CONFIG`` runs every (protocol, variant[, cross-user fold]) of the
-experiment's ``[results]`` table through the same :func:`~myostream.train.run.train_run`
-path (same windows, splits, candidates and metrics), then writes ``results.json``,
-``README.md`` (tables in the paper's layout, the claim check, wall times) and the
-class-centre × prototype heatmaps of MyoSem before and after stage 3.
+Runs every (protocol, variant[, cross-user fold]) of the experiment's ``[results]`` table
+through the same :func:`~myostream.train.run.train_run` path (same windows, splits,
+candidates and metrics), then writes ``results.json``, ``README.md`` (tables in the
+paper's layout, the claim check, wall times) and the class-centre × prototype heatmaps of
+MyoSem before and after stage 3.
+
+Numbers are percentages (the per-run tables are :mod:`myostream.train.summary`'s). Cross-user
+folds partition the subjects, so their EMG→text metrics are pooled (weighted by test
+windows, std combined as for a mean of independent parts) and text→EMG episodes are
+averaged over folds.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from myostream.train.experiment import VARIANTS, Experiment
-from myostream.train.report import (
-    claim_check,
-    standings,
-    metric_table,
-    paper_table,
-    pool_folds,
-    similarity_png,
-)
 from myostream.errors import MyostreamError
+from myostream.model.device import resolve_device, set_threads
+from myostream.paths import check_output_dir
+from myostream.train.commands import command_line
+from myostream.train.experiment import VARIANTS, Experiment, load_experiment
 from myostream.train.run import RESULTS_JSON, Log, Prepared, prepare_split, prepare_windows, text_space, train_run
+from myostream.train.summary import DIRECTIONS, METRICS, metric_table, pct
 
 DEFAULT_PROTOCOLS = ("random", "cross-user", "cross-class")
+PROTOCOL_TITLES = {"random": "random", "cross-user": "cross-user", "cross-class": "cross-class", "repetition": "repetition",
+                   "cross-dataset": "cross-dataset"}
+
+
+def results_command(
+    config: str,
+    out: str | Path | None = None,
+    work: str | Path | None = None,
+    data: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    protocols: list[str] | None = None,
+    variants: list[str] | None = None,
+    progress: bool = True,
+    jobs: int = 1,
+    report_only: bool = False,
+) -> int:
+    """Run the comparison of experiment ``config`` (or with ``report_only`` redraw it from its
+    ``results.json``) into ``out`` (the command's default: ``docs/results/EXPERIMENT``), the runs'
+    checkpoints into ``work`` (default ``runs/EXPERIMENT``)."""
+    set_threads(threads)
+    resolve_device(device)  # before any data is read
+    exp = load_experiment(config, data_folder=data)
+    out = Path(out or Path("docs") / "results" / exp.name)
+    check_output_dir(out, "the results report")
+    if report_only:
+        try:
+            summary = json.loads((out / "results.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise MyostreamError(f"No readable {out / 'results.json'} to redraw the report from ({exc}); run without --report-only first.") from None
+        write_suite(summary, out)
+        print(f"redrew {out / 'README.md'} and the heatmaps from {out / 'results.json'}")
+        return 0
+    work = check_output_dir(work or Path("runs") / exp.name, "the runs' checkpoints")
+    summary = run_suite(exp, out, work, device=device, protocols=protocols, variants=variants,
+                        progress=progress, command=command_line(), jobs=jobs)
+    print(f"wrote {out / 'README.md'} and {out / 'results.json'} ({summary['total_s'] / 60:.1f} min)")
+    return 0
 
 
 def run_suite(
@@ -263,7 +304,7 @@ def suite_markdown(
         "- metrics: EMG→text ranks all candidate prototypes for each test window (± bootstrap std over 1000 resamples); "
         "text→EMG: 100 balanced episodes of one test window per class, each class prototype ranks the episode's windows "
         "(± standard error over episodes). Recall = R@3 as in the paper. Cross-user folds are pooled (see "
-        "`myostream/train/report.py`).",
+        "`myostream_reports/results.py`).",
         "- text baseline: prototypes = the untrained text encoder's embedding of the short label alone (a zero-shot "
         "class-name prompt); w/o stage-1: the full four-view prototypes from the untrained encoder. Both keep the MyoSem EMG side.",
         "",
@@ -314,3 +355,122 @@ def suite_markdown(
                  f"{sum(wall.values()) / 60:.1f} min; whole command: {summary['total_s'] / 60:.1f} min")
     lines.append("")
     return "\n".join(lines)
+
+
+def pool_folds(metrics: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Cross-user folds → one result (see the module docstring)."""
+    if len(metrics) == 1:
+        return metrics[0]
+    e2t = [m["emg_to_text"] for m in metrics]
+    n = [e["n"] for e in e2t]
+    total = sum(n)
+    pooled_e: dict[str, Any] = {"n": total}
+    for metric in METRICS:
+        pooled_e[metric] = sum(e[metric] * k for e, k in zip(e2t, n)) / total
+        pooled_e[f"{metric}_std"] = math.sqrt(sum((e[f"{metric}_std"] * k / total) ** 2 for e, k in zip(e2t, n)))
+    t2e = [m["text_to_emg"] for m in metrics]
+    pooled_t: dict[str, Any] = {"episodes": sum(t["episodes"] for t in t2e), "classes": t2e[0]["classes"]}
+    for metric in ("R@1", "R@3", "R@5", "MRR"):
+        pooled_t[metric] = sum(t[metric] for t in t2e) / len(t2e)
+        pooled_t[f"{metric}_se"] = math.sqrt(sum(t[f"{metric}_se"] ** 2 for t in t2e)) / len(t2e)
+    return {"emg_to_text": pooled_e, "text_to_emg": pooled_t, "folds": len(metrics)}
+
+
+def paper_table(
+    protocols: Sequence[str], variants: Sequence[tuple[str, str, str]], pooled: dict[tuple[str, str], dict[str, Any]]
+) -> list[str]:
+    """The paper's layout: rows are methods (grouped), columns Recall (R@3) and MRR of
+    both directions under each protocol."""
+    head = ["Group", "Method"]
+    for p in protocols:
+        for _, d, _ in DIRECTIONS:
+            head += [f"{PROTOCOL_TITLES[p]} {d} Recall", f"{PROTOCOL_TITLES[p]} {d} MRR"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, title, group in variants:
+        cells = [group, f"**{title}**" if name == "myosem" else title]
+        for p in protocols:
+            m = pooled.get((p, name))
+            for key, _, spread in DIRECTIONS:
+                for metric in ("R@3", "MRR"):
+                    cells.append("–" if m is None else pct(m[key][metric], m[key].get(f"{metric}_{spread}")))
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def claim_check(
+    protocols: Sequence[str], variants: Sequence[tuple[str, str, str]], pooled: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[list[str], bool]:
+    """Where MyoSem is not ahead of a baseline or ablation (R@1, R@3 and MRR, both directions)."""
+    misses = []
+    for p in protocols:
+        ours = pooled.get((p, "myosem"))
+        if ours is None:
+            continue
+        for name, title, _ in variants:
+            other = pooled.get((p, name))
+            if name == "myosem" or other is None:
+                continue
+            for key, d, _ in DIRECTIONS:
+                for metric in ("R@1", "R@3", "MRR"):
+                    a, b = other[key][metric], ours[key][metric]
+                    if a >= b:
+                        misses.append(f"{p}: {title} {'ties' if a == b else 'beats'} MyoSem on {d} {metric} ({_apart(a, b)})")
+    return misses, not misses
+
+
+def _apart(a: float, b: float) -> str:
+    """``a vs b`` in percent with enough decimals to show that they differ (2 to 4)."""
+    for places in (2, 3, 4):
+        x, y = f"{100 * a:.{places}f}", f"{100 * b:.{places}f}"
+        if x != y or a == b:
+            break
+    return f"{x} vs {y}"
+
+
+def standings(
+    protocols: Sequence[str], variants: Sequence[tuple[str, str, str]], pooled: dict[tuple[str, str], dict[str, Any]]
+) -> list[str]:
+    """Per protocol and direction: MyoSem's place among all rows by MRR, and the best row."""
+    out = []
+    for p in protocols:
+        rows = [(name, title) for name, title, _ in variants if (p, name) in pooled]
+        if not any(name == "myosem" for name, _ in rows):
+            continue
+        parts = []
+        for key, d, _ in DIRECTIONS:
+            order = sorted(rows, key=lambda r: -pooled[(p, r[0])][key]["MRR"])
+            place = 1 + [name for name, _ in order].index("myosem")
+            best_name, best_title = order[0]
+            best = pooled[(p, best_name)][key]["MRR"]
+            ours = pooled[(p, "myosem")][key]["MRR"]
+            lead = "best" if place == 1 else f"best: {best_title} {100 * best:.1f}"
+            parts.append(f"{d} MRR {100 * ours:.1f}, place {place} of {len(order)} ({lead})")
+        out.append(f"- {p}: " + "; ".join(parts))
+    return out
+
+
+def similarity_png(path: Path, before: dict[str, Any], after: dict[str, Any], class_ids: Sequence[str], title: str) -> Path:
+    """Heatmaps of class-centre × prototype cosine before and after stage 3 (paper Fig. 3c)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    short = [c.split(".")[-1] for c in class_ids]
+    # one symmetric colour scale for both panels, so "before" and "after" compare directly
+    limit = max(float(np.abs(np.array(d["matrix"])).max()) for d in (before, after))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), constrained_layout=True)
+    for ax, data, name in ((axes[0], before, "before stage 3"), (axes[1], after, "after stage 3")):
+        m = np.array(data["matrix"])
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+        ax.set_xticks(range(len(short)), short, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(data["rows"])), [short[r] for r in data["rows"]], fontsize=7)
+        ax.set_xlabel("text prototype")
+        ax.set_ylabel("EMG class centre (test windows)")
+        ax.set_title(name)
+        fig.colorbar(im, ax=ax, shrink=0.8, label="cosine")
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,6 +1,6 @@
 """The claim check of the results report: every comparison MyoSem does not win is listed."""
 
-from myostream.train.report import claim_check
+from myostream_reports.results import claim_check
 
 
 def _metrics(r1: float, r3: float, mrr: float) -> dict:
