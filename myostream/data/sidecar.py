@@ -175,6 +175,7 @@ def find_sidecar(path: Path) -> Path | None:
 
 
 TableColumn = Annotated[str | Whole, Says("a column name or 0-based index")]
+TableColumns = Annotated[TableColumn | list[TableColumn], Says("a column (name or 0-based index) or a list of them")]
 
 
 class ColumnsTable(Table):
@@ -182,7 +183,7 @@ class ColumnsTable(Table):
     delimiter: Annotated[str, StringConstraints(pattern=r"(?s)^(.|whitespace)$"),
                          Says('one character or "whitespace"')] | None = None
     comment: str | None = None
-    emg: Annotated[TableColumn | list[TableColumn], Says("a column (name or 0-based index) or a list of them")] | None = None
+    emg: TableColumns | None = None
     label: TableColumn | None = None
     time: TableColumn | None = None
     time_unit: Literal[tuple(TIME_UNITS)] | None = None

@@ -237,7 +237,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
         path = Path(name_or_path)
         if not path.is_file():
-            raise MyostreamError(f"Description catalog {str(path)!r} does not exist; give a .toml file or a shipped name.")
+            raise MyostreamError(
+                f"Description catalog {str(path)!r} does not exist; give a .toml file or a shipped name."
+            )
         return path
     path = catalog_dir() / f"{text}.toml"
     if not path.is_file():
