@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from annotated_types import MinLen
 
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
+from myostream.schema import Count, NonNegativeNumber, PositiveNumber, Table, Text, Whole, read_toml, validate
 from myostream.text.catalog import Catalog, load_catalogs
 
 ORDERS = ("blocked", "interleaved", "random")
@@ -137,62 +138,41 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
                 f"Unknown calibration protocol {str(name_or_path)!r}; choose one of "
                 f"{', '.join(list_protocols())} or give a path to a protocol .toml."
             )
-    if not path.is_file():
-        raise MyostreamError(f"Calibration protocol {str(path)!r} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MyostreamError(f"Calibration protocol {str(path)!r} is not valid TOML: {exc}.") from None
-    return _protocol_from_dict(raw, path)
+    return _protocol_from_dict(read_toml(path, "Calibration protocol"), path)
 
 
-_KEYS = {"name", "description", "gestures", "repetitions", "hold_s", "rest_s", "lead_in_s", "order", "seed", "cues"}
+class CueTable(Table):
+    label: str | None = None
+    text: str = ""
+
+
+class ProtocolFile(Table):
+    """A calibration protocol file (see ``calibration/quick.toml``); unset keys keep :class:`Protocol`'s defaults."""
+
+    name: str | None = None
+    description: str | None = None
+    gestures: Annotated[list[Text], MinLen(1)]
+    repetitions: Count
+    hold_s: PositiveNumber
+    rest_s: NonNegativeNumber
+    lead_in_s: NonNegativeNumber | None = None
+    order: Literal[ORDERS] | None = None
+    seed: Whole | None = None
+    cues: dict[str, CueTable] = {}
 
 
 def _protocol_from_dict(raw: dict[str, Any], path: Path) -> Protocol:
     where = f"Calibration protocol {str(path)!r}"
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise MyostreamError(f"{where} has unknown key {unknown[0]!r}; use only {sorted(_KEYS)}.")
-    for key in ("gestures", "repetitions", "hold_s", "rest_s"):
-        if key not in raw:
-            raise MyostreamError(f"{where} lacks the key {key!r}; add it (see calibration/quick.toml).")
-
-    gestures = raw["gestures"]
-    if not isinstance(gestures, list) or not gestures or not all(isinstance(g, str) and g for g in gestures):
-        raise MyostreamError(f"{where}: 'gestures' must be a non-empty list of class ids such as [\"rest\", \"fist\"].")
+    file = validate(ProtocolFile, raw, where, example="calibration/quick.toml")
+    gestures = file.gestures
     repeated = sorted({g for g in gestures if gestures.count(g) > 1})
     if repeated:
         raise MyostreamError(f"{where}: 'gestures' lists {repeated[0]!r} twice; list each class id once.")
-
-    def number(key: str, default: float | None = None, minimum: float = 0.0, strict: bool = False) -> float:
-        value = raw.get(key, default)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-        if not ok or value < minimum or (strict and value == minimum):
-            bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-            raise MyostreamError(f"{where}: {key!r} is {value!r}; give a number {bound} (seconds).")
-        return float(value)
-
-    reps = raw["repetitions"]
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-        raise MyostreamError(f"{where}: 'repetitions' is {reps!r}; give an integer >= 1.")
-    order = raw.get("order", "interleaved")
-    if order not in ORDERS:
-        raise MyostreamError(f"{where}: 'order' is {order!r}; use one of {', '.join(ORDERS)}.")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise MyostreamError(f"{where}: 'seed' is {seed!r}; give an integer >= 0.")
-
-    cues_raw = raw.get("cues", {})
-    if not isinstance(cues_raw, dict):
-        raise MyostreamError(f"{where}: 'cues' must be a table of gesture = {{ label = ..., text = ... }}.")
     cues: dict[str, Cue] = {}
-    for gesture, cue in cues_raw.items():
+    for gesture, cue in file.cues.items():
         if gesture not in gestures:
             raise MyostreamError(f"{where}: 'cues.{gesture}' names a gesture that is not in 'gestures'; remove or add it.")
-        if not isinstance(cue, dict) or set(cue) - {"label", "text"} or not all(isinstance(v, str) for v in cue.values()):
-            raise MyostreamError(f"{where}: 'cues.{gesture}' must be {{ label = \"...\", text = \"...\" }}.")
-        cues[gesture] = Cue(cue.get("label", _pretty(gesture)), cue.get("text", ""))
+        cues[gesture] = Cue(cue.label if cue.label is not None else _pretty(gesture), cue.text)
     for gesture in gestures:
         if gesture not in cues:
             if catalog_cue(gesture) is None:
@@ -200,18 +180,16 @@ def _protocol_from_dict(raw: dict[str, Any], path: Path) -> Protocol:
                     f"{where}: gesture {gesture!r} has no 'cues.{gesture}' entry and no description catalog knows it; "
                     "add a cue text."
                 )
+    settings = file.given().keys() & {"description", "lead_in_s", "order", "seed"}
     return Protocol(
-        name=str(raw.get("name", path.stem)),
+        name=file.name or path.stem,
         gestures=tuple(gestures),
-        repetitions=reps,
-        hold_s=number("hold_s", minimum=0.0, strict=True),
-        rest_s=number("rest_s"),
-        lead_in_s=number("lead_in_s", 3.0),
-        order=order,
-        seed=seed,
-        description=str(raw.get("description", "")),
+        repetitions=file.repetitions,
+        hold_s=file.hold_s,
+        rest_s=file.rest_s,
         cues=cues,
         path=path,
+        **{k: getattr(file, k) for k in settings},
     )
 
 

@@ -27,14 +27,14 @@ statistics, so a live person is scaled like a training person.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from myostream.checks import check_fields
 from myostream.errors import MyostreamError
+from myostream.schema import Number, Table, located, validate
 
 NORMALISATIONS = ("none", "channel", "global")
 #: length of the blocks whose power decides what is active
@@ -64,16 +64,24 @@ class FilterSpec:
     envelope: float | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "filter") -> "FilterSpec":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise MyostreamError(f"{where} has unknown filter keys {sorted(unknown)}; use only {sorted(known)}.")
-        check_fields(cls, d, where)
-        spec = cls(**d)
-        if spec.notch is not None and spec.notch not in (50, 60, 50.0, 60.0):
-            raise MyostreamError(f"{where}: notch must be 50 or 60 Hz (mains), not {spec.notch!r}.")
+    def from_dict(cls, d: dict[str, Any], where: str = "filter", at: Sequence[str] = ()) -> "FilterSpec":
+        """The filter a table of settings describes; ``where`` names its file, ``at`` the table in it."""
+        spec = cls(**validate(FilterTable, d, where, at).given())
+        if spec.notch is not None and spec.notch not in (50, 60):
+            raise MyostreamError(f"{located(where, at)} notch must be 50 or 60 (Hz, the mains), got {spec.notch!r}.")
         return spec
+
+
+class FilterTable(Table):
+    """A ``[filter]`` table: the keys of :class:`FilterSpec`."""
+
+    highpass: Number | None = None
+    lowpass: Number | None = None
+    notch: Number | None = None
+    harmonics: int | None = None
+    order: int | None = None
+    notch_q: Number | None = None
+    envelope: Number | None = None
 
 
 @dataclass(frozen=True)

@@ -45,25 +45,21 @@ recordings of the dataset. Without a pattern, BIDS entities in the file name
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import StringConstraints
 
 from myostream.errors import MyostreamError
+from myostream.schema import Number, PositiveNumber, Says, Table, Whole, read_toml, validate
 from myostream.text.catalog import is_class_id
 
 SIDECAR = "dataset.toml"
 GROUPS = ("subject", "session", "exercise", "repetition", "label")
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _BIDS = {"sub": "subject", "ses": "session", "task": "exercise"}
-_KEYS = {
-    "": {"dataset", "rate", "unit", "duration_s", "files", "bad_lines", "columns", "labels", "xdf", "filename"},
-    "columns": {"header", "delimiter", "comment", "emg", "label", "time", "time_unit", "repetition"},
-    "xdf": {"emg", "markers", "stop", "ignore"},
-    "filename": {"pattern"},
-}
 
 Column = str | int
 
@@ -178,50 +174,57 @@ def find_sidecar(path: Path) -> Path | None:
     return None
 
 
+TableColumn = Annotated[str | Whole, Says("a column name or 0-based index")]
+TableColumns = Annotated[TableColumn | list[TableColumn], Says("a column (name or 0-based index) or a list of them")]
+
+
+class ColumnsTable(Table):
+    header: bool | None = None
+    delimiter: Annotated[str, StringConstraints(pattern=r"(?s)^(.|whitespace)$"),
+                         Says('one character or "whitespace"')] | None = None
+    comment: str | None = None
+    emg: TableColumns | None = None
+    label: TableColumn | None = None
+    time: TableColumn | None = None
+    time_unit: Literal[tuple(TIME_UNITS)] | None = None
+    repetition: TableColumn | None = None
+
+
+class XdfTable(Table):
+    emg: str | None = None
+    markers: str | None = None
+    stop: list[str | Number] = []
+    ignore: list[str | Number] = []
+
+
+class FilenameTable(Table):
+    pattern: str | None = None
+
+
+class SidecarFile(Table):
+    """A ``dataset.toml`` (see the module docstring); unset keys keep :class:`Sidecar`'s defaults."""
+
+    dataset: str | None = None
+    rate: Annotated[PositiveNumber, Says("a positive number of Hz")] | None = None
+    unit: str | None = None
+    duration_s: Annotated[PositiveNumber, Says("a positive number of seconds")] | None = None
+    files: str | None = None
+    bad_lines: Literal["error", "skip"] | None = None
+    columns: ColumnsTable = ColumnsTable()
+    labels: dict[str, Any] | None = None
+    xdf: XdfTable = XdfTable()
+    filename: FilenameTable = FilenameTable()
+
+
 def load_sidecar(path: str | Path | None) -> Sidecar:
     """Parse and check a ``dataset.toml`` (None: the defaults)."""
     if path is None:
         return Sidecar()
     path = Path(path)
     where = f"Sidecar {str(path)!r}"
-    if not path.is_file():
-        raise MyostreamError(f"{where} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MyostreamError(f"{where} is not valid TOML ({exc}).") from None
-    for section, allowed in _KEYS.items():
-        table = raw if not section else raw.get(section, {})
-        if not isinstance(table, dict):
-            raise MyostreamError(f"{where}: [{section}] must be a table.")
-        bad = sorted(set(table) - allowed)
-        if bad:
-            name = f"[{section}]" if section else "the top level"
-            raise MyostreamError(
-                f"{where} has unknown key(s) {', '.join(bad)} in {name}; use {', '.join(sorted(allowed))}."
-            )
-    columns, xdf = raw.get("columns", {}), raw.get("xdf", {})
-    rate = raw.get("rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
-        raise MyostreamError(f"{where}: rate must be a positive number of Hz, not {rate!r}.")
-    duration = raw.get("duration_s")
-    if duration is not None and (not isinstance(duration, (int, float)) or not duration > 0):
-        raise MyostreamError(f"{where}: duration_s must be positive seconds, not {duration!r}.")
-    labels = raw.get("labels")
-    if labels is not None:
-        labels = check_label_map(labels, f"{where}: [labels]")
-    emg = columns.get("emg")
-    if emg is not None:
-        emg = tuple(_column(c, f"{where} [columns] emg") for c in (emg if isinstance(emg, list) else [emg]))
-    time_unit = columns.get("time_unit", "s")
-    if time_unit not in TIME_UNITS:
-        raise MyostreamError(f"{where}: [columns] time_unit must be one of {', '.join(TIME_UNITS)}, not {time_unit!r}.")
-    delimiter = columns.get("delimiter")
-    if delimiter is not None and not (
-        delimiter == "whitespace" or (isinstance(delimiter, str) and len(delimiter) == 1)
-    ):
-        raise MyostreamError(f'{where}: [columns] delimiter must be one character or "whitespace", not {delimiter!r}.')
-    pattern = raw.get("filename", {}).get("pattern")
+    file = validate(SidecarFile, read_toml(path, "Sidecar"), where)
+    columns, xdf = file.columns, file.xdf
+    pattern = file.filename.pattern
     if pattern is not None:
         try:
             pattern = re.compile(pattern)
@@ -232,29 +235,30 @@ def load_sidecar(path: str | Path | None) -> Sidecar:
             raise MyostreamError(
                 f"{where}: [filename] pattern has group(s) {', '.join(bad_groups)}; name groups {', '.join(GROUPS)}."
             )
-    return Sidecar(
-        path=path,
-        dataset=str(raw.get("dataset", "")),
-        rate=None if rate is None else float(rate),
-        unit=raw.get("unit"),
-        duration_s=None if duration is None else float(duration),
-        files=raw.get("files"),
-        bad_lines=str(raw.get("bad_lines", "error")),
-        header=bool(columns.get("header", False)),
-        delimiter=delimiter,
-        comment=str(columns.get("comment", "#")),
-        emg=emg,
-        label=_optional_column(columns.get("label"), f"{where} [columns] label"),
-        time=_optional_column(columns.get("time"), f"{where} [columns] time"),
-        time_unit=time_unit,
-        repetition=_optional_column(columns.get("repetition"), f"{where} [columns] repetition"),
-        labels=labels,
-        emg_stream=xdf.get("emg"),
-        marker_stream=xdf.get("markers"),
-        stop=tuple(label_key(s) for s in xdf.get("stop", [])),
-        ignore=tuple(label_key(s) for s in xdf.get("ignore", [])),
+    emg = columns.emg
+    found = dict(
+        dataset=file.dataset,
+        rate=file.rate,
+        unit=file.unit,
+        duration_s=file.duration_s,
+        files=file.files,
+        bad_lines=file.bad_lines,
+        header=columns.header,
+        delimiter=columns.delimiter,
+        comment=columns.comment,
+        emg=None if emg is None else tuple(emg if isinstance(emg, list) else [emg]),
+        label=columns.label,
+        time=columns.time,
+        time_unit=columns.time_unit,
+        repetition=columns.repetition,
+        labels=None if file.labels is None else check_label_map(file.labels, f"{where}: [labels]"),
+        emg_stream=xdf.emg,
+        marker_stream=xdf.markers,
+        stop=tuple(label_key(s) for s in xdf.stop),
+        ignore=tuple(label_key(s) for s in xdf.ignore),
         pattern=pattern,
     )
+    return Sidecar(path=path, **{k: v for k, v in found.items() if v is not None})
 
 
 def check_label_map(labels: Mapping[Any, Any], what: str) -> dict[str, str]:
@@ -266,16 +270,6 @@ def check_label_map(labels: Mapping[Any, Any], what: str) -> dict[str, str]:
             f"{what} must map values to class ids (letters, digits, _ and dots), not {', '.join(bad[:3])}."
         )
     return table
-
-
-def _column(value: Any, what: str) -> Column:
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or (isinstance(value, int) and value < 0):
-        raise MyostreamError(f"{what} must name a column or give its 0-based index, not {value!r}.")
-    return value
-
-
-def _optional_column(value: Any, what: str) -> Column | None:
-    return None if value is None else _column(value, what)
 
 
 def sidecar_for(path: Path, sidecar: str | Path | None, label_map: Mapping[Any, Any] | None = None) -> Sidecar:

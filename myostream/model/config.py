@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from myostream.checks import check_fields
+from pydantic import ConfigDict
+
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
+from myostream.schema import Table, read_toml, table_for, validate
 
 if TYPE_CHECKING:
     from myostream.preprocess import Preprocessing
@@ -150,11 +151,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "model config") -> "ModelConfig":
         """Build from the flat form :meth:`to_dict` writes (also used by checkpoints)."""
-        d = dict(d)
-        stage2 = _section(Stage2Config, d.pop("stage2", {}) or {}, f"{where} [stage2]")
-        stage3 = _section(Stage3Config, d.pop("stage3", {}) or {}, f"{where} [stage3]")
-        extra = d.pop("extra", {}) or {}
-        return _section(cls, {**d, "stage2": stage2, "stage3": stage3, "extra": extra}, where)
+        return _model_config(validate(ModelDict, d, where, example=EXAMPLE).given())
 
 
 def non_finite_windows(channels: list[int]) -> MyostreamError:
@@ -165,16 +162,36 @@ def non_finite_windows(channels: list[int]) -> MyostreamError:
     )
 
 
-def _section(cls: type, d: dict[str, Any], where: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(d) - known
-    if unknown:
-        raise MyostreamError(f"{where} has unknown keys {sorted(unknown)}; use only {sorted(known)}.")
-    check_fields(cls, d, where)
-    try:
-        return cls(**d)
-    except TypeError as exc:
-        raise MyostreamError(f"{where} is incomplete ({exc}); see models/myosem-simulated.toml.") from None
+# ----------------------------------------------------------------------------- the file
+
+EXAMPLE = "models/myosem-simulated.toml"
+
+
+Stage2Table = table_for(Stage2Config)
+Stage3Table = table_for(Stage3Config)
+#: ``[model]``: the signal the model takes and its architecture
+ModelTable = table_for(ModelConfig, exclude=("name", "description", "stage2", "stage3", "extra"))
+#: the flat form of :meth:`ModelConfig.to_dict` (checkpoints store it)
+ModelDict = table_for(ModelConfig, stage2=Stage2Table, stage3=Stage3Table, extra=dict[str, Any])
+
+
+class ModelFile(Table):
+    """A model config file; further tables (``[data]``, ...) are kept for the run orchestration."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, dict[str, Any]]
+
+    name: str | None = None
+    description: str = ""
+    model: ModelTable
+    stage2: Stage2Table = Stage2Table()
+    stage3: Stage3Table = Stage3Table()
+
+
+def _model_config(flat: dict[str, Any]) -> ModelConfig:
+    """The config from validated flat keys (stage tables as :class:`Table` s)."""
+    stages = {k: cls(**flat[k].given()) for k, cls in (("stage2", Stage2Config), ("stage3", Stage3Config)) if k in flat}
+    return ModelConfig(**{**flat, **stages})
 
 
 def config_dir() -> Path:
@@ -196,24 +213,6 @@ def load_config(name_or_path: str | Path) -> ModelConfig:
                 f"Unknown model config {str(name_or_path)!r}; choose one of {', '.join(list_configs())} "
                 "or give a path to a .toml file."
             )
-    if not path.is_file():
-        raise MyostreamError(f"Model config {str(path)!r} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MyostreamError(f"Model config {str(path)!r} is not valid TOML: {exc}.") from None
-    where = f"Model config {str(path)!r}"
-    if not isinstance(raw.get("model"), dict):
-        raise MyostreamError(f"{where} lacks a [model] table; see models/myosem-simulated.toml.")
-    scalars = {k for k, v in raw.items() if not isinstance(v, dict)} - {"name", "description"}
-    if scalars:
-        raise MyostreamError(f"{where} has unknown top-level keys {sorted(scalars)}; put them in a table.")
-    flat = {
-        "name": raw.get("name", path.stem),
-        "description": raw.get("description", ""),
-        **raw["model"],
-        "stage2": raw.get("stage2", {}),
-        "stage3": raw.get("stage3", {}),
-        "extra": {k: v for k, v in raw.items() if isinstance(v, dict) and k not in ("model", "stage2", "stage3")},
-    }
-    return ModelConfig.from_dict(flat, where)
+    raw = validate(ModelFile, read_toml(path, "Model config"), f"Model config {str(path)!r}", example=EXAMPLE)
+    return _model_config({**raw.model.given(), "name": raw.name or path.stem, "description": raw.description,
+                          "stage2": raw.stage2, "stage3": raw.stage3, "extra": dict(raw.model_extra or {})})

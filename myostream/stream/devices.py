@@ -8,15 +8,14 @@ profiles too, with ``transport = "replay"``: they say how their files were recor
 from __future__ import annotations
 
 import platform
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from myostream.checks import check_fields
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec
 from myostream.resources import resource_dir
+from myostream.schema import Count, PositiveNumber, Table, read_toml, validate
 from myostream.stream.source import default_channel_names
 
 TRANSPORTS = ("simulated", "lsl", "brainflow", "replay")
@@ -67,47 +66,46 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
                 f"Unknown device {str(name_or_path)!r}; choose one of {', '.join(names)} "
                 "(see `myostream devices`) or give a path to a profile .toml."
             )
-    if not path.is_file():
-        raise MyostreamError(f"Device profile {str(path)!r} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise MyostreamError(f"Device profile {str(path)!r} is not valid TOML: {exc}.") from None
-    return _profile_from_dict(raw, path)
+    return _profile_from_dict(read_toml(path, "Device profile"), path)
+
+
+class DeviceFile(Table):
+    """A device profile file (see ``devices/simulated.toml``)."""
+
+    name: str | None = None
+    description: str = ""
+    transport: Literal[TRANSPORTS]
+    rate: PositiveNumber
+    channels: Count
+    channel_names: list[str] | None = None
+    unit: str
+    filter: dict[str, Any] = {}
+    platforms: list[str] = []
+    ring: bool = False
+    #: settings of each transport, in a table named after it (DeviceProfile.options)
+    brainflow: dict[str, Any] | None = None
+    lsl: dict[str, Any] | None = None
+    simulated: dict[str, Any] | None = None
+    replay: dict[str, Any] | None = None
 
 
 def _profile_from_dict(raw: dict[str, Any], path: Path) -> DeviceProfile:
     where = f"Device profile {str(path)!r}"
-    for key in ("transport", "rate", "channels", "unit"):
-        if key not in raw:
-            raise MyostreamError(f"{where} lacks the key {key!r}; add it (see devices/simulated.toml).")
-    transport = raw["transport"]
-    if transport not in TRANSPORTS:
-        raise MyostreamError(f"{where} has transport {transport!r}; use one of {', '.join(TRANSPORTS)}.")
-    check_fields(DeviceProfile, {k: raw[k] for k in ("name", "description", "rate", "unit") if k in raw}, where)
-    n = raw["channels"]
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not raw["rate"] > 0:
-        raise MyostreamError(
-            f"{where} needs channels = a whole number >= 1 and rate > 0 Hz, got {n!r} and {raw['rate']!r}."
-        )
-    names = tuple(raw.get("channel_names") or default_channel_names(n))
-    if len(names) != n:
-        raise MyostreamError(f"{where} declares {n} channels but names {len(names)}; make them agree.")
-    options = {k: v for k, v in raw.items() if isinstance(v, dict) and k != "filter"}
-    ring = raw.get("ring", False)
-    if not isinstance(ring, bool):
-        raise MyostreamError(f"{where}: ring must be true or false, got {ring!r}.")
+    profile = validate(DeviceFile, raw, where, example="devices/simulated.toml")
+    names = tuple(profile.channel_names or default_channel_names(profile.channels))
+    if len(names) != profile.channels:
+        raise MyostreamError(f"{where} declares {profile.channels} channels but names {len(names)}; make them agree.")
     return DeviceProfile(
-        name=raw.get("name", path.stem),
-        description=raw.get("description", ""),
-        transport=transport,
-        rate=float(raw["rate"]),
+        name=profile.name or path.stem,
+        description=profile.description,
+        transport=profile.transport,
+        rate=profile.rate,
         channel_names=names,
-        unit=raw["unit"],
-        filter=FilterSpec.from_dict(raw.get("filter", {}), where=f"{where} [filter]"),
-        options=options,
-        platforms=tuple(raw.get("platforms", ())),
-        ring=ring,
+        unit=profile.unit,
+        filter=FilterSpec.from_dict(profile.filter, where, at=("filter",)),
+        options={t: getattr(profile, t) for t in TRANSPORTS if getattr(profile, t) is not None},
+        platforms=tuple(profile.platforms),
+        ring=profile.ring,
         path=path,
     )
 

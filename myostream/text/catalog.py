@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
 
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
+from myostream.schema import Says, Table, Text, read_toml, validate
 
 VIEWS = ("T0", "T1", "T2", "T3")
 MIN_PARAPHRASES = 3
@@ -94,8 +97,6 @@ def is_class_id(text: str) -> bool:
     """Whether ``text`` has the form of a class id (letters, digits and ``_``, dotted: ``ninapro.A01``)."""
     return bool(_ID.match(text))
 
-
-_CLASS_KEYS = {"id", "labels", *VIEWS}
 
 
 @dataclass(frozen=True)
@@ -177,14 +178,7 @@ def catalog_names() -> list[str]:
 def load_catalog(name_or_path: str | Path) -> Catalog:
     """Load and validate one catalog, by shipped name (``"armband"``) or TOML path."""
     path = _resolve(name_or_path)
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as exc:
-        raise MyostreamError(f"Cannot read description catalog {path}: {exc.strerror or exc}.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise MyostreamError(f"Description catalog {path} is not valid TOML ({exc}); fix the syntax.") from exc
-    return _parse(raw, path)
+    return _parse(read_toml(path, "Description catalog"), path)
 
 
 def load_catalogs(names: Sequence[str | Path] | None = None) -> Catalog:
@@ -243,7 +237,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text or "\\" in text:
         path = Path(name_or_path)
         if not path.is_file():
-            raise MyostreamError(f"Description catalog {path} does not exist; give a .toml file or a shipped name.")
+            raise MyostreamError(
+                f"Description catalog {str(path)!r} does not exist; give a .toml file or a shipped name."
+            )
         return path
     path = catalog_dir() / f"{text}.toml"
     if not path.is_file():
@@ -251,82 +247,82 @@ def _resolve(name_or_path: str | Path) -> Path:
     return path
 
 
-def _parse(raw: dict, path: Path) -> Catalog:
-    header = raw.get("catalog", {})
-    if not isinstance(header, dict):
-        raise MyostreamError(f"Description catalog {path}: [catalog] must be a table.")
-    entries = raw.get("class")
-    if not isinstance(entries, list) or not entries:
-        raise MyostreamError(f"Description catalog {path} has no [[class]] tables; add at least one class.")
-    name = str(header.get("name", path.stem))
-    glove = _glove_texts(header.get("glove"), path)
+class CatalogHeader(Table):
+    name: str | None = None
+    description: str = ""
+    #: glove-derived T1 texts (``myostream describe glove``), relative to the catalog
+    glove: str | None = None
 
+
+class CatalogFile(Table):
+    """A description catalog: a ``[catalog]`` table and ``[[class]]`` tables (checked one by one)."""
+
+    catalog: CatalogHeader = CatalogHeader()
+    classes: list[dict[str, Any]] = Field([], alias="class")
+
+
+class ClassTable(Table):
+    """One ``[[class]]`` table."""
+
+    id: Annotated[str, StringConstraints(pattern=_ID.pattern), Says("a class id of letters, digits, '_' and '.'")]
+    T0: Text
+    T1: Text | None = None  # None or "glove": the glove-derived text
+    T2: Text
+    T3: list[Text]
+    labels: dict[str, Annotated[list[int | str] | int | str, Says("a list of whole numbers or texts")]] = {}
+
+
+def _parse(raw: dict[str, Any], path: Path) -> Catalog:
+    where = f"Description catalog {str(path)!r}"
+    file = validate(CatalogFile, raw, where)
+    if not file.classes:
+        raise MyostreamError(f"{where} has no [[class]] tables; add at least one class.")
+    name = file.catalog.name or path.stem
+    glove = _glove_texts(file.catalog.glove, path)
     classes = []
-    for n, entry in enumerate(entries, 1):
-        where = f"Description catalog {path}: class #{n}"
-        if not isinstance(entry, dict):
-            raise MyostreamError(f"{where} is not a table; write it as [[class]].")
+    for n, entry in enumerate(file.classes, 1):
         class_id = entry.get("id")
-        if not isinstance(class_id, str) or not _ID.match(class_id):
-            raise MyostreamError(f"{where} needs an id of letters, digits, '_' and '.', got {class_id!r}.")
-        classes.append(_parse_class(entry, class_id, f"Description catalog {path}: class {class_id!r}", glove, name))
-    _check_unique(classes, where=f"Description catalog {path}")
-    _check_texts_distinct(classes, path)
-    return Catalog(name=name, classes=tuple(classes), description=str(header.get("description", "")), sources=(path,))
+        named = f"class {class_id!r}" if isinstance(class_id, str) and is_class_id(class_id) else f"class #{n}"
+        table = validate(ClassTable, entry, f"{where}: {named}", example="models/descriptions/armband.toml")
+        classes.append(_parse_class(table, f"{where}: {named}", glove, name))
+    _check_unique(classes, where=where)
+    _check_texts_distinct(classes, where)
+    return Catalog(name=name, classes=tuple(classes), description=file.catalog.description, sources=(path,))
 
 
-def _parse_class(entry: dict, class_id: str, where: str, glove: dict[str, str] | None, catalog: str) -> ActionClass:
-    unknown = sorted(set(entry) - _CLASS_KEYS)
-    if unknown:
-        raise MyostreamError(f"{where} has unknown key(s) {', '.join(unknown)}; allowed keys are {', '.join(sorted(_CLASS_KEYS))}.")
-    for view in ("T0", "T2"):
-        _text(entry, view, where)
-    t1, t1_source = entry.get("T1"), "written"
+def _parse_class(entry: ClassTable, where: str, glove: dict[str, str] | None, catalog: str) -> ActionClass:
+    t1, t1_source = entry.T1, "written"
     if t1 is None or t1 == GLOVE_T1:
-        if glove is None or class_id not in glove:
+        if glove is None or entry.id not in glove:
             raise MyostreamError(
                 f"{where} takes T1 from glove-derived text but the catalog has none for it; "
                 "write T1, or generate it with `myostream describe glove` and name the file in [catalog] glove."
             )
-        t1, t1_source = glove[class_id], "glove"
-    else:
-        _text(entry, "T1", where)
-    t3 = entry.get("T3")
-    if not isinstance(t3, list) or not all(isinstance(t, str) and t.strip() for t in t3):
-        raise MyostreamError(f"{where} is missing view T3 (a list of at least {MIN_PARAPHRASES} non-empty paraphrases).")
-    if len(t3) < MIN_PARAPHRASES:
-        raise MyostreamError(f"{where} has {len(t3)} paraphrase(s) in T3; write at least {MIN_PARAPHRASES}.")
-    if len({t.strip().lower() for t in t3}) != len(t3):
+        t1, t1_source = glove[entry.id].strip(), "glove"
+    if len(entry.T3) < MIN_PARAPHRASES:
+        raise MyostreamError(f"{where} has {len(entry.T3)} paraphrase(s) in T3; write at least {MIN_PARAPHRASES}.")
+    if len({t.lower() for t in entry.T3}) != len(entry.T3):
         raise MyostreamError(f"{where} repeats a paraphrase in T3; make every paraphrase different.")
     return ActionClass(
-        id=class_id,
-        t0=entry["T0"].strip(),
-        t1=t1.strip(),
-        t2=entry["T2"].strip(),
-        t3=tuple(t.strip() for t in t3),
-        labels=MappingProxyType(_labels(entry.get("labels", {}), where)),
+        id=entry.id,
+        t0=entry.T0,
+        t1=t1,
+        t2=entry.T2,
+        t3=tuple(entry.T3),
+        labels=MappingProxyType(_labels(entry.labels, where)),
         t1_source=t1_source,
         catalog=catalog,
     )
 
 
-def _text(entry: dict, view: str, where: str) -> str:
-    value = entry.get(view)
-    if not isinstance(value, str) or not value.strip():
-        raise MyostreamError(f"{where} is missing view {view} (a non-empty string).")
-    return value
-
-
-def _labels(raw: object, where: str) -> dict[str, tuple[int | str, ...]]:
-    if not isinstance(raw, dict):
-        raise MyostreamError(f"{where}: labels must be a table like {{ myo_armband = [5] }}.")
+def _labels(raw: dict[str, list[int | str] | int | str], where: str) -> dict[str, tuple[int | str, ...]]:
+    """Each dataset's labels, checked against the label space of the datasets the project knows."""
     labels = {}
     for dataset, values in raw.items():
-        if not isinstance(values, list):
-            values = [values]
+        values = values if isinstance(values, list) else [values]
         space = LABEL_SPACES.get(dataset)
         for value in values:
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or (space is not None and value not in space):
+            if space is not None and value not in space:
                 raise MyostreamError(f"{where} maps {dataset} label {value!r}, which that dataset does not have.")
         labels[dataset] = tuple(values)
     return labels
@@ -350,14 +346,14 @@ def _check_unique(classes: Sequence[ActionClass], where: str) -> None:
                     )
 
 
-def _check_texts_distinct(classes: Sequence[ActionClass], path: Path) -> None:
+def _check_texts_distinct(classes: Sequence[ActionClass], where: str) -> None:
     owner: dict[str, str] = {}
     for c in classes:
         for text in set(t.lower() for t in c.texts()):
             other = owner.setdefault(text, c.id)
             if other != c.id:
                 raise MyostreamError(
-                    f"Description catalog {path}: class {c.id!r} reuses the text {text!r} of class {other!r}; "
+                    f"{where}: class {c.id!r} reuses the text {text!r} of class {other!r}; "
                     "a description must point to one class."
                 )
 
@@ -367,12 +363,12 @@ def _glove_texts(value: object, path: Path) -> dict[str, str] | None:
         return None
     glove_path = path.parent / str(value)
     try:
-        data = json.loads(glove_path.read_text())
+        data = json.loads(glove_path.read_text(encoding="utf-8"))
         return {class_id: entry["text"] for class_id, entry in data["classes"].items() if entry.get("text")}
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise MyostreamError(
-            f"Description catalog {path}: glove-derived text file {glove_path} is unreadable ({exc}); "
+            f"Description catalog {str(path)!r}: glove-derived text file {glove_path} is unreadable ({exc}); "
             "regenerate it with `myostream describe glove`."
         ) from exc

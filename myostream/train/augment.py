@@ -14,7 +14,6 @@ same treatment. Settings live in the experiment's ``[augment]`` table.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from myostream.errors import MyostreamError
+from myostream.schema import table_for, validate
 from myostream.stream.orientation import ring_matrix
 from myostream.train.loop import LossFn
 
@@ -44,15 +44,10 @@ class Augmentation:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "[augment]") -> "Augmentation":
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad:
-            raise MyostreamError(f"{where} has unknown key(s) {', '.join(bad)}; use {', '.join(sorted(known))}.")
-        for key, value in d.items():
-            kind = bool if key == "mirror" else (int, float)
-            if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-                raise MyostreamError(f"{where} {key} must be {'true or false' if kind is bool else 'a number'}, got {value!r}.")
-        return cls(**d)
+        return cls(**validate(AugmentTable, d, where).given())
+
+
+AugmentTable = table_for(Augmentation)
 
 
 def ring_transform(x: Tensor, shift: Tensor, mirror: Tensor) -> Tensor:

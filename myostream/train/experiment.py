@@ -51,26 +51,23 @@ Everything is validated here, so a bad file is one clear sentence before any wor
 from __future__ import annotations
 
 import dataclasses
-import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from myostream.checks import check_fields
 from myostream.data.recording import NONFINITE
 from myostream.errors import MyostreamError
-from myostream.model.config import ModelConfig, config_dir, list_configs, load_config
+from myostream.model.config import ModelConfig, Stage2Table, Stage3Table, config_dir, list_configs, load_config
 from myostream.model.baselines import BACKBONES
 from myostream.preprocess import NORMALISATIONS, FilterSpec
-from myostream.train.augment import Augmentation
+from myostream.schema import Count, PositiveNumber, Says, Table, Whole, read_toml, table_for, validate
+from myostream.text.stage1 import Stage1Config
+from myostream.train.augment import Augmentation, AugmentTable
 from myostream.stream.devices import load_profile
 
 SOURCES = ("ninapro", "myo", "sessions", "xdf", "table", "simulated")
 #: the data came as Recording objects (myostream.train.recordings), not from a folder
 MEMORY = "memory"
-#: [data] keys of the simulated source only.
-_SIMULATED_KEYS = frozenset({"users", "sessions", "seconds", "seed", "schedule", "hold_s", "rest_s"})
 #: [data] source of each dataset format (myostream.data.readers) that training reads.
 _SOURCE_OF_FORMAT = {"ninapro": "ninapro", "myo-dat": "myo", "session": "sessions", "xdf": "xdf", "table": "table"}
 SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
@@ -258,180 +255,215 @@ def load_experiment(name_or_path: str | Path, data_folder: str | None = None) ->
             )
     if not path.is_file():
         raise MyostreamError(f"Config {text!r} does not exist; give an experiment or model config .toml file.")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MyostreamError(f"Config {str(path)!r} is not valid TOML: {exc}.") from None
-    return parse_experiment(raw, path, data_folder)
+    return parse_experiment(read_toml(path, "Config"), path, data_folder)
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+FilterSetting = Annotated[str | dict[str, Any], Says('a device profile name, "none" or a table of filter settings')]
+
+
+class DataTable(Table):
+    """``[data]`` (and ``[test_data]``) keys of every source; unset keys keep :class:`DataSpec`'s defaults."""
+
+    source: Literal[SOURCES] | None = None
+    window_ms: PositiveNumber | None = None
+    hop_ms: PositiveNumber | None = None
+    filter: FilterSetting | None = None
+    rest: bool | None = None
+    label: Literal["majority", "onset"] | None = None
+    classes: list[str | int] | None = None
+    folder: str | None = None
+    channels: Literal["error", "select", "pad"] | None = None
+    normalisation: Literal[NORMALISATIONS] | None = None
+    ring: bool | None = None
+    nonfinite: Literal[NONFINITE] | None = None
+
+
+class NinaproTable(DataTable):
+    database: str | None = None
+    exercise: int | list[int] | None = None
+    subjects: Annotated[list[int], Says("a list of whole numbers (NinaPro subject numbers)")] | None = None
+
+
+class MyoTable(DataTable):
+    subjects: list[str | int] | None = None
+    sessions: list[str | int] | None = None
+
+
+class SimulatedTable(DataTable):
+    users: Count | list[int] | None = None
+    sessions: Count | None = None
+    seconds: PositiveNumber | None = None
+    seed: Whole | None = None
+    schedule: Literal["cycle", "random"] | None = None
+    hold_s: PositiveNumber | None = None
+    rest_s: PositiveNumber | None = None
+
+
+#: the [data] table of each source (xdf and table recordings describe themselves in a dataset.toml)
+DATA_TABLES: dict[str, type[DataTable]] = {"ninapro": NinaproTable, "myo": MyoTable, "simulated": SimulatedTable}
+#: [data] keys of the simulated source only
+_SIMULATED_KEYS = SimulatedTable.model_fields.keys() - DataTable.model_fields.keys()
+
+
+class ProtocolTable(Table):
+    """``[protocol]``; unset keys keep :class:`ProtocolSpec`'s defaults (seed: the experiment's)."""
+
+    name: Literal[SPLIT_PROTOCOLS] = "random"
+    seed: Whole | None = None
+    test_fraction: float | None = None
+    folds: int | None = None
+    fold: int | None = None
+    test_subjects: list[str | int] | None = None
+    held_out_classes: list[str | int] | None = None
+    test_repetitions: list[int] | None = None
+    validation_fraction: float | None = None
+    validation: Literal["runs", "subjects"] | None = None
+    refit: bool | None = None
+
+
+class TextTable(table_for(Stage1Config, exclude=("seed",))):  # type: ignore[misc]
+    """``[text]``: the description catalogs, the text model and the stage-1 settings (:class:`Stage1Config`)."""
+
+    catalogs: list[str] | None = None
+    model: str | None = None
+
+
+class VariantTable(Table):
+    name: Literal[tuple(VARIANTS)] = "myosem"
+
+
+class ResultsTable(Table):
+    """``[results]``: the comparison `myostream results` runs."""
+
+    protocols: list[Literal[SPLIT_PROTOCOLS]] | None = None
+    variants: list[Literal[tuple(VARIANTS)]] | None = None
+
+
+#: ``[model_overrides]``: changes to the model config's keys
+ModelOverrides = table_for(ModelConfig, exclude=("name", "stage2", "stage3", "extra"), optional=True)
+
+
+class ExperimentFile(Table):
+    """An experiment file (see the module docstring); a model config file is one too."""
+
+    name: str | None = None
+    description: str = ""
+    model: Annotated[str | dict[str, Any], Says("the name or .toml path of the model config it extends")] | None = None
+    seed: Whole = 0
+    model_overrides: ModelOverrides = ModelOverrides()
+    stage2: Stage2Table = Stage2Table()
+    stage3: Stage3Table = Stage3Table()
+    data: dict[str, Any] = {}
+    test_data: dict[str, Any] | None = None
+    protocol: ProtocolTable = ProtocolTable()
+    text: TextTable = TextTable()
+    variant: VariantTable = VariantTable()
+    results: ResultsTable = ResultsTable()
+    augment: AugmentTable = AugmentTable()
 
 
 def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = None) -> Experiment:
     where = f"Config {str(path)!r}"
-    known = {"name", "description", "model", "model_overrides", "seed", "data", "test_data", "protocol", "text",
-             "variant", "results", "stage2", "stage3", "augment"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise MyostreamError(f"{where} has unknown key(s) {', '.join(unknown)}; use only {', '.join(sorted(known))}.")
-    model = _model_config(raw, path, where)
-    seed = _int(raw.get("seed", 0), f"{where}: seed")
-    data_table = _table(raw, "data", where)
-    data = _data(data_table, model, where, data_folder)
+    file = validate(ExperimentFile, raw, where)
+    model = _model_config(file, path)
+    data = _data(file.data, model, where, data_folder)
     test_data = None
-    if "test_data" in raw:
-        test_table = _table(raw, "test_data", where)
-        inherited = {k: data_table[k] for k in _INHERITED if k in data_table and k not in test_table}
-        test_data = _data({**inherited, **test_table}, model, where, None, section="test_data")
-    protocol = _protocol(_table(raw, "protocol", where), where, seed, test_data)
-    text = _text(_table(raw, "text", where), data, where)
-    var = _variant(_table(raw, "variant", where), where)
-    results = _table(raw, "results", where)
-    for key in results:
-        if key not in ("protocols", "variants"):
-            raise MyostreamError(f"{where} [results] has unknown key {key!r}; use protocols and variants.")
+    if file.test_data is not None:
+        inherited = {k: file.data[k] for k in _INHERITED if k in file.data and k not in file.test_data}
+        test_data = _data({**inherited, **file.test_data}, model, where, None, section="test_data")
+    protocol = _protocol(file.protocol, where, file.seed, test_data)
+    results = file.results.given()
     for p in results.get("protocols", []):
-        _check_protocol(replace(protocol, name=_choice(p, SPLIT_PROTOCOLS, f"{where} [results] protocol")), where, test_data)
-    for v in results.get("variants", []):
-        variant(v)
+        _check_protocol(replace(protocol, name=p), f"{where} [results]", test_data)
     return Experiment(
-        name=str(raw.get("name", path.stem)),
-        description=str(raw.get("description", "")),
+        name=file.name or path.stem,
+        description=file.description,
         model=model,
         data=data,
         protocol=protocol,
-        text=text,
-        variant=var,
-        seed=seed,
+        text=_text(file.text, data),
+        variant=variant(file.variant.name),
+        seed=file.seed,
         results=results,
         path=str(path),
         test_data=test_data,
-        augment=Augmentation.from_dict(_table(raw, "augment", where), where=f"{where} [augment]"),
+        augment=Augmentation(**file.augment.given()),
     )
 
 
 # ----------------------------------------------------------------------------- sections
 
 
-def _model_config(raw: dict[str, Any], path: Path, where: str) -> ModelConfig:
-    if isinstance(raw.get("model"), dict):  # a model config file itself
+def _model_config(file: ExperimentFile, path: Path) -> ModelConfig:
+    if isinstance(file.model, dict):  # a model config file itself
         return load_config(path)
-    base = raw.get("model", raw.get("name", path.stem))
-    if not isinstance(base, str):
-        raise MyostreamError(f"{where}: model must name a model config (e.g. \"myosem-simulated\").")
+    base = file.model or file.name or path.stem
     base_path = Path(base) if base.endswith(".toml") else None
     if base_path is not None and not base_path.is_absolute():
         base_path = path.parent / base_path
     model = load_config(base_path or base)
-    changes: dict[str, Any] = {}
-    for stage, cls in (("stage2", type(model.stage2)), ("stage3", type(model.stage3))):
-        table = _table(raw, stage, where)
-        if table:
-            fields = {f.name for f in dataclasses.fields(cls)}
-            bad = sorted(set(table) - fields)
-            if bad:
-                raise MyostreamError(f"{where} [{stage}] has unknown key(s) {', '.join(bad)}; use {', '.join(sorted(fields))}.")
-            check_fields(cls, table, f"{where} [{stage}]")
+    changes = file.model_overrides.given()
+    for stage in ("stage2", "stage3"):
+        if table := getattr(file, stage).given():
             changes[stage] = replace(getattr(model, stage), **table)
-    overrides = _table(raw, "model_overrides", where)
-    fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "stage2", "stage3", "extra"}
-    bad = sorted(set(overrides) - fields)
-    if bad:
-        raise MyostreamError(f"{where} [model_overrides] has unknown key(s) {', '.join(bad)}; use {', '.join(sorted(fields))}.")
-    check_fields(ModelConfig, overrides, f"{where} [model_overrides]")
-    changes.update(overrides)
-    if not changes:
-        return model
-    try:
-        return replace(model, **changes)
-    except TypeError as exc:
-        raise MyostreamError(f"{where}: the model overrides do not fit ({exc}).") from None
+    return replace(model, **changes) if changes else model
 
 
 def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: str | None, section: str = "data") -> DataSpec:
-    w = f"{where} [{section}]"
     t = dict(t)
+    source = t.get("source")
     if folder_override == MEMORY:  # recordings given in memory: the [data] table's way of preparing them applies
         common = {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring"}
-        t = {"source": MEMORY, **{k: v for k, v in t.items() if k in common}}
+        t, source = {k: v for k, v in t.items() if k in common}, MEMORY
     elif folder_override is not None:
         t["folder"] = folder_override
-        if "source" not in t or t["source"] == "simulated":
+        if source is None or source == "simulated":
             # the simulator's own settings (users, seconds, ...) do not apply to recorded files
             t = {k: v for k, v in t.items() if k not in _SIMULATED_KEYS}
-            t["source"] = _detect_source(Path(folder_override))
-    if "source" not in t:
+            t["source"] = source = _detect_source(Path(folder_override))
+    elif source is None:
         raise MyostreamError(
             f"{where} names no data; add a [{section}] table with source = {' | '.join(SOURCES)}, or pass --data DIR."
         )
-    source = _choice(t.pop("source"), (*SOURCES, MEMORY) if folder_override == MEMORY else SOURCES, f"{w} source")
-    allowed = {
-        MEMORY: set(),
-        "common": {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "folder", "channels", "normalisation",
-                   "ring", "nonfinite"},
-        "ninapro": {"database", "exercise", "subjects"},
-        "myo": {"subjects", "sessions"},
-        "sessions": set(),
-        "xdf": set(),  # stream choice and marker tables: the folder's dataset.toml
-        "table": set(),  # rate, columns, labels: the folder's dataset.toml
-        "simulated": set(_SIMULATED_KEYS),
-    }
-    bad = sorted(set(t) - allowed["common"] - allowed[source])
-    if bad:
-        raise MyostreamError(f"{w} has unknown key(s) {', '.join(bad)} for source {source!r}; use {', '.join(sorted(allowed['common'] | allowed[source]))}.")
-    window_ms = _float(t.get("window_ms", model.window_ms), f"{w} window_ms")
+    if source not in (*SOURCES, MEMORY):  # an unknown source first: it decides which keys the table takes
+        validate(DataTable, {"source": source}, where, at=(section,))
+    given = validate(DATA_TABLES.get(source, DataTable), t, where, at=(section,)).given()
+    w = f"{where} [{section}]"
+    window_ms = float(given.get("window_ms", model.window_ms))
     if abs(window_ms - model.window_ms) > 1e-6:
         raise MyostreamError(f"{w}: window_ms = {window_ms:g} but model {model.name!r} takes {model.window_ms:g} ms windows; leave window_ms out or change the model's.")
-    hop_ms = _float(t.get("hop_ms", window_ms / 4), f"{w} hop_ms")
-    filter_name, spec = _filter(t.get("filter", "none"), w)
-    folder = t.get("folder")
-    if source not in ("simulated", MEMORY) and not folder:
+    filter_name, spec = _filter(given.get("filter", "none"), where, section)
+    if source not in ("simulated", MEMORY) and not given.get("folder"):
         raise MyostreamError(f"{w} needs folder = \"...\" for source {source!r} (or pass --data DIR).")
-    label = _choice(t.get("label", "majority"), ("majority", "onset"), f"{w} label")
-    classes = t.get("classes")
     common = dict(
         source=source,
         window_ms=window_ms,
-        hop_ms=hop_ms,
+        hop_ms=float(given.get("hop_ms", window_ms / 4)),
         filter=spec,
         filter_name=filter_name,
-        folder=None if folder is None else str(folder),
-        rest=_bool(t.get("rest", True), f"{w} rest"),
-        label=label,
-        classes=None if classes is None else tuple(_strs(classes, f"{w} classes")),
-        channels=_choice(t.get("channels", "error"), ("error", "select", "pad"), f"{w} channels"),
-        normalisation=_choice(t.get("normalisation", "none"), NORMALISATIONS, f"{w} normalisation"),
-        ring=_bool(t.get("ring", _profile_ring(filter_name)), f"{w} ring"),
-        nonfinite=_choice(t.get("nonfinite", "error"), NONFINITE, f"{w} nonfinite"),
+        ring=given.get("ring", _profile_ring(filter_name)),
+        **{k: given[k] for k in ("folder", "rest", "label", "channels", "normalisation", "nonfinite") if k in given},
     )
+    if "classes" in given:
+        common["classes"] = tuple(str(c) for c in given["classes"])
     if source == "ninapro":
-        exercise = t.get("exercise")
-        exercises = None
-        if exercise is not None:
-            exercises = _ints(exercise if isinstance(exercise, list) else [exercise], f"{w} exercise")
-        subjects = t.get("subjects")
-        database = t.get("database")
-        if database is not None and not isinstance(database, str):
-            raise MyostreamError(f"{w} database must be a name such as \"db1\", got {database!r}.")
-        numbers = None if subjects is None else _ints(subjects, f"{w} subjects (NinaPro subject numbers)")
-        return DataSpec(**common, database=database, exercises=exercises, subjects=numbers)
+        exercise, subjects = given.get("exercise"), given.get("subjects")
+        exercises = None if exercise is None else tuple(exercise if isinstance(exercise, list) else [exercise])
+        return DataSpec(**common, database=given.get("database"), exercises=exercises,
+                        subjects=None if subjects is None else tuple(subjects))
     if source == "myo":
-        subjects, sessions = t.get("subjects"), t.get("sessions")
-        return DataSpec(**common, subjects=None if subjects is None else tuple(_strs(subjects, f"{w} subjects")),
-                        sessions_filter=None if sessions is None else tuple(_strs(sessions, f"{w} sessions")))
+        subjects, sessions = given.get("subjects"), given.get("sessions")
+        return DataSpec(**common, subjects=None if subjects is None else tuple(str(s) for s in subjects),
+                        sessions_filter=None if sessions is None else tuple(str(s) for s in sessions))
     if source == "simulated":
-        users = t.get("users", 4)
-        users = _ints(users, f"{w} users") if isinstance(users, list) else tuple(range(_int(users, f"{w} users", 1)))
+        users = given.pop("users", 4)
+        users = tuple(users) if isinstance(users, list) else tuple(range(users))
         if not users:
             raise MyostreamError(f"{w}: users must name at least one simulated user.")
-        return DataSpec(
-            **common,
-            users=users,
-            sessions=_int(t.get("sessions", 1), f"{w} sessions", 1),
-            seconds=_float(t.get("seconds", 60.0), f"{w} seconds"),
-            seed=_int(t.get("seed", 0), f"{w} seed"),
-            schedule=_choice(t.get("schedule", "random"), ("cycle", "random"), f"{w} schedule"),
-            hold_s=_float(t.get("hold_s", 3.0), f"{w} hold_s"),
-            rest_s=_float(t.get("rest_s", 2.0), f"{w} rest_s"),
-        )
+        return DataSpec(**common, users=users, **{k: given[k] for k in _SIMULATED_KEYS if k in given})
     return DataSpec(**common)
 
 
@@ -456,33 +488,23 @@ def _profile_ring(filter_name: str) -> bool:
     return load_profile(filter_name).ring
 
 
-def _filter(value: Any, where: str) -> tuple[str, FilterSpec | None]:
-    if value in (None, "none", False):
+def _filter(value: str | dict[str, Any], where: str, section: str) -> tuple[str, FilterSpec | None]:
+    if value == "none":
         return "none", None
     if isinstance(value, str):
-        spec = load_profile(value).filter
-        return value, spec
-    if isinstance(value, dict):
-        return "custom", FilterSpec.from_dict(value, where=f"{where} filter")
-    raise MyostreamError(f"{where}: filter must be a device profile name, \"none\" or a table of filter settings.")
+        return value, load_profile(value).filter
+    return "custom", FilterSpec.from_dict(value, where, at=(section, "filter"))
 
 
-def _protocol(t: dict[str, Any], where: str, seed: int, test_data: DataSpec | None) -> ProtocolSpec:
-    w = f"{where} [protocol]"
-    fields = {f.name for f in dataclasses.fields(ProtocolSpec)}
-    bad = sorted(set(t) - fields)
-    if bad:
-        raise MyostreamError(f"{w} has unknown key(s) {', '.join(bad)}; use {', '.join(sorted(fields))}.")
-    t = dict(t)
-    name = _choice(t.pop("name", "random"), SPLIT_PROTOCOLS, f"{w} name")
-    for key in ("test_subjects", "held_out_classes"):
-        if t.get(key) is not None:
-            t[key] = tuple(_strs(t[key], f"{w} {key}"))
-    if t.get("test_repetitions") is not None:
-        t["test_repetitions"] = _ints(t["test_repetitions"], f"{w} test_repetitions")
-    check_fields(ProtocolSpec, t, w)
-    p = ProtocolSpec(name=name, **{"seed": seed, **t})
-    _check_protocol(p, w, test_data)
+def _protocol(t: ProtocolTable, where: str, seed: int, test_data: DataSpec | None) -> ProtocolSpec:
+    settings = {"seed": seed, **t.given(), "name": t.name}
+    for key in ("test_subjects", "held_out_classes"):  # names (NinaPro subjects may be given as numbers)
+        if key in settings:
+            settings[key] = tuple(str(name) for name in settings[key])
+    if "test_repetitions" in settings:
+        settings["test_repetitions"] = tuple(settings["test_repetitions"])
+    p = ProtocolSpec(**settings)
+    _check_protocol(p, f"{where} [protocol]", test_data)
     return p
 
 
@@ -501,40 +523,16 @@ def _check_protocol(p: ProtocolSpec, where: str, test_data: DataSpec | None) -> 
         raise MyostreamError(f"{where}: fold {p.fold} does not exist; there are {p.folds} fold(s) (0..{p.folds - 1}).")
 
 
-def _text(t: dict[str, Any], data: DataSpec, where: str) -> TextSpec:
-    w = f"{where} [text]"
-    t = dict(t)
-    catalogs = t.pop("catalogs", None)
+def _text(t: TextTable, data: DataSpec) -> TextSpec:
+    stage1 = {k: v for k, v in t.given().items() if k not in ("catalogs", "model")}
+    Stage1Config(**stage1)  # checks the values with its own messages
+    catalogs = t.catalogs
     if catalogs is None:
         catalogs = ["armband"] if data.source in ("simulated", "myo", "sessions") else ["armband", "ninapro"]
-    model = t.pop("model", None)
-    from myostream.text.stage1 import Stage1Config
-
-    fields = {f.name for f in dataclasses.fields(Stage1Config)} - {"seed"}
-    bad = sorted(set(t) - fields)
-    if bad:
-        raise MyostreamError(f"{w} has unknown key(s) {', '.join(bad)}; use catalogs, model or stage-1 settings {', '.join(sorted(fields))}.")
-    check_fields(Stage1Config, t, w)
-    Stage1Config(**t)  # validates the values with its own messages
-    return TextSpec(catalogs=tuple(_strs(catalogs, f"{w} catalogs")), model=model, stage1=t)
-
-
-def _variant(t: dict[str, Any], where: str) -> Variant:
-    name = t.get("name", "myosem")
-    bad = sorted(set(t) - {"name"})
-    if bad:
-        raise MyostreamError(f"{where} [variant] has unknown key(s) {', '.join(bad)}; use name = one of {', '.join(VARIANTS)}.")
-    return variant(str(name))
+    return TextSpec(catalogs=tuple(catalogs), model=t.model, stage1=stage1)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        raise MyostreamError(f"{where}: {key} must be a table ([{key}]).")
-    return value
 
 
 def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
@@ -544,34 +542,3 @@ def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
         said = f"{where}: unknown {key}" if where else f"Unknown {key}"
         raise MyostreamError(f"{said} {value!r}; use one of {', '.join(choices)}.")
     return str(value)
-
-
-def _int(value: Any, what: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise MyostreamError(f"{what} must be a whole number >= {minimum}, got {value!r}.")
-    return value
-
-
-def _float(value: Any, what: str) -> float:
-    """A positive finite number (TOML may write it as an integer)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise MyostreamError(f"{what} must be a positive number, got {value!r}.")
-    return float(value)
-
-
-def _ints(value: Any, what: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise MyostreamError(f"{what} must be a list of whole numbers, got {value!r}.")
-    return tuple(value)
-
-
-def _bool(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise MyostreamError(f"{what} must be true or false, got {value!r}.")
-    return value
-
-
-def _strs(value: Any, what: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise MyostreamError(f"{what} must be a list of names, got {value!r}.")
-    return [str(v) for v in value]

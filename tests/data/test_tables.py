@@ -177,7 +177,7 @@ def test_sidecar_problems_are_one_sentence(tmp_path: Path) -> None:
     cases = {
         "rate = 0\n": "rate must be a positive number of Hz",
         "[columns]\nheader = true\n": "gives no rate; add rate",
-        "rate = 500\nfrequency = 3\n": r"unknown key\(s\) frequency in the top level",
+        "rate = 500\nfrequency = 3\n": r"dataset\.toml' has unknown key 'frequency'; allowed keys are bad_lines, columns",
         'rate = 500\n[columns]\nheader = true\nlabel = "class"\n': r"names column 'class', which the header \(time_ms",
         half_table: r"holds label\(s\) 'grip' that \[labels\] in .* does not map; add them there",
         'rate = 500\n[labels]\nrelax = "a fist"\n': r"\[labels\] must map values to class ids .*relax = 'a fist'",

@@ -38,7 +38,7 @@ def test_unknown_and_malformed_profiles_name_the_problem(tmp_path):
     with pytest.raises(MyostreamError, match="declares 2 channels but names 1"):
         load_profile(bad)
     bad.write_text('transport = "usb"\nrate = 200\nchannels = 2\nunit = "uV"\n')
-    with pytest.raises(MyostreamError, match="transport 'usb'"):
+    with pytest.raises(MyostreamError, match="transport must be one of simulated, lsl, brainflow, replay, got 'usb'"):
         load_profile(bad)
     bad.write_text("rate = [")
     with pytest.raises(MyostreamError, match="not valid TOML"):

@@ -99,7 +99,7 @@ def test_bad_configs_fail_with_one_sentence(root, tmp_path, capsys):
 
     typo = tmp_path / "typo.toml"
     typo.write_text(good.read_text().replace("[protocol]", "[protocl]"))
-    assert "unknown key(s) protocl" in _fails(["train", str(typo)], capsys)
+    assert "has unknown key 'protocl'; allowed keys are augment, data," in _fails(["train", str(typo)], capsys)
 
     no_folder = tmp_path / "db1.toml"
     no_folder.write_text('model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "/nowhere/db1"\n')
@@ -138,10 +138,10 @@ SIMULATED = 'name = "{name}"\nmodel = "myosem-simulated"\n{extra}\n[data]\nsourc
 @pytest.mark.parametrize(("data", "extra", "says"), [
     ('hold_s = "long"', "", "[data] hold_s must be a positive number, got 'long'"),
     ("sessions = 1.5", "", "[data] sessions must be a whole number >= 1, got 1.5"),
-    ('nonfinite = "maybe"', "", "[data]: unknown nonfinite 'maybe'; use one of error, drop, interpolate"),
-    ("", '[stage3]\nlr = "fast"', "[stage3]: lr must be a number, got 'fast'"),
-    ("", '[protocol]\nseed = "zero"', "[protocol]: seed must be a whole number, got 'zero'"),
-    ("", '[text]\nsteps = 1.5', "[text]: steps must be a whole number, got 1.5"),
+    ('nonfinite = "maybe"', "", "[data] nonfinite must be one of error, drop, interpolate, got 'maybe'"),
+    ("", '[stage3]\nlr = "fast"', "[stage3] lr must be a number, got 'fast'"),
+    ("", '[protocol]\nseed = "zero"', "[protocol] seed must be a whole number >= 0, got 'zero'"),
+    ("", '[text]\nsteps = 1.5', "[text] steps must be a whole number, got 1.5"),
 ])
 def test_wrong_value_types_in_an_experiment_are_one_sentence(tmp_path, capsys, data, extra, says):
     """`seconds = "twenty"` or `subjects = ["S1"]` used to end in a ValueError traceback."""
@@ -155,7 +155,7 @@ def test_wrong_value_types_in_an_experiment_are_one_sentence(tmp_path, capsys, d
 def test_ninapro_subjects_by_name_is_one_sentence(tmp_path, capsys):
     path = tmp_path / "names.toml"
     path.write_text(f'model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "{tmp_path}"\nsubjects = ["S1"]\n')
-    assert "subjects (NinaPro subject numbers) must be a list of whole numbers, got ['S1']" in _fails(["train", str(path)], capsys)
+    assert "[data] subjects must be a list of whole numbers (NinaPro subject numbers), got ['S1']" in _fails(["train", str(path)], capsys)
 
 
 def test_unwritable_outputs_and_data_found_bad_later_leave_no_folder(tmp_path, read_only_dir, capsys):
