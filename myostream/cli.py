@@ -352,14 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("report", _cmd_report,
             "Regenerate a report: reliability (every bad input and its message), transfer (zero- and few-shot "
-            "transfer to new people, MyoSem against the per-person LDA).")
-    p.add_argument("what", choices=["reliability", "transfer"], help="which report")
+            "transfer to new people, MyoSem against the per-person LDA), rejection (\"no confident match\": "
+            "accuracy of the accepted hops on held gestures, transitions and unseen gestures).")
+    p.add_argument("what", choices=["reliability", "transfer", "rejection"], help="which report")
     p.add_argument("--out", default=None,
-                   help="reliability: Markdown file (default docs/reliability.md); transfer: folder (default docs/results/transfer)")
-    p.add_argument("--data", default=None, help="transfer: the shared data folder (default ../shared/data)")
-    p.add_argument("--work", default=None, help="transfer: folder for the trained bases (default runs/transfer; reused)")
+                   help="reliability: Markdown file (default docs/reliability.md); transfer, rejection: folder "
+                   "(default docs/results/transfer, docs/results/rejection)")
+    p.add_argument("--data", default=None, help="transfer, rejection: the shared data folder (default ../shared/data)")
+    p.add_argument("--work", default=None, help="transfer, rejection: folder for the trained models "
+                   "(default runs/transfer, runs/rejection; reused)")
     p.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
-                   help="transfer: only this dataset (repeatable; default both)")
+                   help="transfer, rejection: only this dataset (repeatable; default both)")
     p.add_argument("--no-validation", action="store_true",
                    help="transfer: skip choosing the settings on validation people (use the defaults)")
     p.add_argument("--only", action="append", default=None, metavar="CASE",

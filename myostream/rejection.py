@@ -34,6 +34,8 @@ from myostream.errors import MyostreamError
 MEASURES = ("margin", "softmax", "top1")
 #: the false-accept rate ``myostream train`` and ``myostream adapt`` fit for (see docs/results/rejection)
 DEFAULT_FAR = 0.1
+#: false-accept rates a fitted rule records its operating point at (its ``curve``)
+CURVE_FARS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 
 def confidence(scores: np.ndarray, measure: str, temperature: float = 0.07) -> np.ndarray:
@@ -94,7 +96,9 @@ class Rejection:
     ``temperature`` the softmax temperature (the model's stage 3). The rest records what the
     rule was fitted on: ``fitted_on`` in words, the numbers of correct and wrong windows, the
     fractions of each it accepts there, and ``comparison``: per measure tried, its AUROC
-    (correct vs wrong) and the fraction of correct windows it accepts at ``target_far``.
+    (correct vs wrong) and the fraction of correct windows it accepts at ``target_far``;
+    ``curve``: the kept measure's threshold and accepted fractions at other false-accept
+    rates (:data:`CURVE_FARS`), so the choice of target can be read off the fitting windows.
     """
 
     measure: str
@@ -107,6 +111,7 @@ class Rejection:
     accepted_correct: float = 1.0
     accepted_wrong: float = 1.0
     comparison: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    curve: tuple[Mapping[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
@@ -185,7 +190,14 @@ class Rejection:
             if best is None or rule.accepted_correct > best.accepted_correct:
                 best = rule
         assert best is not None
-        return dataclasses.replace(best, comparison=comparison)
+        conf = confidence(s, best.measure, temperature)
+        curve = []
+        for far in sorted({*CURVE_FARS, target_far}):
+            t = far_threshold(conf[~ok], far)
+            curve.append({"far": far, "threshold": t,
+                          "accepted_correct": _round(_fraction(conf[ok] > t)),
+                          "accepted_wrong": _round(_fraction(conf[~ok] > t))})
+        return dataclasses.replace(best, comparison=comparison, curve=tuple(curve))
 
     def refit(self, scores: np.ndarray, correct: np.ndarray, fitted_on: str = "") -> "Rejection":
         """This rule's measure, FAR and temperature with a threshold from other windows (a person's own)."""
@@ -198,6 +210,8 @@ class Rejection:
         d = dataclasses.asdict(self)
         d["threshold"] = None if math.isinf(self.threshold) else self.threshold  # JSON has no infinity
         d["comparison"] = {k: dict(v) for k, v in self.comparison.items()}
+        d["curve"] = [{k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in point.items()}
+                      for point in self.curve]
         return d
 
     @classmethod
@@ -220,6 +234,8 @@ class Rejection:
                     values[key] = int(values[key])
             values["comparison"] = {str(k): {str(a): float(b) for a, b in v.items()}
                                     for k, v in dict(values.get("comparison") or {}).items()}
+            values["curve"] = tuple({str(k): -math.inf if v is None else float(v) for k, v in point.items()}
+                                    for point in values.get("curve") or ())
             return cls(**values)
         except MyostreamError as exc:
             raise MyostreamError(f"{where}: {exc}") from None

@@ -10,7 +10,14 @@ import argparse
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """``myostream report reliability [--out FILE] [--only CASE]`` or ``myostream report transfer [--data DIR]``."""
+    """``myostream report reliability [--out FILE] [--only CASE]``, ``myostream report transfer [--data DIR]`` or
+    ``myostream report rejection [--data DIR]``."""
+    if args.what == "rejection":
+        from myostream_reports.rejection import report_rejection
+
+        report_rejection(args.data or "../shared/data", args.out or "docs/results/rejection",
+                         args.work or "runs/rejection", datasets=tuple(args.dataset or ("db1", "myo")))
+        return 0
     if args.what == "transfer":
         from myostream_reports.transfer import report_transfer
 

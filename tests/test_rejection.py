@@ -35,6 +35,11 @@ def test_fit_meets_its_false_accept_rate_on_new_windows(target):
     assert accepted[ok].mean() > 0.2
     assert ok[accepted].mean() > ok.mean() + 0.05
     assert rule.n_wrong == int((~top1_correct(scores, truth)).sum()) > 0
+    # the curve records the kept measure at other rates too, the target's point being the rule itself
+    (point,) = [p for p in rule.curve if p["far"] == target]
+    assert point["threshold"] == rule.threshold and point["accepted_correct"] == round(rule.accepted_correct, 4)
+    kept = [p["accepted_correct"] for p in rule.curve]
+    assert kept == sorted(kept) and len(kept) >= 6  # a higher false-accept rate keeps more correct windows
 
 
 def test_fit_keeps_the_measure_that_separates_best():
