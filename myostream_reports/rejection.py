@@ -217,6 +217,9 @@ def train(exp: Any, out: Path, say: Say) -> tuple[Any, float]:
 
     model = train_base(exp, out, say)
     record = json.loads((out / "results.json").read_text())
+    if record["run"]["protocol"] != json.loads(json.dumps(dataclasses.asdict(exp.protocol))):
+        raise MyostreamError(f"{str(out)!r} holds a model trained under another protocol; remove it or pass "
+                             "another --work folder.")
     return model, float(record["wall_s"]["total"])
 
 
@@ -357,37 +360,47 @@ def run_myo(folder: Path, work: Path, say: Say) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- output
 
 
+#: one colour per condition in every figure (MyoSem solid, LDA dashed and hatched)
+CONDITION_COLORS = {"held": "tab:blue", "transition": "tab:orange", "rest": "tab:gray",
+                    "unseen_described": "tab:purple", "unseen_absent": "tab:red"}
+
+
 def curves_png(res: dict[str, Any], title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), dpi=110, gridspec_kw={"width_ratios": [1.3, 1]})
-    bars: list[tuple[str, float, str]] = []
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.8), dpi=110, gridspec_kw={"width_ratios": [1.2, 1]})
+    bars: list[tuple[str, float, str, bool]] = []
     for key, block in res.items():
         lda = key.endswith("_lda")
         for name, c in block["conditions"].items():
             label = f"{'LDA' if lda else 'MyoSem'}: {c['title']}"
-            color = None
+            color = CONDITION_COLORS.get(name, "black")
             if c["top1"] > 0:  # a condition where some hop can be right draws a curve
-                line = left.plot(c["curve"]["accepted"], c["curve"]["accuracy"], "--" if lda else "-", label=label)
-                color = line[0].get_color()
+                left.plot(c["curve"]["accepted"], c["curve"]["accuracy"], "--" if lda else "-", color=color,
+                          label=label)
                 left.plot([c["accepted"]], [c["accuracy_accepted"]], "o", color=color)
-            bars.append((label, c["accepted"], color or ("0.5" if lda else "0.25")))
+            bars.append((label, c["accepted"], color, lda))
     left.set_xlabel("fraction of hops accepted (the threshold swept)")
     left.set_ylabel("accuracy of the accepted hops")
     left.set_xlim(0, 1.01)
+    left.set_ylim(0, 1.02)
     left.grid(alpha=0.3)
     left.legend(fontsize=7, loc="lower left")
-    left.set_title("accuracy vs acceptance (dots: the default rule)", fontsize=10)
+    left.set_title("accuracy vs acceptance on test windows (dots: the rule fitted on validation)", fontsize=9)
     y = np.arange(len(bars))
-    right.barh(y, [b[1] for b in bars], color=[b[2] for b in bars])
+    right.barh(y, [b[1] for b in bars], color=[b[2] for b in bars], hatch=None)
+    for yi, b in zip(y, bars):
+        if b[3]:
+            right.barh([yi], [b[1]], color="none", edgecolor="white", hatch="//", linewidth=0)
     right.set_yticks(y, [b[0] for b in bars], fontsize=7)
     right.invert_yaxis()
     right.set_xlim(0, 1)
-    right.set_xlabel(f"hops accepted by the default rule (target false-accept rate {DEFAULT_FAR:.0%})")
+    right.set_xlabel(f"hops accepted by the rule (target false-accept rate {DEFAULT_FAR:.0%})")
     right.grid(alpha=0.3, axis="x")
+    right.set_title("hops accepted (grey, red: no candidate is right)", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
@@ -460,8 +473,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
         notes += [f"{b['title']}: test people {', '.join(b['test_subjects'])}" for b in res.values()
                   if "test_subjects" in b]
         walls = [f"{b['title']} {b['train_wall_s'] / 60:.1f} min" for b in res.values() if "train_wall_s" in b]
-        lines += ["", *(f"- {n}" for n in notes), f"- training wall time (`myostream train`, CPU): {', '.join(walls)}",
-                  ""]
+        evals = [f"{b['title']} {b['eval_wall_s']:.0f} s" for b in res.values() if "eval_wall_s" in b]
+        evals += [f"{b['title']} {b['wall_s']:.0f} s" for b in res.values() if "wall_s" in b]
+        lines += ["", *(f"- {n}" for n in notes),
+                  f"- training wall time (`myostream train` on this machine's CPU, when the model was trained; the "
+                  f"report reuses models in its work folder): {', '.join(walls)}",
+                  f"- measuring (and fitting the LDAs): {', '.join(evals)}", ""]
     lines += results["notes"]
     return "\n".join(lines) + "\n"
 
@@ -537,8 +554,7 @@ def report_rejection(
     results["notes"] = [
         "## Notes", "",
         "- Windows are scored one by one. The live window applies the rule to the scores it shows, which the app "
-        "smooths over hops (`--smoothing`); smoothing lowers the margin of a window that changes gesture, so it "
-        "rejects transitions at least as often.",
+        "smooths over hops (`--smoothing`); the effect of smoothing on the rule is not measured here.",
         "- The Myo files hold one gesture each: its transition rows splice consecutive files of a test session as "
         "`myostream replay` plays them, not transitions a person made. NinaPro DB1's are recorded.",
         "- The Myo cross-user people have no training windows of their own, so no per-person LDA is scored on them.",
