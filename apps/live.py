@@ -328,6 +328,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.rankings.set_catalog(
                 {c: (e.label, e.canonical) for c, e in self.model.catalog.items()},
                 temperature=self.model.config.stage3.temperature,
+                rejection=getattr(self.model, "rejection", None),
             )
             self._text_jobs.submit(self._preload_text_encoder, self.model_path, self.model)
         return self.model

@@ -1,7 +1,9 @@
 """The panels of the live retrieval window: ranked descriptions, RMS/attention strip, text→EMG trace.
 
 Each panel is fed from the GUI thread with :class:`~myostream.stream.pipeline.Ranking` s
-the pipeline's worker thread produced; none of them touches the model.
+the pipeline's worker thread produced; none of them touches the model. A ranking the
+model's rejection rule did not accept shows "no confident match" where the first
+description would be, and its candidates greyed below it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,25 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from myostream.apps.widgets import ACCENT, BORDER, GOOD, PANEL_RAISED, TEXT, TEXT_DIM, Bar, ElidedLabel, style_plot
+from myostream.apps.widgets import (
+    ACCENT,
+    BORDER,
+    GOOD,
+    PANEL_RAISED,
+    TEXT,
+    TEXT_DIM,
+    WARN,
+    Bar,
+    ElidedLabel,
+    style_plot,
+)
+from myostream.rejection import Rejection
 from myostream.stream.pipeline import Ranking
+
+#: what the first row says when the model is not confident about the window
+NO_MATCH = "no confident match"
+#: each confidence measure in words, for the "no confident match" explanation
+MEASURE_WORDS = {"margin": "lead over the second", "softmax": "probability", "top1": "cosine score"}
 
 #: Colours of the semantic queries' attention lines and of the free-text query traces.
 QUERY_COLORS = ("#ffffff", "#7fe0ff", "#ffd166", "#ff8fab", "#b8f28c", "#c3a6ff", "#ffb38a", "#8ff0d6")
@@ -47,7 +66,8 @@ class RankingRow(QtWidgets.QFrame):
         layout.setContentsMargins(10, 6, 10, 8)
         layout.setHorizontalSpacing(8)
         layout.setVerticalSpacing(3)
-        self.rank = QtWidgets.QLabel(str(rank))
+        self.rank_text = str(rank)
+        self.rank = QtWidgets.QLabel(self.rank_text)
         self.rank.setFixedWidth(18)
         self.rank.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignHCenter)
         self.label = QtWidgets.QLabel()
@@ -56,6 +76,8 @@ class RankingRow(QtWidgets.QFrame):
         # plain-text labels: rich text would be re-laid out as a document on every update
         self.prob = QtWidgets.QLabel()
         self.prob.setStyleSheet(f"color: {TEXT}; font-weight: 600;")
+        # fixed room, so a row switching between a candidate and "no confident match" keeps its layout
+        self.prob.setMinimumWidth(self.prob.fontMetrics().horizontalAdvance("100%") + 8)
         self.prob.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.score = QtWidgets.QLabel()
         self.score.setStyleSheet(f"color: {TEXT_DIM};")
@@ -79,34 +101,58 @@ class RankingRow(QtWidgets.QFrame):
         layout.addWidget(self.description, 2, 1, 1, 4)
         layout.setColumnStretch(1, 1)
         self.class_id = ""
-        self._true: bool | None = None
+        self._look: tuple[bool, bool, bool] | None = None
         self._style(true=False)
 
-    def _style(self, true: bool) -> None:
-        if true == self._true:
+    def _style(self, true: bool, dim: bool = False, verdict: bool = False) -> None:
+        """Frame and text colours: the true gesture's row green, greyed candidates (the model is not
+        confident), the first row amber when it says "no confident match"."""
+        if (true, dim, verdict) == self._look:
             return
-        self._true = true
-        border = GOOD if true else (ACCENT if self.first else BORDER)
+        self._look = (true, dim, verdict)
+        border = WARN if verdict else GOOD if true else (ACCENT if self.first and not dim else BORDER)
         self.setStyleSheet(
             f"QFrame#row {{ background: {PANEL_RAISED}; border: 1px solid {border}; border-radius: 6px; }}"
         )
         size = "14pt" if self.first else "11pt"
-        self.label.setStyleSheet(f"color: {TEXT}; font-size: {size}; font-weight: 600;")
-        self.rank.setStyleSheet(f"color: {ACCENT if self.first else TEXT_DIM}; font-size: {size}; font-weight: 700;")
+        color = WARN if verdict else TEXT_DIM if dim else TEXT
+        self.label.setStyleSheet(f"color: {color}; font-size: {size}; font-weight: 600;")
+        self.prob.setStyleSheet(f"color: {TEXT_DIM if dim else TEXT}; font-weight: 600;")
+        rank = WARN if verdict else ACCENT if self.first and not dim else TEXT_DIM
+        self.rank.setStyleSheet(f"color: {rank}; font-size: {size}; font-weight: 700;")
 
-    def set_candidate(self, class_id: str, label: str, description: str, score: float, prob: float, true: bool) -> None:
+    def _set_description(self, description: str) -> None:
+        if isinstance(self.description, ElidedLabel):
+            self.description.set_full_text(description)
+        else:
+            self.description.setText(description)
+
+    def set_candidate(
+        self, class_id: str, label: str, description: str, score: float, prob: float, true: bool,
+        rank: int | None = None, dim: bool = False,
+    ) -> None:
+        """Show one candidate; ``rank`` its place in the ranking (default: the row's), ``dim`` greys it."""
         if class_id != self.class_id:
             self.class_id = class_id
             self.label.setText(label)
-            if isinstance(self.description, ElidedLabel):
-                self.description.set_full_text(description)
-            else:
-                self.description.setText(description)
+            self._set_description(description)
+        _set_text(self.rank, str(rank) if rank is not None else self.rank_text)
         _set_text(self.prob, f"{prob:.0%}")
         _set_text(self.score, f"cos {score:+.2f}")
         _set_text(self.truth, "✓ true gesture" if true else "")
-        self.bar.set_value(prob, GOOD if true else ACCENT)
-        self._style(true)
+        self.bar.set_value(prob, GOOD if true else TEXT_DIM if dim else ACCENT)
+        self._style(true, dim)
+
+    def set_verdict(self, title: str, description: str) -> None:
+        """Show a verdict instead of a candidate (the first row's "no confident match")."""
+        self.class_id = ""  # the next candidate redraws its label and description
+        _set_text(self.label, title)
+        self._set_description(description)
+        _set_text(self.rank, "–")
+        for label in (self.prob, self.score, self.truth):
+            _set_text(label, "")
+        self.bar.set_value(0.0)
+        self._style(true=False, verdict=True)
 
 
 class RankingPanel(QtWidgets.QWidget):
@@ -119,12 +165,13 @@ class RankingPanel(QtWidgets.QWidget):
         layout.setSpacing(6)
         self.truth = QtWidgets.QLabel("true gesture: unknown")
         self.truth.setStyleSheet(f"color: {TEXT_DIM};")
-        self.agreement = QtWidgets.QLabel("")
+        # elided rather than widening the panel (the whole line is in its tooltip)
+        self.agreement = ElidedLabel("")
+        self.agreement.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.agreement.setStyleSheet(f"color: {TEXT_DIM};")
         head = QtWidgets.QHBoxLayout()
         head.addWidget(self.truth)
-        head.addStretch(1)
-        head.addWidget(self.agreement)
+        head.addWidget(self.agreement, 1)
         layout.addLayout(head)
         self.rows = [RankingRow(i + 1) for i in range(k)]
         for row in self.rows:
@@ -133,13 +180,19 @@ class RankingPanel(QtWidgets.QWidget):
         layout.addStretch(1)
         self.catalog: Mapping[str, tuple[str, str]] = {}
         self.temperature = 0.07
+        self.rejection: Rejection | None = None
         self.updates = 0
-        self._hits: deque[bool] = deque(maxlen=200)
+        #: per recent hop with a known truth: (top-1 is the truth, the model was confident)
+        self._hits: deque[tuple[bool, bool]] = deque(maxlen=200)
 
-    def set_catalog(self, catalog: Mapping[str, tuple[str, str]], temperature: float) -> None:
-        """``class id -> (label, canonical description)``; ``temperature`` turns scores into probabilities."""
+    def set_catalog(
+        self, catalog: Mapping[str, tuple[str, str]], temperature: float, rejection: Rejection | None = None
+    ) -> None:
+        """``class id -> (label, canonical description)``; ``temperature`` turns scores into probabilities;
+        ``rejection`` is the model's rule (it explains a "no confident match")."""
         self.catalog = dict(catalog)
         self.temperature = temperature
+        self.rejection = rejection
         self._hits.clear()
         for row in self.rows:
             row.class_id = ""
@@ -149,24 +202,50 @@ class RankingPanel(QtWidgets.QWidget):
         return [row.label.text() for row in self.rows]
 
     def count(self, rankings: Sequence[Ranking]) -> None:
-        """Note, for every ranking (also those not drawn), whether its top class is the true one."""
-        self._hits.extend(r.top[0].class_id == r.true_class for r in rankings if r.true_class is not None)
+        """Note, for every ranking (also those not drawn), whether its top class is the true one
+        and whether the model was confident about it."""
+        self._hits.extend((r.top[0].class_id == r.true_class, r.confident)
+                          for r in rankings if r.true_class is not None)
 
     def update_ranking(self, ranking: Ranking, class_ids: Sequence[str]) -> None:
         probs = softmax(ranking.scores, self.temperature)
         index = {c: i for i, c in enumerate(class_ids)}
-        for row, cand in zip(self.rows, ranking.top):
+        rows = self.rows
+        if not ranking.confident:  # the first row says so; the candidates follow it, greyed
+            rows[0].set_verdict(NO_MATCH, self._no_match_text(ranking))
+            rows = rows[1:]
+        for rank, (row, cand) in enumerate(zip(rows, ranking.top), start=1):
             label, description = self.catalog.get(cand.class_id, (cand.label, ""))
             row.set_candidate(cand.class_id, label, description, cand.score, float(probs[index[cand.class_id]]),
-                              true=cand.class_id == ranking.true_class)
+                              true=cand.class_id == ranking.true_class, rank=rank, dim=not ranking.confident)
         if ranking.true_class is None:
             _set_text(self.truth, "true gesture: unknown (live device)")
-            _set_text(self.agreement, "")
+            self.agreement.set_full_text("")
         else:
             label = self.catalog.get(ranking.true_class, (ranking.true_class, ""))[0]
             _set_text(self.truth, f"true gesture: <b style='color:{TEXT}'>{label}</b>")
-            _set_text(self.agreement, f"top-1 = truth in {np.mean(self._hits):.0%} of the last {len(self._hits)} hops")
+            self.agreement.set_full_text(self._agreement_text())
         self.updates += 1
+
+    def _no_match_text(self, ranking: Ranking) -> str:
+        best = self.catalog.get(ranking.top[0].class_id, (ranking.top[0].label, ""))[0]
+        why = ""
+        rule = self.rejection
+        if rule is not None and ranking.confidence is not None:
+            why = (f" (its {MEASURE_WORDS[rule.measure]} is {ranking.confidence:.2f}; the model shows matches "
+                   f"above {rule.threshold:.2f})")
+        return (f"The best guess, {best}, is not confident enough to show{why}. The hand may be between "
+                "gestures or doing something the catalog does not hold.")
+
+    def _agreement_text(self) -> str:
+        hits = np.array(self._hits, bool).reshape(-1, 2)
+        text = f"top-1 = truth in {hits[:, 0].mean():.0%} of the last {len(hits)} hops"
+        if self.rejection is not None and len(hits):
+            shown = hits[hits[:, 1], 0]
+            text += f" · confident {hits[:, 1].mean():.0%}"
+            if len(shown):
+                text += f", right {shown.mean():.0%}"
+        return text
 
 
 class HeatStrip(pg.PlotWidget):

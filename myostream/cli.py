@@ -270,6 +270,13 @@ def _cmd_report_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report_rejection(args: argparse.Namespace) -> int:
+    from myostream_reports.rejection import report_rejection
+
+    report_rejection(args.data, args.out, args.work, datasets=tuple(args.dataset or ("db1", "myo")))
+    return 0
+
+
 def _cmd_report_results(args: argparse.Namespace) -> int:
     from myostream_reports.results import results_command
 
@@ -468,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only this dataset (repeatable; default both)")
     r.add_argument("--no-validation", action="store_true",
                    help="skip choosing the settings on validation people (use the defaults)")
+
+    r = report("rejection", _cmd_report_rejection,
+               "\"No confident match\": accuracy of the accepted hops vs acceptance on held gestures, transitions, "
+               "rest and gestures the model never saw, beside the per-person LDA.")
+    r.add_argument("--out", default="docs/results/rejection", help="folder (default: docs/results/rejection)")
+    r.add_argument("--data", default="../shared/data", help="the shared data folder (default: ../shared/data)")
+    r.add_argument("--work", default="runs/rejection", help="folder for the trained models (default: runs/rejection; reused)")
+    r.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
+                   help="only this dataset (repeatable; default both)")
 
     _results_arguments(report("results", _cmd_report_results,
                               "Train and evaluate MyoSem, baselines and ablations under every protocol."))

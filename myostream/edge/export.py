@@ -131,6 +131,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, text: bool = False, ops
         outputs,
         text_side,
         source,
+        model.rejection,
     )
     # written last: a folder with a manifest is a complete, checked export
     write_atomic(out / MANIFEST, lambda p: Path(p).write_text(json.dumps(manifest, indent=2, ensure_ascii=False)))

@@ -3,7 +3,8 @@
 ```
 <export>/
   manifest.json    format, version, architecture, model config, preprocessing, class ids, catalog,
-                   the graph's outputs, the text side (or null), where and how it was exported
+                   the graph's outputs, the text side (or null), the rejection rule (or null),
+                   where and how it was exported
   emg.onnx         raw prepared windows [B, T, C] (float32) -> scores [B, K], z [B, d],
                    attention [B, M, N] (models with semantic queries), rms [B, N, C]
   text.onnx        (--text) input_ids, attention_mask [B, L] (int64) -> embedding [B, d], unit norm
@@ -29,6 +30,7 @@ from myostream.errors import MyostreamError
 from myostream.model.catalog import CatalogEntry, parse_catalog
 from myostream.model.config import ModelConfig
 from myostream.preprocess import Preprocessing
+from myostream.rejection import Rejection
 
 FORMAT = "myostream-onnx"
 VERSION = 1
@@ -66,6 +68,8 @@ class Manifest:
     text: TextSide | None
     #: where and how it was exported (source checkpoint, opset, torch version)
     source: dict[str, Any] = field(default_factory=dict)
+    #: the checkpoint's rejection rule (None: every window's first description is shown)
+    rejection: Rejection | None = None
 
 
 def is_export(path: str | Path) -> bool:
@@ -81,6 +85,7 @@ def manifest_dict(
     outputs: tuple[str, ...],
     text: TextSide | None,
     source: dict[str, Any],
+    rejection: Rejection | None = None,
 ) -> dict[str, Any]:
     """The JSON ``manifest.json`` holds (the exporter writes it, :func:`read_manifest` reads it)."""
     return {
@@ -94,6 +99,7 @@ def manifest_dict(
         "input": INPUT,
         "outputs": list(outputs),
         "text": None if text is None else dataclasses.asdict(text),
+        "rejection": None if rejection is None else rejection.to_dict(),
         "source": source,
     }
 
@@ -130,6 +136,8 @@ def read_manifest(path: str | Path) -> Manifest:
         outputs = tuple(str(o) for o in meta["outputs"])
         text = None if meta.get("text") is None else TextSide(**meta["text"])
         architecture, source = str(meta["architecture"]), dict(meta.get("source") or {})
+        rejection = meta.get("rejection")
+        rejection = None if rejection is None else Rejection.from_dict(rejection, f"{where} rejection")
     except (KeyError, TypeError, ValueError) as exc:
         raise MyostreamError(f"{where} is malformed ({exc!r}); export the checkpoint again.") from None
     config.check_preprocessing(preprocessing)
@@ -149,6 +157,7 @@ def read_manifest(path: str | Path) -> Manifest:
         outputs=outputs,
         text=text,
         source=source,
+        rejection=rejection,
     )
 
 

@@ -23,6 +23,7 @@ from myostream.errors import MyostreamError
 from myostream.model.catalog import CatalogEntry
 from myostream.model.config import ModelConfig, non_finite_windows
 from myostream.preprocess import Preprocessing
+from myostream.rejection import Rejection
 
 if TYPE_CHECKING:
     from myostream.edge.text import OnnxTextEncoder
@@ -56,6 +57,8 @@ class OnnxRanker:
         self.preprocessing: Preprocessing = manifest.preprocessing
         self.class_ids: tuple[str, ...] = manifest.class_ids
         self.catalog: Mapping[str, CatalogEntry] = manifest.catalog
+        #: when a window's first description is confident enough to show (None: always)
+        self.rejection: Rejection | None = manifest.rejection
         #: the torch checkpoint's ``metadata`` counterpart: how the export was made
         self.metadata: dict[str, Any] = dict(manifest.source)
         self._session = session

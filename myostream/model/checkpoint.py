@@ -2,7 +2,8 @@
 
 ```
 <checkpoint>/
-  config.json              format, architecture, model config, class ids, preprocessing, training metadata
+  config.json              format, architecture, model config, class ids, preprocessing, rejection rule
+                           (when one was fitted), training metadata
   weights.safetensors      the model's state (encoder, head, input statistics)
   prototypes.safetensors   the class prototypes P [K, d] the model ranks, rows in class-id order, and
                            the text prototypes they came from when calibration anchors moved them
@@ -30,6 +31,7 @@ from myostream.model.config import ModelConfig
 from myostream.model.device import resolve_device
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec, Preprocessing
+from myostream.rejection import Rejection
 
 FORMAT = "myostream-checkpoint"
 VERSION = 1
@@ -62,6 +64,7 @@ def save_checkpoint(
         "class_ids": list(model.class_ids),
         "model": model.config.to_dict(),
         "preprocessing": model.preprocessing.to_dict(),
+        "rejection": None if model.rejection is None else model.rejection.to_dict(),
         "training": dict(training or {}),
     }
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -122,6 +125,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
         model.set_preprocessing(Preprocessing.from_dict(meta["preprocessing"], where=where))
     else:
         model.set_preprocessing(_recorded_preprocessing(config, model.metadata, where))
+    if meta.get("rejection") is not None:  # checkpoints without a rule accept every window
+        model.rejection = Rejection.from_dict(meta["rejection"], where=f"Checkpoint {str(path)!r} rejection")
     return model.to(resolve_device(device)).eval()
 
 

@@ -28,6 +28,7 @@ from myostream.model.catalog import CatalogEntry
 from myostream.model.config import ModelConfig, non_finite_windows
 from myostream.model.encoder import patchify
 from myostream.preprocess import Preprocessing
+from myostream.rejection import Rejection
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class RetrievalModel(nn.Module):
         self.preprocessing = Preprocessing(
             rate=config.rate, n_channels=config.n_channels, window_ms=config.window_ms, hop_ms=config.window_ms / 4
         )
+        #: when a window's first description is confident enough to show (None: always; saved in checkpoints)
+        self.rejection: Rejection | None = None
         self.register_buffer("input_shift", torch.zeros(config.n_channels))
         self.register_buffer("input_scale", torch.ones(config.n_channels))
         self.register_buffer("prototypes", torch.empty(0, config.d_embed), persistent=False)

@@ -35,6 +35,7 @@ import numpy as np
 
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing
+from myostream.rejection import Rejection
 from myostream.stream.filters import FilterStage
 from myostream.stream.meters import RateMeter, RecentValues
 from myostream.stream.normalise import RunningUserScale
@@ -98,17 +99,24 @@ class Ranking:
     latency: Latency
     #: the wearer's level or the way the band sits is still being learnt
     settling: bool = False
+    #: the model's rejection rule accepts the first description (always True for a model without one)
+    confident: bool = True
+    #: the rule's confidence measure of these scores (None for a model without a rule)
+    confidence: float | None = None
 
     @property
     def best(self) -> RankedClass:
         return self.top[0]
 
     def to_json(self) -> str:
-        """The compact form published on LSL: top-k, truth, text scores, latency."""
+        """The compact form published on LSL: top-k, whether the first is a confident match (and
+        the rule's confidence), truth, text scores, latency."""
         return json.dumps(
             {
                 "t": self.timestamp,
                 "top": [[r.class_id, round(r.score, 4)] for r in self.top],
+                "confident": self.confident,
+                "confidence": None if self.confidence is None else round(self.confidence, 4),
                 "true": self.true_class,
                 "text": {k: round(v, 4) for k, v in self.text_scores.items()},
                 "latency_ms": round(self.latency.total_ms, 2),
@@ -201,7 +209,9 @@ class Pipeline:
     (source channel indices in the model's order); without it the counts must match.
     ``window_ms`` defaults to the model's window; ``hop_ms`` to the preprocessing's hop.
     ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
-    average over hops (0 = no smoothing). ``publish_rankings`` names an LSL marker
+    average over hops (0 = no smoothing). Each ranking is marked ``confident`` when
+    :attr:`rejection` (the model's rule, :mod:`myostream.rejection`; None accepts all)
+    accepts the scores it shows (smoothed when smoothing is on). ``publish_rankings`` names an LSL marker
     stream to publish each ranking on as a JSON string. Rankings go to ``on_ranking``
     (called on the worker thread) and to :attr:`queue` (bounded, drops the oldest).
 
@@ -262,6 +272,8 @@ class Pipeline:
         self.queue = _RankingQueue(queue_size)
         self.class_ids: tuple[str, ...] = tuple(ranker.class_ids)
         self._labels = tuple(ranker.catalog[c].label if c in ranker.catalog else c for c in self.class_ids)
+        #: when a ranking's first description is confident enough to show: the model's rule (None: always)
+        self.rejection: Rejection | None = getattr(ranker, "rejection", None)
         #: the first exception raised on a pipeline thread (the threads stop after it)
         self.error: BaseException | None = None
         self.on_error: Callable[[BaseException], None] | None = None
@@ -574,12 +586,14 @@ class Pipeline:
             rms = _numpy(out.rms)
             text = _numpy(out.z) @ text_mat.T if names else None
             model_s = time.perf_counter() - t_model
+            rule = self.rejection
             for i in range(n_win):
                 scores = all_scores[i]
                 if self.smoothing and smoothed is not None:
                     smoothed = self.smoothing * smoothed + (1.0 - self.smoothing) * scores
                 else:
                     smoothed = scores.copy()
+                confidence = None if rule is None else float(rule.confidence(smoothed))
                 c, ts = meta[i]
                 arrived = self._arrival_of(c, picked_up)
                 ready = time.perf_counter()
@@ -599,6 +613,8 @@ class Pipeline:
                         total_ms=1e3 * (ready - arrived),
                     ),
                     settling=(norm is not None and not norm.settled) or orient is None,
+                    confident=rule is None or bool(rule.accept(smoothed)),
+                    confidence=confidence,
                 )
                 self._deliver(ranking)
 

@@ -26,6 +26,9 @@ pipeline does), are cut into the model's windows (majority label), and every cla
 capped at the median class count (rest dominates a calibration session) in both the
 adaptation and the held-out windows. Session classes the model does not know are
 left out (their prototypes would need the text model); they are reported.
+
+After adaptation the model's rejection rule (:mod:`myostream.rejection`) is re-fitted on the
+held-out repetition: the person's own scores set the threshold of "no confident match".
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec
-from myostream.train.evaluate import embed_windows
+from myostream.train.evaluate import embed_windows, fit_rejection
 from myostream.train.loop import LossFn
 from myostream.train.metrics import emg_to_text, text_to_emg
 from myostream.train.stage3 import fit_two_phases, stage3_loss
@@ -278,6 +281,24 @@ def adapt_model(
     return history
 
 
+def person_rejection(model: RetrievalModel, x: Tensor, y: Tensor, fitted_on: str) -> dict[str, Any]:
+    """Re-fit ``model``'s rejection rule on a person's held-out windows (after adaptation), in place.
+
+    The base model's measure and target false-accept rate stay (chosen on its larger
+    validation set); only the threshold moves to this person's scores. A repetition with too
+    few wrong windows to promise the target (fewer than ``1 / target - 1``) keeps the base's
+    threshold; a model without a rule gets one fitted from scratch. Returns what was done.
+    """
+    base = model.rejection
+    rule = fit_rejection(model, x, y, fitted_on=fitted_on, base=base)
+    if base is not None and not rule.meets_target:
+        note = (f"kept the base model's ({base.describe()}): {fitted_on} shows {rule.n_wrong} wrong window(s), "
+                f"too few to promise a {base.target_far:.0%} false-accept rate")
+        return {"refitted": False, "person": rule.to_dict(), "note": note}
+    model.rejection = rule
+    return {"refitted": True, "base": None if base is None else base.to_dict(), "note": rule.describe()}
+
+
 def adapt(
     model: RetrievalModel,
     adapt_x: Tensor,
@@ -382,8 +403,11 @@ def adapt_sessions(
         idx = balanced(windows.y, indices, options.seed)
         return torch.from_numpy(windows.data(idx)), torch.from_numpy(windows.y[idx]).long()
 
-    result = adapt(model, *tensors(split.train), {f"repetition {held}": tensors(split.test)}, options,
+    held_x, held_y = tensors(split.test)
+    result = adapt(model, *tensors(split.train), {f"repetition {held}": (held_x, held_y)}, options,
                    device=device, progress=progress, say=say)
+    rejection = person_rejection(result.model, held_x, held_y, f"held-out repetition {held} ({len(held_y)} windows)")
+    say(f"rejection rule: {rejection['note']}")
     result.seconds = time.perf_counter() - start
     result.extra.update(
         base_checkpoint=str(checkpoint.resolve()),
@@ -395,6 +419,7 @@ def adapt_sessions(
         left_out_classes=unknown,
         filter=None if pre.filter is None else dataclasses.asdict(pre.filter),
         dropped_straddling=split.dropped,
+        rejection=rejection,
     )
     if pre.normalisation != "none":  # live, this person starts from their own level rather than the population's
         levels = person_levels(filter_recordings(recordings, pre.filter), pre.normalisation)

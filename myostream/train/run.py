@@ -5,8 +5,9 @@ protocol split (+ a validation split carved from the training part) → stage 1 
 prototypes (cached per catalog, held-out set and seed; held-out classes never train
 stage 1 and are encoded only afterwards, as inference candidates) → stage 2 (input
 statistics fitted on the training windows only) → stage 3 (projection and queries, then
-the encoder's last layers lightly) → ONE checkpoint folder → evaluation both ways on the
-test split → ``results.json`` + ``results.md``.
+the encoder's last layers lightly) → rejection rule fitted on the validation windows
+(:mod:`myostream.rejection`; before a refit trains on them) → ONE checkpoint folder →
+evaluation both ways on the test split → ``results.json`` + ``results.md``.
 
 Under ``torchrun`` every process reads the data and trains its shard (DDP, in
 :func:`myostream.train.loop.fit`); only the first process trains stage 1, writes files
@@ -47,7 +48,7 @@ from myostream.model.retrieval import CatalogEntry, RetrievalModel
 from myostream.paths import cache_dir
 from myostream.preprocess import Preprocessing
 from myostream.train import distributed
-from myostream.train.evaluate import embed_windows, evaluate_model
+from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection
 from myostream.train.metrics import class_centre_similarity
 from myostream.train.augment import Augmentation
 from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
@@ -467,6 +468,14 @@ def _train_run(
         return model, h2, h3, before
 
     model, h2, h3, before = stages(train_idx, val_idx, cfg.stage2, cfg.stage3)
+    # the rejection rule comes from validation windows this model never trained on; a refit
+    # below trains on them, so its rule stays the one this model's validation scores gave
+    rejection = None
+    if main and len(val_idx):
+        where = f"{len(val_idx)} validation windows (by {exp.protocol.validation})"
+        rejection = fit_rejection(model, torch.from_numpy(ws.data(val_idx)), torch.from_numpy(ws.y[val_idx]),
+                                  prototypes=p_all, fitted_on=where + (", before the refit" if exp.protocol.refit else ""))
+        say(f"  rejection rule: {rejection.describe()}")
     refit = None
     if exp.protocol.refit and len(val_idx):
         # validation chose the epochs; train again on training + validation windows for that long
@@ -480,6 +489,7 @@ def _train_run(
 
     model.set_prototypes(p_all, class_ids)
     model.catalog = {e.id: e for e in space.catalog}
+    model.rejection = rejection
     record: dict[str, Any] = {}
     if main:
         metrics = evaluate_model(model, x_test, y_test, seed=exp.seed)
@@ -506,6 +516,7 @@ def _train_run(
             "similarity": {"before_stage3": before, "after_stage3": after},
             "final_epochs": {"stage2": _kept(h2), "stage3": _kept(h3)},
             "refit": refit,
+            "rejection": None if rejection is None else rejection.to_dict(),
             "wall_s": timings,
             "device": str(next(model.parameters()).device),
             "threads": torch.get_num_threads(),

@@ -16,6 +16,9 @@ import pytest
 from PyQt6 import QtCore, QtGui
 
 from myostream.apps.live import LiveWindow, live_command, load_text_encoder
+from myostream.apps.live_panels import NO_MATCH
+from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.rejection import Rejection
 from myostream.runtime import bundled_checkpoint
 from myostream.cli import main
 from myostream.errors import MyostreamError
@@ -75,6 +78,40 @@ def test_window_starts_on_the_default_and_updates_every_panel(qtbot, window, tmp
     png = window.save_screenshot(tmp_path / "live.png")
     image = QtGui.QImage(str(png))
     assert not image.isNull() and image.width() == window.width() and image.height() == window.height()
+
+
+def test_no_confident_match_instead_of_a_wrong_first_description(qtbot, checkpoint, tmp_path):
+    def with_rule(name: str, threshold: float) -> Path:
+        folder = shutil.copytree(checkpoint, tmp_path / name)
+        model = load_checkpoint(folder)
+        model.rejection = Rejection("margin", threshold=threshold)
+        save_checkpoint(model, folder)
+        return folder
+
+    # margins of cosine scores never reach 2: the model is confident about no window
+    w = LiveWindow(model=with_rule("strict", 2.0), device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    rankings_arrive(qtbot, w, 5)
+    labels = w.rankings.labels()
+    catalog_labels = {e.label for e in w.model.catalog.values()}
+    assert labels[0] == NO_MATCH and not w.last_ranking.confident
+    # the candidates stay, greyed, under their own ranks
+    assert set(labels[1:]) <= catalog_labels and len(set(labels[1:])) == 4
+    assert [row.rank.text() for row in w.rankings.rows] == ["–", "1", "2", "3", "4"]
+    first = w.rankings.rows[0].description.text()
+    assert "not confident enough to show" in first and "above 2.00" in first
+    assert "confident 0%" in w.rankings.agreement.toolTip()
+    png = w.save_screenshot(tmp_path / "no-match.png")
+    assert not QtGui.QImage(str(png)).isNull()
+    # a rule that accepts everything shows the first description again, in the same rows
+    w.set_model(with_rule("lenient", -1.0))
+    rankings_arrive(qtbot, w, 5)
+    labels = w.rankings.labels()
+    assert w.last_ranking.confident and set(labels) <= catalog_labels and len(set(labels)) == 5
+    assert [row.rank.text() for row in w.rankings.rows] == ["1", "2", "3", "4", "5"]
+    w.close()
 
 
 def test_free_text_query_gets_a_trace(qtbot, window):

@@ -28,6 +28,7 @@ from myostream.errors import MyostreamError
 from myostream.model import ARCHITECTURES, create_model, load_config
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.preprocess import user_scale
+from myostream.rejection import Rejection
 from myostream.runtime import bundled_checkpoint
 from myostream.stream.devices import load_profile
 from myostream.train.stage2 import train_stage2
@@ -148,9 +149,11 @@ def test_every_architecture_exports(variant, tmp_path):
     ws = extract_windows([simulated_recording(20.0)], cfg.window_ms, 100.0)
     x = ws.data(spread(len(ws), 128))
     model.fit_input_stats(torch.from_numpy(x))
+    model.rejection = Rejection("softmax", 0.4, target_far=0.05, fitted_on="validation", n_wrong=30)
     checkpoint = save_checkpoint(model.eval(), tmp_path / "ckpt")
     ranker = OnnxRanker.load(export_onnx(checkpoint, tmp_path / "onnx").path)
     assert ranker.architecture == architecture
+    assert ranker.rejection == model.rejection  # the edge shows "no confident match" as the checkpoint would
     assert ("attention" in ranker.manifest.outputs) == (variant == "myosem")
     assert_same_outputs(ranker, load_checkpoint(checkpoint), x)
 
@@ -165,6 +168,7 @@ def test_export_command_writes_a_checked_folder_and_refuses_to_overwrite_others(
     assert "max |difference|" in printed and "live --backend onnx" in printed
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["text"] is None and manifest["class_ids"][0] == "rest"
+    assert "rejection" in manifest and read_manifest(out).rejection == load_checkpoint(bundled_checkpoint()).rejection
     assert manifest["preprocessing"]["filter"]["notch"] == 50.0  # the training filter travels with it
     # an earlier export is replaced; a folder with anything else in it is not touched
     assert main(["export", str(bundled_checkpoint()), "--onnx", str(out)]) == 0

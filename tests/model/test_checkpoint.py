@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.preprocess import FilterSpec, Preprocessing
+from myostream.rejection import Rejection
 from tests.model.helpers import CLASS_IDS, prototypes, tiny_config
 
 CATALOG = [
@@ -58,6 +60,30 @@ def test_a_checkpoint_without_preprocessing_gets_its_training_filter_and_hop(tmp
     (path / "config.json").write_text(json.dumps(config))
     pre = load_checkpoint(path).preprocessing
     assert pre.filter == FilterSpec(highpass=5.0) and pre.hop_ms == 50.0 and pre.normalisation == "none"
+
+
+def test_the_rejection_rule_travels_with_the_checkpoint(tmp_path):
+    model = create_model(tiny_config(), prototypes(), CLASS_IDS)
+    x = torch.randn(200, 20, 4)
+    scores = model.rank(x).all_scores.numpy()
+    rule = Rejection.fit(scores, scores.argmax(1) == np.arange(200) % 4, 0.2, fitted_on="validation")
+    model.rejection = rule
+    path = save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG)
+    assert json.loads((path / "config.json").read_text())["rejection"]["measure"] == rule.measure
+    loaded = load_checkpoint(path)
+    assert loaded.rejection == rule
+    np.testing.assert_array_equal(loaded.rejection.accept(loaded.rank(x).all_scores.numpy()), rule.accept(scores))
+    # checkpoints without a rule (older ones have no key at all) load with none: every window is shown
+    model.rejection = None
+    assert load_checkpoint(save_checkpoint(model, tmp_path / "plain", catalog=CATALOG)).rejection is None
+    config = json.loads((path / "config.json").read_text())
+    del config["rejection"]
+    (path / "config.json").write_text(json.dumps(config))
+    assert load_checkpoint(path).rejection is None
+    config["rejection"] = {"measure": "entropy", "threshold": 0.1}
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(MyostreamError, match="rejection.*unknown"):
+        load_checkpoint(path)
 
 
 def test_catalog_must_cover_every_class(tmp_path):

@@ -22,6 +22,7 @@ from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
 from myostream.preprocess import FilterSpec
+from myostream.rejection import Rejection, confidence
 from myostream.stream.pipeline import Pipeline, Ranking
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
@@ -183,13 +184,43 @@ def test_text_queries_score_the_window_embedding(sim_model):
     pipeline.set_text_queries({})
 
 
+def with_median_rule(model, rec: Recording, hop: int = 100):
+    """A copy of ``model`` whose rejection rule accepts about half of ``rec``'s windows (margin above its median)."""
+    n = model.config.window_samples
+    windows = np.stack([rec.emg[s : s + n] for s in range(0, len(rec.emg) - n, hop)])
+    margins = confidence(model.rank(windows).all_scores.numpy(), "margin")
+    strict = copy.deepcopy(model)
+    strict.rejection = Rejection("margin", threshold=float(np.median(margins)))
+    return strict
+
+
+def test_rankings_are_marked_confident_by_the_model_rule(sim_model):
+    rec = simulated_recording(seconds=8.0)
+    model = with_median_rule(sim_model, rec)
+    pipeline = Pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=100, device="cpu")
+    assert pipeline.rejection is model.rejection
+    with pipeline:
+        rankings = collect(pipeline, 40)
+    for r in rankings:
+        assert r.confident == bool(model.rejection.accept(r.scores))
+        assert r.confidence == pytest.approx(float(model.rejection.confidence(r.scores)))
+    assert {r.confident for r in rankings} == {True, False}
+    # a model without a rule (or a pipeline told to show everything) marks every ranking confident
+    for pipeline in (Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, device="cpu"),
+                     Pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=100, device="cpu")):
+        pipeline.rejection = None
+        with pipeline:
+            assert all(r.confident and r.confidence is None for r in collect(pipeline, 5))
+
+
 def test_rankings_are_published_as_lsl_json_markers(sim_model, stream_name):
     from myostream.stream.lslconfig import pylsl_module
 
     pylsl = pylsl_module()
     rec = simulated_recording(seconds=10.0)
     received: list[dict] = []
-    pipeline = Pipeline(ReplaySource(rec, speed=2.0), sim_model, hop_ms=100, publish_rankings=stream_name, device="cpu")
+    model = with_median_rule(sim_model, rec)
+    pipeline = Pipeline(ReplaySource(rec, speed=2.0), model, hop_ms=100, publish_rankings=stream_name, device="cpu")
     with pipeline:
         infos = pylsl.resolve_byprop("name", stream_name, timeout=10.0)
         assert infos, "the rankings stream did not appear on LSL"
@@ -213,6 +244,8 @@ def test_rankings_are_published_as_lsl_json_markers(sim_model, stream_name):
         assert msg["stamp"] == pytest.approx(r.timestamp, abs=1e-6)
         assert [c for c, _ in msg["top"]] == [t.class_id for t in r.top]
         assert msg["true"] == r.true_class and msg["latency_ms"] >= 0
+        # the markers say whether the first description is a confident match, and how confident
+        assert msg["confident"] is r.confident and msg["confidence"] == pytest.approx(r.confidence, abs=1e-4)
 
 
 def test_pause_stops_ranking_and_resume_restarts(sim_model):

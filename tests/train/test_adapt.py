@@ -40,10 +40,15 @@ from myostream.train.adapt import (
     balanced,
     class_centres,
     model_windows,
+    person_rejection,
 )
+from myostream.rejection import Rejection
+from tests.train.sessions import simulate_session
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
-from tests.train.sessions import simulate_session
+from tests.model.helpers import CLASS_IDS as TINY_CLASSES
+from tests.model.helpers import prototypes as tiny_prototypes
+from tests.model.helpers import tiny_config
 
 RATE = 500.0
 PROTOCOL = """
@@ -169,6 +174,38 @@ def test_adapted_checkpoint_loads_with_the_trained_classes(adapted, base):
     assert (path / "text_encoder.json").is_file()  # free-text queries keep working in the live app
     window = np.random.default_rng(0).normal(size=(3, new.config.window_samples, 8)).astype(np.float32)
     assert new.rank(window).indices.shape == (3, 5)
+
+
+def test_adapt_fits_the_rejection_rule_on_the_held_out_repetition(adapted, base):
+    result, path = adapted
+    assert load_checkpoint(base).rejection is None  # a base without a rule: the person's is fitted from scratch
+    rule = load_checkpoint(path).rejection
+    assert rule is not None and rule.fitted_on.startswith("held-out repetition 3")
+    assert rule.n_correct + rule.n_wrong == result.n_test
+    record = json.loads((path / "adaptation.json").read_text())["rejection"]
+    assert record["refitted"] and record["base"] is None and "false-accept" in record["note"]
+
+
+def test_a_person_refits_the_base_rule_when_the_repetition_shows_enough_wrong_windows():
+    torch.manual_seed(0)
+    model = create_model(tiny_config(), tiny_prototypes(), TINY_CLASSES)
+    x = torch.randn(120, 20, 4)
+    predicted = model.rank(x).all_scores.argmax(1)
+    base = Rejection("top1", threshold=0.9, target_far=0.2, fitted_on="validation")
+
+    def person(n_wrong: int) -> tuple[dict, Rejection]:
+        y = predicted.clone()
+        y[:n_wrong] = (y[:n_wrong] + 1) % len(TINY_CLASSES)  # exactly n_wrong windows ranked wrong
+        model.rejection = base
+        return person_rejection(model, x, y, "held-out repetition 2"), model.rejection
+
+    done, rule = person(30)
+    assert done["refitted"] and rule.fitted_on == "held-out repetition 2"
+    assert (rule.measure, rule.target_far, rule.n_wrong) == ("top1", 0.2, 30)  # the base's measure and target
+    assert rule.accepted_wrong <= 0.2 and rule.threshold != base.threshold
+    # 3 wrong windows cannot promise 20 %: the base's threshold stays, and the record says why
+    done, rule = person(3)
+    assert not done["refitted"] and rule == base and "too few" in done["note"]
 
 
 def _write_session(path: Path, n_channels: int = 8, rate: float = RATE, repetitions: int = 2) -> Path:

@@ -17,7 +17,8 @@ from myostream.stream.devices import load_profile
 from myostream.stream.filters import FilterStage
 from myostream.stream.simulated import ARMBAND_GESTURES, SimulatedArmband
 from myostream.train.experiment import load_experiment
-from myostream.train.run import text_space, train_run
+from myostream.train.evaluate import fit_rejection
+from myostream.train.run import experiment_of, prepare_split, text_space, train_run, validation_split
 from tests.train.tiny_runs import simulated_experiment, tiny_bert, trained_checkpoint
 
 ARMBAND = ("rest", *ARMBAND_GESTURES)
@@ -47,6 +48,18 @@ def test_train_writes_one_checkpoint_that_the_live_pipeline_runs(root):
     # validation picks the epoch each stage keeps, and the log says which
     kept = [r for r in log if r.get("selected")]
     assert [r["stage"] for r in kept] == ["stage2", "stage3"]
+    # the rejection rule is this model's, fitted on its validation windows (no refit here)
+    exp = experiment_of(model, ckpt)
+    prepared = prepare_split(exp)
+    _, val = validation_split(prepared.windows, prepared.split.train, exp.protocol.validation_fraction,
+                              exp.protocol.seed, by=exp.protocol.validation)
+    x, y = prepared.windows.data(val), prepared.windows.y[val]
+    assert model.class_ids == prepared.windows.class_ids
+    again = fit_rejection(model, torch.from_numpy(x), torch.from_numpy(y), fitted_on=model.rejection.fitted_on)
+    assert model.rejection is not None and model.rejection.fitted_on.startswith(f"{len(val)} validation windows")
+    assert again.measure == model.rejection.measure and again.n_wrong == model.rejection.n_wrong
+    assert again.threshold == pytest.approx(model.rejection.threshold, abs=1e-5)
+    assert json.loads((ckpt / "results.json").read_text())["rejection"]["measure"] == model.rejection.measure
 
     got: queue.Queue = queue.Queue()
     source = SimulatedArmband(user=0, realtime=True)
@@ -272,3 +285,6 @@ def test_validation_on_held_out_people_chooses_the_epochs_then_refits_on_all(roo
     assert record["refit"]["stage2_epochs"] == 1 and record["refit"]["stage3_epochs_a"] + record["refit"]["stage3_epochs_b"] >= 1
     log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert sum(1 for r in log if r.get("stage") == "stage2" and "selected" not in r) == 2  # selection run + refit
+    # the refit trains on the validation windows: the rule comes from the model before it
+    rule = load_checkpoint(out).rejection
+    assert rule.fitted_on.endswith("before the refit") and rule.n_correct + rule.n_wrong == record["windows"]["validation"]
