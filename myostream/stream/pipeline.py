@@ -368,7 +368,8 @@ class Pipeline:
         self._hop = ms_to_samples(self.hop_ms, self.model_rate)
 
     def _start_worker(self) -> None:
-        self._worker = threading.Thread(target=self._guard, args=(self._work_loop,), name="myostream-worker", daemon=True)
+        self._worker = threading.Thread(target=self._guard, args=(self._work_loop,), name="myostream-worker",
+                                        daemon=True)
         self._worker.start()
 
     def set_ranker(self, ranker: Ranker) -> None:
@@ -782,7 +783,8 @@ class PipelineTap:
         while True:
             error = self.pipeline.error
             if error is not None:
-                raise MyostreamError(str(error) if isinstance(error, MyostreamError) else f"The stream stopped: {error!r}")
+                said = str(error) if isinstance(error, MyostreamError) else f"The stream stopped: {error!r}"
+                raise MyostreamError(said)
             if self.pipeline._stop.is_set():
                 raise MyostreamError("The stream was stopped.")
             span = ring.since(counter)
