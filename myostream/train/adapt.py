@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings
+from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings, resample_recordings
 from myostream.data.recording import NonFinite, Recording
 from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
@@ -255,9 +255,11 @@ def adapt_model(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    log: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Calibrate ``model`` in place to windows ``x [N, T, C]`` whose labels ``y`` index its class
-    ids, as ``options.mode`` says; returns the fine-tuning epochs (none for anchors alone)."""
+    ids, as ``options.mode`` says; returns the fine-tuning epochs (none for anchors alone), also
+    appended to the JSON-lines file ``log`` as they end (what a progress bar follows)."""
     x = model.as_windows(x).cpu()
     y = torch.as_tensor(y).long()
     history: list[dict[str, Any]] = []
@@ -267,7 +269,7 @@ def adapt_model(
         model.prototypes = model.text_prototypes.clone()  # fine-tune against the text space, not old anchors
         loss = _adaptation_loss(model)
         common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
-                      stage="adapt", device=device, progress=progress)
+                      stage="adapt", device=device, progress=progress, log=log)
         history = fit_two_phases(
             model, x, y, loss, epochs_a=options.epochs_a, epochs_b=options.epochs_b, lr=options.lr,
             lr_b=options.lr_b, unfreeze_layers=options.unfreeze_layers, seed=options.seed, **common,
@@ -288,6 +290,7 @@ def adapt(
     device: str | torch.device = "cpu",
     progress: bool = True,
     say: Say = print,
+    log: str | Path | None = None,
 ) -> AdaptResult:
     """Score ``model`` on each held-out set in ``tests``, adapt it on ``adapt_x``, score again.
 
@@ -302,7 +305,7 @@ def adapt(
     else:
         say(f"adapting on {len(adapt_y)} windows ({options.mode}): {options.epochs_a} + {options.epochs_b} epochs, "
             f"normaliser {options.normalizer}")
-    history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress)
+    history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress, log=log)
     model.cpu().eval()
     after = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
     for name, s in after.items():
@@ -330,15 +333,24 @@ def adapt_sessions(
     progress: bool = True,
     say: Say = print,
     nonfinite: NonFinite = "error",
+    resample: bool = False,
+    log: str | Path | None = None,
 ) -> tuple[AdaptResult, Path]:
     """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report.
 
     ``nonfinite``: what to do with NaN samples in the sessions (see :class:`Recording`).
+    ``resample``: sessions at another rate than the model's are resampled to it first, as the
+    live pipeline resamples their stream (else they are refused). ``log``: a JSON-lines file
+    the fine-tuning epochs are appended to as they end.
     """
     start = time.perf_counter()
     checkpoint = Path(checkpoint)
     model = load_checkpoint(checkpoint, device="cpu")
     recordings = read_sessions(sessions, nonfinite)
+    if resample:
+        for rate in sorted({r.rate for r in recordings} - {model.config.rate}):
+            say(f"resampling the sessions from {rate:g} Hz to the model's {model.config.rate:g} Hz")
+        recordings = resample_recordings(recordings, model.config.rate)
     check_recordings(model, recordings)
     pre = model.preprocessing
     say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
@@ -369,7 +381,7 @@ def adapt_sessions(
         return torch.from_numpy(windows.data(idx)), torch.from_numpy(windows.y[idx]).long()
 
     result = adapt(model, *tensors(split.train), {f"repetition {held}": tensors(split.test)}, options,
-                   device=device, progress=progress, say=say)
+                   device=device, progress=progress, say=say, log=log)
     result.seconds = time.perf_counter() - start
     result.extra.update(
         base_checkpoint=str(checkpoint.resolve()),
