@@ -55,6 +55,11 @@ def person_models_dir() -> Path:
     return data_dir() / "person-models"
 
 
+def calibration_sessions_dir() -> Path:
+    """Where the live window's calibrations keep their session files."""
+    return data_dir() / "sessions"
+
+
 def device_name(spec: str) -> str:
     """The device part of a person model's name, from a source spec: the profile (``myo-lsl``),
     the LSL stream or BrainFlow board name, or a replayed file's name."""
@@ -118,6 +123,41 @@ def list_person_models(device: str | None = None) -> list[PersonModel]:
 def find_person_model(device: str, n_channels: int) -> PersonModel | None:
     """The newest person model of ``device`` that takes ``n_channels`` channels (reused next time)."""
     return next((m for m in list_person_models(device) if m.n_channels == n_channels), None)
+
+
+def _choices_file() -> Path:
+    return data_dir() / "live-models.json"
+
+
+def remember_model(device: str, path: Path | None) -> None:
+    """Remember the person model chosen for ``device`` (any other choice forgets it), so that the live
+    window picks it again next time. Best effort: a data folder that cannot be written changes nothing."""
+    try:
+        choices = json.loads(_choices_file().read_text(encoding="utf-8"))
+        if not isinstance(choices, dict):
+            choices = {}
+    except (OSError, ValueError):
+        choices = {}
+    if path is not None and (Path(path) / PERSON_FILE).is_file():
+        choices[device] = str(Path(path).resolve())
+    else:
+        choices.pop(device, None)
+    try:
+        _choices_file().parent.mkdir(parents=True, exist_ok=True)
+        _choices_file().write_text(json.dumps(choices, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def remembered_model(device: str) -> Path | None:
+    """The person model last chosen for ``device``, if it is still there."""
+    try:
+        path = json.loads(_choices_file().read_text(encoding="utf-8")).get(device)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(path, str) or not (Path(path) / PERSON_FILE).is_file():
+        return None
+    return Path(path)
 
 
 # ------------------------------------------------------------------------ making one
@@ -390,7 +430,8 @@ def describe(model: PersonModel) -> str:
 
 
 __all__ = [
-    "CalibrationJob", "CalibrationRequest", "JobProgress", "PersonModel", "data_dir", "describe", "device_name",
-    "find_person_model", "list_person_models", "person_model_dir", "person_models_dir", "run_calibration",
-    "small_experiment",
+    "CalibrationJob", "CalibrationRequest", "JobProgress", "PersonModel", "calibration_sessions_dir", "data_dir",
+    "describe", "device_name",
+    "find_person_model", "list_person_models", "person_model_dir", "person_models_dir", "read_person_model",
+    "remember_model", "remembered_model", "run_calibration", "small_experiment",
 ]

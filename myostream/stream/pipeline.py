@@ -456,8 +456,8 @@ class Pipeline:
 
     @property
     def filter_spec(self) -> FilterSpec | None:
-        """The causal filter the samples pass (the model's, from its preprocessing)."""
-        return self.preprocessing.filter
+        """The causal filter the samples pass (the model's, from its preprocessing; None without a model)."""
+        return None if self.preprocessing is None else self.preprocessing.filter
 
     def _close_source(self) -> None:
         if self._opened:
