@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PyQt6 import QtCore, QtWidgets
 
@@ -59,8 +59,11 @@ class CalibrationPanel(QtWidgets.QWidget):
         self.person_model: PersonModel | None = None
         #: seconds from "Calibrate" to each step: recorded, model made, ranking live with it
         self.timings: dict[str, float] = {}
+        #: how a model is made when none fits the device (``CalibrationRequest`` fields: epochs, text model, ...)
+        self.job_options: dict[str, Any] = {}
         self._opened_at = 0.0
         self._live_wait = False
+        self._next_poll = 0.0
         self._build()
         self._timer = QtCore.QTimer(self, interval=20, timeout=self._tick)
 
@@ -312,7 +315,7 @@ class CalibrationPanel(QtWidgets.QWidget):
         base, profile = self.window.calibration_base()
         person = self.person.text().strip()
         request = CalibrationRequest(session, person, device_name(self.window.source_spec), base=base,
-                                     filter_profile=profile)
+                                     filter_profile=profile, **self.job_options)
         self.model_title.setText(f"Making {person}'s model")
         self.model_error.setText("")
         self.model_bar.setValue(0)
@@ -362,7 +365,8 @@ class CalibrationPanel(QtWidgets.QWidget):
         if recorder is not None and recorder.recording:
             recorder.advance()
             self._show_recording(recorder)
-        elif job is not None:
+        elif job is not None and time.monotonic() >= self._next_poll:
+            self._next_poll = time.monotonic() + 0.2  # five looks a second: the bar moves per epoch
             progress = job.poll()
             if progress.done:
                 self._made(progress)

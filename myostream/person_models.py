@@ -329,9 +329,14 @@ class CalibrationJob:
         if self._result is not None:
             return self._result
         while True:
-            try:
-                kind, value = self._messages.get_nowait()
+            alive = self._process.is_alive()
+            try:  # a process that has ended may still have its last words in the pipe
+                kind, value = self._messages.get(timeout=0.2) if not alive else self._messages.get_nowait()
             except (queue.Empty, OSError, ValueError):
+                if not alive:
+                    code = self._process.exitcode
+                    return self._finish(JobProgress(1.0, "failed", None, done=True, error=(
+                        f"The calibration process ended unexpectedly (exit code {code}).")))
                 break
             if kind == "say":
                 self._heard(value)
@@ -343,10 +348,6 @@ class CalibrationJob:
                 except MyostreamError as exc:
                     return self._finish(JobProgress(1.0, "failed", None, done=True, error=str(exc)))
                 return self._finish(JobProgress(1.0, "done", 0.0, done=True, model=model))
-        if not self._process.is_alive() and self._messages.empty():
-            code = self._process.exitcode
-            return self._finish(JobProgress(1.0, "failed", None, done=True,
-                                            error=f"The calibration process ended unexpectedly (exit code {code})."))
         return self._progress()
 
     def _heard(self, line: str) -> None:

@@ -785,7 +785,7 @@ class PipelineTap:
             if error is not None:
                 said = str(error) if isinstance(error, MyostreamError) else f"The stream stopped: {error!r}"
                 raise MyostreamError(said)
-            if self.pipeline._stop.is_set():
+            if not self.pipeline.running:
                 raise MyostreamError("The stream was stopped.")
             span = ring.since(counter)
             if len(span) or span.lost or time.monotonic() >= deadline:

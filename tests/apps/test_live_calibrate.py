@@ -169,6 +169,37 @@ def test_a_source_no_model_fits_streams_unranked_and_offers_calibration(qtbot, t
     w.close()
 
 
+def test_a_device_no_model_fits_gets_a_model_trained_from_its_session_and_starts_ranking(qtbot, tmp_path,
+                                                                                          tmp_path_factory):
+    """Four channels: no bundled model, no person model. The offered calibration trains a small model from
+    the session alone (a tiny text model and one epoch per stage here), and the stream starts ranking
+    with it without being reopened."""
+    from tests.train.tiny_runs import tiny_bert
+
+    CountingOpens.opens = 0
+    four = CountingOpens(n_channels=4, user=3, schedule="random", hold_s=1.0, rest_s=0.5)
+    w = LiveWindow(source=four, device="cpu")
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    qtbot.waitUntil(lambda: w.pipeline is not None and w.calibration.page == "form", timeout=WAIT_MS)
+    pipeline, opens = w.pipeline, CountingOpens.opens
+    w.calibration.job_options = {"train_epochs": (1, 1, 1), "text_steps": 5,
+                                 "text_model": str(tiny_bert(tmp_path_factory.getbasetemp()))}
+    w.calibrate(protocol=protocol(tmp_path, hold=1.0, rest=0.3), person="Fay")
+    click(qtbot, w.calibration.start_button)
+    qtbot.waitUntil(lambda: "live_s" in w.calibration.timings, timeout=WAIT_MS)
+    model = w.calibration.person_model
+    assert model.how == "trained" and model.before is None and model.n_channels == 4
+    assert "there was no model before" in w.calibration.result_scores.text()
+    assert w.pipeline is pipeline and CountingOpens.opens == opens and pipeline.ranking
+    assert pipeline.ranker is w.model and w.model.config.n_channels == 4 and w.no_model is None
+    before = w.rankings.updates
+    qtbot.waitUntil(lambda: w.rankings.updates > before + 3, timeout=WAIT_MS)
+    assert w.status_labels["state"].text().startswith("running")
+    w.close()
+
+
 def test_the_model_picker_lists_every_model_and_switches_without_restarting(qtbot, checkpoint):
     w = running_window(qtbot, CountingOpens(), None)
     opens = CountingOpens.opens
