@@ -11,6 +11,7 @@ draws, from a ~30 fps timer.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -23,17 +24,24 @@ from PyQt6 import QtCore, QtGui, QtWidgets
 
 from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
 from myostream.apps.widgets import (
-    BAD, TEXT_DIM, TracePlot, application, apply_theme, closed_by_signals, panel, run_until_closed,
+    BAD, PANEL_RAISED, TEXT, TEXT_DIM, TracePlot, application, apply_theme, closed_by_signals, panel,
+    run_until_closed,
 )
 from myostream.errors import MyostreamError
 from myostream.paths import output_file
-from myostream.runtime import bundled_checkpoint, load_model, make_pipeline
+from myostream.person_models import (
+    describe, device_name, find_person_model, list_person_models, read_person_model, remember_model, remembered_model,
+)
+from myostream.runtime import bundled_for, bundled_models, load_model, make_pipeline
 from myostream.stream.devices import list_profiles
 from myostream.stream.meters import SILENCE_S
 from myostream.stream.pipeline import Pipeline, Ranking
+from myostream.stream.source import Source
 
 #: Source kinds of the picker and the spec prefix each builds.
 SOURCE_KINDS = ("Simulated armband", "Device profile", "LSL stream", "BrainFlow board", "Replay file")
+#: the model picker's first entry
+AUTOMATIC = "automatic: the bundled model that fits the source"
 FPS = 30
 TRACE_SECONDS = 5.0
 
@@ -82,12 +90,24 @@ def pipeline_filter_text(pipeline: Pipeline) -> str:
     return ", ".join(parts)
 
 
+def _is_person_model(path: Path) -> bool:
+    return (path / "person.json").is_file()
+
+
+def _source_name(source: Source) -> str:
+    """What the window calls a Source object it was given (its stream name)."""
+    try:
+        return str(source.info.name)
+    except MyostreamError:  # some sources know their name only once open
+        return type(source).__name__
+
+
 class LiveWindow(QtWidgets.QMainWindow):
     """The live retrieval window. ``start()`` opens the source and runs the pipeline."""
 
     def __init__(
         self,
-        source: str = "simulated",
+        source: str | Source = "simulated",
         model: str | Path | None = None,
         device: str = "auto",
         smoothing: float = 0.5,
@@ -99,8 +119,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.torch_threads = torch_threads
         self.setWindowTitle("myostream live")
         self.resize(1440, 880)
-        self.source_spec = source
+        #: a Source object the host program gave (a device driver of its own), else None: the spec says
+        self.source_object: Source | None = None if isinstance(source, str) else source
+        self.source_spec = source if isinstance(source, str) else _source_name(source)
+        #: the folder of the model in use (None before one is chosen)
         self.model_path = Path(model) if model is not None else None
+        #: the model is chosen when the source opens: the person model last chosen for the device, else the
+        #: bundled model that fits, else the device's newest person model, else none (calibrate one)
+        self.automatic = model is None
         self.device = device
         #: torch | onnx | auto (by the model folder): see myostream.runtime.load_model
         self.backend = backend
@@ -110,6 +136,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.pipeline: Pipeline | None = None
         self.text_encoder: Any = None
         self.last_ranking: Ranking | None = None
+        #: why the stream runs without a model (no model fits the source), else None
+        self.no_model: str | None = None
+        self._swapping: Future | None = None
         #: a PNG path the window saves a screenshot to when it closes (``--screenshot``)
         self.screenshot_on_close: Path | None = None
         #: the sentence saying why something failed while the window closed (the CLI prints it)
@@ -154,11 +183,19 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._browse_action = bar.addWidget(self.source_browse)
         bar.addSeparator()
         bar.addWidget(QtWidgets.QLabel(" Model "))
+        self.model_box = QtWidgets.QComboBox()
+        self.model_box.setMinimumWidth(240)
+        self.model_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+        bar.addWidget(self.model_box)
         self.model_label = QtWidgets.QLabel("—")
         self.model_label.setStyleSheet("font-weight: 600;")
         bar.addWidget(self.model_label)
         self.model_button = QtWidgets.QPushButton("Choose…")
+        self.model_button.setToolTip("A checkpoint folder of your own")
         bar.addWidget(self.model_button)
+        self.calibrate_button = QtWidgets.QPushButton("Calibrate…")
+        self.calibrate_button.setToolTip("Record a short protocol of gestures and make a model for this person and device")
+        bar.addWidget(self.calibrate_button)
         bar.addSeparator()
         self.start_button = QtWidgets.QPushButton("Start")
         self.start_button.setObjectName("primary")
@@ -190,9 +227,15 @@ class LiveWindow(QtWidgets.QMainWindow):
         right.addWidget(panel("Text → EMG · similarity of your descriptions to the live signal", self.text))
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
+        from myostream.apps.live_calibrate import CalibrationPanel  # the calibration takes the right column's place
+
+        self.calibration = CalibrationPanel(self)
+        self.right = QtWidgets.QStackedWidget()
+        self.right.addWidget(right)
+        self.right.addWidget(self.calibration)
         main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         main.addWidget(left)
-        main.addWidget(right)
+        main.addWidget(self.right)
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 2)
         main.setSizes([820, 580])
@@ -215,10 +258,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.source_detail.currentTextChanged.connect(lambda _: self._sync_start_button())
         self.source_browse.clicked.connect(self._browse)
         self.model_button.clicked.connect(self._choose_model)
+        self.model_box.activated.connect(self._model_picked)
+        self.calibrate_button.clicked.connect(lambda: self.calibrate())
         self.start_button.clicked.connect(self._start_clicked)
         self.pause_button.toggled.connect(self.set_paused)
         self.text.query_requested.connect(self.add_text_query)
         self._show_spec(self.source_spec)
+        self.fill_model_box()
 
     # -- source picker ------------------------------------------------------------------
 
@@ -302,6 +348,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         running = self.pipeline is not None or self._starting is not None
         if running and self.picked_spec() == self.source_spec:
             self.stop()
+        elif self.picked_spec() == self.source_spec:
+            self.start()
         else:
             self.set_source(self.picked_spec())
 
@@ -309,35 +357,127 @@ class LiveWindow(QtWidgets.QMainWindow):
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Choose a checkpoint folder", str(self.model_path or ""))
         if path:
             self.set_model(path)
+        else:
+            self.fill_model_box()
+
+    # -- model picker --------------------------------------------------------------------
+
+    def fill_model_box(self) -> None:
+        """List the choices: automatic, the bundled models, the saved person models, the folder in use."""
+        box = self.model_box
+        box.blockSignals(True)
+        box.clear()
+        box.addItem(AUTOMATIC, None)
+        listed: set[Path] = set()
+        for m in bundled_models():
+            box.addItem(f"bundled: {m}", m.path)
+            listed.add(m.path.resolve())
+        for p in list_person_models():
+            box.addItem(f"person: {p}", p.path)
+            box.setItemData(box.count() - 1, describe(p), QtCore.Qt.ItemDataRole.ToolTipRole)
+            listed.add(p.path.resolve())
+        if self.model_path is not None and self.model_path.resolve() not in listed:
+            box.addItem(f"folder: {self.model_path.name}", self.model_path)
+        box.addItem("Other checkpoint folder…", "browse")
+        chosen = 0
+        # automatic shows as such unless it brought back the person model last chosen for this device
+        if self.model_path is not None and not (self.automatic and not _is_person_model(self.model_path)):
+            chosen = next((i for i in range(box.count()) if isinstance(box.itemData(i), Path)
+                           and box.itemData(i).resolve() == self.model_path.resolve()), 0)
+        box.setCurrentIndex(chosen)
+        box.blockSignals(False)
+
+    def _model_picked(self, index: int) -> None:
+        choice = self.model_box.itemData(index)
+        if choice == "browse":
+            self._choose_model()
+        else:
+            self.set_model(choice)
 
     # -- life cycle ---------------------------------------------------------------------
 
     def _load_model(self) -> Any:
-        if self.model is None:
-            path = self.model_path or bundled_checkpoint()
-            self.model = load_model(path, device=self.device, backend=self.backend)
-            if self.torch_threads and getattr(self.model, "backend", "torch") == "torch":
-                import torch
-
-                # The live model is small: one intra-op thread ranks a window in a few ms, while
-                # a thread pool competes with the GUI thread for the cores and the GIL (10-50x slower).
-                torch.set_num_threads(self.torch_threads)
-            self.model_path = Path(path)
-            self.model_label.setText(self.model.config.name)
-            self.model_label.setToolTip(str(path))
-            self.rankings.set_catalog(
-                {c: (e.label, e.canonical) for c, e in self.model.catalog.items()},
-                temperature=self.model.config.stage3.temperature,
-                rejection=getattr(self.model, "rejection", None),
-            )
-            self._text_jobs.submit(self._preload_text_encoder, self.model_path, self.model)
+        """The model in use; loaded now when a folder was chosen (None in automatic mode before the source opens)."""
+        if self.model is None and self.model_path is not None:
+            self._adopt(self._read_model(self.model_path), self.model_path)
         return self.model
 
-    def _make_pipeline(self, spec: str) -> Pipeline:
-        """Build and start a pipeline (runs on a job thread: opening LSL streams can wait for seconds)."""
-        pipeline = make_pipeline(spec, self.model, hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device)
-        pipeline.start()
-        return pipeline
+    def _read_model(self, path: Path) -> Any:
+        model = load_model(path, device=self.device, backend=self.backend)
+        if self.torch_threads and getattr(model, "backend", "torch") == "torch":
+            import torch
+
+            # The live model is small: one intra-op thread ranks a window in a few ms, while
+            # a thread pool competes with the GUI thread for the cores and the GIL (10-50x slower).
+            torch.set_num_threads(self.torch_threads)
+        return model
+
+    def _adopt(self, model: Any, path: Path) -> None:
+        """Show ``model`` (loaded from ``path``) as the one in use: labels, catalog, text encoder."""
+        changed = self.model is not None and self.model is not model
+        self.model, self.model_path, self.no_model = model, Path(path), None
+        self.model_label.setText(model.config.name)
+        self.model_label.setToolTip(str(path))
+        self.rankings.set_catalog(
+            {c: (e.label, e.canonical) for c, e in model.catalog.items()},
+            temperature=model.config.stage3.temperature,
+            rejection=getattr(model, "rejection", None),
+        )
+        if changed:  # free-text queries live in the model's text space: encode them again in the new one
+            queries = list(self.text.queries)
+            self.text_encoder, self._text_error = None, None
+            self._text_embeddings.clear()
+            for q in queries:
+                self.text.remove_query(q)
+            self.text.take_removed()
+            for q in queries:
+                self.add_text_query(q)
+        self._text_jobs.submit(self._preload_text_encoder, self.model_path, model)
+        self.fill_model_box()
+
+    def _source(self, spec: str) -> Source:
+        if self.source_object is not None and spec == self.source_spec:
+            return self.source_object
+        from myostream.stream.factory import make_source
+
+        return make_source(spec)
+
+    def _automatic_model(self, spec: str, n_channels: int, rate: float) -> tuple[Any, Path | None, str | None]:
+        """(model, its folder, why there is none) for a source that opened with this signal: the model the
+        user last chose for the device, else the bundled one that fits, else the device's newest person model."""
+        device = device_name(spec)
+        remembered = remembered_model(device)
+        if remembered is not None and read_person_model(remembered).n_channels == n_channels:
+            return self._read_model(remembered), remembered, None
+        try:
+            path = bundled_for(n_channels, rate).path
+        except MyostreamError as exc:
+            person = find_person_model(device, n_channels)
+            if person is None:
+                return None, None, str(exc)
+            path = person.path
+        return self._read_model(path), path, None
+
+    def _make_pipeline(self, spec: str) -> tuple[Pipeline, Path | None, str | None]:
+        """Build and start a pipeline (runs on a job thread: opening LSL streams can wait for seconds); in
+        automatic mode the model is chosen once the source is open, and without one the stream runs unranked."""
+        source = self._source(spec)
+        model, path, why = self.model, self.model_path, None
+        options: dict[str, Any] = dict(hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device)
+        if model is None:
+            source.open()  # opening again in Pipeline.start() is a no-op
+            try:
+                model, path, why = self._automatic_model(spec, source.info.n_channels, source.info.rate)
+            except BaseException:
+                source.close()
+                raise
+        pipeline = make_pipeline(source, model, **options) if model is not None else Pipeline(source, None, **options)
+        try:
+            pipeline.start()
+        except BaseException:
+            pipeline.stop()
+            raise
+        return pipeline, path, why
 
     def start(self, block: bool = False) -> None:
         """Open the picked source and run the pipeline; ``block`` waits and raises MyostreamError."""
@@ -364,11 +504,19 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._poll_start()
 
     def stop(self) -> None:
-        """Stop the pipeline (joins its threads, closes the source). Safe to call twice."""
+        """Stop the pipeline (joins its threads, closes the source). Safe to call twice. A calibration
+        recording ends (its session file is kept); a model being made goes on."""
+        self.calibration.stream_stopping()
+        if self._swapping is not None:
+            try:
+                self._swapping.result()
+            except BaseException:
+                pass  # the stream stops anyway
+            self._swapping = None
         if self._starting is not None:
             pipeline = None
             try:
-                pipeline = self._starting.result()
+                pipeline = self._starting.result()[0]
             except BaseException:
                 pass
             self._starting = None
@@ -382,23 +530,73 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._set_state("stopped")
         self._sync_start_button()
 
-    def set_source(self, spec: str) -> None:
-        """Switch to another source (stops the current one first)."""
+    def set_source(self, spec: str | Source) -> None:
+        """Switch to another source (stops the current one first): a spec, or a Source object."""
         self.stop()
-        self.source_spec = spec
-        self._show_spec(spec)
+        self.source_object = None if isinstance(spec, str) else spec
+        self.source_spec = spec if isinstance(spec, str) else _source_name(spec)
+        if self.automatic:  # chosen again for the new source (a model picked by hand stays)
+            self.model, self.model_path = None, None
+        self._show_spec(self.source_spec)
         self.last_ranking = None
         self.text.clear_history()
         self.start()
 
-    def set_model(self, path: str | Path) -> None:
-        """Load another checkpoint and restart on the current source."""
+    def set_model(self, path: str | Path | None) -> None:
+        """Rank with another checkpoint (None: automatic). A running stream keeps running: the model
+        takes over between two hops (:meth:`Pipeline.set_ranker`); otherwise the stream starts."""
+        path = None if path is None else Path(path)
+        self.automatic = path is None
+        remember_model(device_name(self.source_spec), path)  # a person model is picked again next time
+        if self.pipeline is not None and self._starting is None:
+            self._swap(path)
+            return
         self.stop()
-        self.model, self.model_path, self.text_encoder = None, Path(path), None
+        self.model, self.model_path, self.text_encoder = None, path, None
         self._text_embeddings.clear()
         for q in list(self.text.queries):
             self.text.remove_query(q)
         self.start()
+
+    def _swap(self, path: Path | None) -> None:
+        """Load ``path`` (None: the automatic choice for this source) and hand it to the running pipeline,
+        on the job thread; :meth:`_poll_swap` shows it once it ranks."""
+        pipeline = self.pipeline
+        assert pipeline is not None and pipeline.info is not None
+        info = pipeline.info
+
+        def work() -> tuple[Any, Path]:
+            if path is None:
+                model, chosen, why = self._automatic_model(self.source_spec, info.n_channels, info.rate)
+                if model is None:
+                    raise MyostreamError(why or "No model fits this source.")
+                assert chosen is not None
+            else:
+                model, chosen = self._read_model(path), path
+            pipeline.set_ranker(model)
+            return model, chosen
+
+        self._hide_error()
+        self._set_state(f"switching to {path.name if path else 'the automatic model'} …")
+        self._swapping = self._jobs.submit(work)
+
+    def _poll_swap(self) -> None:
+        if self._swapping is None or not self._swapping.done():
+            return
+        future, self._swapping = self._swapping, None
+        try:
+            model, path = future.result()
+        except MyostreamError as exc:
+            self._show_error(str(exc))
+            self.fill_model_box()
+            return
+        except Exception as exc:  # a broken checkpoint: one sentence, the old model goes on
+            self._show_error(f"Could not switch to that model: {exc}")
+            self.fill_model_box()
+            return
+        self._adopt(model, path)
+        if self.pipeline is not None:
+            self._show_stream(self.pipeline)
 
     def set_paused(self, paused: bool) -> None:
         if self.pipeline is None:
@@ -415,7 +613,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             return
         future, self._starting = self._starting, None
         try:
-            self.pipeline = future.result()
+            self.pipeline, path, why = future.result()
         except MyostreamError as exc:
             self._show_error(str(exc))
             self._set_state("stopped")
@@ -423,23 +621,37 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._show_error(f"Could not open {self.source_spec!r}: {exc}")
             self._set_state("stopped")
         else:
-            info = self.pipeline.info
-            assert info is not None
-            names = pipeline_channel_names(self.pipeline)
-            self.traces.set_channels(names, self.pipeline.model_rate)
-            self.heat.set_channels(names)
-            filtered = pipeline_filter_text(self.pipeline) or "unfiltered"
-            self.trace_info.setText(
-                f"{info.name} · {len(names)} ch · {info.rate:g} Hz"
-                + (f" → {self.pipeline.model_rate:g} Hz" if self.pipeline.model_rate != info.rate else "")
-                + f" · {info.unit} · {filtered} · last {TRACE_SECONDS:g} s"
-            )
-            self.pipeline.set_text_queries(self._text_embeddings)
+            if self.pipeline.ranker is not None and self.pipeline.ranker is not self.model:
+                assert path is not None
+                self._adopt(self.pipeline.ranker, path)  # chosen automatically for this source
+            self._show_stream(self.pipeline)
             self.pause_button.setEnabled(True)
             self._set_state(self._running_text())
+            if why is not None:  # no model fits: the stream runs unranked and the window offers to calibrate
+                self.no_model = why
+                self.model_label.setText("none")
+                self.calibrate(offer=why)
         self._sync_start_button()
 
+    def _show_stream(self, pipeline: Pipeline) -> None:
+        """Point the traces, the heat strip and the caption at what the pipeline prepares."""
+        info = pipeline.info
+        assert info is not None
+        names = pipeline_channel_names(pipeline)
+        self.traces.set_channels(names, pipeline.model_rate)
+        self.heat.set_channels(names)
+        filtered = pipeline_filter_text(pipeline) or "unfiltered"
+        self.trace_info.setText(
+            f"{info.name} · {len(names)} ch · {info.rate:g} Hz"
+            + (f" → {pipeline.model_rate:g} Hz" if pipeline.model_rate != info.rate else "")
+            + f" · {info.unit} · {filtered} · last {TRACE_SECONDS:g} s"
+        )
+        if pipeline.ranker is not None:
+            pipeline.set_text_queries(self._text_embeddings)
+
     def _running_text(self) -> str:
+        if self.pipeline is not None and self.pipeline.ranker is None:
+            return f"streaming without a model · {self.source_spec}"
         return f"running · {self.source_spec}"
 
     def save_screenshot(self, path: str | Path) -> Path:
@@ -460,6 +672,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self.close_error = str(exc)
             self.screenshot_on_close = None
         self.timer.stop()
+        self.calibration.cancel()
         self.stop()
         self._jobs.shutdown(wait=True, cancel_futures=True)
         self._text_jobs.shutdown(wait=True, cancel_futures=True)
@@ -479,6 +692,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             model = self._load_model()
         except MyostreamError as exc:
             self._show_error(str(exc))
+            return
+        if model is None:
+            self._show_error("Free-text queries need a model: start a source that one fits, or calibrate one.")
             return
         self.text.status.setText(f"encoding “{text}” …")
         assert self.model_path is not None
@@ -542,6 +758,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _tick(self) -> None:
         self._poll_start()
+        self._poll_swap()
         self._poll_encoding()
         self._poll_lsl_listing()
         pipeline = self.pipeline
@@ -561,7 +778,16 @@ class LiveWindow(QtWidgets.QMainWindow):
         if pipeline.paused:
             self._update_status(pipeline)
             return
-        rankings = pipeline.queue.drain()
+        if pipeline.ranker is None or pipeline.filtered is None:  # streaming unranked: the raw signal, centred
+            assert pipeline.ring is not None
+            span = pipeline.ring.latest(int(TRACE_SECONDS * pipeline.model_rate))
+            if len(span):
+                self.traces.show_samples(span.data - span.data.mean(axis=0))
+            self.frames += 1
+            self._update_status(pipeline)
+            return
+        # rankings of the model a swap replaced may still wait in the queue: only this model's count
+        rankings = [r for r in pipeline.queue.drain() if len(r.scores) == len(pipeline.class_ids)]
         if rankings:
             newest = rankings[-1]
             self.last_ranking = newest
@@ -629,8 +855,56 @@ class LiveWindow(QtWidgets.QMainWindow):
         label.setStyleSheet(f"color: {BAD}; font-weight: 600;" if alarm else "")
 
     def _show_error(self, text: str) -> None:
+        self.banner.setStyleSheet(f"background: {BAD}; color: white; padding: 6px 12px; border-radius: 6px;")
         self.banner.setText(text)
         self.banner.show()
+
+    def show_notice(self, text: str) -> None:
+        """A sentence in the banner that is news, not an error (until the next one)."""
+        self.banner.setStyleSheet(f"background: {PANEL_RAISED}; color: {TEXT}; padding: 6px 12px; border-radius: 6px;")
+        self.banner.setText(text)
+        self.banner.show()
+
+    # -- calibration ---------------------------------------------------------------------
+
+    def calibrate(self, offer: str | None = None, protocol: Any = None, person: str | None = None,
+                  speed: float | None = None) -> None:
+        """Open the calibration in place of the rankings (``offer``: why it is offered, when no model fits);
+        ``protocol`` (name, .toml or :class:`~myostream.calibrate.Protocol`), ``person`` and ``speed``
+        fill the form in."""
+        self.calibration.open(offer=offer, protocol=protocol, person=person, speed=speed)
+
+    def calibration_base(self) -> tuple[Path | None, str | None]:
+        """What a calibration starts from: the torch checkpoint ranking now (for a person model, the base it
+        was adapted from), else the bundled model that fits the stream, else None (a small model is trained
+        from the session); and the device profile whose filter such a model takes, if the source has one."""
+        from myostream.stream.devices import load_profile
+        from myostream.stream.factory import spec_kind
+
+        profile = None
+        if self.source_object is None and spec_kind(self.source_spec)[0] == "profile":
+            try:
+                profile = load_profile(self.source_spec).name
+            except MyostreamError:
+                profile = None
+        path = self.model_path
+        if self.model is not None and path is not None and getattr(self.model, "backend", "torch") == "torch":
+            person = path / "person.json"
+            if person.is_file():
+                try:
+                    base = json.loads(person.read_text(encoding="utf-8")).get("base")
+                except (OSError, ValueError):
+                    base = None
+                if base and (Path(base) / "config.json").is_file():
+                    return Path(base), profile
+            return path, profile
+        info = self.pipeline.info if self.pipeline is not None else None
+        if info is None:
+            return None, profile
+        try:
+            return bundled_for(info.n_channels, info.rate).path, profile
+        except MyostreamError:
+            return None, profile
 
     def _hide_error(self) -> None:
         self.banner.hide()

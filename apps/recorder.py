@@ -1,55 +1,36 @@
 """The calibration recorder: cue a protocol, record a session file, then review its labels.
 
-``myostream record --source simulated --protocol quick --subject S01`` opens it. A
-worker thread owns the source and the session file: it reads chunks, labels each sample
-from the cue events (:func:`myostream.calibrate.labels_from_cues`), appends them to the
-HDF5 file (flushed several times a second) and feeds a ring buffer the GUI draws from.
-The GUI thread only runs the cue clock (:class:`~myostream.calibrate.CalibrationRun`)
-and draws. A simulated armband is driven by the cues, so the whole loop runs without
-hardware.
+``myostream record --source simulated --protocol quick --subject S01`` opens it. The
+engine is the Qt-free :class:`~myostream.recorder.SessionRecorder`: its thread owns the
+source, the cue clock and the session file (labels from the cue events, flushed several
+times a second) and feeds a ring buffer the GUI draws from. This window only draws and
+forwards the buttons; the engine's callbacks reach it as Qt signals. A simulated armband
+is driven by the cues, so the whole loop runs without hardware.
 """
 
 from __future__ import annotations
 
 import math
-import queue
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from myostream.calibrate import (
-    REST,
-    CalibrationRun,
-    CueEvent,
-    Protocol,
-    RunState,
-    Trial,
-    channel_quality,
-    labels_from_cues,
-    list_protocols,
-    load_protocol,
-    trial_schedule,
-)
-from myostream.data.session import SessionWriter, session_filename
+from myostream.calibrate import Protocol, RunState, Trial, list_protocols, load_protocol, trial_schedule
 from myostream.errors import MyostreamError
-from myostream.paths import check_output_dir, output_dir
-from myostream.stream.devices import load_profile
-from myostream.stream.factory import make_source, spec_kind
-from myostream.stream.lslconfig import pylsl_module
-from myostream.stream.ring import RingBuffer
-from myostream.stream.source import Chunk, Source, StreamInfo
+from myostream.paths import check_output_dir
+from myostream.recorder import SessionRecorder, recording_source
+from myostream.stream.source import Source, StreamInfo
 
 from myostream.apps.recorder_review import ReviewView
 from myostream.apps.widgets import (
     ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, application, apply_theme, closed_by_signals,
     panel, run_until_closed,
 )
+
+__all__ = ["CuePanel", "RecorderSignals", "RecorderWindow", "record_command", "recording_source"]
 
 PHASE_STYLE = {
     "idle": ("READY TO RECORD", TEXT_DIM),
@@ -60,177 +41,25 @@ PHASE_STYLE = {
     "done": ("DONE", ACCENT),
 }
 QUALITY_TEXT = {"flat": "flat", "saturated": "clipping", "mains": "mains hum", "noisy": "noisy"}
-#: Events after which samples already written may need new labels (a discarded hold).
-RETROACTIVE = ("pause", "redo", "abort")
 
 
-def recording_source(spec: str, protocols: list[Protocol]) -> Source:
-    """The source named by ``spec``; a simulated armband is built cue-driven (manual
-    schedule) and knows every gesture of ``protocols``."""
-    if spec_kind(spec)[0] == "profile" and load_profile(spec).transport == "simulated":
-        gestures = list(dict.fromkeys(g for p in protocols for g in p.gestures if g != REST))
-        return make_source(spec, schedule="manual", gestures=tuple(gestures))
-    return make_source(spec)
-
-
-class RecorderWorker(QtCore.QThread):
-    """Owns the source and, while recording, the session file. Never blocks the GUI."""
+class RecorderSignals(QtCore.QObject):
+    """A :class:`SessionRecorder`'s callbacks as Qt signals (they fire on the recorder's thread;
+    connected slots run on the GUI thread)."""
 
     source_ready = QtCore.pyqtSignal(object)  # StreamInfo
-    failed = QtCore.pyqtSignal(str, bool)  # message, whether the worker stopped (source gone)
+    failed = QtCore.pyqtSignal(str, bool)  # message, whether the stream stopped (source gone)
     session_closed = QtCore.pyqtSignal(str)  # path of the finished session file
 
-    def __init__(self, source: Source, display_seconds: float = 10.0) -> None:
+    def __init__(self, recorder: SessionRecorder) -> None:
         super().__init__()
-        self.source = source
-        self.display_seconds = display_seconds
-        self.ring: RingBuffer | None = None
-        self.info: StreamInfo | None = None
-        self.samples_read = 0
-        self.samples_lost = 0
-        self.samples_written = 0
-        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._writer: SessionWriter | None = None
-        self._events: list[CueEvent] = []
-        self._label_names: tuple[str, ...] = ()
-        self._t_begin = 0.0
-        self._finish_at: float | None = None
-        self._finish_deadline = 0.0
-        self._last_ts = -math.inf
+        recorder.on_ready = self.source_ready.emit
+        recorder.on_failed = self.failed.emit
+        recorder.on_closed = lambda path: self.session_closed.emit(str(path))
 
-    # -- called from the GUI thread ------------------------------------------------------
-    def begin_session(self, path: Path, start_time: float, **writer_args: Any) -> None:
-        self._commands.put(("begin", (path, start_time, writer_args)))
-
-    def post(self, events: list[CueEvent]) -> None:
-        if events:
-            self._commands.put(("events", events))
-
-    def finish_session(self, end_time: float) -> None:
-        """Close the file once the samples up to ``end_time`` have arrived (1 s at most)."""
-        self._commands.put(("finish", end_time))
-
-    def stop(self) -> None:
-        """End the thread: the session file (if any) is closed, then the source."""
-        self._stop.set()
-        self.wait()
-
-    # -- the worker thread ----------------------------------------------------------------
-    def run(self) -> None:
-        try:
-            self.source.open()
-            info = self.source.info
-        except Exception as exc:  # any driver error must reach the user, not kill the thread silently
-            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Could not open the source: {exc!r}", True)
-            return
-        self.info = info
-        self.ring = RingBuffer.for_seconds(self.display_seconds, info.rate, info.n_channels)
-        self.source_ready.emit(info)
-        try:
-            while not self._stop.is_set():
-                chunk = self.source.read(timeout=0.02)
-                self._handle_commands()
-                if len(chunk):
-                    self._consume(chunk)
-                else:  # a source whose read() does not wait must not spin the CPU
-                    self._stop.wait(0.002)
-                self._maybe_close()
-        except Exception as exc:
-            self.failed.emit(str(exc) if isinstance(exc, MyostreamError) else f"Recording stopped: {exc!r}", True)
-        finally:
-            self._handle_commands(closing=True)  # e.g. the abort posted by closing the window
-            self._close_writer()
-            self.source.close()
-
-    def _handle_commands(self, closing: bool = False) -> None:
-        while True:
-            try:
-                kind, arg = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            if kind == "begin" and not closing:
-                path, start_time, writer_args = arg
-                assert self.info is not None
-                try:
-                    self._writer = SessionWriter(
-                        path,
-                        rate=self.info.rate,
-                        channel_names=self.info.channel_names,
-                        unit=self.info.unit,
-                        source_label_names=self.info.label_names,
-                        **writer_args,
-                    )
-                except (MyostreamError, OSError) as exc:
-                    self.failed.emit(f"Could not create the session file {str(path)!r}: {exc}", False)
-                    continue
-                self._label_names = tuple(writer_args["label_names"])
-                self._events, self._t_begin, self._finish_at = [], start_time, None
-                self.samples_written = 0
-            elif kind == "events":
-                for event in arg:
-                    self._event(event)
-            elif kind == "finish":
-                self._finish_at = arg
-                self._finish_deadline = time.monotonic() + 1.0
-
-    def _event(self, event: CueEvent) -> None:
-        self._cue_simulator(event)
-        if self._writer is None:
-            return
-        self._events.append(event)
-        self._writer.add_event(event)
-        if event.kind in RETROACTIVE:
-            holds = [e.time for e in self._events if e.kind == "hold"]
-            if holds:
-                start, ts = self._writer.timestamps_from(holds[-1])
-                labels, repetition = labels_from_cues(ts, self._events, self._label_names)
-                self._writer.write_labels(start, labels, repetition)
-
-    def _cue_simulator(self, event: CueEvent) -> None:
-        set_gesture = getattr(self.source, "set_gesture", None)
-        if set_gesture is None or getattr(self.source, "schedule", "manual") != "manual":
-            return
-        if event.kind == "gap":
-            return
-        try:
-            set_gesture(event.gesture if event.kind == "hold" else REST)
-        except MyostreamError:
-            set_gesture(REST)  # a gesture this simulated person does not know: stay relaxed
-
-    def _consume(self, chunk: Chunk) -> None:
-        assert self.ring is not None
-        self.ring.write(chunk.data, chunk.timestamps, chunk.labels)
-        self.samples_read += len(chunk)
-        self.samples_lost += chunk.lost
-        self._last_ts = float(chunk.timestamps[-1])
-        writer = self._writer
-        if writer is None:
-            return
-        keep = chunk.timestamps >= self._t_begin
-        if not keep.any():
-            return
-        data, ts = chunk.data[keep], chunk.timestamps[keep]
-        truth = None if chunk.labels is None else chunk.labels[keep].astype(np.int16)
-        if chunk.lost and writer.n_samples:
-            event = CueEvent(float(ts[0]), "gap", value=int(chunk.lost))
-            self._events.append(event)
-            writer.add_event(event)
-        labels, repetition = labels_from_cues(ts, self._events, self._label_names)
-        writer.append(data, ts, labels, repetition, truth)
-        self.samples_written = writer.n_samples
-
-    def _maybe_close(self) -> None:
-        if self._writer is None or self._finish_at is None:
-            return
-        if self._last_ts >= self._finish_at or time.monotonic() > self._finish_deadline:
-            path = self._close_writer()
-            self.session_closed.emit(str(path))
-
-    def _close_writer(self) -> Path | None:
-        writer, self._writer = self._writer, None
-        self._finish_at = None
-        return None if writer is None else writer.close()
+    @staticmethod
+    def disconnect_from(recorder: SessionRecorder) -> None:
+        recorder.on_ready = recorder.on_failed = recorder.on_closed = None
 
 
 class CuePanel(QtWidgets.QFrame):
@@ -294,6 +123,29 @@ class CuePanel(QtWidgets.QFrame):
         self.sub.setText(sub)
         self.countdown.setText("" if seconds is None else f"{math.ceil(max(seconds, 0.0) - 1e-6)}")
 
+    def show_state(self, state: RunState, trials: list[Trial], repetitions: int) -> None:
+        """Show where a calibration run stands (``state`` of a run over ``trials``)."""
+        trial = state.trial
+        if state.phase == "done":
+            title = "Session aborted" if state.aborted else "Session complete"
+            badge = "ABORTED" if state.aborted else ""
+            self.show_cue("done", title, "Saving the session file…", "", "", None, badge)
+        elif state.phase == "paused":
+            self.show_cue("paused", "Paused", "Relax.", "Press Resume to continue; a hold cut short is repeated.", "",
+                          None)
+        elif trial is not None and state.phase == "rest":
+            nxt = trials[state.completed] if state.completed < state.total else None
+            upcoming = f"Next: {nxt.cue.label}" if nxt else "That was the last one."
+            done = f"{trial.cue.label} · repetition {trial.repetition} of {repetitions} done"
+            self.show_cue("rest", "Relax", upcoming, "", done, state.remaining_s)
+        elif trial is not None:
+            sub = f"Repetition {trial.repetition} of {repetitions}"
+            cue = trial.cue
+            instruction, text = (cue.instruction, cue.text) if cue.instruction else (cue.text, "")
+            if state.phase == "ready":
+                instruction = f"Get ready: {instruction[:1].lower()}{instruction[1:]}"
+            self.show_cue(state.phase, trial.cue.label, instruction, text, sub, state.remaining_s)
+
 
 class RecorderWindow(QtWidgets.QMainWindow):
     """Subject form, cue, protocol progress and live traces; then the review of the session."""
@@ -315,17 +167,19 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.protocol = protocol
         self.device = device
         self.speed = speed
-        self.run: CalibrationRun | None = None
+        #: the cue clock of the session shown (the engine's), None before a session and after "record another"
+        self.run: Any = None
         self.session_path: Path | None = None
         self.review: ReviewView | None = None
         self._quality: list[str] = []
         self._warnings: list[pg.TextItem] = []
         self._listed: tuple[str, int] = ("", -1)
 
-        self.worker = RecorderWorker(source)
-        self.worker.source_ready.connect(self._on_source_ready)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.session_closed.connect(self._on_session_closed)
+        self.recorder = SessionRecorder(source, runs_clock=False)  # the tick below runs the cue clock
+        self.signals = RecorderSignals(self.recorder)
+        self.signals.source_ready.connect(self._on_source_ready)
+        self.signals.failed.connect(self._on_failed)
+        self.signals.session_closed.connect(self._on_session_closed)
 
         self.pages = QtWidgets.QStackedWidget()
         # Errors stay in a banner until the next recording starts: the status bar is redrawn
@@ -348,7 +202,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._draw = QtCore.QTimer(self, interval=40, timeout=self._on_draw)
         self._check = QtCore.QTimer(self, interval=500, timeout=self._on_check)
         self._show_idle()
-        self.worker.start()
+        self.recorder.open(wait=False)
 
     # -- layout ---------------------------------------------------------------------------
     def _build_record_page(self, subject: str, session: str, out_dir: str | Path) -> QtWidgets.QWidget:
@@ -472,7 +326,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
         if stopped:
             self._draw.stop()
             self._check.stop()
-            self.worker.wait()  # it closes the session file on its way out
+            self.recorder.close()  # its thread closes the session file on its way out
             if recording and self.session_path is not None and self.session_path.is_file():
                 self.open_review(self.session_path)
                 self.banner.setText(f"{message} What was recorded until then is kept in {self.session_path.name}.")
@@ -520,97 +374,55 @@ class RecorderWindow(QtWidgets.QMainWindow):
             self.status.setText("Enter a subject before starting.")
             self.subject.setFocus()
             return
-        protocol = self.protocol.at_speed(self.speed)
-        trials = trial_schedule(protocol)
         session = self.session.text().strip() or "1"
         folder = self.out_dir.text().strip() or "sessions"
         try:
-            output_dir(folder, "the session file")  # before the first cue: a run without a file loses the session
-        except MyostreamError as exc:
+            path = self.recorder.start(self.protocol, folder, subject=subject, session=session, device=self.device,
+                                       speed=self.speed)
+        except MyostreamError as exc:  # no file, no cues: a run without a file would lose the session
             self.show_error(str(exc))
             self.out_dir.setFocus()
             return
         self.banner.hide()
-        path = Path(folder) / session_filename(subject, session, protocol.name)
-        now = pylsl_module().local_clock()
-        self.run = CalibrationRun(trials, protocol.lead_in_s)
+        self.run = self.recorder.run
         self._listed = ("", -1)
         self.session_path = path
-        toml = self.protocol.path.read_text(encoding="utf-8") if self.protocol.path else ""
-        self.worker.begin_session(
-            path,
-            now,
-            label_names=protocol.label_names,
-            subject=subject,
-            session=session,
-            device=self.device,
-            protocol=protocol.name,
-            protocol_toml=toml,
-            meta={"speed": self.speed, "schedule_seed": protocol.seed},
-        )
-        self.worker.post(self.run.start(now))
         self._tick.start()
         self.status.setText(f"Recording to {path}")
         self._on_tick()
 
     def toggle_pause(self) -> None:
-        if self.run is None:
-            return
-        now = pylsl_module().local_clock()
-        events = self.run.resume(now) if self.run.phase == "paused" else self.run.pause(now)
-        self._apply(events)
+        if self.run is not None:
+            self.recorder.toggle_pause()
+            self._on_tick()
 
     def redo_last(self) -> None:
         if self.run is not None:
-            self._apply(self.run.redo(pylsl_module().local_clock()))
+            self.recorder.redo()
+            self._on_tick()
 
     def abort(self) -> None:
         if self.run is not None:
-            self._apply(self.run.abort(pylsl_module().local_clock()))
+            self.recorder.abort()
+            self._on_tick()
 
     def _on_tick(self) -> None:
-        if self.run is None:
+        self.recorder.advance()
+        state = self.recorder.state()
+        if self.run is None or state is None:
             return
-        now = pylsl_module().local_clock()
-        self._apply(self.run.advance(now))
-
-    def _apply(self, events: list[CueEvent]) -> None:
-        assert self.run is not None
-        self.worker.post(events)
-        now = pylsl_module().local_clock()
-        if self.run.finished and self._tick.isActive():
-            self._tick.stop()
-            self.worker.finish_session(events[-1].time if events else now)
-        self._show_state(self.run.state(now))
+        self._show_state(state)
         self._set_controls()
 
     def _show_state(self, state: RunState) -> None:
         assert self.run is not None
-        trial = state.trial
-        reps = self.protocol.repetitions
-        if state.phase == "done":
-            title = "Session aborted" if state.aborted else "Session complete"
-            badge = "ABORTED" if state.aborted else ""
-            self.cue.show_cue("done", title, "Saving the session file…", "", "", None, badge)
-        elif state.phase == "paused":
-            self.cue.show_cue("paused", "Paused", "Relax.", "Press Resume to continue; a hold cut short is repeated.", "", None)
-        elif trial is not None and state.phase == "rest":
-            nxt = self.run.trials[state.completed] if state.completed < state.total else None
-            upcoming = f"Next: {nxt.cue.label}" if nxt else "That was the last one."
-            done = f"{trial.cue.label} · repetition {trial.repetition} of {reps} done"
-            self.cue.show_cue("rest", "Relax", upcoming, "", done, state.remaining_s)
-        elif trial is not None:
-            sub = f"Repetition {trial.repetition} of {reps}"
-            cue = trial.cue
-            instruction, text = (cue.instruction, cue.text) if cue.instruction else (cue.text, "")
-            if state.phase == "ready":
-                instruction = f"Get ready: {instruction[:1].lower()}{instruction[1:]}"
-            self.cue.show_cue(state.phase, trial.cue.label, instruction, text, sub, state.remaining_s)
+        self.cue.show_state(state, self.run.trials, self.protocol.repetitions)
         if (state.phase, state.completed) != self._listed:
             self._listed = (state.phase, state.completed)
             self._show_up_next(self.run.trials, state.completed, current=state.phase in ("ready", "hold", "paused"))
         self.progress.setValue(state.completed)
-        left = state.remaining_s + sum(t.hold_s + t.rest_s for t in self.run.trials[state.completed + 1 :])
+        progress = self.recorder.progress()
+        left = progress.seconds_left if progress is not None else 0.0
         self.progress_text.setText(f"{state.completed} / {state.total} · {_mmss(left)} left")
 
     def _show_up_next(self, trials: list[Trial], first: int, current: bool, count: int = 8) -> None:
@@ -630,7 +442,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
     def _set_controls(self) -> None:
         running = self.run is not None and not self.run.finished
         self.start_button.setVisible(not running)
-        self.start_button.setEnabled(self.run is None and self.worker.ring is not None and self.worker.isRunning())
+        self.start_button.setEnabled(self.run is None and self.recorder.streaming)
         for w in (self.subject, self.session, self.protocol_box, self.out_dir):
             w.setEnabled(self.run is None)
         self.pause_button.setEnabled(running)
@@ -640,27 +452,24 @@ class RecorderWindow(QtWidgets.QMainWindow):
 
     # -- drawing --------------------------------------------------------------------------
     def _on_draw(self) -> None:
-        ring, info = self.worker.ring, self.worker.info
+        ring, info = self.recorder.ring, self.recorder.info
         if ring is None or info is None:
             return
         span = ring.latest(int(self.traces.seconds * info.rate))
         if len(span):
             # Raw devices carry DC offsets; centre each channel so its row shows the EMG.
             self.traces.show_samples(span.data - span.data.mean(axis=0))
-        rec = f" · recorded {self.worker.samples_written / info.rate:.1f} s" if self.run is not None else ""
-        lost = f" · lost {self.worker.samples_lost}" if self.worker.samples_lost else ""
+        rec = f" · recorded {self.recorder.samples_written / info.rate:.1f} s" if self.run is not None else ""
+        lost = f" · lost {self.recorder.samples_lost}" if self.recorder.samples_lost else ""
         where = f" → {self.session_path.name}" if self.session_path is not None and self.run is not None else ""
         if self.review is None:
             self.status.setText(f"{info.name} · {info.rate:g} Hz × {info.n_channels}{rec}{lost}{where}")
 
     def _on_check(self) -> None:
-        ring, info = self.worker.ring, self.worker.info
-        if ring is None or info is None:
+        quality, info = self.recorder.quality(), self.recorder.info
+        if quality is None or info is None:
             return
-        span = ring.latest(int(info.rate))
-        if len(span) < info.rate / 2:
-            return
-        self._quality = channel_quality(span.data, info.rate)
+        self._quality = quality
         for item, verdict in zip(self._warnings, self._quality):
             item.setText("" if verdict == "ok" else f"⚠ {QUALITY_TEXT[verdict]}")
         bad = [f"{name}: {QUALITY_TEXT[v]}" for name, v in zip(info.channel_names, self._quality) if v != "ok"]
@@ -674,7 +483,8 @@ class RecorderWindow(QtWidgets.QMainWindow):
     # -- after recording ------------------------------------------------------------------
     def _on_session_closed(self, path: str) -> None:
         self._tick.stop()
-        self.open_review(Path(path))
+        if self.review is None or self.review.path != Path(path):  # a lost source opened it already
+            self.open_review(Path(path))
 
     def open_review(self, path: Path) -> None:
         if self.review is not None:
@@ -701,12 +511,11 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._set_controls()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        if self.run is not None and not self.run.finished:
-            self._apply(self.run.abort(pylsl_module().local_clock()))
         self._tick.stop()
         self._draw.stop()
         self._check.stop()
-        self.worker.stop()  # closes the session file (complete) and the source
+        RecorderSignals.disconnect_from(self.recorder)
+        self.recorder.close()  # aborts a running session, closes its file (complete), then the source
         super().closeEvent(event)
 
 
@@ -752,7 +561,7 @@ def record_command(
             speed=speed,
         )
         if autostart:
-            recorder.worker.source_ready.connect(lambda _info: recorder.start_recording())
+            recorder.signals.source_ready.connect(lambda _info: recorder.start_recording())
         window = recorder
     with closed_by_signals(window):  # Ctrl-C or a polite kill still closes the session file complete
         return run_until_closed(window, owns_app)

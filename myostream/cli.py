@@ -21,6 +21,9 @@ from myostream.errors import MyostreamError
 NONFINITE_CHOICES = ("error", "drop", "interpolate")
 #: Where ``myostream report text`` (and its old spelling ``describe report``) writes by default.
 TEXT_REPORT_DIR = "docs/results/text"
+#: the screenshot sets of ``myostream report screenshots`` (myostream_reports.screenshots.SETS; the
+#: runtime does not import the reports package to declare its arguments)
+SCREENSHOT_SETS = ("recorder", "calibrate")
 
 
 # -- argument types: bad numbers are one argparse sentence (exit code 2) before any work ---------
@@ -305,7 +308,7 @@ def _cmd_report_text(args: argparse.Namespace) -> int:
 def _cmd_report_screenshots(args: argparse.Namespace) -> int:
     from myostream_reports.screenshots import screenshots_command
 
-    return screenshots_command(args.out, speed=args.speed)
+    return screenshots_command(args.out, speed=args.speed, which=args.which or SCREENSHOT_SETS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -497,9 +500,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _bench_arguments(report("bench", _cmd_bench, "Measure performance side by side with a baseline."))
 
-    r = report("screenshots", _cmd_report_screenshots, "Screenshots of the recorder and its review view, for the docs.")
-    r.add_argument("--out", default="docs/screenshots", help="folder for recorder.png and review.png "
-                   "(default: docs/screenshots)")
+    r = report("screenshots", _cmd_report_screenshots,
+               "Screenshots of the recorder, its review view and calibrating from the live window, for the docs.")
+    r.add_argument("--out", default="docs/screenshots", help="folder for the PNG files (default: docs/screenshots)")
+    r.add_argument("--which", action="append", choices=SCREENSHOT_SETS, default=None,
+                   help="only this set (repeatable; default: all)")
     r.add_argument("--speed", type=positive, default=3.0, help="cue speed-up while recording (default: 3)")
     return parser
 

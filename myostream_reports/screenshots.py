@@ -1,9 +1,13 @@
-"""``myostream report screenshots``: the calibration recorder and its review view, for the docs.
+"""``myostream report screenshots``: the recorder, its review view and calibrating from the live
+window, for the README and the docs.
 
-Records the ``quick`` protocol from the simulated armband (at 3x speed, into a temporary
-folder), grabs the recorder during a hold and the review of the finished session, and
-writes ``recorder.png`` and ``review.png`` (the command's default folder: ``docs/screenshots``).
-Runs headless.
+Runs headless on the simulated armband. ``recorder``: records the ``quick`` protocol (cues
+``speed`` times faster, into a temporary folder), grabs the recorder during a hold and the
+review of the finished session → ``recorder.png``, ``review.png``. ``calibrate``: opens the
+live window with the bundled model, presses Calibrate…, records ``quick`` as person "Ada",
+lets the person model be made in the background and go live → ``calibrate-1-form.png`` …
+``calibrate-4-live.png``; the person model and the session go to a temporary data folder,
+never the user's own.
 """
 
 from __future__ import annotations
@@ -12,58 +16,116 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+#: the screenshot sets, in the order they are made
+SETS = ("recorder", "calibrate")
 
 
-def screenshots_command(out: str | Path, speed: float = 3.0) -> int:
-    """Write ``recorder.png`` and ``review.png`` into ``out``, recording with the cues ``speed`` times faster."""
+def screenshots_command(out: str | Path, speed: float = 3.0, which: Sequence[str] = SETS) -> int:
+    """Write the screenshot sets ``which`` into ``out``, recording with the cues ``speed`` times faster."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PyQt6 import QtWidgets
 
-    from myostream.apps.recorder import RecorderWindow, recording_source
     from myostream.apps.widgets import apply_theme
-    from myostream.calibrate import load_protocol
     from myostream.paths import output_dir
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     apply_theme(app)
-    out, cwd = Path(out).resolve(), os.getcwd()
+    out = Path(out).resolve()
     output_dir(out, "the screenshots")  # before minutes of recording
-    protocol = load_protocol("quick")
+    make = {"recorder": _recorder, "calibrate": _calibrate}
+    for name in which:
+        written = make[name](out, speed, _Waiter(app))
+        print(f"wrote {', '.join(written)} to {out}")
+    return 0
 
-    def wait(condition, seconds: float) -> None:
+
+class _Waiter:
+    """Runs the Qt event loop until a condition holds (headless: nothing else drives it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def until(self, condition: Callable[[], bool], seconds: float) -> None:
         end = time.monotonic() + seconds
         while not condition():
             if time.monotonic() > end:
-                raise TimeoutError("the recorder did not get there in time")
-            app.processEvents()
+                raise TimeoutError("the window did not get there in time")
+            self.app.processEvents()
             time.sleep(0.005)
 
-    def settle(seconds: float) -> None:
+    def settle(self, seconds: float) -> None:
         end = time.monotonic() + seconds
-        wait(lambda: time.monotonic() > end, seconds + 1)
+        self.until(lambda: time.monotonic() > end, seconds + 1)
 
+
+def _recorder(out: Path, speed: float, wait: _Waiter) -> list[str]:
+    from myostream.apps.recorder import RecorderWindow, recording_source
+    from myostream.calibrate import load_protocol
+
+    protocol = load_protocol("quick")
+    cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # the form shows the default relative folder, as a user would see it
-        window = RecorderWindow(
-            recording_source("simulated", [protocol]), protocol, device="simulated", subject="S01",
-            out_dir="sessions", speed=speed,
-        )
-        window.resize(1280, 820)
-        window.show()
-        wait(window.start_button.isEnabled, 30)
-        window.start_recording()
-        wait(lambda: window.run.state(0).completed >= 4 and window.run.phase == "hold", 120)
-        settle(0.8)  # most of the way into the hold: the traces show the contraction
-        window.grab().save(str(out / "recorder.png"))
-        wait(lambda: window.review is not None, 300)
-        review = window.review
-        review.plot.getPlotItem().setXRange(0.0, 16.0, padding=0.0)  # zoomed in: captions fit
-        review.select(5)
-        settle(0.5)
-        window.grab().save(str(out / "review.png"))
-        window.close()
-        os.chdir(cwd)
-    print(f"wrote {out / 'recorder.png'} and {out / 'review.png'}")
-    return 0
+        try:
+            window = RecorderWindow(
+                recording_source("simulated", [protocol]), protocol, device="simulated", subject="S01",
+                out_dir="sessions", speed=speed,
+            )
+            window.resize(1280, 820)
+            window.show()
+            wait.until(window.start_button.isEnabled, 30)
+            window.start_recording()
+            wait.until(lambda: window.run.state(0).completed >= 4 and window.run.phase == "hold", 120)
+            wait.settle(0.8)  # most of the way into the hold: the traces show the contraction
+            window.grab().save(str(out / "recorder.png"))
+            wait.until(lambda: window.review is not None, 300)
+            review = window.review
+            review.plot.getPlotItem().setXRange(0.0, 16.0, padding=0.0)  # zoomed in: captions fit
+            review.select(5)
+            wait.settle(0.5)
+            window.grab().save(str(out / "review.png"))
+            window.close()
+        finally:
+            os.chdir(cwd)
+    return ["recorder.png", "review.png"]
+
+
+def _calibrate(out: Path, speed: float, wait: _Waiter) -> list[str]:
+    names = ["calibrate-1-form.png", "calibrate-2-record.png", "calibrate-3-model.png", "calibrate-4-live.png"]
+    previous = os.environ.get("XDG_DATA_HOME")
+    with tempfile.TemporaryDirectory() as data:
+        os.environ["XDG_DATA_HOME"] = data  # platformdirs' user data folder on Linux: keep Ada's model out of yours
+        try:
+            from myostream.apps.live import LiveWindow
+
+            window = LiveWindow(device="cpu")
+            window.resize(1440, 880)
+            window.show()
+            window.start()
+            wait.until(lambda: window.rankings.updates > 20, 60)
+            panel = window.calibration
+            window.calibrate(protocol="quick", person="Ada", speed=speed)
+            wait.settle(0.5)
+            window.grab().save(str(out / names[0]))
+            panel.start()
+            wait.until(lambda: panel.recorder is not None and panel.recorder.state().completed >= 3
+                       and panel.recorder.state().phase == "hold", 120)
+            wait.settle(0.6)
+            window.grab().save(str(out / names[1]))
+            wait.until(lambda: panel.page == "model" and panel.model_bar.value() > 300, 600)
+            window.grab().save(str(out / names[2]))
+            wait.until(lambda: "live_s" in panel.timings, 600)
+            wait.settle(1.5)
+            window.grab().save(str(out / names[3]))
+            window.close()
+        finally:
+            if previous is None:
+                os.environ.pop("XDG_DATA_HOME", None)
+            else:
+                os.environ["XDG_DATA_HOME"] = previous
+    return names

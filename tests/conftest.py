@@ -58,6 +58,15 @@ def _seeded():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def user_data(tmp_path_factory, monkeypatch) -> Path:
+    """Person models (``platformdirs.user_data_dir``, which follows XDG_DATA_HOME here) go to a fresh
+    folder in every test, never into the user's own."""
+    folder = tmp_path_factory.mktemp("user-data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def stream_name() -> str:
     """A unique LSL stream name, so parallel test runs never see each other's streams."""

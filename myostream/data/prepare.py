@@ -80,6 +80,28 @@ def scale_recordings(recordings: Sequence[Recording], levels: dict[PersonKey, np
     return out
 
 
+def resample_recordings(recordings: Sequence[Recording], rate: float) -> list[Recording]:
+    """Each recording at ``rate`` through the live pipeline's causal resampler (recordings already at
+    ``rate`` as they are). A sample keeps the time of its content (the resampler's delay taken out) and
+    takes the label and repetition of the input sample at or before that time, as live windows do."""
+    from myostream.stream.resample import Resampler
+
+    out = []
+    for r in recordings:
+        if abs(r.rate - rate) <= 1e-6 * rate:
+            out.append(r)
+            continue
+        t = np.arange(r.n_samples) / r.rate
+        chunk = Resampler(r.rate, rate, r.n_channels).process_chunk(np.asarray(r.emg[:], np.float32), t)
+        at = np.clip(np.searchsorted(t, chunk.timestamps, side="right") - 1, 0, max(r.n_samples - 1, 0))
+        out.append(dataclasses.replace(
+            r, emg=chunk.data, rate=float(rate), labels=r.labels[at],
+            repetition=None if r.repetition is None else r.repetition[at], glove=None, pose=None,
+            meta={**r.meta, "resampled_from": r.rate},
+        ))
+    return out
+
+
 def prepare_recordings(
     recordings: Sequence[Recording], pre: Preprocessing, seconds: float | None = None
 ) -> list[Recording]:

@@ -98,10 +98,15 @@ def labels_from_segments(n: int, segments: Sequence[Segment]) -> tuple[np.ndarra
     return labels, repetition
 
 
+def safe_name(text: str) -> str:
+    """``text`` as a file name part: letters, digits, ``-`` and ``.``; anything else becomes ``-``."""
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text) or "x"
+
+
 def session_filename(subject: str, session: str, protocol: str, when: _dt.datetime | None = None) -> str:
     """``sub-S01_ses-1_quick_20260101T120000.h5``: sortable, one file per recording."""
     when = when or _dt.datetime.now()
-    safe = ["".join(c if c.isalnum() or c in "-." else "-" for c in s) or "x" for s in (subject, session, protocol)]
+    safe = [safe_name(s) for s in (subject, session, protocol)]
     return f"sub-{safe[0]}_ses-{safe[1]}_{safe[2]}_{when:%Y%m%dT%H%M%S}.h5"
 
 

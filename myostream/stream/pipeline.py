@@ -42,7 +42,7 @@ from myostream.stream.normalise import RunningUserScale
 from myostream.stream.orientation import Orientation, estimate_orientation
 from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
-from myostream.stream.source import UNKNOWN_LABEL, Source, StreamInfo
+from myostream.stream.source import UNKNOWN_LABEL, Chunk, Source, StreamInfo
 from myostream.stream.windows import Windower, ms_to_samples
 
 #: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
@@ -215,6 +215,10 @@ class Pipeline:
     stream to publish each ranking on as a JSON string. Rankings go to ``on_ranking``
     (called on the worker thread) and to :attr:`queue` (bounded, drops the oldest).
 
+    ``ranker`` None streams without ranking (the raw samples fill :attr:`ring`, e.g. while a
+    person calibrates a device no model fits yet); :meth:`set_ranker` starts or changes the
+    model later without reopening the source, and :meth:`tap` lets a recorder read along.
+
     The default live model ranks a window in a few ms with one torch thread; call
     ``torch.set_num_threads(1)`` in a process that also draws a GUI, where a thread pool
     would compete with the GUI thread for the cores.
@@ -228,7 +232,7 @@ class Pipeline:
     def __init__(
         self,
         source: Source,
-        ranker: Ranker,
+        ranker: Ranker | None,
         window_ms: float | None = None,
         hop_ms: float | None = None,
         smoothing: float = 0.0,
@@ -247,33 +251,28 @@ class Pipeline:
         if top_k < 1:
             raise MyostreamError(f"top_k = {top_k} must be at least 1.")
         self.source = source
-        self.ranker = ranker
-        self.preprocessing: Preprocessing = ranker.preprocessing
         self.user_scale = None if user_scale is None else np.asarray(user_scale, np.float32)
         self.channels = None if channels is None else [int(c) for c in channels]
-        #: the rate windows are cut at: the model's (the source's when equal)
-        self.model_rate = float(self.preprocessing.rate)
-        model_ms = float(ranker.config.window_ms)
-        self.window_ms = float(window_ms if window_ms is not None else model_ms)
-        if not math.isclose(self.window_ms, model_ms, rel_tol=1e-6):
-            raise MyostreamError(
-                f"Model {ranker.config.name!r} ranks windows of {model_ms:g} ms, not {self.window_ms:g} ms; "
-                "leave window_ms unset or use a model trained on that window."
-            )
-        self.hop_ms = float(hop_ms if hop_ms is not None else self.preprocessing.hop_ms)
-        if not self.hop_ms > 0:
-            raise MyostreamError(f"hop_ms must be positive, got {self.hop_ms}.")
         self.smoothing = float(smoothing)
         self.publish_rankings = publish_rankings
-        self.device = _ranker_device(ranker, device)
         self.top_k = int(top_k)
         self.on_ranking = on_ranking
         self.buffer_s = float(buffer_s)
         self.queue = _RankingQueue(queue_size)
-        self.class_ids: tuple[str, ...] = tuple(ranker.class_ids)
-        self._labels = tuple(ranker.catalog[c].label if c in ranker.catalog else c for c in self.class_ids)
+        self._asked = (window_ms, hop_ms, device)
+        #: the model ranking the windows (None: the stream only flows into :attr:`ring`, see :meth:`set_ranker`)
+        self.ranker: Ranker | None = None
+        self.preprocessing: Preprocessing | None = None
+        #: the rate windows are cut at: the model's (the source's when equal, or without a model)
+        self.model_rate = 0.0
+        self.window_ms = self.hop_ms = 0.0
+        self.device = "cpu"
+        self.class_ids: tuple[str, ...] = ()
+        self._labels: tuple[str, ...] = ()
         #: when a ranking's first description is confident enough to show: the model's rule (None: always)
-        self.rejection: Rejection | None = getattr(ranker, "rejection", None)
+        self.rejection: Rejection | None = None
+        if ranker is not None:
+            self._bind(ranker)
         #: the first exception raised on a pipeline thread (the threads stop after it)
         self.error: BaseException | None = None
         self.on_error: Callable[[BaseException], None] | None = None
@@ -308,6 +307,38 @@ class Pipeline:
         self._ring_lost = 0
         self._rankings = 0
         self._skipped = 0
+        # a ranker that takes over between two hops (set_ranker), and a worker asked to make way
+        self._next_ranker: Ranker | None = None
+        self._restart = threading.Event()
+        self._worker_from = 0
+
+    def _plan(self, ranker: Ranker) -> tuple[float, float, str]:
+        """The window and hop (ms) and the device ``ranker`` runs with here; raises when they cannot be."""
+        window_ms, hop_ms, device = self._asked
+        model_ms = float(ranker.config.window_ms)
+        window = float(window_ms if window_ms is not None else model_ms)
+        if not math.isclose(window, model_ms, rel_tol=1e-6):
+            raise MyostreamError(
+                f"Model {ranker.config.name!r} ranks windows of {model_ms:g} ms, not {window:g} ms; "
+                "leave window_ms unset or use a model trained on that window."
+            )
+        hop = float(hop_ms if hop_ms is not None else ranker.preprocessing.hop_ms)
+        if not hop > 0:
+            raise MyostreamError(f"hop_ms must be positive, got {hop}.")
+        return window, hop, _ranker_device(ranker, device)
+
+    def _bind(self, ranker: Ranker) -> None:
+        """Take ``ranker``'s preparation of the signal (its window, hop, rate) and its candidates."""
+        self.window_ms, self.hop_ms, self.device = self._plan(ranker)
+        self.ranker, self.preprocessing = ranker, ranker.preprocessing
+        self.model_rate = float(ranker.preprocessing.rate)
+        self._window = int(ranker.config.window_samples)
+        self._name_candidates(ranker)
+
+    def _name_candidates(self, ranker: Ranker) -> None:
+        self.class_ids = tuple(ranker.class_ids)
+        self._labels = tuple(ranker.catalog[c].label if c in ranker.catalog else c for c in self.class_ids)
+        self.rejection = getattr(ranker, "rejection", None)
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -315,20 +346,22 @@ class Pipeline:
         """Warm the model up, open the source, check it matches the model, and start both threads."""
         if self._reader is not None:
             raise MyostreamError("This pipeline was already started; make a new Pipeline to start again.")
-        self._window = int(self.ranker.config.window_samples)
-        if hasattr(self.ranker, "to"):
-            self.ranker.to(self.device)
-        self._warm_up()  # before opening: a replay's clock or a device's buffer starts at open()
+        if self.ranker is not None:
+            if hasattr(self.ranker, "to"):
+                self.ranker.to(self.device)
+            self._warm_up(self.ranker)  # before opening: a replay's clock or a device's buffer starts at open()
         self.source.open()
         self._opened = True
         try:
             info = self.source.info
-            self._check_matches_model(info)
+            if self.ranker is not None:
+                self._check_matches_model(info)
+            else:
+                self.model_rate = float(info.rate)
             self.info = info
             self.ring = RingBuffer.for_seconds(self.buffer_s, info.rate, info.n_channels)
-            n_model = int(self.ranker.config.n_channels)
-            self.filtered = RingBuffer.for_seconds(self.buffer_s, self.model_rate, n_model)
-            self._hop = ms_to_samples(self.hop_ms, self.model_rate)
+            if self.ranker is not None:
+                self._make_model_buffers()
             if self.publish_rankings:
                 from myostream.stream.lsl import LSLMarkerOutlet
 
@@ -337,10 +370,67 @@ class Pipeline:
             self._close_source()
             raise
         self._reader = threading.Thread(target=self._guard, args=(self._read_loop,), name="myostream-reader", daemon=True)
-        self._worker = threading.Thread(target=self._guard, args=(self._work_loop,), name="myostream-worker", daemon=True)
         self._reader.start()
-        self._worker.start()
+        if self.ranker is not None:
+            self._start_worker()
         return self
+
+    def _make_model_buffers(self) -> None:
+        assert self.ranker is not None
+        self.filtered = RingBuffer.for_seconds(self.buffer_s, self.model_rate, int(self.ranker.config.n_channels))
+        self._hop = ms_to_samples(self.hop_ms, self.model_rate)
+
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(target=self._guard, args=(self._work_loop,), name="myostream-worker",
+                                        daemon=True)
+        self._worker.start()
+
+    def set_ranker(self, ranker: Ranker) -> None:
+        """Rank with ``ranker`` from the next hop on, without touching the source: its samples keep
+        flowing and nothing is reopened (a person's calibrated model replaces the base live).
+
+        A ranker whose signal preparation equals the current one (rate, channels, window, hop,
+        filter, normalisation, ring) takes over between two hops and keeps the filter state, the
+        wearer's level and the band's orientation. Otherwise (or in a pipeline started without a
+        ranker) the worker restarts on the new preparation from the newest sample. The ranker is
+        checked against the stream and warmed up in the calling thread: a model that does not fit
+        raises :class:`MyostreamError` and the current one goes on ranking.
+        """
+        if self.info is None or self.ring is None:
+            raise MyostreamError("Start the pipeline before giving it another model.")
+        if self.error is not None or self._stop.is_set():
+            raise MyostreamError("The pipeline has stopped; start a new one with this model.")
+        _, hop, device = self._plan(ranker)
+        self._check_matches_model(self.info, ranker)
+        fits = (self.ranker is not None and self.ranking and hop == self.hop_ms
+                and same_preparation(self.ranker.preprocessing, ranker.preprocessing)
+                and ranker.config.window_samples == self._window)
+        if hasattr(ranker, "to"):
+            ranker.to(device)
+        self._warm_up(ranker)
+        if fits:
+            self._next_ranker = ranker  # the worker takes it between two hops
+            self._new_data.set()
+            return
+        if self._worker is not None:
+            self._restart.set()
+            self._new_data.set()
+            self._worker.join()
+            self._restart.clear()
+        self._bind(ranker)
+        self._make_model_buffers()
+        self._worker_from = self.ring.count
+        self._start_worker()
+
+    @property
+    def ranking(self) -> bool:
+        """A model ranks the stream (False for a pipeline started without a ranker)."""
+        return self._worker is not None and self._worker.is_alive()
+
+    def tap(self) -> "PipelineTap":
+        """The raw stream as a :class:`Source` another consumer reads along from now on (a session
+        recorder while the pipeline ranks); closing it leaves the pipeline and its source running."""
+        return PipelineTap(self)
 
     def stop(self) -> None:
         """Stop both threads, close the source and the LSL outlet. Safe to call twice."""
@@ -374,26 +464,30 @@ class Pipeline:
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.is_alive() and not self._stop.is_set()
+        """The stream flows (and is ranked, when the pipeline has a model)."""
+        return self._reader is not None and self._reader.is_alive() and not self._stop.is_set()
 
     @property
     def filter_spec(self) -> FilterSpec | None:
-        """The causal filter the samples pass (the model's, from its preprocessing)."""
-        return self.preprocessing.filter
+        """The causal filter the samples pass (the model's, from its preprocessing; None without a model)."""
+        return None if self.preprocessing is None else self.preprocessing.filter
 
     def _close_source(self) -> None:
         if self._opened:
             self._opened = False
             self.source.close()
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, ranker: Ranker) -> None:
         """Rank an empty window a few times: a model's first calls allocate and pick kernels (~200 ms)."""
-        empty = np.zeros((1, self._window, int(self.ranker.config.n_channels)), np.float32)
+        empty = np.zeros((1, int(ranker.config.window_samples), int(ranker.config.n_channels)), np.float32)
         for _ in range(WARM_UP_CALLS):
-            self.ranker.rank(empty, k=1)
+            ranker.rank(empty, k=1)
 
-    def _check_matches_model(self, info: StreamInfo) -> None:
-        cfg = self.ranker.config
+    def _check_matches_model(self, info: StreamInfo, ranker: Ranker | None = None) -> None:
+        ranker = ranker if ranker is not None else self.ranker
+        assert ranker is not None
+        cfg = ranker.config
+        model_rate = float(ranker.preprocessing.rate)
         if self.channels is not None:
             bad = [c for c in self.channels if not 0 <= c < info.n_channels]
             if len(self.channels) != cfg.n_channels or bad:
@@ -407,12 +501,12 @@ class Pipeline:
                 f"{cfg.n_channels}; pick a model trained for this device (--model) or map channels explicitly "
                 f"(--channels with {cfg.n_channels} source channel numbers)."
             )
-        if not math.isclose(info.rate, self.model_rate, rel_tol=1e-3):
+        if not math.isclose(info.rate, model_rate, rel_tol=1e-3):
             try:
-                resampling_factors(info.rate, self.model_rate)
+                resampling_factors(info.rate, model_rate)
             except MyostreamError:
                 raise MyostreamError(
-                    f"Source {info.name!r} streams at {info.rate:g} Hz and model {cfg.name!r} takes {self.model_rate:g} "
+                    f"Source {info.name!r} streams at {info.rate:g} Hz and model {cfg.name!r} takes {model_rate:g} "
                     "Hz, a ratio the resampler cannot do with small factors; use a model trained at the stream's rate."
                 ) from None
 
@@ -432,7 +526,9 @@ class Pipeline:
     def set_text_queries(self, queries: Mapping[str, np.ndarray]) -> None:
         """Score these embeddings (name → float[d], e.g. from TextEncoder) against every window."""
         names = tuple(queries)
-        d = int(self.ranker.config.d_embed)
+        if names and self.ranker is None:
+            raise MyostreamError("Text queries need a model; this pipeline has none yet.")
+        d = int(self.ranker.config.d_embed) if self.ranker is not None else 0
         if names:
             mat = np.stack([_numpy(queries[n]).reshape(-1) for n in names])
             if mat.shape[1] != d:
@@ -490,6 +586,7 @@ class Pipeline:
 
     def _work_loop(self) -> None:
         assert self.ring is not None and self.filtered is not None and self.info is not None
+        assert self.ranker is not None and self.preprocessing is not None
         ring, info, pre = self.ring, self.info, self.preprocessing
         n_ch = int(self.ranker.config.n_channels)
         resampler = None
@@ -507,17 +604,21 @@ class Pipeline:
         orient = Orientation() if not pre.ring or norm is None else None
         first_windows: list[np.ndarray] = []
         label_names = info.label_names
-        counter = 0
+        counter = self._worker_from
         out_counter = 0  # samples at the model's rate (the source's counter when no resampling)
         smoothed: np.ndarray | None = None
         windows = np.empty((MAX_BATCH, self._window, n_ch), np.float32)
         truths: list[int] = [UNKNOWN_LABEL] * MAX_BATCH
         meta: list[tuple[int, float]] = [(0, 0.0)] * MAX_BATCH
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._restart.is_set():
             self._new_data.wait(0.05)
             self._new_data.clear()
-            if self._stop.is_set():
+            if self._stop.is_set() or self._restart.is_set():
                 break
+            if self._next_ranker is not None:  # between two hops: the same preparation, another model
+                self.ranker, self._next_ranker = self._next_ranker, None
+                self._name_candidates(self.ranker)
+                smoothed = None
             if self._paused.is_set():
                 # Skip what arrives while paused; start afresh (no stale filter state) on resume.
                 counter = ring.count
@@ -659,6 +760,59 @@ class Pipeline:
             self._outlet.push(ranking.to_json(), timestamp=ranking.timestamp)
         if self.on_ranking is not None:
             self.on_ranking(ranking)
+
+
+def same_preparation(a: Preprocessing, b: Preprocessing) -> bool:
+    """Whether two models take the same signal prepared the same way (rate, channels, window,
+    filter, per-user normalisation, ring), so one can take over from the other mid-stream. The
+    starting level (``prior_scale``) may differ: the live level already follows the wearer."""
+    keys = ("rate", "n_channels", "window_ms", "filter", "normalisation", "ring")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+class PipelineTap:
+    """A started pipeline's raw stream as a :class:`Source`: every sample the pipeline reads from the
+    device from :meth:`open` on, with its true labels (what a session recorder records while the
+    pipeline goes on ranking). Samples the source itself lost are not marked (the tap sees the ring);
+    a tap that falls more than the ring's length behind reports the overwritten samples as ``lost``."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._counter: int | None = None
+
+    @property
+    def info(self) -> StreamInfo:
+        if self.pipeline.info is None:
+            raise MyostreamError("The pipeline has not started; start it before tapping its stream.")
+        return self.pipeline.info
+
+    def open(self) -> None:
+        ring = self.pipeline.ring
+        if ring is None:
+            raise MyostreamError("The pipeline has not started; start it before tapping its stream.")
+        self._counter = ring.count
+
+    def read(self, timeout: float = 0.0) -> Chunk:
+        ring, counter = self.pipeline.ring, self._counter
+        if ring is None or counter is None:
+            raise MyostreamError("The tap is not open; call open() first.")
+        deadline = time.monotonic() + timeout
+        while True:
+            error = self.pipeline.error
+            if error is not None:
+                said = str(error) if isinstance(error, MyostreamError) else f"The stream stopped: {error!r}"
+                raise MyostreamError(said)
+            if not self.pipeline.running:
+                raise MyostreamError("The stream was stopped.")
+            span = ring.since(counter)
+            if len(span) or span.lost or time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
+        self._counter = span.end
+        return Chunk(span.data, span.timestamps, span.labels, lost=span.lost)
+
+    def close(self) -> None:
+        self._counter = None
 
 
 def _ranker_device(ranker: Ranker, device: str) -> str:

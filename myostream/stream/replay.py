@@ -12,6 +12,7 @@ recording at once, stamped at the nominal rate from ``t0``.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,83 @@ class ReplaySource:
         check_finite(data, f"Recording {rec.source or rec.name!r} (from {pieces[0][0] / rec.rate:.2f} s)")
         stamps = self.t0 + np.arange(k0, k0 + n, dtype=np.float64) / (rec.rate * (self.speed or 1.0))
         return Chunk(data, stamps, labels)
+
+
+class CuedReplaySource(ReplaySource):
+    """A recording replayed as a participant who follows cues (a :class:`Source` with ``set_gesture``,
+    like the simulated armband's manual schedule).
+
+    The recording's holds are its runs of one label and repetition (e.g. one ``classe_<i>.dat``
+    file of the Myo armband dataset each). :meth:`set_gesture` cues a class: from the next block
+    on, the replay plays that class's next recorded hold (the first cue of a class its first hold,
+    the next cue the next one, cycling), repeating it while the cue lasts; before the first cue it
+    plays rest. So a calibration protocol built in the recording's own gesture order replays the
+    session as it was recorded, and a redo or a pause still gets a real hold. Paced like
+    :class:`ReplaySource` (``speed`` 0.25-10, never unthrottled); chunks carry the recording's labels.
+    """
+
+    schedule = "manual"
+
+    def __init__(self, recording: Recording, speed: float = 1.0, chunk_ms: float = 20.0, name: str | None = None,
+                 spin_ms: float = DEFAULT_SPIN_S * 1000) -> None:
+        if speed == 0:
+            raise MyostreamError(
+                f"A cued replay of {recording.name!r} runs in real time or faster (speed > 0), not unthrottled."
+            )
+        super().__init__(recording, speed=speed, loop=True, chunk_ms=chunk_ms, name=name, spin_ms=spin_ms)
+        self._emg = np.asarray(recording.emg[:], np.float32)
+        labels = np.asarray(recording.labels)
+        reps = np.zeros_like(labels) if recording.repetition is None else np.asarray(recording.repetition)
+        change = np.flatnonzero((np.diff(labels) != 0) | (np.diff(reps) != 0)) + 1
+        starts, stops = np.concatenate([[0], change]), np.concatenate([change, [len(labels)]])
+        self._holds: dict[str, list[tuple[int, int]]] = {}
+        for a, b in zip(starts.tolist(), stops.tolist()):
+            if labels[a] >= 0:
+                self._holds.setdefault(recording.label_names[labels[a]], []).append((a, b - a))
+        if not self._holds:
+            raise MyostreamError(f"Recording {recording.name!r} has no labelled samples to replay as cued holds.")
+        self._played: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._cued: tuple[int, int] | None = None
+        self._k_start = 0
+        first = "rest" if "rest" in self._holds else next(iter(self._holds))
+        self._hold = self._next_hold(first)
+
+    @property
+    def gestures(self) -> tuple[str, ...]:
+        """The classes this replay can perform."""
+        return tuple(self._holds)
+
+    def set_gesture(self, class_id: str) -> None:
+        """Perform ``class_id`` from the next block on (its next recorded hold). Thread-safe."""
+        if class_id not in self._holds:
+            raise MyostreamError(
+                f"Recording {self.recording.name!r} holds no {class_id!r}; it can perform {', '.join(self._holds)}."
+            )
+        with self._lock:
+            self._cued = self._next_hold(class_id)
+
+    def open(self) -> None:
+        super().open()
+        with self._lock:
+            self._k_start = 0
+
+    def _next_hold(self, class_id: str) -> tuple[int, int]:
+        holds = self._holds[class_id]
+        n = self._played.get(class_id, 0)
+        self._played[class_id] = n + 1
+        return holds[n % len(holds)]
+
+    def _build(self, k0: int, n: int) -> Chunk:
+        if n == 0:
+            return Chunk.empty(self.info.n_channels, with_labels=True)
+        with self._lock:
+            if self._cued is not None and k0 >= self._k_start:
+                self._k_start, self._hold, self._cued = k0, self._cued, None
+            k_start, (a, length) = self._k_start, self._hold
+        idx = a + (np.arange(k0, k0 + n) - k_start) % length
+        data = self._emg[idx]
+        rec = self.recording
+        check_finite(data, f"Recording {rec.source or rec.name!r} (from {a / rec.rate:.2f} s)")
+        stamps = self.t0 + np.arange(k0, k0 + n, dtype=np.float64) / (rec.rate * self.speed)
+        return Chunk(data, stamps, rec.labels[idx].astype(np.int16))

@@ -397,6 +397,17 @@ class SimulatedArmband:
         with self._lock:
             self._pending = names.index(class_id)
 
+    def set_schedule(self, schedule: str) -> None:
+        """Switch between following :meth:`set_gesture` (``"manual"``) and a schedule of its own, from
+        the next sample produced: a calibration cues a simulated person who was running a schedule,
+        then lets them go on with it. Thread-safe."""
+        if schedule not in SCHEDULES:
+            raise MyostreamError(f"The simulated armband's schedule is {schedule!r}; use one of {SCHEDULES}.")
+        with self._lock:
+            if schedule != self.schedule:
+                self.schedule = schedule
+                self._switch = True
+
     def open(self) -> None:
         """Start the signal from its first sample; timestamps count from the LSL clock now."""
         with self._lock:
@@ -445,10 +456,14 @@ class SimulatedArmband:
         self._order: tuple[int, np.ndarray] | None = None
         self._n_done = 0
         self._last_label = 0
+        self._switch = False
 
     def _produce(self, n: int) -> Chunk:
         with self._lock:
             k0 = self._n_done
+            if self._switch:
+                self._switch = False
+                self._follow_schedule(k0)
             if self._pending is not None:
                 self._cue(self._pending, k0)
                 self._pending = None
@@ -550,6 +565,21 @@ class SimulatedArmband:
             rng = np.random.default_rng([self.seed, self.user, self.session, _ORDER, cycle])
             self._order = (cycle, rng.permutation(len(self.gestures)))
         return 1 + int(self._order[1][slot])
+
+    def _follow_schedule(self, k: int) -> None:
+        """From sample ``k`` on: hold the current gesture until cued (manual), or join the schedule's
+        segment that holds ``k``, ramping there from the current activation."""
+        seg = self._segment
+        origin = seg.activation(np.array([k]))[0]
+        if self.schedule == "manual":
+            self._segment = _Segment(seg.index + 1, k, None, seg.label, origin, origin, 1)
+            return
+        period = self._rest_n + self._hold_n
+        rep, offset = divmod(k, period)
+        is_hold = offset >= self._rest_n
+        stop = rep * period + (period if is_hold else self._rest_n)
+        label = self._gesture_of(rep) if is_hold else 0
+        self._segment = self._segment_for(2 * rep + is_hold, k, stop, label, origin)
 
     def _cue(self, label: int, k: int) -> None:
         seg = self._segment

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings
+from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings, resample_recordings
 from myostream.data.recording import NonFinite, Recording
 from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
@@ -258,9 +258,11 @@ def adapt_model(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    log: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Calibrate ``model`` in place to windows ``x [N, T, C]`` whose labels ``y`` index its class
-    ids, as ``options.mode`` says; returns the fine-tuning epochs (none for anchors alone)."""
+    ids, as ``options.mode`` says; returns the fine-tuning epochs (none for anchors alone), also
+    appended to the JSON-lines file ``log`` as they end (what a progress bar follows)."""
     x = model.as_windows(x).cpu()
     y = torch.as_tensor(y).long()
     history: list[dict[str, Any]] = []
@@ -270,7 +272,7 @@ def adapt_model(
         model.prototypes = model.text_prototypes.clone()  # fine-tune against the text space, not old anchors
         loss = _adaptation_loss(model)
         common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
-                      stage="adapt", device=device, progress=progress)
+                      stage="adapt", device=device, progress=progress, log=log)
         history = fit_two_phases(
             model, x, y, loss, epochs_a=options.epochs_a, epochs_b=options.epochs_b, lr=options.lr,
             lr_b=options.lr_b, unfreeze_layers=options.unfreeze_layers, seed=options.seed, **common,
@@ -309,6 +311,7 @@ def adapt(
     device: str | torch.device = "cpu",
     progress: bool = True,
     say: Say = logging.getLogger(__name__).info,
+    log: str | Path | None = None,
 ) -> AdaptResult:
     """Score ``model`` on each held-out set in ``tests``, adapt it on ``adapt_x``, score again.
 
@@ -323,7 +326,7 @@ def adapt(
     else:
         say(f"adapting on {len(adapt_y)} windows ({options.mode}): {options.epochs_a} + {options.epochs_b} epochs, "
             f"normaliser {options.normalizer}")
-    history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress)
+    history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress, log=log)
     model.cpu().eval()
     after = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
     for name, s in after.items():
@@ -351,12 +354,17 @@ def adapt_sessions(
     progress: bool = True,
     say: Say = logging.getLogger(__name__).info,
     nonfinite: NonFinite = "error",
+    resample: bool = False,
+    log: str | Path | None = None,
 ) -> tuple[AdaptResult, Path]:
     """The ``myostream adapt`` work: read, hold out, adapt, write checkpoint and report.
 
     ``checkpoint`` None: the bundled base that fits the sessions' channels and rate
-    (:func:`myostream.runtime.bundled_for`). ``nonfinite``: what to do with NaN samples in
+    (:func:`myostream.runtime.bundled_for`; resampled to its rate when it differs). ``nonfinite``: what to do with NaN samples in
     the sessions (see :class:`Recording`).
+    ``resample``: sessions at another rate than the model's are resampled to it first, as the
+    live pipeline resamples their stream (else they are refused). ``log``: a JSON-lines file
+    the fine-tuning epochs are appended to as they end.
     """
     start = time.perf_counter()
     recordings = read_sessions(sessions, nonfinite)
@@ -367,8 +375,13 @@ def adapt_sessions(
         say(f"base: the bundled model {base} (it fits sessions of {recordings[0].n_channels} channels at "
             f"{recordings[0].rate:g} Hz)")
         checkpoint = base.path
+        resample = resample or abs(base.rate - recordings[0].rate) > 1e-3 * base.rate
     checkpoint = Path(checkpoint)
     model = load_checkpoint(checkpoint, device="cpu")
+    if resample:
+        for rate in sorted({r.rate for r in recordings} - {model.config.rate}):
+            say(f"resampling the sessions from {rate:g} Hz to the model's {model.config.rate:g} Hz")
+        recordings = resample_recordings(recordings, model.config.rate)
     check_recordings(model, recordings)
     pre = model.preprocessing
     say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
@@ -405,7 +418,7 @@ def adapt_sessions(
 
     held_x, held_y = tensors(split.test)
     result = adapt(model, *tensors(split.train), {f"repetition {held}": (held_x, held_y)}, options,
-                   device=device, progress=progress, say=say)
+                   device=device, progress=progress, say=say, log=log)
     rejection = person_rejection(result.model, held_x, held_y, f"held-out repetition {held} ({len(held_y)} windows)")
     say(f"rejection rule: {rejection['note']}")
     result.seconds = time.perf_counter() - start

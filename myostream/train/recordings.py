@@ -82,11 +82,13 @@ def train_on_recordings(
     device: str = "auto",
     progress: bool = True,
     log: Log = logging.getLogger(__name__).info,
+    cache: str | Path | None = None,
     **data: Any,
 ) -> dict[str, Any]:
     """Train ``config`` on ``recordings`` into the checkpoint folder ``out``, evaluate it on the
     protocol's test split (or, given ``test_recordings``, on every window of those: the
-    cross-dataset protocol), and return the results record ``results.json`` holds."""
+    cross-dataset protocol), and return the results record ``results.json`` holds. ``cache``:
+    a stage-1 text-space folder shared between runs (default: the user's cache)."""
     exp = memory_experiment(config, "cross-dataset" if test_recordings is not None else protocol, protocol_settings,
                             **data)
     windows = prepare_windows(exp, check=test_recordings is None, recordings=_labelled(recordings, labels))
@@ -97,7 +99,7 @@ def train_on_recordings(
         ws, split = cross_dataset(windows, test, channels=exp.data.channels)  # type: ignore[arg-type]
         check_channels(ws.n_channels, exp.model.n_channels)
         prepared = Prepared(ws, split)
-    return train_run(exp, out, device=device, progress=progress, log=log, prepared=prepared)
+    return train_run(exp, out, device=device, progress=progress, log=log, prepared=prepared, cache=cache)
 
 
 def evaluate_on_recordings(

@@ -488,3 +488,121 @@ def test_stats_report_silence_and_a_falling_rate_when_samples_stop(sim_model):
         stopped = pipeline.stats()
     assert stopped.rate < running.rate and stopped.samples == rec.n_samples
     assert stopped.latency_p50_ms <= stopped.latency_p99_ms
+
+
+class CountingOpens:
+    """The live simulated armband, counting how often it is opened (a Source like any other)."""
+
+    def __init__(self) -> None:
+        self.armband = SimulatedArmband(hold_s=1.0, rest_s=0.5, seed=5)
+        self.info = self.armband.info
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        self.armband.open()
+
+    def read(self, timeout: float = 0.0):
+        return self.armband.read(timeout)
+
+    def close(self) -> None:
+        self.armband.close()
+
+
+@pytest.fixture(scope="module")
+def five_class_model(tmp_path_factory):
+    """The simulated armband's config (same preparation as ``sim_model``) for five of its classes."""
+    sim = SimulatedArmband(realtime=False)
+    signal = sim.generate(5.0).data
+    folder = tmp_path_factory.mktemp("five") / "five"
+    return load_checkpoint(make_checkpoint(folder, "myosem-simulated", sim.info.label_names[:5], signal))
+
+
+def test_another_model_takes_over_between_two_hops_without_reopening_the_source(sim_model, five_class_model):
+    source = CountingOpens()
+    got: list[Ranking] = []
+    pipeline = Pipeline(source, sim_model, hop_ms=50, device="cpu", on_ranking=got.append)
+    with pipeline:
+        wait_for(lambda: len(got) >= 20)
+        level = pipeline.normaliser
+        pipeline.set_ranker(five_class_model)
+        wait_for(lambda: pipeline.ranker is five_class_model and sum(len(r.scores) == 5 for r in got) >= 20)
+        assert pipeline.class_ids == tuple(five_class_model.class_ids) and pipeline.normaliser is level
+    assert source.opens == 1
+    sizes = [len(r.scores) for r in got]
+    switch = sizes.index(5)
+    assert set(sizes[:switch]) == {9} and set(sizes[switch:]) == {5}  # once, and for good
+    counters = np.array([r.counter for r in got])
+    assert (np.diff(counters) == 50).all(), "a hop was skipped or repeated at the switch"
+    assert all(r.top[0].class_id in five_class_model.class_ids for r in got[switch:])
+
+
+def test_a_pipeline_without_a_model_streams_until_one_is_given(sim_model):
+    source = CountingOpens()
+    pipeline = Pipeline(source, None, hop_ms=50, device="cpu")
+    with pipeline:
+        wait_for(lambda: pipeline.ring.count > 2000)
+        assert not pipeline.ranking and pipeline.running and pipeline.queue.drain() == []
+        assert pipeline.model_rate == 1000.0 and pipeline.filtered is None
+        from_sample = pipeline.ring.count
+        pipeline.set_ranker(sim_model)
+        rankings = collect(pipeline, 10)
+        assert pipeline.ranking and pipeline.filtered is not None
+    assert source.opens == 1 and rankings[0].counter >= from_sample
+    assert len(rankings[0].scores) == len(sim_model.class_ids)
+
+
+def test_a_model_prepared_otherwise_restarts_only_the_worker(sim_model):
+    other = copy.deepcopy(sim_model)
+    other.set_preprocessing(replace(sim_model.preprocessing, filter=FilterSpec(highpass=20.0, notch=50.0)))
+    source = CountingOpens()
+    pipeline = Pipeline(source, sim_model, hop_ms=50, device="cpu")
+    with pipeline:
+        collect(pipeline, 5)
+        pipeline.set_ranker(other)
+        assert pipeline.ranker is other and pipeline.filter_spec == other.preprocessing.filter
+        pipeline.queue.drain()
+        collect(pipeline, 5)
+    assert source.opens == 1
+
+
+def test_a_model_that_does_not_fit_the_stream_is_refused_and_the_old_one_goes_on(sim_model, tmp_path):
+    sim = SimulatedArmband(realtime=False, n_channels=4)
+    four = load_checkpoint(make_checkpoint(tmp_path / "four", "myosem-simulated", sim.info.label_names[:3],
+                                           np.tile(sim.generate(5.0).data, (1, 2))))
+    four.set_preprocessing(replace(four.preprocessing, n_channels=8))  # claims 8 channels ...
+    four.config = replace(four.config, n_channels=4)  # ... but ranks four
+    pipeline = Pipeline(SimulatedArmband(seed=2), sim_model, hop_ms=50, device="cpu")
+    with pipeline:
+        collect(pipeline, 3)
+        with pytest.raises(MyostreamError, match="expects 4"):
+            pipeline.set_ranker(four)
+        assert pipeline.ranker is sim_model
+        pipeline.queue.drain()
+        collect(pipeline, 3)
+    with pytest.raises(MyostreamError, match="has stopped"):
+        pipeline.set_ranker(sim_model)
+
+
+def test_a_tap_reads_every_sample_the_pipeline_reads(sim_model):
+    pipeline = Pipeline(SimulatedArmband(seed=3), sim_model, hop_ms=50, device="cpu")
+    with pipeline:
+        tap = pipeline.tap()
+        tap.open()
+        start = pipeline.ring.count
+        chunks = []
+        while sum(len(c) for c in chunks) < 1500:
+            chunks.append(tap.read(timeout=0.05))
+        ring_part = pipeline.ring.since(start)
+        tap.close()
+        assert pipeline.running  # closing a tap leaves the stream as it was
+        collect(pipeline, 2)
+    data = np.concatenate([c.data for c in chunks])
+    stamps = np.concatenate([c.timestamps for c in chunks])
+    assert sum(c.lost for c in chunks) == 0 and np.allclose(np.diff(stamps), 1e-3)
+    n = min(len(data), len(ring_part))
+    np.testing.assert_array_equal(data[:n], ring_part.data[:n])
+    assert tap.info.name == "simulated"
+    tap.open()
+    with pytest.raises(MyostreamError, match="stopped"):
+        tap.read(timeout=0.1)

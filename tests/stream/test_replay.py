@@ -220,3 +220,45 @@ def test_replay_command_bad_input_is_one_sentence(tmp_path: Path, capsys) -> Non
     assert "speed 50.0 is out of range" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "S1_E1_A1.mat"), "--database", "db2", "--spin-ms", "-1"]) == 2
     assert "argument --spin-ms: must be zero or a positive number, not '-1'" in capsys.readouterr().err
+
+
+def held_gestures(rate: float = 200.0) -> Recording:
+    """Two rounds of rest, fist, open hand, one second each, with repetitions (like Myo gesture files)."""
+    names = ("rest", "fist", "open_hand")
+    labels = np.repeat(np.tile([0, 1, 2], 2), int(rate)).astype(np.int16)
+    reps = np.repeat([1, 1, 1, 2, 2, 2], int(rate)).astype(np.int16)
+    emg = np.arange(len(labels) * 2, dtype=np.float32).reshape(-1, 2)  # each sample says where it came from
+    return Recording(emg=emg, rate=rate, labels=labels, label_names=names, channel_names=("a", "b"),
+                     subject="p", repetition=reps)
+
+
+def test_a_cued_replay_performs_the_next_recorded_hold_of_each_cue():
+    from myostream.stream.replay import CuedReplaySource
+
+    rec = held_gestures()
+    src = CuedReplaySource(rec, speed=10.0)
+    assert src.schedule == "manual" and src.gestures == ("rest", "fist", "open_hand")
+
+    def play(seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        data, labels, n = [], [], int(seconds * rec.rate)
+        while sum(len(d) for d in data) < n:
+            chunk = src.read(timeout=0.05)
+            data.append(chunk.data)
+            labels.append(chunk.labels)
+        return np.concatenate(data)[:n, 0] / 2, np.concatenate(labels)[:n]
+
+    with opened(src):
+        where, labels = play(1.5)
+        assert set(labels) == {0} and where[0] == 0 and where[250] == 50  # the first rest hold, looped
+        src.set_gesture("fist")
+        where, labels = play(0.5)
+        fist = np.flatnonzero(labels == 1)[0]  # from the next block on
+        assert fist <= 4 and (labels[fist:] == 1).all()
+        np.testing.assert_array_equal(where[fist:], 200 + np.arange(len(where) - fist))  # from its start
+        src.set_gesture("fist")  # asked again: the second repetition
+        where, labels = play(0.5)
+        assert where[-1] >= 800 and where[-1] < 1000 and labels[-1] == 1
+        with pytest.raises(MyostreamError, match="holds no 'pinch'; it can perform rest, fist, open_hand"):
+            src.set_gesture("pinch")
+    with pytest.raises(MyostreamError, match="not unthrottled"):
+        CuedReplaySource(rec, speed=0)

@@ -161,6 +161,23 @@ def test_manual_schedule_follows_set_gesture():
         offline(schedule="cycle").set_gesture("fist")
 
 
+def test_a_scheduled_armband_follows_cues_for_a_while_then_rejoins_its_schedule():
+    """A calibration cues a simulated person who was running the cycle schedule, then lets them go on."""
+    sim = offline(schedule="cycle", hold_s=1.0, rest_s=1.0, hum=None)
+    reference = offline(schedule="cycle", hold_s=1.0, rest_s=1.0, hum=None).generate(8.0).labels
+    first = sim.generate(2.5).labels  # rest, then gesture 1 from 1.0 s
+    sim.set_schedule("manual")
+    sim.set_gesture("pinch")
+    cued = sim.generate(2.0).labels
+    sim.set_schedule("cycle")
+    after = sim.generate(3.5).labels
+    np.testing.assert_array_equal(first, reference[:2500])
+    assert set(cued) == {sim.info.label_names.index("pinch")}
+    np.testing.assert_array_equal(after, reference[4500:8000])  # the schedule's own gestures, on its own clock
+    with pytest.raises(MyostreamError, match="schedule is 'sometimes'"):
+        sim.set_schedule("sometimes")
+
+
 def test_set_gesture_from_another_thread_while_reading():
     sim = offline(schedule="manual", chunk_ms=5)
     cues = ["fist", "pinch", "open_hand", "rest", "point"]

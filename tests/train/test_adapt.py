@@ -230,6 +230,32 @@ def test_sessions_that_do_not_match_the_model_are_one_clear_error(base, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_sessions_at_another_rate_are_resampled_when_asked(base, protocol, tmp_path):
+    """A 1 kHz session adapts the 500 Hz model through the live pipeline's resampler, labels kept in time."""
+    folder = tmp_path / "sessions"
+    session = simulate_session(folder / "sub-fast_ses-1_short.h5", str(protocol), user=10, session=1, rate=1000.0,
+                               subject="fast")
+    said: list[str] = []
+    result, out = adapt_sessions(base, folder, tmp_path / "out", options=AdaptOptions(epochs_a=1, epochs_b=1),
+                                 progress=False, say=said.append, resample=True, log=tmp_path / "epochs.jsonl")
+    assert "resampling the sessions from 1000 Hz to the model's 500 Hz" in said
+    assert result.n_adapt > 100 and load_checkpoint(out).config.rate == RATE
+    epochs = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
+    assert [e["phase"] for e in epochs] == ["A", "B"]
+    from myostream.data.prepare import resample_recordings
+    from myostream.stream.resample import Resampler
+
+    rec = read_session(session)
+    (half,) = resample_recordings([rec], RATE)
+    assert half.rate == RATE and abs(half.n_samples - rec.n_samples / 2) <= 1
+    # every label change is kept, as late as the signal is (the resampler's delay), to a sample
+    changes = np.flatnonzero(np.diff(rec.labels)) + 1
+    moved = np.flatnonzero(np.diff(half.labels)) + 1
+    delay = Resampler(1000.0, RATE, 8).delay_s
+    assert len(changes) == len(moved) and np.allclose(moved / RATE - changes / 1000.0, delay, atol=2 / RATE)
+    np.testing.assert_array_equal(half.repetition[moved], rec.repetition[changes])
+
+
 def test_empty_or_missing_sessions_folder_is_a_clear_error(base, tmp_path):
     with pytest.raises(MyostreamError, match="holds no session .h5 files; record some with `myostream record"):
         adapt_sessions(base, tmp_path, tmp_path / "out", progress=False, say=lambda s: None)
