@@ -489,7 +489,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         except MyostreamError as exc:
             if block:
                 raise
-            self._show_error(str(exc))
+            self.show_error(str(exc))
             return
         self._set_state(f"opening {self.source_spec} …")
         self._starting = self._jobs.submit(self._make_pipeline, self.source_spec)
@@ -587,11 +587,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         try:
             model, path = future.result()
         except MyostreamError as exc:
-            self._show_error(str(exc))
+            self.show_error(str(exc))
             self.fill_model_box()
             return
         except Exception as exc:  # a broken checkpoint: one sentence, the old model goes on
-            self._show_error(f"Could not switch to that model: {exc}")
+            self.show_error(f"Could not switch to that model: {exc}")
             self.fill_model_box()
             return
         self._adopt(model, path)
@@ -615,10 +615,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         try:
             self.pipeline, path, why = future.result()
         except MyostreamError as exc:
-            self._show_error(str(exc))
+            self.show_error(str(exc))
             self._set_state("stopped")
         except Exception as exc:  # a device driver's own error: still one line, not a crash
-            self._show_error(f"Could not open {self.source_spec!r}: {exc}")
+            self.show_error(f"Could not open {self.source_spec!r}: {exc}")
             self._set_state("stopped")
         else:
             if self.pipeline.ranker is not None and self.pipeline.ranker is not self.model:
@@ -691,10 +691,10 @@ class LiveWindow(QtWidgets.QMainWindow):
         try:
             model = self._load_model()
         except MyostreamError as exc:
-            self._show_error(str(exc))
+            self.show_error(str(exc))
             return
         if model is None:
-            self._show_error("Free-text queries need a model: start a source that one fits, or calibrate one.")
+            self.show_error("Free-text queries need a model: start a source that one fits, or calibrate one.")
             return
         self.text.status.setText(f"encoding “{text}” …")
         assert self.model_path is not None
@@ -740,7 +740,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                     self.pipeline.set_text_queries(queries)
             except Exception as exc:  # MyostreamError, or a model that failed while encoding
                 said = str(exc) if isinstance(exc, MyostreamError) else f"Could not encode “{text}”: {exc}"
-                self._show_error(said)
+                self.show_error(said)
                 continue
             self._text_embeddings = queries
             self.text.add_query(text)
@@ -767,13 +767,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         try:
             self._draw(pipeline)
         except Exception as exc:  # never a frozen window: say it once, keep drawing what still works
-            self._show_error(f"The window could not draw ({exc!r}); it keeps running. Please report this.")
+            self.show_error(f"The window could not draw ({exc!r}); it keeps running. Please report this.")
 
     def _draw(self, pipeline: Pipeline) -> None:
         if pipeline.error is not None:
             error = pipeline.error
             self.stop()
-            self._show_error(str(error) if isinstance(error, MyostreamError) else f"The pipeline stopped: {error!r}")
+            self.show_error(str(error) if isinstance(error, MyostreamError) else f"The pipeline stopped: {error!r}")
             return
         if pipeline.paused:
             self._update_status(pipeline)
@@ -813,7 +813,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         try:
             streams = future.result()
         except Exception as exc:  # LSL unavailable: say so, keep the typed name
-            self._show_error(f"Could not list LSL streams: {exc}")
+            self.show_error(f"Could not list LSL streams: {exc}")
             return
         if SOURCE_KINDS[self.source_kind.currentIndex()] != "LSL stream":
             return
@@ -854,7 +854,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         label.setText(text)
         label.setStyleSheet(f"color: {BAD}; font-weight: 600;" if alarm else "")
 
-    def _show_error(self, text: str) -> None:
+    @property
+    def swapping_model(self) -> bool:
+        """A model picked while streaming is still being loaded or swapped in."""
+        return self._swapping is not None
+
+    def show_error(self, text: str) -> None:
+        """A sentence in the banner that stays until the next one: what went wrong."""
         self.banner.setStyleSheet(f"background: {BAD}; color: white; padding: 6px 12px; border-radius: 6px;")
         self.banner.setText(text)
         self.banner.show()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol as Structural
 
 from PyQt6 import QtCore, QtWidgets
 
@@ -34,8 +34,28 @@ from myostream.person_models import (
 )
 from myostream.recorder import SessionRecorder
 
-if TYPE_CHECKING:
-    from myostream.apps.live import LiveWindow
+
+class CalibrationHost(Structural):
+    """What the calibration needs of the window it lives in (``apps/live.py``'s ``LiveWindow``): its
+    stream and model, a place to show itself, and a banner (structural, so neither module imports the other)."""
+
+    source_spec: str
+    pipeline: Any
+    model: Any
+    model_path: Path | None
+    right: QtWidgets.QStackedWidget
+
+    @property
+    def swapping_model(self) -> bool: ...
+
+    def calibration_base(self) -> tuple[Path | None, str | None]: ...
+
+    def set_model(self, path: str | Path | None) -> None: ...
+
+    def show_error(self, text: str) -> None: ...
+
+    def show_notice(self, text: str) -> None: ...
+
 
 #: the protocol a calibration offers first
 DEFAULT_PROTOCOL = "quick"
@@ -45,7 +65,7 @@ PAGES = ("form", "record", "model", "result")
 class CalibrationPanel(QtWidgets.QWidget):
     """The live window's calibration, from the form to the person's model ranking live."""
 
-    def __init__(self, window: "LiveWindow") -> None:
+    def __init__(self, window: CalibrationHost) -> None:
         super().__init__()
         self.window = window
         self.protocol: Protocol | None = None
@@ -205,7 +225,7 @@ class CalibrationPanel(QtWidgets.QWidget):
             elif protocol is not None or self.protocol is None:
                 self.protocol = load_protocol(protocol or DEFAULT_PROTOCOL)
         except MyostreamError as exc:
-            self.window._show_error(str(exc))
+            self.window.show_error(str(exc))
         if person is not None:
             self.person.setText(person)
         self._fill_protocols()
@@ -303,7 +323,7 @@ class CalibrationPanel(QtWidgets.QWidget):
         self._close_recorder()
         self._timer.stop()
         self.close_panel()
-        self.window._show_error(f"Calibration stopped: {message}{kept}")
+        self.window.show_error(f"Calibration stopped: {message}{kept}")
 
     def _close_recorder(self) -> None:
         if self.recorder is not None:
@@ -375,7 +395,7 @@ class CalibrationPanel(QtWidgets.QWidget):
                 self.model_stage.setText(progress.stage)
                 left = progress.seconds_left
                 self.model_left.setText("estimating the time left …" if left is None else f"about {_mmss(left)} left")
-        if self._live_wait and self.window._swapping is None:  # the swap is done (or failed, said in the banner)
+        if self._live_wait and not self.window.swapping_model:  # the swap is done (or failed, said in the banner)
             self._live_wait = False
             model, pipeline = self.person_model, self.window.pipeline
             if model is not None and pipeline is not None and pipeline.ranker is self.window.model \

@@ -21,7 +21,7 @@ from myostream.person_models import (
     person_models_dir,
     run_calibration,
 )
-from myostream.train.adapt_report import simulate_session
+from tests.train.sessions import simulate_session
 from tests.stream.checkpoints import simulated_checkpoint
 
 SMALL = """

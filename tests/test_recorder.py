@@ -125,9 +125,10 @@ def test_a_simulated_armband_on_its_own_schedule_follows_the_cues_then_goes_on(t
     recorder.close()
     rec = read_session(path)
     truth = np.asarray(rec.meta["source_label_names"])[rec.meta["source_labels"]]
-    hold = [e for e in rec.meta["events"] if e.kind == "hold"][1]
-    inside = (rec.meta["timestamps"] >= hold.time + 0.05) & (rec.meta["timestamps"] < hold.time + 0.3)
-    assert set(truth[inside]) == {hold.gesture}
+    # every hold is performed: most of it (a cue the recorder's thread gives late under load starts late)
+    for hold in [e for e in rec.meta["events"] if e.kind == "hold"]:
+        inside = (rec.meta["timestamps"] >= hold.time + 0.05) & (rec.meta["timestamps"] < hold.time + 0.3)
+        assert np.mean(truth[inside] == hold.gesture) > 0.6, hold
 
 
 def test_bad_starts_are_one_sentence_and_leave_no_file(tmp_path, read_only_dir):
