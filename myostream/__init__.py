@@ -49,7 +49,16 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name: str) -> Any:
     if name in _API:
-        return getattr(import_module(_API[name]), name)
+        try:
+            module = import_module(_API[name])
+        except ModuleNotFoundError as exc:  # a name of an optional extra: say which one installs it
+            from myostream.extras import missing_extra
+
+            said = missing_extra(exc)
+            if said is None:
+                raise
+            raise ModuleNotFoundError(f"myostream.{name}: {said}", name=exc.name) from None
+        return getattr(module, name)
     raise AttributeError(f"module 'myostream' has no attribute {name!r}")
 
 

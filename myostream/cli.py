@@ -544,6 +544,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MyostreamError as exc:
         print(f"myostream {args.command}: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional extra the command needs is not installed
+        from myostream.extras import missing_extra
+
+        said = missing_extra(exc)
+        if said is None:
+            raise
+        print(f"myostream {args.command}: {said}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -56,7 +56,9 @@ def _board_shim() -> ModuleType:
             raise MyostreamError(
                 "BrainFlow needs pkg_resources, which setuptools>=82 no longer ships; install 'setuptools<82'."
             ) from None
-        raise MyostreamError("BrainFlow is not installed; install it with `pip install brainflow`.") from None
+        from myostream.extras import missing_extra
+
+        raise MyostreamError(missing_extra(exc) or f"BrainFlow could not be imported: {exc}.") from None
     return board_shim
 
 

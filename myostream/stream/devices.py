@@ -7,6 +7,7 @@ profiles too, with ``transport = "replay"``: they say how their files were recor
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,8 @@ def runs_here(profile: DeviceProfile) -> tuple[bool, str]:
     if profile.transport == "lsl":
         return True, "needs an LSL stream on the network; resolved when opened"
     if profile.transport == "brainflow":
+        if importlib.util.find_spec("brainflow") is None:
+            return False, "needs the [brainflow] extra: pip install 'myostream[brainflow]'"
         board = profile.options.get("brainflow", {}).get("board", "")
         if board in ("SYNTHETIC_BOARD", "PLAYBACK_FILE_BOARD"):
             return True, "software board"
