@@ -16,7 +16,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from annotated_types import MinLen
@@ -26,7 +26,8 @@ from myostream.resources import resource_dir
 from myostream.schema import Count, NonNegativeNumber, PositiveNumber, Table, Text, Whole, read_toml, validate
 from myostream.text.catalog import Catalog, load_catalogs
 
-ORDERS = ("blocked", "interleaved", "random")
+Order = Literal["blocked", "interleaved", "random"]
+ORDERS: tuple[Order, ...] = get_args(Order)
 REST = "rest"
 #: Fastest cue timing a recording may run at (demos, tests); faster leaves holds too short to record.
 MAX_SPEED = 20.0
@@ -52,7 +53,7 @@ class Protocol:
     hold_s: float
     rest_s: float
     lead_in_s: float = 3.0
-    order: str = "interleaved"
+    order: Order = "interleaved"
     seed: int = 0
     description: str = ""
     cues: dict[str, Cue] = field(default_factory=dict)
@@ -156,7 +157,7 @@ class ProtocolFile(Table):
     hold_s: PositiveNumber
     rest_s: NonNegativeNumber
     lead_in_s: NonNegativeNumber | None = None
-    order: Literal[ORDERS] | None = None
+    order: Order | None = None
     seed: Whole | None = None
     cues: dict[str, CueTable] = {}
 

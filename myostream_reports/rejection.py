@@ -45,6 +45,7 @@ from myostream.data.recording import concatenate
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA
+from myostream.model.retrieval import RetrievalModel
 from myostream.rejection import DEFAULT_FAR, MEASURES, Rejection, confidence
 
 Say = Callable[[str], object]
@@ -361,6 +362,14 @@ def run_myo(folder: Path, work: Path, say: Say) -> dict[str, Any]:
     return results
 
 
+def _rule(model: RetrievalModel, checkpoint: Path) -> Rejection:
+    """The checkpoint's rejection rule (a model trained without validation windows has none)."""
+    if model.rejection is None:
+        raise MyostreamError(f"Checkpoint {str(checkpoint)!r} has no rejection rule (it was trained without validation "
+                             "windows); train it with validation so the report can score its rule.")
+    return model.rejection
+
+
 def run_myo_people(folder: Path, base: Path, work: Path, say: Say) -> dict[str, Any]:
     """Per person: ``myostream adapt`` of the cross-user model on each EvaluationDataset person's
     ``training0`` (its last repetition held out, where the rule's threshold is re-fitted), scored on
@@ -387,11 +396,11 @@ def run_myo_people(folder: Path, base: Path, work: Path, say: Say) -> dict[str, 
             seconds.append(time.perf_counter() - start)
         adapted = load_checkpoint(out)
         record = json.loads((out / "adaptation.json").read_text())["rejection"]
-        row: dict[str, Any] = {"person": person, "refitted": record["refitted"],
-                               "person_rule": adapted.rejection.to_dict()}
-        for key, model, rule in (("base", base_model, base_model.rejection),
-                                 ("adapted_base_rule", adapted, base_model.rejection),
-                                 ("adapted_person_rule", adapted, adapted.rejection)):
+        base_rule, person_rule = _rule(base_model, base), _rule(adapted, out)
+        row: dict[str, Any] = {"person": person, "refitted": record["refitted"], "person_rule": person_rule.to_dict()}
+        for key, model, rule in (("base", base_model, base_rule),
+                                 ("adapted_base_rule", adapted, base_rule),
+                                 ("adapted_person_rule", adapted, person_rule)):
             recordings = [r for s in ("Test0", "Test1") for r in read_myo_folder(evaluation / person / s)]
             prepared = prepare_recordings(recordings, model.preprocessing)
             ws, _ = model_windows(model, prepared, model.preprocessing.hop_ms)

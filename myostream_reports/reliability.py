@@ -199,7 +199,9 @@ class Workspace:
     def experiment(self, name: str, data: str = "", extra: str = "") -> Path:
         """A small simulated experiment; ``data`` lines replace or add keys of its [data] table."""
         table = {"source": '"simulated"', "seconds": "5", "users": "2"}
-        table.update(line.split(" = ", 1) for line in data.splitlines() if line)
+        for line in filter(None, data.splitlines()):
+            key, value = line.split(" = ", 1)
+            table[key] = value
         lines = "\n".join(f"{k} = {v}" for k, v in table.items())
         return self._text(f"{name}.toml", f'name = "{name}"\nmodel = "myosem-simulated"\n{extra}\n[data]\n{lines}\n')
 

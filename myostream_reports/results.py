@@ -131,8 +131,9 @@ def run_suite(
     if jobs == 1 or len(todo) < 2:
         for i, run, out, prep in todo:
             begun = time.time()
-            records[i] = train_run(run, out, device=device, progress=progress, cache=cache, log=log, prepared=prep)
-            records[i]["span_s"] = [begun, time.time()]
+            record = train_run(run, out, device=device, progress=progress, cache=cache, log=log, prepared=prep)
+            record["span_s"] = [begun, time.time()]
+            records[i] = record
     else:
         stage1_s = _run_parallel(todo, records, jobs, device, cache, progress, log)
     runs = [r for r in records if r is not None]

@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -93,7 +94,7 @@ def write_report(
         trained = train_stage1(train_catalog, copy.deepcopy(base), config, progress=progress)
         seconds = time.perf_counter() - t0
         after = evaluate(trained.encoder, train_catalog, queries)
-        entry = {
+        entry: dict[str, Any] = {
             "classes": len(catalog),
             "train_seconds": round(seconds, 1),
             "final_loss": round(trained.losses[-1], 4) if trained.losses else None,

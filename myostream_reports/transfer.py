@@ -37,7 +37,7 @@ import torch
 
 from myostream.data.prepare import filter_recordings, person_key, person_levels, prepare_recordings
 from myostream.data.recording import Recording
-from myostream.data.windows import extract_windows
+from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA, ShrinkageLDA
 from myostream.stream.orientation import Orientation, estimate_orientation
@@ -73,7 +73,9 @@ class Scores:
 # ----------------------------------------------------------------------------- windows
 
 
-def _windows(model: Any, prepared: Sequence[Recording], hop_ms: float, reps: Sequence[int] | None = None):
+def _windows(
+    model: Any, prepared: Sequence[Recording], hop_ms: float, reps: Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray, WindowSet]:
     """The model's labelled windows over prepared recordings (labels index the model's class ids)."""
     ws = extract_windows(prepared, model.config.window_ms, hop_ms, classes=model.class_ids)
     keep = np.arange(len(ws)) if reps is None else np.flatnonzero(np.isin(ws.repetition, list(reps)))
@@ -294,22 +296,26 @@ def train_base(experiment: Any, out: Path, say: Say) -> Any:
     if (out / "results.json").is_file():
         say(f"reusing {out}")
     else:
+        def log(line: str) -> None:
+            say("  " + line.strip())
+
         start = time.perf_counter()
-        train_run(experiment, out, device="cpu", progress=False, log=lambda s: say("  " + s.strip()))
+        train_run(experiment, out, device="cpu", progress=False, log=log)
         say(f"trained {out.name} in {time.perf_counter() - start:.0f} s")
     return load_checkpoint(out)
 
 
 def summarise(rows: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
     """Mean over people of every method at every number of repetitions."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    values: dict[str, dict[str, dict[str, list[float]]]] = {}
     for person in rows.values():
         for method, by_k in person.items():
             for k, s in by_k.items():
-                out.setdefault(method, {}).setdefault(k, {"r1": [], "mrr": [], "seconds": []})  # type: ignore[dict-item]
+                lists = values.setdefault(method, {}).setdefault(k, {"r1": [], "mrr": [], "seconds": []})
                 for key in ("r1", "mrr", "seconds"):
-                    out[method][k][key].append(s[key])  # type: ignore[union-attr]
-    return {m: {k: {key: float(np.mean(v)) for key, v in d.items()} for k, d in by_k.items()} for m, by_k in out.items()}
+                    lists[key].append(s[key])
+    return {m: {k: {key: float(np.mean(v)) for key, v in d.items()} for k, d in by_k.items()}
+            for m, by_k in values.items()}
 
 
 #: PreTrainingDataset people held out of the validation base: they choose the settings
@@ -358,7 +364,7 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     # AdaBN at the input: the model's input statistics re-fitted on each wearer's first seconds
     adabn = float(np.mean([_adabn_score(base, p) for p in people]))
     say(f"validation, input statistics re-fitted per wearer (AdaBN): zero-shot R@1 {adabn:.3f}")
-    calibration: dict[str, dict[str, float]] = {}
+    calibration: dict[str, dict[str, list[float]]] = {}
     for k in (1, 2):
         for person in people:
             x, y, _ = wearing_windows(base, person.calibration, base.preprocessing.hop_ms, list(range(1, k + 1)))
@@ -373,7 +379,7 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
                                 progress=False)
                     rows[f"{mode} {w:g}"] = retrieval(m, tx, ty).r1
             for key, v in rows.items():
-                calibration.setdefault(key, {}).setdefault(str(k), []).append(v)  # type: ignore[arg-type]
+                calibration.setdefault(key, {}).setdefault(str(k), []).append(v)
     means = {key: {k: float(np.mean(v)) for k, v in by_k.items()} for key, by_k in calibration.items()}
     best = max(means, key=lambda key: np.mean(list(means[key].values())))
     mode, _, weight = best.partition(" ")

@@ -48,7 +48,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import StringConstraints
 
@@ -58,7 +58,12 @@ from myostream.text.catalog import is_class_id
 
 SIDECAR = "dataset.toml"
 GROUPS = ("subject", "session", "exercise", "repetition", "label")
-TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+TimeUnit = Literal["s", "ms", "us"]
+#: seconds per unit of a table's time column
+TIME_UNITS: dict[TimeUnit, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+#: what a malformed line of a text table does: reject the file, or leave the line out
+BadLines = Literal["error", "skip"]
+BAD_LINES: tuple[BadLines, ...] = get_args(BadLines)
 _BIDS = {"sub": "subject", "ses": "session", "task": "exercise"}
 
 Column = str | int
@@ -86,14 +91,14 @@ class Sidecar:
     unit: str | None = None
     duration_s: float | None = None
     files: str | None = None
-    bad_lines: str = "error"
+    bad_lines: BadLines = "error"
     header: bool = False
     delimiter: str | None = None
     comment: str = "#"
     emg: tuple[Column, ...] | None = None
     label: Column | None = None
     time: Column | None = None
-    time_unit: str = "s"
+    time_unit: TimeUnit = "s"
     repetition: Column | None = None
     labels: Mapping[str, str] | None = None
     emg_stream: str | None = None
@@ -186,7 +191,7 @@ class ColumnsTable(Table):
     emg: TableColumns | None = None
     label: TableColumn | None = None
     time: TableColumn | None = None
-    time_unit: Literal[tuple(TIME_UNITS)] | None = None
+    time_unit: TimeUnit | None = None
     repetition: TableColumn | None = None
 
 
@@ -209,7 +214,7 @@ class SidecarFile(Table):
     unit: str | None = None
     duration_s: Annotated[PositiveNumber, Says("a positive number of seconds")] | None = None
     files: str | None = None
-    bad_lines: Literal["error", "skip"] | None = None
+    bad_lines: BadLines | None = None
     columns: ColumnsTable = ColumnsTable()
     labels: dict[str, Any] | None = None
     xdf: XdfTable = XdfTable()
@@ -224,10 +229,11 @@ def load_sidecar(path: str | Path | None) -> Sidecar:
     where = f"Sidecar {str(path)!r}"
     file = validate(SidecarFile, read_toml(path, "Sidecar"), where)
     columns, xdf = file.columns, file.xdf
-    pattern = file.filename.pattern
-    if pattern is not None:
+    source = file.filename.pattern
+    pattern: re.Pattern[str] | None = None
+    if source is not None:
         try:
-            pattern = re.compile(pattern)
+            pattern = re.compile(source)
         except re.error as exc:
             raise MyostreamError(f"{where}: [filename] pattern is not a valid regular expression ({exc}).") from None
         bad_groups = sorted(set(pattern.groupindex) - set(GROUPS))
@@ -236,7 +242,8 @@ def load_sidecar(path: str | Path | None) -> Sidecar:
                 f"{where}: [filename] pattern has group(s) {', '.join(bad_groups)}; name groups {', '.join(GROUPS)}."
             )
     emg = columns.emg
-    found = dict(
+    # heterogeneous values, each checked by SidecarFile against the type of its Sidecar field
+    found: dict[str, Any] = dict(
         dataset=file.dataset,
         rate=file.rate,
         unit=file.unit,

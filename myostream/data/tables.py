@@ -27,13 +27,13 @@ import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from myostream.data.recording import NonFinite, Recording, repetitions_from_labels
-from myostream.data.sidecar import TIME_UNITS, Column, Sidecar, label_key, sidecar_for
+from myostream.data.sidecar import BAD_LINES, TIME_UNITS, BadLines, Column, Sidecar, label_key, sidecar_for
 from myostream.errors import MyostreamError
 from myostream.stream.source import default_channel_names
 
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".npy", ".npz")
-BadLines = Literal["error", "skip"]
 _SHOWN = 3  # malformed lines described in full; the rest are listed by number
 
 
@@ -296,7 +295,7 @@ def read_table(
             "(see docs/formats.md)."
         )
     policy = bad_lines or sc.bad_lines
-    if policy not in ("error", "skip"):
+    if policy not in BAD_LINES:
         raise MyostreamError(f'bad_lines must be "error" or "skip", not {policy!r}.')
     if sc.rate is None:
         raise MyostreamError(f"{sc.where} gives no rate; add rate = <samples per second> for {str(path)!r}.")
@@ -334,7 +333,7 @@ def read_table(
         repetition = np.full(n, int(entities["repetition"]), np.int16)
     else:
         repetition = repetitions_from_labels(labels, label_names)
-    meta = {"sidecar": str(sc.path), "skipped_lines": table.skipped}
+    meta: dict[str, Any] = {"sidecar": str(sc.path), "skipped_lines": table.skipped}
     if table.time is not None:
         meta["timestamps"] = table.time * TIME_UNITS[sc.time_unit]
     return Recording(

@@ -87,7 +87,8 @@ def _channels(info: dict[str, Any], n: int) -> tuple[tuple[str, ...], str | None
     channels = _first(desc.get("channels")) if isinstance(desc, dict) else None
     entries = channels.get("channel", []) if isinstance(channels, dict) else []
     labels = [_first(c.get("label")) if isinstance(c, dict) else None for c in entries]
-    names = tuple(labels) if len(labels) == n and all(labels) else default_channel_names(n)
+    texts = [label for label in labels if isinstance(label, str) and label]
+    names = tuple(texts) if len(texts) == len(labels) == n else default_channel_names(n)
     units = {_first(c.get("unit")) for c in entries if isinstance(c, dict)} - {None}
     if len(units) > 1:
         log.warning(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,6 +46,9 @@ from myostream.errors import MyostreamError
 from myostream.model.catalog import catalog_rows
 from myostream.model.checkpoint import load_checkpoint, write_atomic
 from myostream.model.retrieval import RetrievalModel
+
+if TYPE_CHECKING:  # transformers comes with the [text] extra: imported where the text side is exported
+    from myostream.text.encoder import TextEncoder
 
 #: the lowest opset asked for (LayerNormalization is a single op from 17 on)
 MIN_OPSET = 17
@@ -81,7 +84,7 @@ class _EmgGraph(nn.Module):
 class _TextGraph(nn.Module):
     """Token ids and mask -> the text encoder's unit-norm embedding."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: TextEncoder) -> None:
         super().__init__()
         self.encoder = encoder
 

@@ -32,6 +32,16 @@ ZC_THRESHOLD = 0.01
 SSC_THRESHOLD = 1e-4
 
 
+class Backbone(nn.Module):
+    """A baseline encoder: windows ``[B, T, C]`` -> segment embeddings ``[B, out_dim]``."""
+
+    out_dim: int
+
+    def tail(self, n: int) -> list[nn.Module]:
+        """The last ``n`` blocks, the ones stage 3 fine-tunes after the projection."""
+        raise NotImplementedError
+
+
 class _TemporalBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, dropout: float) -> None:
         super().__init__()
@@ -48,7 +58,7 @@ class _TemporalBlock(nn.Module):
         return F.relu(y + self.skip(x))
 
 
-class TCN(nn.Module):
+class TCN(Backbone):
     def __init__(self, config: ModelConfig, levels: int = 3, kernel: int = 3) -> None:
         super().__init__()
         w = config.d_model
@@ -67,7 +77,7 @@ class TCN(nn.Module):
         return list(self.blocks)[-n:] if n > 0 else []
 
 
-class CNNBiLSTM(nn.Module):
+class CNNBiLSTM(Backbone):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         w = config.d_model
@@ -89,7 +99,7 @@ class CNNBiLSTM(nn.Module):
         return [self.lstm, self.conv][:n]
 
 
-class AtzoriCNN(nn.Module):
+class AtzoriCNN(Backbone):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         c = config.n_channels
@@ -136,7 +146,10 @@ def hudgins_features(x: Tensor) -> Tensor:
     return torch.cat([mav, wl, zc, ssc], dim=1)
 
 
-class HudginsFeatures(nn.Module):
+class HudginsFeatures(Backbone):
+    shift: Tensor
+    scale: Tensor
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.out_dim = 4 * config.n_channels
@@ -157,7 +170,7 @@ class HudginsFeatures(nn.Module):
         return []
 
 
-BACKBONES: dict[str, Callable[[ModelConfig], nn.Module]] = {
+BACKBONES: dict[str, Callable[[ModelConfig], Backbone]] = {
     "tcn": TCN,
     "cnn_bilstm": CNNBiLSTM,
     "atzori_cnn": AtzoriCNN,

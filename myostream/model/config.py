@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import ConfigDict
 
@@ -167,12 +167,20 @@ def non_finite_windows(channels: list[int]) -> MyostreamError:
 EXAMPLE = "models/myosem-simulated.toml"
 
 
-Stage2Table = table_for(Stage2Config)
-Stage3Table = table_for(Stage3Config)
-#: ``[model]``: the signal the model takes and its architecture
-ModelTable = table_for(ModelConfig, exclude=("name", "description", "stage2", "stage3", "extra"))
-#: the flat form of :meth:`ModelConfig.to_dict` (checkpoints store it)
-ModelDict = table_for(ModelConfig, stage2=Stage2Table, stage3=Stage3Table, extra=dict[str, Any])
+if TYPE_CHECKING:
+    # table_for builds these with pydantic's create_model at run time, which a type checker cannot
+    # follow; to it they are what they are built as, Tables (their keys reach callers through given())
+    Stage2Table: TypeAlias = Table
+    Stage3Table: TypeAlias = Table
+    ModelTable: TypeAlias = Table
+    ModelDict: TypeAlias = Table
+else:
+    Stage2Table = table_for(Stage2Config)
+    Stage3Table = table_for(Stage3Config)
+    #: ``[model]``: the signal the model takes and its architecture
+    ModelTable = table_for(ModelConfig, exclude=("name", "description", "stage2", "stage3", "extra"))
+    #: the flat form of :meth:`ModelConfig.to_dict` (checkpoints store it)
+    ModelDict = table_for(ModelConfig, stage2=Stage2Table, stage3=Stage3Table, extra=dict[str, Any])
 
 
 class ModelFile(Table):

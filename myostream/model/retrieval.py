@@ -60,6 +60,11 @@ class SearchResult:
 
 class RetrievalModel(nn.Module):
     architecture = "retrieval"
+    # buffers registered in __init__, declared so their Tensor type is known
+    input_shift: Tensor
+    input_scale: Tensor
+    prototypes: Tensor
+    text_prototypes: Tensor
 
     def __init__(
         self, config: ModelConfig, prototypes: Tensor, class_ids: Sequence[str], n_classes: int | None = None

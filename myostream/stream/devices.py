@@ -11,7 +11,7 @@ import importlib.util
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec
@@ -19,7 +19,8 @@ from myostream.resources import resource_dir
 from myostream.schema import Count, PositiveNumber, Table, read_toml, validate
 from myostream.stream.source import default_channel_names
 
-TRANSPORTS = ("simulated", "lsl", "brainflow", "replay")
+Transport = Literal["simulated", "lsl", "brainflow", "replay"]
+TRANSPORTS: tuple[Transport, ...] = get_args(Transport)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class DeviceProfile:
 
     name: str
     description: str
-    transport: str
+    transport: Transport
     rate: float
     channel_names: tuple[str, ...]
     unit: str
@@ -75,7 +76,7 @@ class DeviceFile(Table):
 
     name: str | None = None
     description: str = ""
-    transport: Literal[TRANSPORTS]
+    transport: Transport
     rate: PositiveNumber
     channels: Count
     channel_names: list[str] | None = None

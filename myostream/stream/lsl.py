@@ -330,7 +330,7 @@ class LSLSource:
         if self._inlet is None or self._buf is None or self._gaps is None:
             raise MyostreamError(f"LSL stream {self.predicate} is not open; call open() first.")
         try:
-            ts = self._pull(timeout)
+            ts = self._pull(self._buf, timeout)
             markers = [] if self._marker_inlet is None else _pull_markers(self._marker_inlet)
         except RuntimeError as exc:  # pylsl's LostError (its module moved between pylsl versions)
             if type(exc).__name__ != "LostError":
@@ -360,9 +360,9 @@ class LSLSource:
             self._current_label = k
         return labels
 
-    def _pull(self, timeout: float) -> np.ndarray:
-        """Fill the preallocated buffer: what is there now, else wait for one sample and take what followed it."""
-        buf, inlet = self._buf, self._inlet
+    def _pull(self, buf: np.ndarray, timeout: float) -> np.ndarray:
+        """Fill the preallocated ``buf``: what is there now, else wait for one sample and take what followed it."""
+        inlet = self._inlet
         _, ts = inlet.pull_chunk(timeout=0.0, max_samples=len(buf), dest_obj=buf)
         if len(ts) == 0 and timeout > 0:
             _, ts = inlet.pull_chunk(timeout=timeout, max_samples=1, dest_obj=buf)

@@ -218,7 +218,8 @@ def hold_out_paraphrases(catalog: Catalog, per_class: int = 1) -> tuple[Catalog,
     """
     if per_class < 1:
         raise MyostreamError(f"per_class must be at least 1, got {per_class}.")
-    kept, queries = [], []
+    kept: list[ActionClass] = []
+    queries: list[tuple[str, str]] = []
     for c in catalog.classes:
         if len(c.t3) <= per_class:
             raise MyostreamError(

@@ -107,13 +107,13 @@ def _glove(paths: list[str], out: str | None) -> int:
     recordings = []
     for p in map(Path, paths):
         recordings.extend(read_ninapro_folder(p) if p.is_dir() else [read_ninapro(p)])
-    usable = [r for r in recordings if r.glove is not None]
+    usable = [(r, r.glove) for r in recordings if r.glove is not None]
     if not usable:
         raise MyostreamError(f"None of the {len(recordings)} recording(s) carries CyberGlove data ('glove'); give NinaPro DB1/DB2/DB3 files.")
-    texts = glove_texts((r.glove, r.labels, r.label_names) for r in usable)
+    texts = glove_texts((glove, r.labels, r.label_names) for r, glove in usable)
     report = {
         "generated_by": "myostream describe glove " + " ".join(paths),
-        "source": sorted({r.dataset for r in usable}),
+        "source": sorted({r.dataset for r, _ in usable}),
         "files": len(usable),
         "layout": "CyberGlove II, 22 sensors (myostream.text.glove.CYBERGLOVE_22)",
         "classes": glove_report(texts),

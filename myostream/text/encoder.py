@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from myostream.errors import MyostreamError
+
+if TYPE_CHECKING:  # imported where a backbone loads, so importing this module stays cheap
+    from transformers import PreTrainedModel
 
 DEFAULT_DIM = 256
 WEIGHTS_FILE = "text_encoder.safetensors"
@@ -113,7 +116,7 @@ class TextEncoder(nn.Module):
 
     def __init__(
         self,
-        backbone: nn.Module,
+        backbone: PreTrainedModel,
         tokenizer,
         dim: int = DEFAULT_DIM,
         max_length: int = 128,
@@ -130,7 +133,7 @@ class TextEncoder(nn.Module):
         self.max_length = max_length
         self.batch_size = batch_size
         self.model_name = model_name  # None = the bundled default, resolved on every machine
-        hidden = backbone.config.hidden_size
+        hidden: int = backbone.config.hidden_size
         self.projection = nn.Linear(hidden, dim, bias=False)
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
@@ -212,17 +215,22 @@ class TextEncoder(nn.Module):
         layers = getattr(encoder, "layer", None)
         return layers if isinstance(layers, nn.ModuleList) else None
 
+    def layer_stack(self) -> nn.ModuleList:
+        """The backbone's transformer layers, for training some of them (a clear error when it has none)."""
+        layers = self.transformer_layers()
+        if layers is None:
+            raise MyostreamError(
+                f"Text model {self.model_name or 'default'} has no BERT-style encoder.layer stack; "
+                "train the projection only (train_layers = 0)."
+            )
+        return layers
+
     def set_trainable(self, last_layers: int) -> list[nn.Parameter]:
         """Freeze the backbone except its last ``last_layers`` layers; the projection always trains."""
         for p in self.backbone.parameters():
             p.requires_grad_(False)
         if last_layers > 0:
-            layers = self.transformer_layers()
-            if layers is None:
-                raise MyostreamError(
-                    f"Text model {self.model_name or 'default'} has no BERT-style encoder.layer stack; "
-                    "train the projection only (train_layers = 0)."
-                )
+            layers = self.layer_stack()
             if last_layers > len(layers):
                 raise MyostreamError(f"train_layers = {last_layers} but the text model has {len(layers)} layers.")
             for layer in layers[len(layers) - last_layers :]:

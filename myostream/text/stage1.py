@@ -187,12 +187,12 @@ def _optimise(encoder: TextEncoder, catalog: Catalog, config: Stage1Config, prog
             batch = rng.sample(range(len(catalog)), min(config.batch_classes, len(catalog)))
             rows, view_of, label_of = [], [], []
             for label, c in enumerate(batch):
-                for view in ("T0", "T1", "T2"):
-                    rows.append(index[c][view][0])
-                    view_of.append(view)
+                for name in ("T0", "T1", "T2"):
+                    rows.append(index[c][name][0])
+                    view_of.append(name)
                     label_of.append(label)
-                t3 = index[c]["T3"]
-                for row in rng.sample(t3, min(config.paraphrases_per_class, len(t3))):
+                paraphrases = index[c]["T3"]
+                for row in rng.sample(paraphrases, min(config.paraphrases_per_class, len(paraphrases))):
                     rows.append(row)
                     view_of.append("T3")
                     label_of.append(label)
@@ -243,15 +243,15 @@ class _Passthrough(nn.Module):
 def _layers(encoder: TextEncoder, start: int, stop: int | None, passthrough: bool) -> Iterator[None]:
     # Run only layers[start:stop] through the backbone's own forward, which keeps building
     # the attention mask in whatever format this transformers version expects.
-    backbone, layers = encoder.backbone, encoder.transformer_layers()
-    embeddings = backbone.embeddings
-    backbone.encoder.layer = nn.ModuleList(list(layers)[start:stop])
+    backbone, layers = encoder.backbone, encoder.layer_stack()
+    stack, embeddings = backbone.get_submodule("encoder"), backbone.get_submodule("embeddings")
+    stack.layer = nn.ModuleList(list(layers)[start:stop])
     if passthrough:
         backbone.embeddings = _Passthrough()
     try:
         yield
     finally:
-        backbone.encoder.layer = layers
+        stack.layer = layers
         backbone.embeddings = embeddings
 
 
@@ -266,7 +266,7 @@ def _features(encoder: TextEncoder, texts: list[str], train_layers: int) -> Iter
         yield lambda rows: encoder.project(pooled[rows])
         return
 
-    n_layers = len(encoder.transformer_layers())
+    n_layers = len(encoder.layer_stack())
     first = n_layers - train_layers
     states: list[torch.Tensor] = []
     with torch.no_grad(), _layers(encoder, 0, first, passthrough=False):
