@@ -495,6 +495,8 @@ def publish(
                     continue
                 if limit is not None and pushed + len(chunk) > limit:
                     chunk = _head(chunk, limit - pushed)
+                outlet.push(chunk)
+                pushed += len(chunk)
                 events = list(chunk.markers)
                 if chunk.labels is not None and info.label_names:
                     previous = np.concatenate(([last_label], chunk.labels[:-1]))
@@ -508,10 +510,6 @@ def publish(
                         marker_outlet = LSLMarkerOutlet(marker_name, marker_id)
                     for t, text in sorted(events):
                         marker_outlet.push(text, t)
-                # the samples after their markers: a reader labels a sample by the newest marker it
-                # has at or before it, so a marker that arrived after its samples left them unlabelled
-                outlet.push(chunk)
-                pushed += len(chunk)
                 if on_chunk is not None:
                     on_chunk(chunk)
         finally:
