@@ -326,10 +326,16 @@ def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
         worker.join(10.0)
     read = np.concatenate([c.labels for c in got])
     assert len(read) == len(labels)
-    # a class marker can trail its samples by one read: only the samples right after a change may lag
-    assert np.mean(read == labels) >= 0.75
-    runs = read[np.concatenate(([True], read[1:] != read[:-1]))]
-    assert [int(k) for k in runs if k >= 0] == [0, 1, 0, 2]
+    # A class marker can trail its samples (it travels on its own stream; more so on a loaded
+    # machine): a sample read before its marker keeps the label before (-1 at first). So a sample's
+    # label is its own class or that of an earlier segment, never a later one, and the changes come
+    # in the replay's order.
+    segment = np.cumsum(np.concatenate(([0], labels[1:] != labels[:-1])))
+    order = [0, 1, 0, 2]
+    for i, k in enumerate(read):
+        assert k == -1 or k in order[: segment[i] + 1], (i, k)
+    runs = [int(k) for k in read[np.concatenate(([True], read[1:] != read[:-1]))] if k >= 0]
+    assert len(runs) >= 3 and runs == order[len(order) - len(runs):], runs
 
 
 def test_lsl_source_spec_without_a_marker_stream_opens_unlabelled(stream_name):
