@@ -35,7 +35,7 @@ from myostream.person_models import (
 from myostream.runtime import bundled_for, bundled_models, load_model, make_pipeline
 from myostream.stream.devices import list_profiles
 from myostream.stream.meters import SILENCE_S
-from myostream.stream.pipeline import Pipeline, Ranking
+from myostream.stream.pipeline import Pipeline, Ranking, mapped_channel_count
 from myostream.stream.source import Source
 
 #: Source kinds of the picker and the spec prefix each builds.
@@ -114,9 +114,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         hop_ms: float | None = None,
         torch_threads: int | None = 1,
         backend: str = "auto",
+        channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.torch_threads = torch_threads
+        #: the source channels the model sees, in the model's order (``--channels``); None: all of them
+        self.channels = None if channels is None else [int(c) for c in channels]
         self.setWindowTitle("myostream live")
         self.resize(1440, 880)
         #: a Source object the host program gave (a device driver of its own), else None: the spec says
@@ -463,11 +466,13 @@ class LiveWindow(QtWidgets.QMainWindow):
         automatic mode the model is chosen once the source is open, and without one the stream runs unranked."""
         source = self._source(spec)
         model, path, why = self.model, self.model_path, None
-        options: dict[str, Any] = dict(hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device)
+        options: dict[str, Any] = dict(hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device,
+                                       channels=self.channels)
         if model is None:
             source.open()  # opening again in Pipeline.start() is a no-op
             try:
-                model, path, why = self._automatic_model(spec, source.info.n_channels, source.info.rate)
+                info = source.info
+                model, path, why = self._automatic_model(spec, mapped_channel_count(info, self.channels), info.rate)
             except BaseException:
                 source.close()
                 raise
@@ -567,7 +572,8 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         def work() -> tuple[Any, Path]:
             if path is None:
-                model, chosen, why = self._automatic_model(self.source_spec, info.n_channels, info.rate)
+                model, chosen, why = self._automatic_model(self.source_spec, mapped_channel_count(info, self.channels),
+                                                           info.rate)
                 if model is None:
                     raise MyostreamError(why or "No model fits this source.")
                 assert chosen is not None
@@ -782,7 +788,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             assert pipeline.ring is not None
             span = pipeline.ring.latest(int(TRACE_SECONDS * pipeline.model_rate))
             if len(span):
-                self.traces.show_samples(span.data - span.data.mean(axis=0))
+                data = span.data if pipeline.channels is None else span.data[:, pipeline.channels]
+                self.traces.show_samples(data - data.mean(axis=0))
             self.frames += 1
             self._update_status(pipeline)
             return
@@ -908,7 +915,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         if info is None:
             return None, profile
         try:
-            return bundled_for(info.n_channels, info.rate).path, profile
+            return bundled_for(mapped_channel_count(info, self.channels), info.rate).path, profile
         except MyostreamError:
             return None, profile
 
@@ -924,14 +931,15 @@ def live_command(
     duration: float | None = None,
     queries: Sequence[str] = (),
     screenshot: str | None = None,
+    channels: Sequence[int] | None = None,
 ) -> int:
     """``myostream live [--source SPEC] [--model CKPT] [--backend B] [--torch-device D] [--duration S] [--query TEXT]
-    [--screenshot PNG]``."""
+    [--screenshot PNG] [--channels 0,1,...]``."""
     if screenshot:
         output_file(screenshot, "the screenshot")  # before the window opens, not when it closes
     app, owns_app = application()
     apply_theme(app)
-    window = LiveWindow(source=source, model=model, device=device, backend=backend)
+    window = LiveWindow(source=source, model=model, device=device, backend=backend, channels=channels)
     try:
         window.start(block=True)  # a bad model or source is one sentence on the terminal, before any window
     except MyostreamError:

@@ -60,6 +60,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def channel_map(text: str) -> list[int]:
+    """Source channel numbers, comma-separated, in the model's order (``--channels 0,1,2``)."""
+    try:
+        channels = [int(part) for part in text.split(",")]
+    except ValueError:
+        channels = []
+    if not channels or min(channels) < 0 or len(set(channels)) < len(channels):
+        raise argparse.ArgumentTypeError(
+            f"must be distinct source channel numbers from 0, separated by commas (e.g. 0,1,2,3), not {text!r}"
+        )
+    return channels
+
+
 class _SourceAlias(argparse.Action):
     """An old source flag (``--device NAME``, ``--lsl NAME``, ``--brainflow BOARD``) kept as a
     hidden alias of ``--source``: it stores the spec the old flag meant."""
@@ -224,6 +237,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         duration=args.duration,
         queries=args.query,
         screenshot=args.screenshot,
+        channels=args.channels,
     )
 
 
@@ -424,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a free-text description to trace against the live EMG (repeatable)")
     p.add_argument("--screenshot", metavar="PNG", default=None,
                    help="save a screenshot of the window to PNG when it closes (with --duration: docs, bug reports)")
+    p.add_argument("--channels", type=channel_map, default=None, metavar="0,1,...",
+                   help="the source channels the model sees, in the model's order (e.g. 8 of a 16-channel band: "
+                        "0,2,4,6,8,10,12,14; default: all, and the counts must match)")
 
     p = add("record", _cmd_record, "Record and label a calibration session, cue by cue.")
     _source_flag(p, "simulated", {"--device": ""})

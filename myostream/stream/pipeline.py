@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -489,8 +489,7 @@ class Pipeline:
         cfg = ranker.config
         model_rate = float(ranker.preprocessing.rate)
         if self.channels is not None:
-            bad = [c for c in self.channels if not 0 <= c < info.n_channels]
-            if len(self.channels) != cfg.n_channels or bad:
+            if mapped_channel_count(info, self.channels) != cfg.n_channels:
                 raise MyostreamError(
                     f"The channel map {self.channels} must name {cfg.n_channels} of source {info.name!r}'s channels "
                     f"0..{info.n_channels - 1} (one per model channel, in the model's order)."
@@ -770,11 +769,26 @@ def same_preparation(a: Preprocessing, b: Preprocessing) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
+def mapped_channel_count(info: StreamInfo, channels: Sequence[int] | None) -> int:
+    """How many channels a model sees of ``info``'s stream through the channel map ``channels``
+    (None: all of them); an index the source does not have is one sentence naming its channel count."""
+    if channels is None:
+        return info.n_channels
+    bad = [c for c in channels if not 0 <= c < info.n_channels]
+    if bad:
+        raise MyostreamError(
+            f"Channel {bad[0]} of the channel map {list(channels)} is not a channel of source {info.name!r}, which "
+            f"has {info.n_channels} channels (numbered 0..{info.n_channels - 1}); give --channels within that range."
+        )
+    return len(channels)
+
+
 class PipelineTap:
     """A started pipeline's raw stream as a :class:`Source`: every sample the pipeline reads from the
     device from :meth:`open` on, with its true labels (what a session recorder records while the
     pipeline goes on ranking). Samples the source itself lost are not marked (the tap sees the ring);
-    a tap that falls more than the ring's length behind reports the overwritten samples as ``lost``."""
+    a tap that falls more than the ring's length behind reports the overwritten samples as ``lost``.
+    A pipeline with a channel map taps the mapped channels: a calibration records what the model sees."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -782,9 +796,12 @@ class PipelineTap:
 
     @property
     def info(self) -> StreamInfo:
-        if self.pipeline.info is None:
+        info, channels = self.pipeline.info, self.pipeline.channels
+        if info is None:
             raise MyostreamError("The pipeline has not started; start it before tapping its stream.")
-        return self.pipeline.info
+        if channels is None:
+            return info
+        return replace(info, channel_names=tuple(info.channel_names[c] for c in channels))
 
     def open(self) -> None:
         ring = self.pipeline.ring
@@ -809,7 +826,8 @@ class PipelineTap:
                 break
             time.sleep(0.005)
         self._counter = span.end
-        return Chunk(span.data, span.timestamps, span.labels, lost=span.lost)
+        data = span.data if self.pipeline.channels is None else span.data[:, self.pipeline.channels]
+        return Chunk(data, span.timestamps, span.labels, lost=span.lost)
 
     def close(self) -> None:
         self._counter = None

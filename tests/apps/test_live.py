@@ -346,3 +346,30 @@ def test_an_lsl_outage_shows_in_the_status_bar_as_it_happens(qtbot, checkpoint, 
     assert f"lsl:{stream_name}" in state.text()
     qtbot.waitUntil(lambda: w.status_labels["rate"].text().startswith("rate 0 /"), timeout=WAIT_MS)
     w.close()
+
+
+def test_channels_map_a_16_channel_band_onto_the_bundled_8_channel_model(qtbot):
+    """``--channels``: the automatic choice counts the mapped channels, the window shows only those."""
+    channels = [0, 2, 4, 6, 8, 10, 12, 14]
+    w = LiveWindow(source=SimulatedArmband(n_channels=16, seed=4), device="cpu", channels=channels)
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    rankings_arrive(qtbot, w)
+    assert w.model_path == bundled_checkpoint() and w.pipeline.channels == channels
+    assert w.no_model is None and w.last_ranking.rms.shape[1] == 8
+    assert w.traces.n_channels == 8 and "· 8 ch ·" in w.trace_info.text()
+    assert w.calibration_base()[0] == bundled_checkpoint()  # a calibration would adapt the 8-channel base
+    w.close()
+
+
+def test_channels_outside_the_source_or_malformed_are_one_sentence(capsys):
+    assert main(["live", "--channels", "0,1,2,3,4,5,6,16", "--duration", "1"]) == 2  # the simulator has 8
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert "Channel 16 of the channel map [0, 1, 2, 3, 4, 5, 6, 16] is not a channel of source 'simulated', " \
+           "which has 8 channels (numbered 0..7)" in err
+    for bad in ("a,b", "0,,1", "-1,2", "1,1", ""):
+        assert main(["live", f"--channels={bad}"]) == 2
+        err = capsys.readouterr().err
+        assert "argument --channels: must be distinct source channel numbers from 0" in err and repr(bad) in err

@@ -427,8 +427,8 @@ def test_channels_map_a_wider_source_onto_the_model(sim_model):
     wide = SimulatedArmband(n_channels=16, seed=1)
     with pytest.raises(MyostreamError, match="streams 16 channels but model .* expects 8.*--channels"):
         Pipeline(wide, sim_model, device="cpu").start()
-    with pytest.raises(MyostreamError, match="channel map \\[0, 1, 99\\] must name 8"):
-        Pipeline(SimulatedArmband(n_channels=16, seed=1), sim_model, channels=[0, 1, 99], device="cpu").start()
+    with pytest.raises(MyostreamError, match="channel map \\[0, 1, 9\\] must name 8 of .* 0..15"):
+        Pipeline(SimulatedArmband(n_channels=16, seed=1), sim_model, channels=[0, 1, 9], device="cpu").start()
     pipeline = Pipeline(SimulatedArmband(n_channels=16, seed=1), sim_model, channels=range(8, 16), device="cpu")
     with pipeline:
         rankings = collect(pipeline, 5)
@@ -606,3 +606,29 @@ def test_a_tap_reads_every_sample_the_pipeline_reads(sim_model):
     tap.open()
     with pytest.raises(MyostreamError, match="stopped"):
         tap.read(timeout=0.1)
+
+
+def test_a_tap_of_a_channel_mapped_pipeline_reads_the_mapped_channels(sim_model):
+    channels = [15, 13, 11, 9, 7, 5, 3, 1]
+    pipeline = Pipeline(SimulatedArmband(n_channels=16, seed=3), sim_model, hop_ms=50, device="cpu", channels=channels)
+    with pipeline:
+        tap = pipeline.tap()
+        tap.open()
+        start = pipeline.ring.count
+        chunks = []
+        while sum(len(c) for c in chunks) < 500:
+            chunks.append(tap.read(timeout=0.05))
+        ring_part = pipeline.ring.since(start)
+        tap.close()
+    assert tap.info.channel_names == tuple(f"EMG{c + 1}" for c in channels)
+    data = np.concatenate([c.data for c in chunks])
+    n = min(len(data), len(ring_part))
+    np.testing.assert_array_equal(data[:n], ring_part.data[:n, channels])
+
+
+def test_a_channel_map_outside_the_source_names_its_channel_count(sim_model):
+    pipeline = Pipeline(SimulatedArmband(seed=3), sim_model, device="cpu", channels=[0, 1, 2, 3, 4, 5, 6, 8])
+    with pytest.raises(MyostreamError, match=r"Channel 8 of the channel map .* is not a channel of source 'simulated', "
+                                             r"which has 8 channels \(numbered 0..7\)"):
+        pipeline.start()
+    pipeline.stop()
