@@ -435,9 +435,14 @@ def adapt_sessions(
         rejection=rejection,
     )
     if pre.normalisation != "none":  # live, this person starts from their own level rather than the population's
+        from myostream.stream.orientation import level_profile
+
         levels = person_levels(filter_recordings(recordings, pre.filter), pre.normalisation)
         level = np.median(np.stack(list(levels.values())), axis=0)
-        result.model.set_preprocessing(dataclasses.replace(pre, prior_scale=tuple(round(float(v), 6) for v in level)))
+        own = dataclasses.replace(pre, prior_scale=tuple(round(float(v), 6) for v in level))
+        if pre.ring:  # the model learnt the band as this person wore it: later wearings are turned to match that
+            own = dataclasses.replace(own, ring_profile=tuple(round(float(v), 6) for v in level_profile(level)))
+        result.model.set_preprocessing(own)
     write_adapted(result, checkpoint, out)
     say(f"wrote the adapted checkpoint and its report to {out} ({result.seconds:.1f} s in all)")
     return result, out

@@ -357,3 +357,25 @@ def test_without_a_model_the_bundled_base_that_fits_the_sessions_adapts(tmp_path
                                  progress=False, say=said.append)
     assert any("bundled model simulated" in s for s in said)
     assert out == Path("runs") / "simulated-adapted-new" and (tmp_path / out / "config.json").is_file()
+
+
+def test_a_ring_model_adapted_to_a_person_turns_later_wearings_to_theirs(myo_dir, tmp_path):
+    """The adapted model learnt the band as the person wore it in calibration: its orientation reference is
+    that wearing's level profile (and its starting level that wearing's level), not the training people's."""
+    from myostream.data.myo import read_myo_folder
+    from myostream.data.prepare import person_levels
+    from myostream.runtime import bundled_for
+    from myostream.stream.orientation import level_profile
+
+    base = bundled_for(8, 200.0)  # the bundled Myo armband base: ring band, per-user level
+    session = myo_dir / "EvaluationDataset" / "Male0" / "training0"
+    _, out = adapt_sessions(base.path, session, tmp_path / "adapted", options=AdaptOptions(epochs_a=1, epochs_b=0),
+                            progress=False, say=lambda s: None)
+    trained, adapted = load_checkpoint(base.path).preprocessing, load_checkpoint(out).preprocessing
+    assert trained.ring and trained.normalisation != "none"
+    levels = person_levels(filter_recordings(read_myo_folder(session), trained.filter), trained.normalisation)
+    (level,) = levels.values()  # one wearing
+    np.testing.assert_allclose(adapted.prior_scale, level, rtol=1e-5)
+    np.testing.assert_allclose(adapted.ring_profile, level_profile(level), atol=1e-5)
+    assert not np.allclose(adapted.ring_profile, trained.ring_profile, atol=0.05)
+    assert replace(adapted, prior_scale=None, ring_profile=None) == replace(trained, prior_scale=None, ring_profile=None)
