@@ -294,6 +294,12 @@ def _cmd_report_rejection(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report_calibration(args: argparse.Namespace) -> int:
+    from myostream_reports.calibration import calibration_command
+
+    return calibration_command(args.data, args.out, speed=args.speed)
+
+
 def _cmd_report_results(args: argparse.Namespace) -> int:
     from myostream_reports.results import results_command
 
@@ -504,6 +510,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--work", default="runs/rejection", help="folder for the trained models (default: runs/rejection; reused)")
     r.add_argument("--dataset", action="append", choices=["myo", "db1"], default=None,
                    help="only this dataset (repeatable; default both)")
+
+    r = report("calibration", _cmd_report_calibration,
+               "Calibrating from the live window end to end: a simulated person and a replayed real Myo person, "
+               "live top-1 before and after, and the time from Calibrate to live.")
+    r.add_argument("--out", default="docs/results/calibration", help="folder (default: docs/results/calibration)")
+    r.add_argument("--data", default="../shared/data", help="the shared data folder (default: ../shared/data)")
+    r.add_argument("--speed", type=positive, default=10.0,
+                   help="how much faster than real time the Myo sessions replay, cues included (default: 10)")
 
     _results_arguments(report("results", _cmd_report_results,
                               "Train and evaluate MyoSem, baselines and ablations under every protocol."))

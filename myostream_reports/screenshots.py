@@ -13,12 +13,11 @@ never the user's own.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+from myostream_reports.headless import Wait, Waiter, offscreen_app, scratch_user_data
 
 #: the screenshot sets, in the order they are made
 SETS = ("recorder", "calibrate")
@@ -26,44 +25,19 @@ SETS = ("recorder", "calibrate")
 
 def screenshots_command(out: str | Path, speed: float = 3.0, which: Sequence[str] = SETS) -> int:
     """Write the screenshot sets ``which`` into ``out``, recording with the cues ``speed`` times faster."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-    from PyQt6 import QtWidgets
-
-    from myostream.apps.widgets import apply_theme
     from myostream.paths import output_dir
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    apply_theme(app)
+    app = offscreen_app()
     out = Path(out).resolve()
     output_dir(out, "the screenshots")  # before minutes of recording
     make = {"recorder": _recorder, "calibrate": _calibrate}
     for name in which:
-        written = make[name](out, speed, _Waiter(app))
+        written = make[name](out, speed, Waiter(app))
         print(f"wrote {', '.join(written)} to {out}")
     return 0
 
 
-class _Waiter:
-    """Runs the Qt event loop until a condition holds (headless: nothing else drives it)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def until(self, condition: Callable[[], bool], seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > end:
-                raise TimeoutError("the window did not get there in time")
-            self.app.processEvents()
-            time.sleep(0.005)
-
-    def settle(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        self.until(lambda: time.monotonic() > end, seconds + 1)
-
-
-def _recorder(out: Path, speed: float, wait: _Waiter) -> list[str]:
+def _recorder(out: Path, speed: float, wait: Wait) -> list[str]:
     from myostream.apps.recorder import RecorderWindow, recording_source
     from myostream.calibrate import load_protocol
 
@@ -95,18 +69,16 @@ def _recorder(out: Path, speed: float, wait: _Waiter) -> list[str]:
     return ["recorder.png", "review.png"]
 
 
-def _calibrate(out: Path, speed: float, wait: _Waiter) -> list[str]:
+def _calibrate(out: Path, speed: float, wait: Wait) -> list[str]:
     names = ["calibrate-1-form.png", "calibrate-2-record.png", "calibrate-3-model.png", "calibrate-4-live.png"]
-    previous = os.environ.get("XDG_DATA_HOME")
-    with tempfile.TemporaryDirectory() as data:
-        os.environ["XDG_DATA_HOME"] = data  # platformdirs' user data folder on Linux: keep Ada's model out of yours
-        try:
-            from myostream.apps.live import LiveWindow
+    with scratch_user_data():  # keep Ada's model out of the user's own data folder
+        from myostream.apps.live import LiveWindow
 
-            window = LiveWindow(device="cpu")
-            window.resize(1440, 880)
-            window.show()
-            window.start()
+        window = LiveWindow(device="cpu")
+        window.resize(1440, 880)
+        window.show()
+        window.start()
+        try:
             wait.until(lambda: window.rankings.updates > 20, 60)
             panel = window.calibration
             window.calibrate(protocol="quick", person="Ada", speed=speed)
@@ -122,10 +94,6 @@ def _calibrate(out: Path, speed: float, wait: _Waiter) -> list[str]:
             wait.until(lambda: "live_s" in panel.timings, 600)
             wait.settle(1.5)
             window.grab().save(str(out / names[3]))
-            window.close()
         finally:
-            if previous is None:
-                os.environ.pop("XDG_DATA_HOME", None)
-            else:
-                os.environ["XDG_DATA_HOME"] = previous
+            window.close()
     return names
