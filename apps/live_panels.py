@@ -24,6 +24,7 @@ from myostream.apps.widgets import (
     TEXT_DIM,
     WARN,
     Bar,
+    DisplayScale,
     ElidedLabel,
     style_plot,
 )
@@ -273,13 +274,13 @@ class HeatStrip(pg.PlotWidget):
         self._shape: tuple[int, int] = (0, 0)
         self._channel_names: tuple[str, ...] = ()
         self._top = 0.0
-        self._level = 0.0
+        self._level = DisplayScale(release=0.98, memory=600)  # a window per hop: the last half minute at 50 ms
         self.updates = 0
 
     def set_channels(self, channel_names: Sequence[str]) -> None:
         self._channel_names = tuple(channel_names)
         self._shape = (0, 0)
-        self._level = 0.0
+        self._level.reset()
 
     def _layout(self, patches: int, channels: int, queries: int) -> None:
         item = self.getPlotItem()
@@ -309,9 +310,8 @@ class HeatStrip(pg.PlotWidget):
             self._layout(patches, channels, queries)
         # row-major image [rows = channels, cols = patches]; channel 1 at the bottom
         # One colour scale across windows (fast up, slow down), so rest looks dark next to a gesture.
-        peak = float(rms.max())
-        self._level = peak if peak > self._level else 0.98 * self._level + 0.02 * peak
-        self.image.setImage(rms.T, autoLevels=False, levels=(0.0, self._level or 1.0))
+        level = self._level.update(float(rms.max()))
+        self.image.setImage(rms.T, autoLevels=False, levels=(0.0, level or 1.0))
         self.image.setRect(QtCore.QRectF(0, 0, patches, channels))
         if queries:
             # Uniform attention is 1/patches; keep at least twice that as full height so a

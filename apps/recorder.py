@@ -73,6 +73,7 @@ class CuePanel(QtWidgets.QFrame):
         self.badge.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.badge.setFixedHeight(30)
         self.title = QtWidgets.QLabel()
+        self.title.setWordWrap(True)  # a long gesture name must not widen the panel beside the live traces
         self.title.setStyleSheet(f"font-size: 34pt; font-weight: 700; color: {TEXT};")
         self.instruction = QtWidgets.QLabel()
         self.instruction.setWordWrap(True)

@@ -262,6 +262,25 @@ class _RowCurve(pg.PlotCurveItem):
         return (r.left(), r.right()) if ax == 0 else (r.top(), r.bottom())
 
 
+class DisplayScale:
+    """The full scale of a live display: up at once with a louder signal, down slowly with a quieter
+    one, and never below ``floor`` of the loudest signal of the last ``memory`` updates, so rest after
+    a gesture stays small instead of being blown up to full scale while the scale releases."""
+
+    def __init__(self, release: float, memory: int, floor: float = 0.3) -> None:
+        self.release, self.keep, self.floor = release, 1.0 - 1.0 / memory, floor
+        self.reset()
+
+    def reset(self) -> None:
+        self.value = self.loud = 0.0
+
+    def update(self, peak: float) -> float:
+        """Take the newest peak; the scale to draw it at (0 until something was seen)."""
+        self.value = peak if peak > self.value else self.release * self.value + (1.0 - self.release) * peak
+        self.loud = max(peak, self.keep * self.loud)
+        return max(self.value, self.floor * self.loud)
+
+
 class TracePlot(pg.PlotWidget):
     """Scrolling multichannel traces, one row per channel, newest sample at t = 0.
 
@@ -282,7 +301,7 @@ class TracePlot(pg.PlotWidget):
         self.seconds = float(seconds)
         self.max_points = int(max_points)
         self.frames = 0
-        self._scale = 0.0
+        self._scale = DisplayScale(release=0.97, memory=30 * 30)  # drawn at ~30 fps: the last half minute
         self._curves: list[_RowCurve] = []
         item = self.getPlotItem()
         style_plot(item)
@@ -313,7 +332,7 @@ class TracePlot(pg.PlotWidget):
         n = len(self.channel_names)
         item.getAxis("left").setTicks([[(-float(i), name) for i, name in enumerate(self.channel_names)]])
         item.setYRange(-n + 0.4, 0.6, padding=0.0)
-        self._scale = 0.0
+        self._scale.reset()
 
     def show_samples(self, data: np.ndarray) -> None:
         """Draw the newest samples ``data [n, C]`` (the last row is the newest)."""
@@ -324,9 +343,8 @@ class TracePlot(pg.PlotWidget):
         index, values = peak_decimate(data, max(200, min(self.max_points, 2 * width)))
         t = (index - (len(data) - 1)) / self.rate
         peak = float(np.percentile(np.abs(values), 99.5)) if values.size else 0.0
-        # Attack fast, release slowly, so a burst rescales at once and rest does not blow up noise.
-        self._scale = peak if peak > self._scale else 0.97 * self._scale + 0.03 * peak
-        gain = 0.45 / self._scale if self._scale > 0 else 1.0
+        scale = self._scale.update(peak)
+        gain = 0.45 / scale if scale > 0 else 1.0
         for i, curve in enumerate(self._curves):
             curve.setData(t, values[:, i] * gain - i)
         self.frames += 1

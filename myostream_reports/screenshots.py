@@ -5,7 +5,8 @@ Runs headless on the simulated armband. ``recorder``: records the ``quick`` prot
 ``speed`` times faster, into a temporary folder), grabs the recorder during a hold and the
 review of the finished session → ``recorder.png``, ``review.png``. ``calibrate``: opens the
 live window with the bundled model, presses Calibrate…, records ``quick`` as person "Ada",
-lets the person model be made in the background and go live → ``calibrate-1-form.png`` …
+lets the person model be made in the background: the form, a cue, the score before → after with
+the model live, back to the rankings with Ada's model → ``calibrate-1-form.png`` …
 ``calibrate-4-live.png``; the person model and the session go to a temporary data folder,
 never the user's own.
 """
@@ -72,14 +73,16 @@ def _recorder(out: Path, speed: float, wait: Wait) -> list[str]:
 def _calibrate(out: Path, speed: float, wait: Wait) -> list[str]:
     names = ["calibrate-1-form.png", "calibrate-2-record.png", "calibrate-3-model.png", "calibrate-4-live.png"]
     with scratch_user_data():  # keep Ada's model out of the user's own data folder
-        from myostream.apps.live import LiveWindow
+        from myostream.apps.live import TRACE_SECONDS, LiveWindow
 
         window = LiveWindow(device="cpu")
         window.resize(1440, 880)
         window.show()
         window.start()
         try:
-            wait.until(lambda: window.rankings.updates > 20, 60)
+            # the traces span their whole five seconds before the first picture
+            wait.until(lambda: window.rankings.updates > 20 and window.pipeline.ring.count
+                       >= TRACE_SECONDS * window.pipeline.info.rate, 60)
             panel = window.calibration
             window.calibrate(protocol="quick", person="Ada", speed=speed)
             wait.settle(0.5)
@@ -89,10 +92,13 @@ def _calibrate(out: Path, speed: float, wait: Wait) -> list[str]:
                        and panel.recorder.state().phase == "hold", 120)
             wait.settle(0.6)
             window.grab().save(str(out / names[1]))
-            wait.until(lambda: panel.page == "model" and panel.model_bar.value() > 300, 600)
-            window.grab().save(str(out / names[2]))
             wait.until(lambda: "live_s" in panel.timings, 600)
-            wait.settle(1.5)
+            wait.settle(1.0)
+            window.grab().save(str(out / names[2]))  # the score before -> after, the person's model ranking
+            seen = window.rankings.updates
+            panel.back_button.click()
+            wait.until(lambda: window.rankings.updates > seen + 20, 60)  # ranked by Ada's model a while
+            wait.settle(1.0)
             window.grab().save(str(out / names[3]))
         finally:
             window.close()

@@ -373,3 +373,18 @@ def test_channels_outside_the_source_or_malformed_are_one_sentence(capsys):
         assert main(["live", f"--channels={bad}"]) == 2
         err = capsys.readouterr().err
         assert "argument --channels: must be distinct source channel numbers from 0" in err and repr(bad) in err
+
+
+def test_a_display_scale_keeps_rest_after_a_gesture_small():
+    """Traces and the heat strip rescale at once to a louder signal and release slowly, but rest after a
+    gesture never fills the display: the scale stays above a fraction of the loudest of the last updates."""
+    from myostream.apps.widgets import DisplayScale
+
+    scale = DisplayScale(release=0.97, memory=900, floor=0.3)
+    assert scale.update(0.0) == 0.0 and scale.update(10.0) == 10.0  # up at once
+    for _ in range(300):  # ten seconds of rest at 30 fps
+        level = scale.update(0.5)
+    assert level == pytest.approx(0.3 * 10.0 * (1 - 1 / 900) ** 300, rel=1e-6)  # the floor, not the rest level
+    assert 0.5 / level < 0.25  # rest noise is drawn below a quarter of full scale, not blown up to it
+    scale.reset()
+    assert scale.update(0.5) == 0.5
