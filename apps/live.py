@@ -155,6 +155,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._encoding: list[tuple[str, Future]] = []
         self._text_embeddings: dict[str, np.ndarray] = {}
         self._lsl_listing: Future | None = None
+        #: what the traces and the heat strip were last set up for (channels, rate, filter, normalisation)
+        self._shown: tuple[Any, ...] | None = None
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(1000 // FPS)
@@ -644,8 +646,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         info = pipeline.info
         assert info is not None
         names = pipeline_channel_names(pipeline)
-        self.traces.set_channels(names, pipeline.model_rate)
-        self.heat.set_channels(names)
+        shown = (names, pipeline.model_rate, pipeline.filter_spec, getattr(pipeline.preprocessing, "normalisation", None))
+        if shown != self._shown:  # another signal: the displays start afresh (a model swapped in keeps their scale)
+            self._shown = shown
+            self.traces.set_channels(names, pipeline.model_rate)
+            self.heat.set_channels(names)
         filtered = pipeline_filter_text(pipeline) or "unfiltered"
         self.trace_info.setText(
             f"{info.name} · {len(names)} ch · {info.rate:g} Hz"
