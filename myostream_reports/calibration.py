@@ -116,6 +116,7 @@ def simulated_person(wait: Wait, seconds: float = SIM_SECONDS, speed: float = SI
     """Scenario 1: simulated user 11 with the bundled model, calibrated with the ``quick`` protocol
     (cues ``speed`` times faster); live top-1 over ``seconds`` before and after."""
     from myostream.apps.live import LiveWindow
+
     from myostream.runtime import bundled_checkpoint
     from myostream.stream.simulated import SimulatedArmband
 
@@ -166,6 +167,7 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
     """Scenario 2: a real Myo person, the bundled Myo base; ``training0`` replayed as the device that
     follows the cues, ``Test0`` (replayed ``speed`` times faster) scored before and after."""
     from myostream.apps.live import LiveWindow
+
     from myostream.data.myo import read_myo_session
     from myostream.runtime import bundled_for
     from myostream.stream.replay import CuedReplaySource, ReplaySource
@@ -199,7 +201,9 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
             window.set_source(ReplaySource(test, speed=speed))
             _opened(window, wait, pipeline)
             if window.model_path != model.path:
-                raise MyostreamError(f"The window ranks {person}'s test session with {window.model_path}, not their model.")
+                raise MyostreamError(
+                    f"The window ranks {person}'s test session with {window.model_path}, not their model."
+                )
             after, n_after = live_top1(window, wait)
             band_after = band(window)
         finally:
@@ -238,8 +242,8 @@ def render(results: dict[str, Any]) -> str:
         rows.append(
             f"| {r['person']} | {r['base']} | {_pct(r['live_top1_before'])} → **{_pct(r['live_top1_after'])}** "
             f"({r['rankings'][0]} / {r['rankings'][1]} rankings) | {_pct(r['held_out_top1_before'])} → "
-            f"{_pct(r['held_out_top1_after'])} (repetition {r['held_out_repetition']}) | {r['calibrate_to_live_s']:.0f} s "
-            f"| {speed} | {_band(r['band'])} |"
+            f"{_pct(r['held_out_top1_after'])} (repetition {r['held_out_repetition']}) "
+            f"| {r['calibrate_to_live_s']:.0f} s | {speed} | {_band(r['band'])} |"
         )
     m = results["machine"]
     return "\n".join([

@@ -25,9 +25,8 @@ def offscreen_app() -> Any:
     """The Qt application (offscreen unless a display was chosen), themed as the apps are."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PyQt6 import QtWidgets
-
     from myostream.apps.widgets import apply_theme
+    from PyQt6 import QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     apply_theme(app)
