@@ -40,13 +40,13 @@ from myostream.data.recording import Recording
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA, ShrinkageLDA
-from myostream.stream.orientation import Orientation, estimate_orientation
+from myostream.stream.orientation import ESTIMATE_SECONDS, Orientation, estimate_orientation
 from myostream.train.adapt import AdaptOptions, adapt_model
 from myostream.train.evaluate import embed_windows
 from myostream.train.metrics import summarize_ranks, target_ranks
 
-#: unlabelled signal a wearing's level and orientation are estimated from (the first gesture cycle of a Myo session)
-FIRST_SECONDS = 35.0
+#: unlabelled signal a wearing's level and orientation are estimated from (the live pipeline's)
+FIRST_SECONDS = ESTIMATE_SECONDS
 Say = Callable[[str], object]
 
 

@@ -34,6 +34,10 @@ from myostream.errors import MyostreamError
 
 #: softmax temperature of the confidence (the models' stage-3 temperature)
 TEMPERATURE = 0.07
+#: seconds of the wearer's signal (after their level settled) the orientation is estimated from:
+#: the first gesture cycle of a Myo session, what the transfer report validated; the live
+#: pipeline and the offline evaluation both use it (fewer seconds of mostly one gesture mislead)
+ESTIMATE_SECONDS = 35.0
 
 
 def ring_matrix(n_channels: int, shift: float, mirror: bool) -> np.ndarray:

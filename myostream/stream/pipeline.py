@@ -39,7 +39,7 @@ from myostream.rejection import Rejection
 from myostream.stream.filters import FilterStage
 from myostream.stream.meters import RateMeter, RecentValues
 from myostream.stream.normalise import RunningUserScale
-from myostream.stream.orientation import Orientation, estimate_orientation
+from myostream.stream.orientation import ESTIMATE_SECONDS, Orientation, estimate_orientation
 from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
 from myostream.stream.source import UNKNOWN_LABEL, Chunk, Source, StreamInfo
@@ -47,8 +47,6 @@ from myostream.stream.windows import Windower, ms_to_samples
 
 #: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
 MAX_BATCH = 32
-#: Windows of the wearer (after their level settled) a ring band's orientation is estimated from
-ORIENTATION_WINDOWS = 160
 #: Rankings of an empty window before the first hop (see :meth:`Pipeline._warm_up`).
 WARM_UP_CALLS = 3
 
@@ -600,7 +598,9 @@ class Pipeline:
                 norm.start_settled()
         windower = Windower(self._window, self._hop, n_ch)
         # a ring band's orientation: estimated once from the first windows after the level settled
+        # (as worn until then)
         orient = Orientation() if not pre.ring or norm is None else None
+        orientation_windows = max(1, round(ESTIMATE_SECONDS * self.model_rate / self._hop))
         first_windows: list[np.ndarray] = []
         label_names = info.label_names
         counter = self._worker_from
@@ -665,7 +665,7 @@ class Pipeline:
                         self._skipped += 1
                     if orient is None and norm is not None and norm.settled:
                         first_windows.append(w.data.copy())
-                        if len(first_windows) >= ORIENTATION_WINDOWS:
+                        if len(first_windows) >= orientation_windows:
                             orient = self._estimate_orientation(np.stack(first_windows), norm.scale)
                             first_windows = []
                     windows[n_win] = w.data if orient is None else orient.apply(w.data)
