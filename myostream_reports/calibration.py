@@ -68,7 +68,7 @@ def live_top1(window: Any, wait: Wait, seconds: float | None = None) -> tuple[fl
 
 
 def band(window: Any) -> str | None:
-    """How the pipeline found the band sits (the whole-electrode correction it applies), for a ring model."""
+    """How the pipeline found the band sits (the correction it applies: a turn in half-electrode steps, mirrored or not), for a ring model."""
     o = window.pipeline.orientation
     return None if o is None else ("as trained" if o.identity else f"turned {o.shift} electrodes"
                                                                     + (", mirrored" if o.mirror else ""))
@@ -270,7 +270,7 @@ def render(results: dict[str, Any]) -> str:
         "- **Calibrate… → live**: wall time from pressing Calibrate… to the person's model ranking the",
         "  stream: recording the protocol (sped up as the speed column says), making the model, the swap.",
         "  At real speed the recording takes that many times longer; making the model does not change.",
-        "- **Band**: the whole-electrode turn the pipeline estimated from the wearer's first windows (ring",
+        "- **Band**: the turn the pipeline estimated from the wearer's first windows (ring",
         "  models only). The base compares with the training people's level profile; a person model with",
         "  the level profile of the person's own calibration, the wearing it learnt. A wrong turn costs most",
         "  of the top-1, so it is reported beside it.",

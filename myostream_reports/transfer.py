@@ -40,7 +40,7 @@ from myostream.data.recording import Recording
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA, ShrinkageLDA
-from myostream.stream.orientation import ESTIMATE_SECONDS, Orientation, estimate_orientation
+from myostream.stream.orientation import ESTIMATE_SECONDS, STEPS_PER_ELECTRODE, Orientation, estimate_orientation
 from myostream.train.adapt import AdaptOptions, adapt_model
 from myostream.train.evaluate import embed_windows
 from myostream.train.metrics import summarize_ranks, target_ranks
@@ -83,10 +83,12 @@ def _windows(
 
 
 def wearing_windows(
-    model: Any, recordings: Sequence[Recording], hop_ms: float, reps: Sequence[int] | None = None, orient: bool = True
+    model: Any, recordings: Sequence[Recording], hop_ms: float, reps: Sequence[int] | None = None, orient: bool = True,
+    steps: int = STEPS_PER_ELECTRODE,
 ) -> tuple[np.ndarray, np.ndarray, Orientation]:
     """Windows of one wearing prepared as live: its level and (ring bands, ``orient``) its
-    orientation from its first ``FIRST_SECONDS``, unlabelled; then the windows of ``reps``."""
+    orientation from its first ``FIRST_SECONDS``, unlabelled, weighing turns in ``steps`` per
+    electrode; then the windows of ``reps``."""
     pre = model.preprocessing
     prepared = prepare_recordings(recordings, pre, seconds=FIRST_SECONDS)
     x, y, ws = _windows(model, prepared, hop_ms, reps)
@@ -94,7 +96,7 @@ def wearing_windows(
     if orient and pre.ring and pre.normalisation != "none":
         first = _first_windows(ws, FIRST_SECONDS)
         level = person_levels(filter_recordings(recordings, pre.filter), pre.normalisation, FIRST_SECONDS)
-        fix, _ = estimate_orientation(model, first, next(iter(level.values())), pre.ring_profile)
+        fix, _ = estimate_orientation(model, first, next(iter(level.values())), pre.ring_profile, steps)
         x = fix.apply(x)
     return x, y, fix
 
@@ -131,10 +133,11 @@ def lda_scores(lda: HudginsLDA, x: np.ndarray, y: np.ndarray, classes: np.ndarra
 # ----------------------------------------------------------------------------- one person
 
 
-def score_tests(model: Any, person: Person, orient: bool = True) -> Scores:
+def score_tests(model: Any, person: Person, orient: bool = True, steps: int = STEPS_PER_ELECTRODE) -> Scores:
     """The model on every test wearing of ``person``, each prepared as live (own level, own orientation)."""
     hop = model.preprocessing.hop_ms
-    parts = [wearing_windows(model, recs, hop, person.test_repetitions, orient) for recs in person.tests.values()]
+    parts = [wearing_windows(model, recs, hop, person.test_repetitions, orient, steps)
+             for recs in person.tests.values()]
     scores = [retrieval(model, x, y) for x, y, _ in parts]
     n = sum(s.n for s in scores)
     return Scores(sum(s.r1 * s.n for s in scores) / n, sum(s.mrr * s.n for s in scores) / n, n,
@@ -364,6 +367,13 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     # AdaBN at the input: the model's input statistics re-fitted on each wearer's first seconds
     adabn = float(np.mean([_adabn_score(base, p) for p in people]))
     say(f"validation, input statistics re-fitted per wearer (AdaBN): zero-shot R@1 {adabn:.3f}")
+    # the orientation estimate's candidate turns: whole electrodes, or half steps too
+    orientation = {}
+    for steps in (1, 2):
+        orientation[str(steps)] = float(np.mean([np.mean([score_tests(base, p, steps=steps).r1 for p in _worn(people, *w)])
+                                                 for w in ((0, False), *WORN)]))
+        say(f"validation, orientation in {steps} step(s) per electrode: zero-shot R@1 {orientation[str(steps)]:.3f} "
+            "(as worn, turned and flipped)")
     calibration: dict[str, dict[str, list[float]]] = {}
     for k in (1, 2):
         for person in people:
@@ -386,7 +396,9 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     chosen = {"recipe": recipe, "mode": mode, "anchor_weight": float(weight) if weight else 0.5}
     say(f"validation chose: {chosen}")
     return {"people": list(MYO_VALIDATION_PEOPLE), "zero_shot": zero, "calibration": means, "chosen": chosen,
-            "adabn": {"with": adabn, "without": zero[recipe]["as worn"]}}
+            "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
+            "orientation_steps": {"r1": orientation, "chosen": int(max(orientation, key=orientation.__getitem__)),
+                                  "pipeline": STEPS_PER_ELECTRODE}}
 
 
 def _adabn_score(model: Any, person: Person) -> float:
@@ -581,6 +593,14 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
                       "input statistics re-fitted on each wearer's first seconds, unlabelled): zero-shot R@1 "
                       f"{v['adabn']['with']:.3f} against {v['adabn']['without']:.3f} without; not kept unless it gains "
                       "a point (the per-user level already gives the model each person's statistics at its input)."]
+        if "orientation_steps" in v:
+            o = v["orientation_steps"]
+            agree = ("the live pipeline's" if o["chosen"] == o["pipeline"] else
+                     f"**not** the live pipeline's {o['pipeline']} (`STEPS_PER_ELECTRODE`): change it")
+            lines += ["", "Orientation steps: the estimate weighing whole-electrode turns only, or half steps too, "
+                      "zero-shot R@1 on the validation people worn as they were and turned or flipped as in the table "
+                      f"below: whole turns {o['r1']['1']:.3f}, half steps {o['r1']['2']:.3f}; chosen "
+                      f"{o['chosen']} step(s) per electrode, {agree}."]
         lines += ["", f"Chosen: recipe **{v['chosen']['recipe']}**, calibration **{v['chosen']['mode']}**, anchor "
                   f"weight **{v['chosen']['anchor_weight']:g}** (`myostream adapt`'s defaults)."]
     for name, shots, title in (("myo", MYO_SHOTS, "Myo armband"), ("db1", DB1_SHOTS, "NinaPro DB1")):

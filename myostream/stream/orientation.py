@@ -6,8 +6,8 @@ before, and a band flipped records the ring in reverse. :func:`ring_matrix` is t
 definition of that map, fractions of an electrode interpolating neighbours; training
 augmentation and orientation correction both use it.
 
-:func:`estimate_orientation` tells, without labels, which of the 16 whole-electrode
-turns (mirrored or not) brings a wearer's signal back to the way the training people
+:func:`estimate_orientation` tells, without labels, which turn in steps of half an
+electrode (32 on an 8-electrode band, mirrored or not) brings a wearer's signal back to the way the training people
 wore the band. Two pieces of evidence, each weak alone, are added as z-scores:
 
 - the model's confidence: the mean top class probability over the wearer's first windows
@@ -18,8 +18,8 @@ wore the band. Two pieces of evidence, each weak alone, are added as z-scores:
 On the Myo armband data, confidence alone picked the right orientation for 19 of 22
 held-out sessions, the level profile alone for 19, the sum for 21 (the 22nd a validation
 person who appears to have worn the band turned by one electrode); see
-``docs/results/transfer/``. Half-electrode turns are not estimated: correcting them by
-interpolation smooths the ring and scored lower than the nearest whole turn.
+``docs/results/transfer/``. Turns are weighed in half-electrode steps: the transfer report's
+validation people chose them over whole turns (its "orientation steps" table).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Orientation:
     """A correction: turn the wearer's channels by ``shift`` electrodes after mirroring (when
     ``mirror``) to get the ring as the model was trained on it."""
 
-    shift: int = 0
+    shift: float = 0.0
     mirror: bool = False
 
     def matrix(self, n_channels: int) -> np.ndarray:
@@ -78,8 +78,14 @@ class Orientation:
         return self.shift == 0 and not self.mirror
 
 
-def candidates(n_channels: int) -> list[Orientation]:
-    return [Orientation(s, m) for m in (False, True) for s in range(n_channels)]
+#: candidate turns per electrode: half turns as well as whole ones (a band sits anywhere around the
+#: arm); chosen on the transfer report's validation people
+STEPS_PER_ELECTRODE = 2
+
+
+def candidates(n_channels: int, steps: int = STEPS_PER_ELECTRODE) -> list[Orientation]:
+    """Every correction the estimate weighs: each turn in ``steps`` per electrode, mirrored or not."""
+    return [Orientation(s / steps, m) for m in (False, True) for s in range(steps * n_channels)]
 
 
 def level_profile(level: np.ndarray) -> np.ndarray:
@@ -98,8 +104,9 @@ def estimate_orientation(
     windows: np.ndarray,
     level: np.ndarray | None = None,
     reference_profile: Sequence[float] | None = None,
+    steps: int = STEPS_PER_ELECTRODE,
 ) -> tuple[Orientation, dict[str, Any]]:
-    """The whole-electrode correction that makes ``windows [N, T, C]`` (prepared for the model)
+    """The correction (a turn in half-electrode steps, mirrored or not) that makes ``windows [N, T, C]`` (prepared for the model)
     look most like the training people's, and the evidence (per candidate).
 
     ``level`` (the wearer's per-channel level, device units) and ``reference_profile``
@@ -110,7 +117,7 @@ def estimate_orientation(
     if windows.ndim != 3 or len(windows) == 0:
         raise MyostreamError("Estimating how the band sits needs some windows of the wearer's signal.")
     c = windows.shape[-1]
-    options = candidates(c)
+    options = candidates(c, steps)
     confidence = np.empty(len(options))
     for i, o in enumerate(options):
         scores = np.asarray(_numpy(ranker.rank(o.apply(windows), k=1).all_scores), np.float64) / TEMPERATURE

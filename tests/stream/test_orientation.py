@@ -56,7 +56,7 @@ def test_the_estimate_undoes_how_the_band_was_worn(worn):
         fix, evidence = estimate_orientation(ranker, windows, lv, ref)
         undone = fix.matrix(C) @ worn.matrix(C)
         assert np.allclose(undone, np.eye(C)), (worn, fix, evidence)
-        assert len(evidence["confidence"]) == 16 and evidence["chosen"] == (fix.shift, fix.mirror)
+        assert len(evidence["confidence"]) == 32 and evidence["chosen"] == (fix.shift, fix.mirror)
 
 
 def test_no_windows_no_estimate():
