@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from myostream_reports.bench import Measurement
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model, load_config
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.records import Recording
 from myostream.stream.devices import load_profile
 from myostream.stream.pipeline import Pipeline, Ranking
 from myostream.stream.replay import ReplaySource

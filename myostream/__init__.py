@@ -25,7 +25,7 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 
 #: public name -> module that owns it
 _API = {
-    "Recording": "myostream.data.recording",
+    "Recording": "myostream.records",
     "read_recording": "myostream.data.readers",
     "read_dataset": "myostream.data.readers",
     "extract_windows": "myostream.data.windows",
@@ -34,7 +34,7 @@ _API = {
     "make_pipeline": "myostream.runtime",
     "bundled_models": "myostream.runtime",
     "Pipeline": "myostream.stream.pipeline",
-    "make_source": "myostream.stream.factory",
+    "make_source": "myostream.sources",
     "train_on_recordings": "myostream.train.recordings",
     "evaluate_on_recordings": "myostream.train.recordings",
     "AdaptOptions": "myostream.train.adapt",

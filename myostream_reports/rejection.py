@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from myostream.data.recording import concatenate
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA
 from myostream.model.retrieval import RetrievalModel
+from myostream.records import concatenate
 from myostream.rejection import DEFAULT_FAR, MEASURES, Rejection, confidence
 
 Say = Callable[[str], object]

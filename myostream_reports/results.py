@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from myostream.errors import MyostreamError
-from myostream.model.device import resolve_device, set_threads
 from myostream.paths import check_output_dir
+from myostream.torchdevice import resolve_device, set_threads
 from myostream.train.commands import command_line
 from myostream.train.experiment import VARIANTS, Experiment, load_experiment
 from myostream.train.run import RESULTS_JSON, Log, Prepared, prepare_split, prepare_windows, text_space, train_run

@@ -35,6 +35,7 @@ import numpy as np
 
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing
+from myostream.records import UNKNOWN_LABEL, Chunk, Source, StreamInfo
 from myostream.rejection import Rejection
 from myostream.stream.filters import FilterStage
 from myostream.stream.meters import RateMeter, RecentValues
@@ -42,7 +43,6 @@ from myostream.stream.normalise import RunningUserScale
 from myostream.stream.orientation import ESTIMATE_SECONDS, Orientation, estimate_orientation
 from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
-from myostream.stream.source import UNKNOWN_LABEL, Chunk, Source, StreamInfo
 from myostream.stream.windows import Windower, ms_to_samples
 
 #: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
@@ -838,7 +838,7 @@ def _ranker_device(ranker: Ranker, device: str) -> str:
     torch-free ranker such as the ONNX one keeps the pipeline free of torch), else the ranker's own."""
     torch = sys.modules.get("torch")  # a torch model means torch is imported already
     if torch is not None and isinstance(ranker, torch.nn.Module):
-        from myostream.model.device import resolve_device
+        from myostream.torchdevice import resolve_device
 
         return str(resolve_device(device))
     own = str(getattr(ranker, "device", "cpu"))

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from myostream.errors import MyostreamError
-from myostream.model.device import resolve_device, set_threads
 from myostream.paths import check_output_dir, output_dir
+from myostream.torchdevice import resolve_device, set_threads
 
 
 def command_line() -> str:

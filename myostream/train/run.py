@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from myostream.data.prepare import filter_recordings, person_key, person_levels, scale_recordings
-from myostream.data.recording import Recording
 from myostream.data.splits import (
     Split,
     cross_class_split,
@@ -47,6 +46,7 @@ from myostream.model.checkpoint import save_checkpoint
 from myostream.model.retrieval import CatalogEntry, RetrievalModel
 from myostream.paths import cache_dir
 from myostream.preprocess import Preprocessing
+from myostream.records import Recording
 from myostream.train import distributed
 from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection
 from myostream.train.metrics import class_centre_similarity

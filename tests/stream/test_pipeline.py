@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
 from myostream.preprocess import FilterSpec
+from myostream.records import Recording
 from myostream.rejection import Rejection, confidence
 from myostream.stream.pipeline import Pipeline, Ranking
 from myostream.stream.replay import ReplaySource
