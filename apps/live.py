@@ -36,7 +36,7 @@ from myostream.records import Source
 from myostream.runtime import bundled_for, bundled_models, load_model, make_pipeline
 from myostream.stream.devices import list_profiles
 from myostream.stream.meters import SILENCE_S
-from myostream.stream.pipeline import Pipeline, Ranking, mapped_channel_count
+from myostream.stream.pipeline import HopRanking, Pipeline, mapped_channel_count
 
 #: Source kinds of the picker and the spec prefix each builds.
 SOURCE_KINDS = ("Simulated armband", "Device profile", "LSL stream", "BrainFlow board", "Replay file")
@@ -138,7 +138,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.model: Any = None
         self.pipeline: Pipeline | None = None
         self.text_encoder: Any = None
-        self.last_ranking: Ranking | None = None
+        self.last_ranking: HopRanking | None = None
         #: why the stream runs without a model (no model fits the source), else None
         self.no_model: str | None = None
         self._swapping: Future | None = None
