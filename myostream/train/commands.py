@@ -72,7 +72,7 @@ def eval_command(
     resolve_device(device)  # before any data is read
     if live:
         return _eval_live(checkpoint, out, device, seconds)
-    from myostream.train.run import evaluate_checkpoint
+    from myostream.train.evaluate import evaluate_checkpoint
     from myostream.train.summary import run_markdown
 
     out = check_output_dir(out or checkpoint, "the evaluation report")  # before minutes of evaluation

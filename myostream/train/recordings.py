@@ -34,8 +34,9 @@ from myostream.data.splits import cross_dataset
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
 from myostream.records import Recording
+from myostream.train.data import Prepared, check_channels, prepare_split, prepare_windows
 from myostream.train.experiment import MEMORY, Experiment, load_experiment
-from myostream.train.run import Log, Prepared, check_channels, prepare_split, prepare_windows, train_run
+from myostream.train.run import Log, train_run
 
 
 def memory_experiment(

@@ -220,8 +220,8 @@ def test_replay_live_and_dataset_paths_take_xdf(recorded, stream_name: str, caps
 
 def test_train_data_folder_and_adapt_sessions_take_xdf(recorded) -> None:
     from myostream.train.adapt import read_sessions
+    from myostream.train.data import prepare_windows
     from myostream.train.experiment import load_experiment
-    from myostream.train.run import prepare_windows
 
     path, _ = recorded
     root = path.parents[2]
