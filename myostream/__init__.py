@@ -7,9 +7,10 @@ The public API on one page (``docs/api.md``); each name is imported on first use
 
     recording = myostream.read_recording("S1_A1_E1.mat")          # any supported file
     model = myostream.load_model()                                  # a checkpoint; default: bundled
-    ranking = model.rank(windows)                                   # windows [B, T, C] -> classes
+    ranking = model.rank(windows)                                   # windows [B, T, C] -> BatchRanking
     pipeline = myostream.make_pipeline("lsl:MyEMG")                 # live, the bundled model that fits
     myostream.train_on_recordings(recordings, "runs/mine", config="myosem-myo")
+    myostream.adapt_sessions("runs/mine", "sessions/p01/", "runs/mine-p01")  # calibrate to a person
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 #: public name -> module that owns it
 _API = {
     "Recording": "myostream.records",
+    "Source": "myostream.records",
+    "Chunk": "myostream.records",
+    "StreamInfo": "myostream.records",
     "read_recording": "myostream.data.readers",
     "read_dataset": "myostream.data.readers",
     "extract_windows": "myostream.data.windows",
