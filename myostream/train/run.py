@@ -38,7 +38,7 @@ from myostream.data.windows import WindowSet
 from myostream.model import create_model
 from myostream.model.checkpoint import save_checkpoint
 from myostream.model.retrieval import RetrievalModel
-from myostream.paths import cache_dir, run_folder
+from myostream.paths import run_folder
 from myostream.records import Recording
 from myostream.train import distributed
 from myostream.train.data import Prepared, prepare_split, run_preprocessing, validation_split
@@ -47,7 +47,7 @@ from myostream.train.experiment import Experiment
 from myostream.train.metrics import class_centre_similarity
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
-from myostream.train.textspace import STAGE1_DIR, TextSpace, text_space
+from myostream.train.textspace import TextSpace, text_space
 
 LOG_FILE = "train.jsonl"
 RESULTS_JSON = "results.json"
@@ -74,7 +74,6 @@ def train_run(
     """
     out = Path(out)
     main = distributed.is_main() if distributed.init_distributed() else True
-    cache = Path(cache) if cache is not None else cache_dir() / STAGE1_DIR
     if not main:
         return _train_run(exp, out, main, device, progress, cache, log, prepared)
     with run_folder(out, "the checkpoint"):  # bad data found later leaves no empty run folder behind
@@ -83,7 +82,7 @@ def train_run(
 
 
 def _train_run(
-    exp: Experiment, out: Path, main: bool, device: str, progress: bool, cache: Path, log: Log,
+    exp: Experiment, out: Path, main: bool, device: str, progress: bool, cache: str | Path | None, log: Log,
     prepared: Prepared | None,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}

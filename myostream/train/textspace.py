@@ -40,7 +40,7 @@ def text_space(
     held_out: Sequence[str],
     mode: str,
     seed: int,
-    cache: Path | None = None,
+    cache: str | Path | None = None,
     progress: bool = True,
 ) -> TextSpace:
     """Class prototypes for ``class_ids``; reused from ``cache`` when the same (catalogs,
