@@ -111,13 +111,15 @@ class Chunk:
                 f"A chunk has {len(self.data)} samples but {len(self.timestamps)} timestamps; they must match."
             )
         if self.labels is not None and len(self.labels) != len(self.data):
-            raise MyostreamError(f"A chunk has {len(self.data)} samples but {len(self.labels)} labels; they must match.")
+            raise MyostreamError(
+                f"A chunk has {len(self.data)} samples but {len(self.labels)} labels; they must match."
+            )
 
     def __len__(self) -> int:
         return len(self.data)
 
     @classmethod
-    def empty(cls, n_channels: int, with_labels: bool = False) -> "Chunk":
+    def empty(cls, n_channels: int, with_labels: bool = False) -> Chunk:
         return cls(
             np.empty((0, n_channels), np.float32),
             np.empty(0, np.float64),
@@ -343,7 +345,8 @@ def concatenate(recordings: Sequence[Recording], source: str = "") -> Recording:
         glove=joined("glove"),
         pose=joined("pose"),
         source=source,
-        meta={"parts": [r.source or r.name for r in recordings], "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
+        meta={"parts": [r.source or r.name for r in recordings],
+              "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
     )
 
 
@@ -358,7 +361,7 @@ def repetitions_from_labels(labels: np.ndarray, label_names: Sequence[str]) -> n
         return repetition
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(labels)) + 1, [len(labels)]))
     seen: dict[int, int] = {}
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         k = int(labels[a])
         if k >= 0 and label_names[k] != "rest":
             seen[k] = seen.get(k, 0) + 1

@@ -709,11 +709,11 @@ class Pipeline:
             t_model = time.perf_counter()
             with self._text_lock:
                 names, text_mat = self._text_names, self._text_matrix
-            out = self.ranker.rank(windows[:n_win], k=1)
-            all_scores = _numpy(out.all_scores)
-            attention = _numpy(out.attention) if out.attention is not None else None
-            rms = _numpy(out.rms)
-            text = _numpy(out.z) @ text_mat.T if names else None
+            ranked = self.ranker.rank(windows[:n_win], k=1)
+            all_scores = _numpy(ranked.all_scores)
+            attention = _numpy(ranked.attention) if ranked.attention is not None else None
+            rms = _numpy(ranked.rms)
+            text = _numpy(ranked.z) @ text_mat.T if names else None
             model_s = time.perf_counter() - t_model
             rule = self.rejection
             for i in range(n_win):

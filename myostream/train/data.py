@@ -99,17 +99,20 @@ def make_windows(recordings: Sequence[Recording], data: DataSpec, rate: float, n
     Recordings with different channel counts are reconciled by ``data.channels``; the
     result must have the model's ``n_channels`` (not checked when None).
     """
-    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest, classes=data.classes,
-                         channels=data.channels)  # type: ignore[arg-type]
+    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest,
+                         classes=data.classes, channels=data.channels)  # type: ignore[arg-type]
     if abs(ws.rate - rate) > 1e-6 * rate:
         raise MyostreamError(
-            f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; use a model config for this dataset."
+            f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; "
+            "use a model config for this dataset."
         )
     if n_channels is not None:
         check_channels(ws.n_channels, n_channels)
     present = [c for i, c in enumerate(ws.class_ids) if np.any(ws.y == i)]
     if len(present) < 2:
-        raise MyostreamError(f"The data hold windows of {len(present)} class(es) ({', '.join(present)}); retrieval needs at least two.")
+        raise MyostreamError(
+            f"The data hold windows of {len(present)} class(es) ({', '.join(present)}); retrieval needs at least two."
+        )
     if len(present) < len(ws.class_ids):
         remap = np.array([present.index(c) if c in present else -1 for c in ws.class_ids])
         ws = WindowSet(**{**ws.__dict__, "y": remap[ws.y], "class_ids": tuple(present)})
@@ -153,7 +156,8 @@ def run_preprocessing(exp: Experiment, ws: WindowSet, train_idx: np.ndarray) -> 
     data = exp.data
     prior = profile = None
     if data.normalisation != "none":
-        wearings = {person_key(ws.recordings[i]): ws.recordings[i].meta["level"] for i in np.unique(ws.recording[train_idx])}
+        wearings = {person_key(ws.recordings[i]): ws.recordings[i].meta["level"]
+                    for i in np.unique(ws.recording[train_idx])}
         levels = np.array(list(wearings.values()), np.float64)
         prior = tuple(round(float(v), 6) for v in np.median(levels, axis=0))
         if data.ring:  # the anatomy a wearer's orientation is estimated against
@@ -193,7 +197,10 @@ def prepare_split(exp: Experiment, windows: WindowSet | None = None) -> Prepared
         ws = windows if windows is not None else prepare_windows(exp)
         return Prepared(ws, protocol_split(ws, exp.protocol))
     if exp.test_data is None:
-        raise MyostreamError(f"Experiment {exp.name!r} has no [test_data] for the cross-dataset protocol; add one or pass --test-data DIR.")
+        raise MyostreamError(
+            f"Experiment {exp.name!r} has no [test_data] for the cross-dataset protocol; "
+            "add one or pass --test-data DIR."
+        )
     train = windows if windows is not None else prepare_windows(exp, check=False)
     test = prepare_windows(exp, exp.test_data, check=False)
     ws, split = cross_dataset(train, test, channels=exp.data.channels)  # type: ignore[arg-type]

@@ -153,8 +153,8 @@ def evaluate_checkpoint(
     if cross and data_folder is not None:
         exp = exp.with_test_data(data_folder)  # --data names the recordings to test on
     elif data_folder is not None:
-        exp = replace(exp, data=replace(exp.data, folder=str(data_folder),
-                                        source=exp.data.source if exp.data.source != "simulated" else _source_of(data_folder)))
+        source = exp.data.source if exp.data.source != "simulated" else _source_of(data_folder)
+        exp = replace(exp, data=replace(exp.data, folder=str(data_folder), source=source))
     if protocol is not None or fold is not None:
         exp = exp.with_protocol(protocol or exp.protocol.name, fold)
     start = time.perf_counter()
@@ -165,15 +165,16 @@ def evaluate_checkpoint(
             ws = ws.with_channels(model.config.n_channels)
         check_channels(ws.n_channels, model.config.n_channels)
         split = Split("cross-dataset", np.empty(0, np.int64), np.arange(len(ws)),
-                      meta={"test_datasets": sorted({r.dataset for r in ws.recordings}), "channels": exp.test_data.channels})
+                      meta={"test_datasets": sorted({r.dataset for r in ws.recordings}),
+                            "channels": exp.test_data.channels})
     else:
         ws = prepare_windows(exp)
         split = protocol_split(ws, exp.protocol)
     unknown = [c for c in ws.class_ids if c not in model.class_ids]
     test = split.test[np.isin(ws.y[split.test], [ws.class_ids.index(c) for c in ws.class_ids if c in model.class_ids])]
     if len(test) == 0:
-        raise MyostreamError(f"None of the test windows' classes ({', '.join(ws.class_ids)}) is known to the checkpoint; "
-                             f"it ranks {', '.join(model.class_ids)}.")
+        raise MyostreamError(f"None of the test windows' classes ({', '.join(ws.class_ids)}) is known to the "
+                             f"checkpoint; it ranks {', '.join(model.class_ids)}.")
     to_model = np.array([model.class_ids.index(c) if c in model.class_ids else -1 for c in ws.class_ids])
     x = torch.from_numpy(ws.data(test))
     y = torch.from_numpy(to_model[ws.y[test]])

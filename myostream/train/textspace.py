@@ -83,7 +83,8 @@ def text_space(
     shutil.rmtree(tmp, ignore_errors=True)
     if mode == "stage1":
         torch.manual_seed(seed)
-        result = train_stage1(catalog, encoder, Stage1Config(**text.stage1, seed=seed), held_out=held, progress=progress)
+        config = Stage1Config(**text.stage1, seed=seed)
+        result = train_stage1(catalog, encoder, config, held_out=held, progress=progress)
         trained = tuple(c for c in result.class_ids if c not in result.held_out)
         save_stage1(result, tmp, meta={"key": key, "trained_classes": list(trained)})
         prototypes, ids = result.prototypes, result.class_ids
