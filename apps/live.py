@@ -32,11 +32,11 @@ from myostream.paths import output_file
 from myostream.person_models import (
     describe, device_name, find_person_model, list_person_models, read_person_model, remember_model, remembered_model,
 )
+from myostream.records import Source
 from myostream.runtime import bundled_for, bundled_models, load_model, make_pipeline
 from myostream.stream.devices import list_profiles
 from myostream.stream.meters import SILENCE_S
-from myostream.stream.pipeline import Pipeline, Ranking, mapped_channel_count
-from myostream.stream.source import Source
+from myostream.stream.pipeline import HopRanking, Pipeline, mapped_channel_count
 
 #: Source kinds of the picker and the spec prefix each builds.
 SOURCE_KINDS = ("Simulated armband", "Device profile", "LSL stream", "BrainFlow board", "Replay file")
@@ -138,7 +138,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.model: Any = None
         self.pipeline: Pipeline | None = None
         self.text_encoder: Any = None
-        self.last_ranking: Ranking | None = None
+        self.last_ranking: HopRanking | None = None
         #: why the stream runs without a model (no model fits the source), else None
         self.no_model: str | None = None
         self._swapping: Future | None = None
@@ -443,7 +443,7 @@ class LiveWindow(QtWidgets.QMainWindow):
     def _source(self, spec: str) -> Source:
         if self.source_object is not None and spec == self.source_spec:
             return self.source_object
-        from myostream.stream.factory import make_source
+        from myostream.sources import make_source
 
         return make_source(spec)
 
@@ -897,7 +897,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         was adapted from), else the bundled model that fits the stream, else None (a small model is trained
         from the session); and the device profile whose filter such a model takes, if the source has one."""
         from myostream.stream.devices import load_profile
-        from myostream.stream.factory import spec_kind
+        from myostream.sources import spec_kind
 
         profile = None
         if self.source_object is None and spec_kind(self.source_spec)[0] == "profile":

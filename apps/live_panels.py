@@ -1,6 +1,6 @@
 """The panels of the live retrieval window: ranked descriptions, RMS/attention strip, text→EMG trace.
 
-Each panel is fed from the GUI thread with :class:`~myostream.stream.pipeline.Ranking` s
+Each panel is fed from the GUI thread with :class:`~myostream.stream.pipeline.HopRanking` s
 the pipeline's worker thread produced; none of them touches the model. A ranking the
 model's rejection rule did not accept shows "no confident match" where the first
 description would be, and its candidates greyed below it.
@@ -29,7 +29,7 @@ from myostream.apps.widgets import (
     style_plot,
 )
 from myostream.rejection import Rejection
-from myostream.stream.pipeline import Ranking
+from myostream.stream.pipeline import HopRanking
 
 #: what the first row says when the model is not confident about the window
 NO_MATCH = "no confident match"
@@ -202,13 +202,13 @@ class RankingPanel(QtWidgets.QWidget):
         """The labels shown, best first (what a user reads; tests read it too)."""
         return [row.label.text() for row in self.rows]
 
-    def count(self, rankings: Sequence[Ranking]) -> None:
+    def count(self, rankings: Sequence[HopRanking]) -> None:
         """Note, for every ranking (also those not drawn), whether its top class is the true one
         and whether the model was confident about it."""
         self._hits.extend((r.top[0].class_id == r.true_class, r.confident)
                           for r in rankings if r.true_class is not None)
 
-    def update_ranking(self, ranking: Ranking, class_ids: Sequence[str]) -> None:
+    def update_ranking(self, ranking: HopRanking, class_ids: Sequence[str]) -> None:
         probs = softmax(ranking.scores, self.temperature)
         index = {c: i for i, c in enumerate(class_ids)}
         rows = self.rows
@@ -228,7 +228,7 @@ class RankingPanel(QtWidgets.QWidget):
             self.agreement.set_full_text(self._agreement_text())
         self.updates += 1
 
-    def _no_match_text(self, ranking: Ranking) -> str:
+    def _no_match_text(self, ranking: HopRanking) -> str:
         best = self.catalog.get(ranking.top[0].class_id, (ranking.top[0].label, ""))[0]
         why = ""
         rule = self.rejection
@@ -302,7 +302,7 @@ class HeatStrip(pg.PlotWidget):
         item.setYRange(0, channels, padding=0.0)
         self._shape = (patches, channels)
 
-    def update_ranking(self, ranking: Ranking) -> None:
+    def update_ranking(self, ranking: HopRanking) -> None:
         rms = ranking.rms  # [patches, C]
         patches, channels = rms.shape
         queries = len(ranking.attention)
@@ -411,7 +411,7 @@ class TextQueryPanel(QtWidgets.QWidget):
         self._removed.append(text)
         self.legend.setVisible(bool(self._traces))
 
-    def add_rankings(self, rankings: Sequence[Ranking]) -> None:
+    def add_rankings(self, rankings: Sequence[HopRanking]) -> None:
         for r in rankings:
             for text, score in r.text_scores.items():
                 if text in self._traces:

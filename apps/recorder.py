@@ -22,7 +22,7 @@ from myostream.calibrate import Protocol, RunState, Trial, list_protocols, load_
 from myostream.errors import MyostreamError
 from myostream.paths import check_output_dir
 from myostream.recorder import SessionRecorder, recording_source
-from myostream.stream.source import Source, StreamInfo
+from myostream.records import Source, StreamInfo
 
 from myostream.apps.recorder_review import ReviewView
 from myostream.apps.widgets import (

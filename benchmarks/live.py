@@ -28,12 +28,12 @@ import numpy as np
 import torch
 
 from myostream_reports.bench import Measurement
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model, load_config
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.records import Recording
 from myostream.stream.devices import load_profile
-from myostream.stream.pipeline import Pipeline, Ranking
+from myostream.stream.pipeline import Pipeline, HopRanking
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
 
@@ -56,7 +56,7 @@ def _default_model():
         return create_model(cfg, protos, ids).eval(), False
 
 
-def _drain_for(pipeline: Pipeline, seconds: float, into: list[Ranking]) -> None:
+def _drain_for(pipeline: Pipeline, seconds: float, into: list[HopRanking]) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         time.sleep(0.1)
@@ -71,7 +71,7 @@ def _latency(seconds: float) -> list[Measurement]:
     model, trained = _default_model()
     cfg = model.config
     pipeline = make_pipeline("simulated", model, smoothing=0.5, device="cpu", queue_size=100_000)
-    rankings: list[Ranking] = []
+    rankings: list[HopRanking] = []
     with pipeline:
         _drain_for(pipeline, 1.0, [])  # warm-up: first calls allocate
         _drain_for(pipeline, seconds, rankings)
@@ -246,7 +246,7 @@ def _replay(checkpoint: Path, profile: Path, seconds: float, quick: bool) -> lis
     pipeline = Pipeline(source, model, smoothing=0.5, device="cpu", queue_size=1_000_000)
     window, hop = model.config.window_samples, round(pipeline.hop_ms * WIDE_RATE / 1000)
     expected_hops = (rec.n_samples - window) // hop + 1
-    rankings: list[Ranking] = []
+    rankings: list[HopRanking] = []
     t0 = time.perf_counter()
     with pipeline:
         while not source.exhausted:

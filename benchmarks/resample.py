@@ -34,11 +34,11 @@ import numpy as np
 from myostream_reports.bench import Measurement, load_average, one_core
 from myostream.data.myo import read_myo_session
 from myostream.data.prepare import filter_recordings
-from myostream.data.recording import Recording
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA
 from myostream.preprocess import FilterSpec
+from myostream.records import Recording
 from myostream.stream.devices import load_profile
 from myostream.stream.filters import FilterStage
 from myostream.stream.resample import Resampler

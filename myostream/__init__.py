@@ -7,9 +7,10 @@ The public API on one page (``docs/api.md``); each name is imported on first use
 
     recording = myostream.read_recording("S1_A1_E1.mat")          # any supported file
     model = myostream.load_model()                                  # a checkpoint; default: bundled
-    ranking = model.rank(windows)                                   # windows [B, T, C] -> classes
+    ranking = model.rank(windows)                                   # windows [B, T, C] -> BatchRanking
     pipeline = myostream.make_pipeline("lsl:MyEMG")                 # live, the bundled model that fits
     myostream.train_on_recordings(recordings, "runs/mine", config="myosem-myo")
+    myostream.adapt_sessions("runs/mine", "sessions/p01/", "runs/mine-p01")  # calibrate to a person
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 
 #: public name -> module that owns it
 _API = {
-    "Recording": "myostream.data.recording",
+    "Recording": "myostream.records",
+    "Source": "myostream.records",
+    "Chunk": "myostream.records",
+    "StreamInfo": "myostream.records",
     "read_recording": "myostream.data.readers",
     "read_dataset": "myostream.data.readers",
     "extract_windows": "myostream.data.windows",
@@ -34,7 +38,7 @@ _API = {
     "make_pipeline": "myostream.runtime",
     "bundled_models": "myostream.runtime",
     "Pipeline": "myostream.stream.pipeline",
-    "make_source": "myostream.stream.factory",
+    "make_source": "myostream.sources",
     "train_on_recordings": "myostream.train.recordings",
     "evaluate_on_recordings": "myostream.train.recordings",
     "AdaptOptions": "myostream.train.adapt",

@@ -22,6 +22,7 @@ import numpy as np
 from annotated_types import MinLen
 
 from myostream.errors import MyostreamError
+from myostream.records import CueEvent
 from myostream.resources import resource_dir
 from myostream.schema import Count, NonNegativeNumber, PositiveNumber, Table, Text, Whole, read_toml, validate
 from myostream.text.catalog import Catalog, load_catalogs
@@ -222,25 +223,6 @@ def trial_schedule(protocol: Protocol, seed: int | None = None) -> list[Trial]:
 
 
 # ---------------------------------------------------------------------------- cue events
-
-#: Kinds of cue event, in the order a run emits them. ``hold``: the participant is asked
-#: to hold ``gesture`` (repetition ``repetition``); ``rest``: relax; ``pause``/``resume``:
-#: recording continues but the samples in between are unlabelled; ``redo``: the last
-#: hold is discarded and will be repeated; ``end``/``abort``: the protocol is over.
-#: ``gap`` marks samples the source lost before ``time`` (``value`` = how many).
-EVENT_KINDS = ("start", "hold", "rest", "pause", "resume", "redo", "end", "abort", "gap")
-
-
-@dataclass(frozen=True)
-class CueEvent:
-    """Something the recorder did at ``time`` (LSL clock, seconds)."""
-
-    time: float
-    kind: str
-    gesture: str = ""
-    repetition: int = 0
-    value: int = 0
-
 
 def labels_from_cues(
     timestamps: np.ndarray, events: Sequence[CueEvent], label_names: Sequence[str]

@@ -1,6 +1,6 @@
 """The session recorder's engine, without Qt: cue a protocol, record a crash-safe session file.
 
-:class:`SessionRecorder` owns one thread that reads a :class:`~myostream.stream.source.Source`,
+:class:`SessionRecorder` owns one thread that reads a :class:`~myostream.records.Source`,
 runs the protocol's cue clock (:class:`~myostream.calibrate.CalibrationRun`), labels each sample
 from the cue events (:func:`~myostream.calibrate.labels_from_cues`) and appends it to the
 session file (:class:`~myostream.data.session.SessionWriter`, flushed several times a second),
@@ -36,7 +36,6 @@ import numpy as np
 from myostream.calibrate import (
     REST,
     CalibrationRun,
-    CueEvent,
     Protocol,
     RunState,
     channel_quality,
@@ -46,9 +45,9 @@ from myostream.calibrate import (
 from myostream.data.session import SessionWriter, session_filename
 from myostream.errors import MyostreamError
 from myostream.paths import output_dir
+from myostream.records import Chunk, CueEvent, Source, StreamInfo
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.ring import RingBuffer
-from myostream.stream.source import Chunk, Source, StreamInfo
 
 #: Events after which samples already written may need new labels (a discarded hold).
 RETROACTIVE = ("pause", "redo", "abort")
@@ -61,8 +60,8 @@ log = logging.getLogger(__name__)
 def recording_source(spec: str, protocols: Sequence[Protocol]) -> Source:
     """The source named by ``spec``; a simulated armband is built cue-driven (manual
     schedule) and knows every gesture of ``protocols``."""
+    from myostream.sources import make_source, spec_kind
     from myostream.stream.devices import load_profile
-    from myostream.stream.factory import make_source, spec_kind
 
     if spec_kind(spec)[0] == "profile" and load_profile(spec).transport == "simulated":
         gestures = list(dict.fromkeys(g for p in protocols for g in p.gestures if g != REST))

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from myostream.errors import MyostreamError
+from myostream.records import Source
 from myostream.resources import resource_dir
 from myostream.stream.pipeline import Pipeline
-from myostream.stream.source import Source
 
 #: the bundled checkpoint ``myostream live`` opens with the built-in simulated armband
 DEFAULT_MODEL = "simulated"
@@ -133,7 +133,7 @@ def load_model(checkpoint: str | Path | None = None, device: str = "cpu", backen
 
 def make_pipeline(source: str | Source, model: Any = None, **options: Any) -> Pipeline:
     """A (not yet started) :class:`Pipeline` of ``model`` on ``source`` (a source spec as
-    :func:`myostream.stream.factory.make_source` reads it, or a Source).
+    :func:`myostream.sources.make_source` reads it, or a Source).
 
     ``model`` is a loaded model, a checkpoint path, an exported ONNX folder, or None: the
     bundled model that fits the source (:func:`bundled_for`; the source is opened to learn
@@ -143,7 +143,7 @@ def make_pipeline(source: str | Source, model: Any = None, **options: Any) -> Pi
     """
     device = options.get("device", "cpu") if options.get("device") != "auto" else "cpu"
     if isinstance(source, str):
-        from myostream.stream.factory import make_source
+        from myostream.sources import make_source
 
         source = make_source(source)
     if model is None:

@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from myostream.data.recording import concatenate
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA
 from myostream.model.retrieval import RetrievalModel
+from myostream.records import concatenate
 from myostream.rejection import DEFAULT_FAR, MEASURES, Rejection, confidence
 
 Say = Callable[[str], object]
@@ -163,7 +163,7 @@ def myosem_scores(model: Any, x: np.ndarray) -> np.ndarray:
 
 def validation_of(exp: Any, prepared: Any) -> tuple[np.ndarray, np.ndarray]:
     """The training and validation windows ``myostream train`` carved out of the protocol's training part."""
-    from myostream.train.run import validation_split
+    from myostream.train.data import validation_split
 
     p = exp.protocol
     return validation_split(prepared.windows, prepared.split.train, p.validation_fraction, p.seed, by=p.validation)
@@ -245,7 +245,7 @@ def model_block(title: str, model: Any, wall: float, rule: Rejection, conditions
 
 def run_db1(folder: Path, work: Path, say: Say) -> dict[str, Any]:
     from myostream.train.experiment import load_experiment
-    from myostream.train.run import prepare_split
+    from myostream.train.data import prepare_split
 
     base = load_experiment(DB1_EXPERIMENT, data_folder=str(folder))
     results: dict[str, Any] = {}
@@ -291,7 +291,7 @@ def run_db1(folder: Path, work: Path, say: Say) -> dict[str, Any]:
 
 def cross_class(exp: Any, out: Path, say: Say) -> tuple[dict[str, Any], dict[str, Any]]:
     """Unseen gestures: described (zero-shot candidates) and not in the catalog (training classes only)."""
-    from myostream.train.run import prepare_split
+    from myostream.train.data import prepare_split
 
     prepared = prepare_split(exp)
     model, wall = train(exp, out, say)
@@ -333,7 +333,7 @@ def cross_class(exp: Any, out: Path, say: Say) -> tuple[dict[str, Any], dict[str
 
 def run_myo(folder: Path, work: Path, say: Say) -> dict[str, Any]:
     from myostream.train.experiment import load_experiment
-    from myostream.train.run import prepare_split
+    from myostream.train.data import prepare_split
 
     base = _epochs(load_experiment(MYO_EXPERIMENT, data_folder=str(folder / "PreTrainingDataset")), **MYO_EPOCHS)
     results: dict[str, Any] = {}

@@ -1225,7 +1225,7 @@ def cases() -> list[Case]:
         "lsl-outlet-name-not-utf8",
         lib,
         "`LSLOutlet` named with bytes that are not UTF-8",
-        script="from myostream.stream.lsl import LSLOutlet\nfrom myostream.stream.source import StreamInfo\n"
+        script="from myostream.stream.lsl import LSLOutlet\nfrom myostream.records import StreamInfo\n"
         "import os\nLSLOutlet(StreamInfo('x', 100.0, ('a',)), name=os.fsdecode(b'x\\xff'))",
         needs="UTF-8",
     )
@@ -1271,7 +1271,7 @@ def _session_readable(folder: Path) -> str | None:
 
 _RECORDING = """
 import numpy as np
-from myostream.data.recording import Recording
+from myostream.records import Recording
 emg = np.random.default_rng(0).standard_normal((1000, 4)).astype(np.float32)
 labels = np.zeros(1000, np.int16)
 kw = {{}}
@@ -1282,7 +1282,7 @@ Recording(emg=emg, rate=1000.0, labels=labels, label_names=("rest", "fist"), cha
 
 _WINDOWS_NAN = """
 import numpy as np
-from myostream.data.recording import Recording
+from myostream.records import Recording
 from myostream.data.windows import extract_windows
 emg = np.random.default_rng(0).standard_normal((1000, 4)).astype(np.float32)
 rec = Recording(emg=emg, rate=1000.0, labels=np.zeros(1000, np.int16), label_names=("rest",),
@@ -1302,7 +1302,7 @@ model.fit_input_stats(x)
 
 _WINDOWS_NAN = """
 import numpy as np
-from myostream.data.recording import Recording
+from myostream.records import Recording
 from myostream.data.windows import extract_windows
 rec = Recording(emg=np.ones((1000, 2), np.float32), rate=1000.0, labels=np.zeros(1000, np.int16), label_names=("rest",),
                 channel_names=("a", "b"), subject="s", source="n.h5")

@@ -25,12 +25,14 @@ from typing import Any
 import torch
 
 from myostream.errors import MyostreamError
-from myostream.model.device import resolve_device, set_threads
 from myostream.paths import check_output_dir
+from myostream.torchdevice import resolve_device, set_threads
 from myostream.train.commands import command_line
+from myostream.train.data import Prepared, prepare_split, prepare_windows
 from myostream.train.experiment import VARIANTS, Experiment, load_experiment
-from myostream.train.run import RESULTS_JSON, Log, Prepared, prepare_split, prepare_windows, text_space, train_run
+from myostream.train.run import RESULTS_JSON, Log, train_run
 from myostream.train.summary import DIRECTIONS, METRICS, metric_table, pct
+from myostream.train.textspace import text_space
 
 DEFAULT_PROTOCOLS = ("random", "cross-user", "cross-class")
 PROTOCOL_TITLES = {"random": "random", "cross-user": "cross-user", "cross-class": "cross-class", "repetition": "repetition",

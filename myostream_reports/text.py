@@ -28,12 +28,12 @@ from typing import Any
 
 import torch
 
-from myostream.model.device import resolve_device
 from myostream.paths import check_output_dir
 from myostream.text.catalog import Catalog, catalog_names, hold_out_paraphrases, load_catalog
 from myostream.text.encoder import TextEncoder
 from myostream.text.metrics import retrieval, view_alignment
 from myostream.text.stage1 import Stage1Config, build_prototypes, train_stage1
+from myostream.torchdevice import resolve_device
 
 
 def text_command(

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 
 from myostream.data.prepare import filter_recordings, person_key, person_levels, prepare_recordings
-from myostream.data.recording import Recording
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA, ShrinkageLDA
+from myostream.records import Recording
 from myostream.stream.orientation import ESTIMATE_SECONDS, STEPS_PER_ELECTRODE, Orientation, estimate_orientation
 from myostream.train.adapt import AdaptOptions, adapt_model
 from myostream.train.evaluate import embed_windows

@@ -10,7 +10,6 @@ import pytest
 
 from myostream.calibrate import (
     CalibrationRun,
-    CueEvent,
     channel_quality,
     labels_from_cues,
     list_protocols,
@@ -18,6 +17,7 @@ from myostream.calibrate import (
     trial_schedule,
 )
 from myostream.errors import MyostreamError
+from myostream.records import CueEvent
 from myostream.stream.simulated import ARMBAND_GESTURES, SimulatedArmband
 from myostream.text.catalog import load_catalogs
 

@@ -1,6 +1,8 @@
 """How the package's modules depend on each other, read from their source (ast), and what the runtime imports.
 
 - no import circle between modules (an import inside a function counts: it is an edge all the same);
+- no module imports a higher layer (:data:`LAYERS`): the shared records on the ground floor, the
+  command-line interface on top;
 - one convention for command-line handlers: ``myostream/cli.py`` declares the arguments and turns
   argparse's Namespace into typed calls, so no other module imports argparse;
 - the runtime does not import the report writers (``myostream_reports``) or matplotlib.
@@ -92,6 +94,41 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+#: The package's layers, lowest first: a module may import its own layer and the ones below, never one above.
+#: A module belongs to the longest prefix that names it (``myostream`` alone is the package's root module).
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ground floor: records, errors, extras, paths, file schema, shipped data folders",
+     ("myostream", "myostream.errors", "myostream.extras", "myostream.records", "myostream.paths",
+      "myostream.resources", "myostream.schema", "myostream.torchdevice", "myostream.devices", "myostream.models",
+      "myostream.calibration")),
+    ("what a model's windows went through and when it is confident", ("myostream.preprocess", "myostream.rejection")),
+    ("streaming", ("myostream.stream",)),
+    ("recorded data", ("myostream.data",)),
+    ("model and language", ("myostream.model", "myostream.text")),
+    ("edge runtime", ("myostream.edge",)),
+    ("sources by name, models by path, pipelines ready to run", ("myostream.sources", "myostream.runtime")),
+    ("training, evaluation, adaptation", ("myostream.train",)),
+    ("calibration sessions and person models",
+     ("myostream.calibrate", "myostream.recorder", "myostream.person_models")),
+    ("command handlers and apps",
+     ("myostream.stream.commands", "myostream.data.commands", "myostream.text.commands", "myostream.train.commands",
+      "myostream.apps")),
+    ("reports", ("myostream_reports",)),
+    ("command line", ("myostream.cli",)),
+)
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of ``module``'s longest matching prefix; -1 when none names it."""
+    best, found = -1, -1
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            named = module == prefix or (prefix != "myostream" and module.startswith(prefix + "."))
+            if named and len(prefix) > best:
+                best, found = len(prefix), i
+    return found
+
+
 def test_the_module_walk_sees_the_package_and_its_mapped_folders():
     graph = import_graph()
     assert {"myostream.cli", "myostream.apps.live", "myostream_reports.transfer",
@@ -102,6 +139,24 @@ def test_the_module_walk_sees_the_package_and_its_mapped_folders():
 
 def test_no_import_circle_between_modules():
     assert cycles(import_graph()) == []
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in import_graph() if layer_of(m) < 0] == []
+
+
+def test_no_module_imports_a_higher_layer():
+    """Streaming never imports recorded data, the model never imports training, the runtime never the apps."""
+    upward = [f"{m} ({LAYERS[layer_of(m)][0]}) -> {e} ({LAYERS[layer_of(e)][0]})"
+              for m, edges in import_graph().items() for e in sorted(edges)
+              if layer_of(m) >= 0 and layer_of(e) > layer_of(m)]  # a module with no layer fails the test above
+    assert upward == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert layer_of("myostream.stream.replay") < layer_of("myostream.data.readers")
+    assert layer_of("myostream.stream.commands") > layer_of("myostream.data.readers") > layer_of("myostream.records")
+    assert layer_of("myostream") == 0 and layer_of("myostream.cli") == len(LAYERS) - 1
 
 
 def test_the_cycle_finder_finds_a_circle():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from myostream.data.recording import Recording
 from myostream.data.windows import extract_windows
+from myostream.records import Recording
 from myostream.rejection import Rejection
 from myostream_reports.rejection import Condition, curve, operating_point, pure, spliced_transitions
 

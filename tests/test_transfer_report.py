@@ -15,7 +15,8 @@ from tests.train.tiny_runs import TINY_MODEL, tiny_bert
 
 def session(user: int, session: int, cycles: int = 3):
     """A simulated calibration-style session: every gesture in turn, ``cycles`` times, repetitions numbered."""
-    from myostream.data.recording import Recording, relabel
+    from myostream.data.sidecar import relabel
+    from myostream.records import Recording
     from myostream.stream.simulated import SimulatedArmband
 
     sim = SimulatedArmband(user=user, session=session, schedule="cycle", hold_s=1.5, rest_s=1.0, realtime=False)

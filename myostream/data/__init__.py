@@ -1,7 +1,6 @@
 """Recorded EMG: dataset readers, labelled windows, normalisation and evaluation protocols."""
 
 from myostream.data.readers import read_dataset, read_recording
-from myostream.data.recording import Recording, concatenate
 from myostream.data.splits import (
     PROTOCOLS,
     Split,
@@ -15,10 +14,8 @@ from myostream.data.windows import WindowSet, extract_windows
 
 __all__ = [
     "PROTOCOLS",
-    "Recording",
     "Split",
     "WindowSet",
-    "concatenate",
     "cross_class_split",
     "cross_dataset",
     "cross_user_split",

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from myostream.errors import MyostreamError
-from myostream.stream.source import Chunk
+from myostream.records import Chunk
 
 #: Seconds to keep the outlets up after the last sample, so readers receive it.
 LINGER_S = 1.0
@@ -26,15 +26,15 @@ def replay_command(
     stream: str | None = None,
     nonfinite: str = "error",
 ) -> int:
+    from myostream.sources import replay_file
     from myostream.stream.lsl import lsl_name, publish, valid_utf8
-    from myostream.stream.replay import ReplaySource
 
     if duration is not None and not duration > 0:
         raise MyostreamError(f"--duration must be positive seconds, not {duration!r}.")
     if lsl is not None:
         lsl_name(lsl)  # before reading a large file
     pacing = {} if spin_ms is None else {"spin_ms": spin_ms}
-    source = ReplaySource.from_file(
+    source = replay_file(
         Path(path), database=database, stream=stream, nonfinite=nonfinite, speed=speed, loop=loop, start=start, **pacing
     )
     rec, info = source.recording, source.info

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
+from myostream.records import NonFinite, Recording, default_channel_names
 from myostream.stream.devices import load_profile
-from myostream.stream.source import default_channel_names
 
 GROUP = "emg2pose"
 TIMESERIES = "timeseries"

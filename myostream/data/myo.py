@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import NonFinite, Recording, concatenate
 from myostream.errors import MyostreamError
+from myostream.records import NonFinite, Recording, concatenate
 from myostream.stream.devices import load_profile
 
 #: Class id of file class ``i % 7`` (dataset order: neutral, radial deviation, wrist

@@ -31,10 +31,9 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
+from myostream.records import NonFinite, Recording, default_channel_names
 from myostream.stream.devices import load_profile
-from myostream.stream.source import default_channel_names
 
 #: Movements per NinaPro exercise, by exercise letter.
 EXERCISE_SIZES: dict[str, int] = {"A": 12, "B": 17, "C": 23, "D": 9}

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing, user_scale
+from myostream.records import Recording
 
 #: (dataset, subject, session): one wearing of the band
 PersonKey = tuple[str, str, str]

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
+from myostream.records import NonFinite, Recording
 
 #: format -> (reader of one file or session folder, reader of a dataset folder)
 FORMATS: dict[str, tuple[str, str]] = {

@@ -45,9 +45,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from myostream.calibrate import CueEvent
-from myostream.data.recording import NonFinite, Recording
 from myostream.errors import MyostreamError
+from myostream.records import CueEvent, NonFinite, Recording
 
 FORMAT = "myostream-session"
 FORMAT_VERSION = 1

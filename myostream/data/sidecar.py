@@ -50,11 +50,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
+import numpy as np
 from pydantic import StringConstraints
 
 from myostream.errors import MyostreamError
+from myostream.records import Recording, is_class_id
 from myostream.schema import Number, PositiveNumber, Says, Table, Whole, read_toml, validate
-from myostream.text.catalog import is_class_id
 
 SIDECAR = "dataset.toml"
 GROUPS = ("subject", "session", "exercise", "repetition", "label")
@@ -286,3 +287,19 @@ def sidecar_for(path: Path, sidecar: str | Path | None, label_map: Mapping[Any, 
     if label_map is None:
         return sc
     return replace(sc, labels=check_label_map(label_map, "label_map"))
+
+
+def relabel(recording: Recording, labels: Mapping[Any, str]) -> Recording:
+    """``recording`` with its label names mapped to class ids (``labels``: a label name, or its
+    text, -> class id); names the mapping leaves out become unlabelled (-1). Labels of a
+    dataset the project does not know reach the description catalogs this way."""
+    table = check_label_map(labels, f"The label map of {recording.name!r}")
+    mapped = [table.get(label_key(n)) for n in recording.label_names]
+    if not any(mapped):
+        raise MyostreamError(
+            f"The label map names none of {recording.name!r}'s labels ({', '.join(recording.label_names)}); "
+            "map them to class ids, e.g. {\"FIST\": \"fist\"}."
+        )
+    names = tuple(dict.fromkeys(m for m in mapped if m))
+    lut = np.array([names.index(m) if m else -1 for m in mapped] + [-1], np.int16)
+    return replace(recording, labels=lut[np.asarray(recording.labels, np.int64)], label_names=names)

@@ -32,10 +32,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from myostream.data.recording import NonFinite, Recording, repetitions_from_labels
 from myostream.data.sidecar import BAD_LINES, TIME_UNITS, BadLines, Column, Sidecar, label_key, sidecar_for
 from myostream.errors import MyostreamError
-from myostream.stream.source import default_channel_names
+from myostream.records import NonFinite, Recording, default_channel_names, repetitions_from_labels
 
 log = logging.getLogger(__name__)
 

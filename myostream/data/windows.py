@@ -31,8 +31,8 @@ from typing import Literal
 
 import numpy as np
 
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
+from myostream.records import Recording
 
 LabelMode = Literal["majority", "onset"]
 ChannelMode = Literal["error", "select", "pad"]

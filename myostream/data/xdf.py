@@ -43,11 +43,10 @@ from typing import Any
 
 import numpy as np
 
-from myostream.data.recording import NonFinite, Recording, repetitions_from_labels
 from myostream.data.sidecar import Sidecar, label_key, sidecar_for
 from myostream.errors import MyostreamError
+from myostream.records import NonFinite, Recording, default_channel_names, repetitions_from_labels
 from myostream.stream.gaps import find_gaps
-from myostream.stream.source import default_channel_names
 
 log = logging.getLogger(__name__)
 

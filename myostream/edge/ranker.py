@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EdgeRanking:
-    """EMG->text result for a batch of windows, best class first (numpy twin of :class:`myostream.model.Ranking`)."""
+    """EMG->text result for a batch of windows, best class first (numpy twin of :class:`myostream.model.BatchRanking`)."""
 
     class_ids: list[list[str]]
     indices: np.ndarray

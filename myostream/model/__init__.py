@@ -24,15 +24,15 @@ if TYPE_CHECKING:
 
     from myostream.model.baselines import BaselineModel
     from myostream.model.myosem import MyoSem
-    from myostream.model.retrieval import Ranking, RetrievalModel, SearchResult
+    from myostream.model.retrieval import BatchRanking, RetrievalModel, SearchResult
 
     ARCHITECTURES: tuple[str, ...]
 
 #: names served lazily -> the module that defines them (importing it imports torch)
 _TORCH_NAMES = {
     "BaselineModel": "myostream.model.baselines",
+    "BatchRanking": "myostream.model.retrieval",
     "MyoSem": "myostream.model.myosem",
-    "Ranking": "myostream.model.retrieval",
     "RetrievalModel": "myostream.model.retrieval",
     "SearchResult": "myostream.model.retrieval",
 }
@@ -71,10 +71,10 @@ def create_model(
 __all__ = [
     "ARCHITECTURES",
     "BaselineModel",
+    "BatchRanking",
     "CatalogEntry",
     "ModelConfig",
     "MyoSem",
-    "Ranking",
     "RetrievalModel",
     "SearchResult",
     "Stage2Config",

@@ -28,10 +28,10 @@ from safetensors.torch import load_file, save_file
 from myostream.errors import MyostreamError
 from myostream.model.catalog import catalog_entry, catalog_rows, parse_catalog
 from myostream.model.config import ModelConfig
-from myostream.model.device import resolve_device
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.rejection import Rejection
+from myostream.torchdevice import resolve_device
 
 FORMAT = "myostream-checkpoint"
 VERSION = 1

@@ -1,7 +1,7 @@
 """MyoSem: activation-aware encoder + semantic query head + frozen text prototypes.
 
 The same object trains (stages 2 and 3), evaluates and runs live:
-``embed(windows) -> z``, ``rank(windows, k) -> Ranking``, ``search(class id or text
+``embed(windows) -> z``, ``rank(windows, k) -> BatchRanking``, ``search(class id or text
 embedding, windows) -> SearchResult`` (see :class:`RetrievalModel`).
 """
 

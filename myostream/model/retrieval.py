@@ -32,8 +32,9 @@ from myostream.rejection import Rejection
 
 
 @dataclass(frozen=True)
-class Ranking:
-    """EMG->text result for a batch of windows, best class first.
+class BatchRanking:
+    """EMG->text result for a batch of windows, best class first (the pipeline turns each window's
+    row into a :class:`~myostream.stream.pipeline.HopRanking`).
 
     ``z`` holds the windows' embeddings ``[B, d]`` (for free-text scoring without a
     second pass); ``attention`` is the semantic queries' attention over patches ``[B, M, N]`` (None for
@@ -170,14 +171,14 @@ class RetrievalModel(nn.Module):
             return self(self.as_windows(windows), stage=3)["z"]
 
     @torch.inference_mode()
-    def rank(self, windows: Tensor | np.ndarray, k: int = 5) -> Ranking:
+    def rank(self, windows: Tensor | np.ndarray, k: int = 5) -> BatchRanking:
         """Rank the class prototypes for each window by ``z . P_c`` (results on the CPU)."""
         out = self.rank_outputs(self.as_windows(windows))
         scores = out["scores"]
         top = scores.topk(min(k, scores.shape[1]), dim=1)
         indices = top.indices.cpu()
         attention = out.get("attention")
-        return Ranking(
+        return BatchRanking(
             class_ids=[[self.class_ids[i] for i in row] for row in indices.tolist()],
             indices=indices,
             scores=top.values.cpu(),

@@ -1,4 +1,4 @@
-"""BrainFlow boards as a :class:`~myostream.stream.source.Source`.
+"""BrainFlow boards as a :class:`~myostream.records.Source`.
 
 Any board BrainFlow supports works: the synthetic board and the playback board (a
 file written by ``DataFilter.write_file``, replayed in real time) run anywhere; EMG
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from myostream.errors import MyostreamError
+from myostream.records import Chunk, StreamInfo, default_channel_names
 from myostream.stream.devices import DeviceProfile
 from myostream.stream.gaps import GapCounter
 from myostream.stream.lslconfig import pylsl_module
-from myostream.stream.source import Chunk, StreamInfo, default_channel_names
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ import time
 import numpy as np
 
 from myostream.errors import MyostreamError
+from myostream.records import Source, opened
+from myostream.sources import make_source, spec_kind
 from myostream.stream.devices import list_profiles, load_profile, runs_here
-from myostream.stream.factory import make_source, spec_kind
 from myostream.stream.filters import FilterStage
 from myostream.stream.meters import SILENCE_S, RateMeter
 from myostream.stream.ring import RingBuffer
-from myostream.stream.source import Source, opened
 
 
 def devices_command(lsl_wait: float = 1.0) -> int:

@@ -15,9 +15,9 @@ from typing import Any, Literal, get_args
 
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec
+from myostream.records import default_channel_names
 from myostream.resources import resource_dir
 from myostream.schema import Count, PositiveNumber, Table, read_toml, validate
-from myostream.stream.source import default_channel_names
 
 Transport = Literal["simulated", "lsl", "brainflow", "replay"]
 TRANSPORTS: tuple[Transport, ...] = get_args(Transport)

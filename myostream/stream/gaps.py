@@ -64,7 +64,7 @@ def find_gaps(
 
     The timestamps first go through a :class:`GapCounter` in blocks of ``block_s``
     seconds, as a live stream would arrive, so a file finds its gaps by the same rules as
-    :attr:`~myostream.stream.source.Chunk.lost` (jitter, arrival bursts and a slow device
+    :attr:`~myostream.records.Chunk.lost` (jitter, arrival bursts and a slow device
     clock are not loss); each loss sits at the longest step of the block that reported it.
     With the whole recording at hand its size is then measured, not estimated: the
     samples' offset from the nominal grid, median over ``context_s`` on either side

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from myostream.errors import MyostreamError
+from myostream.records import (
+    UNKNOWN_LABEL, Chunk, Source, StreamInfo, check_finite, default_channel_names, opened,
+)
 from myostream.stream.devices import DeviceProfile
 from myostream.stream.gaps import GapCounter
 from myostream.stream.lslconfig import new_outlet, pylsl_module
-from myostream.stream.source import (
-    UNKNOWN_LABEL, Chunk, Source, StreamInfo, check_finite, default_channel_names, opened,
-)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _pull_markers(inlet: Any) -> list[tuple[float, str]]:
 
 
 class LSLSource:
-    """An LSL inlet as a :class:`~myostream.stream.source.Source`.
+    """An LSL inlet as a :class:`~myostream.records.Source`.
 
     The stream is found by any combination of ``name``, ``type`` and ``source_id``
     within ``timeout`` seconds when :meth:`open` is called. Timestamps are LSL times

@@ -11,7 +11,7 @@ Two threads do the work so that neither the device nor a GUI ever waits on the m
   normalises per user, and for ring bands the way the band sits, estimated from the
   wearer's first seconds once their level is known), cuts a window every hop and
   ranks the windows with the model (batched when it fell behind), turning each into a
-  :class:`Ranking`. The pipeline takes its preprocessing from the model and nowhere else,
+  :class:`HopRanking`. The pipeline takes its preprocessing from the model and nowhere else,
   so it cannot run a model on signal prepared differently from its training windows.
 
 Rankings go to a callback, a bounded drop-oldest queue (what a GUI polls) and optionally
@@ -32,9 +32,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from myostream.errors import MyostreamError
 from myostream.preprocess import FilterSpec, Preprocessing
+from myostream.records import UNKNOWN_LABEL, Chunk, Source, StreamInfo
 from myostream.rejection import Rejection
 from myostream.stream.filters import FilterStage
 from myostream.stream.meters import RateMeter, RecentValues
@@ -42,7 +44,6 @@ from myostream.stream.normalise import RunningUserScale
 from myostream.stream.orientation import ESTIMATE_SECONDS, Orientation, estimate_orientation
 from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
-from myostream.stream.source import UNKNOWN_LABEL, Chunk, Source, StreamInfo
 from myostream.stream.windows import Windower, ms_to_samples
 
 #: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
@@ -75,8 +76,10 @@ class Latency:
 
 
 @dataclass
-class Ranking:
-    """What the model says about one window (one hop)."""
+class HopRanking:
+    """What the model says about one window (one hop of the stream), with the pipeline's bookkeeping
+    (timestamp, latency, truth, smoothing, the rejection rule's verdict); a batch of windows ranked
+    at once is the model's :class:`~myostream.model.BatchRanking`."""
 
     #: LSL timestamp of the window's last sample
     timestamp: float
@@ -122,22 +125,48 @@ class Ranking:
         )
 
 
+class RankerOutput(Protocol):
+    """What a :class:`Ranker` says about a batch of windows: ``all_scores [B, classes]``, the
+    unit-norm embeddings ``z [B, d]``, ``attention [B, M, N]`` (None for a model without
+    queries) and ``rms [B, N, C]``. The torch model's :class:`~myostream.model.BatchRanking`
+    (tensors) and the ONNX runtime's :class:`~myostream.edge.ranker.EdgeRanking` (arrays) are two."""
+
+    @property
+    def all_scores(self) -> ArrayLike: ...
+
+    @property
+    def z(self) -> ArrayLike: ...
+
+    @property
+    def attention(self) -> ArrayLike | None: ...
+
+    @property
+    def rms(self) -> ArrayLike: ...
+
+
 class Ranker(Protocol):
     """What the pipeline needs from a model; :class:`myostream.model.MyoSem` is one.
 
     ``config`` says which signal it accepts (``n_channels``, ``rate``, ``window_ms``,
     ``window_samples``, ``d_embed``), ``preprocessing`` what that signal went through,
     ``class_ids`` the candidates, ``catalog`` their label and canonical description;
-    ``rank(windows, k)`` returns ``all_scores [B, classes]``, the unit-norm embeddings
-    ``z [B, d]``, ``attention [B, M, N]`` (or None) and ``rms [B, N, C]``.
+    ``rank(windows, k)`` scores a batch of windows (:class:`RankerOutput`).
     """
 
-    config: Any
-    preprocessing: Preprocessing
-    class_ids: Sequence[str]
-    catalog: Mapping[str, Any]
+    # read-only members: a model may hold a tuple or a dict where a Sequence or a Mapping is asked
+    @property
+    def config(self) -> Any: ...
 
-    def rank(self, windows: np.ndarray, k: int = 5) -> Any: ...
+    @property
+    def preprocessing(self) -> Preprocessing: ...
+
+    @property
+    def class_ids(self) -> Sequence[str]: ...
+
+    @property
+    def catalog(self) -> Mapping[str, Any]: ...
+
+    def rank(self, windows: np.ndarray, k: int = 5) -> RankerOutput: ...
 
 
 @dataclass
@@ -169,12 +198,12 @@ class _RankingQueue:
     """Bounded FIFO that drops the oldest item when full and counts what it dropped."""
 
     def __init__(self, maxlen: int) -> None:
-        self._items: deque[Ranking] = deque()
+        self._items: deque[HopRanking] = deque()
         self._maxlen = maxlen
         self._cond = threading.Condition()
         self.dropped = 0
 
-    def put(self, item: Ranking) -> None:
+    def put(self, item: HopRanking) -> None:
         with self._cond:
             if len(self._items) >= self._maxlen:
                 self._items.popleft()
@@ -182,13 +211,13 @@ class _RankingQueue:
             self._items.append(item)
             self._cond.notify()
 
-    def get(self, timeout: float | None = None) -> Ranking | None:
+    def get(self, timeout: float | None = None) -> HopRanking | None:
         with self._cond:
             if not self._items:
                 self._cond.wait(timeout)
             return self._items.popleft() if self._items else None
 
-    def drain(self) -> list[Ranking]:
+    def drain(self) -> list[HopRanking]:
         with self._cond:
             items = list(self._items)
             self._items.clear()
@@ -196,7 +225,7 @@ class _RankingQueue:
 
 
 class Pipeline:
-    """Rank descriptions of the live EMG of ``source``, one :class:`Ranking` per hop.
+    """Rank descriptions of the live EMG of ``source``, one :class:`HopRanking` per hop.
 
     The signal is prepared as ``ranker.preprocessing`` says: its causal filter, then, for
     models that normalise per user, the wearer's own level learnt live
@@ -238,7 +267,7 @@ class Pipeline:
         device: str = "auto",
         top_k: int = 5,
         queue_size: int = 256,
-        on_ranking: Callable[[Ranking], None] | None = None,
+        on_ranking: Callable[[HopRanking], None] | None = None,
         buffer_s: float = 10.0,
         latency_window_s: float = 10.0,
         user_scale: np.ndarray | None = None,
@@ -680,11 +709,11 @@ class Pipeline:
             t_model = time.perf_counter()
             with self._text_lock:
                 names, text_mat = self._text_names, self._text_matrix
-            out = self.ranker.rank(windows[:n_win], k=1)
-            all_scores = _numpy(out.all_scores)
-            attention = _numpy(out.attention) if out.attention is not None else None
-            rms = _numpy(out.rms)
-            text = _numpy(out.z) @ text_mat.T if names else None
+            ranked = self.ranker.rank(windows[:n_win], k=1)
+            all_scores = _numpy(ranked.all_scores)
+            attention = _numpy(ranked.attention) if ranked.attention is not None else None
+            rms = _numpy(ranked.rms)
+            text = _numpy(ranked.z) @ text_mat.T if names else None
             model_s = time.perf_counter() - t_model
             rule = self.rejection
             for i in range(n_win):
@@ -697,7 +726,7 @@ class Pipeline:
                 c, ts = meta[i]
                 arrived = self._arrival_of(c, picked_up)
                 ready = time.perf_counter()
-                ranking = Ranking(
+                ranking = HopRanking(
                     timestamp=ts,
                     counter=c,
                     top=self._top(smoothed),
@@ -751,7 +780,7 @@ class Pipeline:
         idx = idx[np.argsort(-scores[idx], kind="stable")]
         return [RankedClass(self.class_ids[i], self._labels[i], float(scores[i])) for i in idx]
 
-    def _deliver(self, ranking: Ranking) -> None:
+    def _deliver(self, ranking: HopRanking) -> None:
         self._rankings += 1
         self._latencies.add(ranking.latency.total_ms)
         self.queue.put(ranking)
@@ -838,7 +867,7 @@ def _ranker_device(ranker: Ranker, device: str) -> str:
     torch-free ranker such as the ONNX one keeps the pipeline free of torch), else the ranker's own."""
     torch = sys.modules.get("torch")  # a torch model means torch is imported already
     if torch is not None and isinstance(ranker, torch.nn.Module):
-        from myostream.model.device import resolve_device
+        from myostream.torchdevice import resolve_device
 
         return str(resolve_device(device))
     own = str(getattr(ranker, "device", "cpu"))

@@ -1,4 +1,4 @@
-"""Replay a recording as a live :class:`~myostream.stream.source.Source`.
+"""Replay a recording as a live :class:`~myostream.records.Source`.
 
 Pacing never drifts: sample ``k`` (counted from :meth:`ReplaySource.open`) is due at
 ``t0 + k / (rate * speed)`` on the LSL clock, computed from ``k`` itself, so late
@@ -14,20 +14,17 @@ from __future__ import annotations
 import math
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
+from myostream.records import Chunk, Recording, StreamInfo, check_finite
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.pacing import DEFAULT_SPIN_S, sleep_until
-from myostream.stream.source import Chunk, StreamInfo, check_finite
 
 #: Allowed speed factors (0 = unthrottled).
 MIN_SPEED, MAX_SPEED = 0.25, 10.0
-_READER_OPTIONS = ("format", "database", "labels", "stream", "nonfinite")
 
 
 class ReplaySource:
@@ -83,19 +80,6 @@ class ReplaySource:
         self._clock: Any = None
         self._t0: float | None = None
         self._emitted = 0
-
-    @classmethod
-    def from_file(cls, path: str | Path, **kw: Any) -> "ReplaySource":
-        """Read any supported recording (see :func:`~myostream.data.readers.read_recording`) and replay it.
-
-        ``format``, ``database``, ``labels``, ``stream`` (an XDF file's EMG stream) and
-        ``nonfinite`` go to the reader (when not None), the rest to :class:`ReplaySource`.
-        """
-        from myostream.data.readers import read_recording
-
-        reader_kw = {k: kw.pop(k) for k in _READER_OPTIONS if k in kw}
-        recording = read_recording(path, **{k: v for k, v in reader_kw.items() if v is not None})
-        return cls(recording, **kw)
 
     @property
     def info(self) -> StreamInfo:

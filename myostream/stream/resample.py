@@ -27,7 +27,7 @@ import numpy as np
 from scipy import signal
 
 from myostream.errors import MyostreamError
-from myostream.stream.source import UNKNOWN_LABEL, Chunk, check_finite
+from myostream.records import UNKNOWN_LABEL, Chunk, check_finite
 
 #: Largest up or down factor accepted: beyond it the ratio is not one of small integers.
 MAX_FACTOR = 1000

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from myostream.errors import MyostreamError
-from myostream.stream.source import UNKNOWN_LABEL
+from myostream.records import UNKNOWN_LABEL
 
 
 @dataclass

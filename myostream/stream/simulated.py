@@ -30,8 +30,8 @@ import numpy as np
 from scipy import signal
 
 from myostream.errors import MyostreamError
+from myostream.records import Chunk, StreamInfo, default_channel_names
 from myostream.stream.lslconfig import pylsl_module
-from myostream.stream.source import Chunk, StreamInfo, default_channel_names
 
 ARMBAND_GESTURES = (
     "fist",
@@ -304,7 +304,7 @@ def _check_gestures(gestures: object) -> tuple[str, ...]:
 
 
 class SimulatedArmband:
-    """A simulated EMG armband (a :class:`~myostream.stream.source.Source`) with true labels.
+    """A simulated EMG armband (a :class:`~myostream.records.Source`) with true labels.
 
     ``schedule`` "cycle" cues rest, gesture 1, rest, gesture 2, ... (``rest_s``, then
     ``hold_s`` each); "random" shuffles the gesture order every cycle; "manual" holds

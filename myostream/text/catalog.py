@@ -19,14 +19,13 @@ one ``[[class]]`` table per action class::
 ``labels`` maps a dataset to the dataset's own labels for the class. For the datasets the
 project knows (:data:`LABEL_SPACES`) every label is checked to exist; any other dataset
 name (a lab's own recordings) is taken as given, so its labels reach the catalog's class
-ids through :meth:`Catalog.label_map` and :func:`myostream.data.recording.relabel`. ``T1 = "glove"`` (or no T1) takes the process text generated from
+ids through :meth:`Catalog.label_map` and :func:`myostream.records.relabel`. ``T1 = "glove"`` (or no T1) takes the process text generated from
 CyberGlove recordings (:mod:`myostream.text.glove`) from the catalog's ``glove`` file.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from myostream.errors import MyostreamError
+from myostream.records import CLASS_ID, is_class_id
 from myostream.resources import resource_dir
 from myostream.schema import Says, Table, Text, read_toml, validate
 
@@ -89,14 +89,6 @@ LABEL_SPACES: Mapping[str, tuple[int | str, ...]] = MappingProxyType(
         "emg2pose": EMG2POSE_STAGES,
     }
 )
-
-_ID = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
-
-
-def is_class_id(text: str) -> bool:
-    """Whether ``text`` has the form of a class id (letters, digits and ``_``, dotted: ``ninapro.A01``)."""
-    return bool(_ID.match(text))
-
 
 
 @dataclass(frozen=True)
@@ -265,7 +257,7 @@ class CatalogFile(Table):
 class ClassTable(Table):
     """One ``[[class]]`` table."""
 
-    id: Annotated[str, StringConstraints(pattern=_ID.pattern), Says("a class id of letters, digits, '_' and '.'")]
+    id: Annotated[str, StringConstraints(pattern=CLASS_ID.pattern), Says("a class id of letters, digits, '_' and '.'")]
     T0: Text
     T1: Text | None = None  # None or "glove": the glove-derived text
     T2: Text

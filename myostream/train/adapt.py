@@ -49,7 +49,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from myostream.data.prepare import filter_recordings, person_levels, prepare_recordings, resample_recordings
-from myostream.data.recording import NonFinite, Recording
 from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
@@ -58,6 +57,7 @@ from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec
+from myostream.records import NonFinite, Recording
 from myostream.train.evaluate import embed_windows, fit_rejection
 from myostream.train.loop import LossFn
 from myostream.train.metrics import emg_to_text, text_to_emg
@@ -150,7 +150,7 @@ class AdaptResult:
 def read_sessions(path: str | Path, nonfinite: NonFinite = "error") -> list[Recording]:
     """Every recording in a folder (calibration sessions ``*.h5``, or any dataset folder
     :func:`~myostream.data.readers.read_dataset` reads: XDF, tables, ...), or one recording file.
-    ``nonfinite``: what to do with NaN samples (see :class:`~myostream.data.recording.Recording`)."""
+    ``nonfinite``: what to do with NaN samples (see :class:`~myostream.records.Recording`)."""
     from myostream.data.readers import detect_dataset_format, read_dataset, read_recording
 
     path = Path(path)

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from myostream.errors import MyostreamError
-from myostream.model.device import resolve_device, set_threads
 from myostream.paths import check_output_dir, output_dir
+from myostream.torchdevice import resolve_device, set_threads
 
 
 def command_line() -> str:
@@ -72,7 +72,7 @@ def eval_command(
     resolve_device(device)  # before any data is read
     if live:
         return _eval_live(checkpoint, out, device, seconds)
-    from myostream.train.run import evaluate_checkpoint
+    from myostream.train.evaluate import evaluate_checkpoint
     from myostream.train.summary import run_markdown
 
     out = check_output_dir(out or checkpoint, "the evaluation report")  # before minutes of evaluation

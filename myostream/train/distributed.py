@@ -12,7 +12,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from myostream.model.device import resolve_device
+from myostream.torchdevice import resolve_device
 
 
 def init_distributed() -> bool:

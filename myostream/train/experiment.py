@@ -55,11 +55,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from myostream.data.recording import NONFINITE
 from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig, Stage2Table, Stage3Table, config_dir, list_configs, load_config
 from myostream.model.baselines import BACKBONES
 from myostream.preprocess import NORMALISATIONS, FilterSpec
+from myostream.records import NONFINITE
 from myostream.schema import Count, PositiveNumber, Says, Table, Whole, read_toml, table_for, validate
 from myostream.text.stage1 import Stage1Config
 from myostream.train.augment import Augmentation, AugmentTable

@@ -41,8 +41,8 @@ def measure_live(
     import torch
 
     from myostream.runtime import load_model, make_pipeline
+    from myostream.sources import source_from_profile
     from myostream.stream.devices import load_profile
-    from myostream.stream.factory import source_from_profile
 
     if seconds < 2 * settle_s:
         raise MyostreamError(f"Measure for at least {2 * settle_s:g} s; {seconds:g} s leaves no hop after the first second.")

@@ -1,6 +1,6 @@
 """Train and evaluate on recordings you already hold in memory: no data folder needed.
 
-A notebook reads or builds :class:`~myostream.data.recording.Recording` objects (any reader,
+A notebook reads or builds :class:`~myostream.records.Recording` objects (any reader,
 or its own arrays) and trains a checkpoint the live app loads::
 
     from myostream.train.recordings import train_on_recordings, evaluate_on_recordings
@@ -29,12 +29,14 @@ import numpy as np
 import torch
 
 from myostream.data.prepare import prepare_recordings
-from myostream.data.recording import Recording, relabel
+from myostream.data.sidecar import relabel
 from myostream.data.splits import cross_dataset
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
+from myostream.records import Recording
+from myostream.train.data import Prepared, check_channels, prepare_split, prepare_windows
 from myostream.train.experiment import MEMORY, Experiment, load_experiment
-from myostream.train.run import Log, Prepared, check_channels, prepare_split, prepare_windows, train_run
+from myostream.train.run import Log, train_run
 
 
 def memory_experiment(

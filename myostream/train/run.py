@@ -9,6 +9,10 @@ the encoder's last layers lightly) → rejection rule fitted on the validation w
 (:mod:`myostream.rejection`; before a refit trains on them) → ONE checkpoint folder →
 evaluation both ways on the test split → ``results.json`` + ``results.md``.
 
+The data (experiment → windows → split) are :mod:`myostream.train.data`'s, the stage-1 text
+space and its cache :mod:`myostream.train.textspace`'s, a saved checkpoint's re-evaluation
+:mod:`myostream.train.evaluate`'s; this module runs the stages and writes the run's files.
+
 Under ``torchrun`` every process reads the data and trains its shard (DDP, in
 :func:`myostream.train.loop.fit`); only the first process trains stage 1, writes files
 and evaluates.
@@ -16,354 +20,40 @@ and evaluates.
 
 from __future__ import annotations
 
-import logging
 import hashlib
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from myostream.data.prepare import filter_recordings, person_key, person_levels, scale_recordings
-from myostream.data.recording import Recording
-from myostream.data.splits import (
-    Split,
-    cross_class_split,
-    cross_dataset,
-    cross_user_split,
-    random_split,
-    repetition_split,
-)
-from myostream.data.windows import WindowSet, extract_windows
-from myostream.errors import MyostreamError
-from myostream.paths import run_folder
+from myostream.data.splits import Split
+from myostream.data.windows import WindowSet
 from myostream.model import create_model
 from myostream.model.checkpoint import save_checkpoint
-from myostream.model.retrieval import CatalogEntry, RetrievalModel
-from myostream.paths import cache_dir
-from myostream.preprocess import Preprocessing
+from myostream.model.retrieval import RetrievalModel
+from myostream.paths import run_folder
+from myostream.records import Recording
 from myostream.train import distributed
+from myostream.train.data import Prepared, prepare_split, run_preprocessing, validation_split
 from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection
+from myostream.train.experiment import Experiment
 from myostream.train.metrics import class_centre_similarity
-from myostream.train.augment import Augmentation
-from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
+from myostream.train.textspace import TextSpace, text_space
 
 LOG_FILE = "train.jsonl"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
-STAGE1_DIR = "stage1"
 
 Log = Callable[[str], None]
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Recording]:
-    """The recordings an experiment names (progress bars come from the readers)."""
-    if data.source == "simulated":
-        return simulate_recordings(data, n_channels, rate)
-    if data.source == "memory":
-        raise MyostreamError(
-            "This model was trained on recordings held in memory, which are not on disk to read again; pass --data "
-            "with a folder of them, or evaluate in Python with myostream.train.recordings.evaluate_on_recordings."
-        )
-    folder = Path(data.folder or "")
-    if not folder.is_dir():
-        raise MyostreamError(f"Data folder {str(folder)!r} does not exist; pass --data with the dataset folder.")
-    if data.source == "ninapro":
-        from myostream.data.ninapro import read_ninapro_folder
-
-        return read_ninapro_folder(folder, database=data.database, subjects=data.subjects, exercises=data.exercises,
-                                   nonfinite=data.nonfinite)  # type: ignore[arg-type]
-    if data.source == "myo":
-        from myostream.data.myo import read_myo_folder
-
-        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter,
-                               nonfinite=data.nonfinite)  # type: ignore[arg-type]
-    from myostream.data.readers import read_dataset, read_session_folder
-
-    if data.source in ("xdf", "table"):
-        return read_dataset(folder, format=data.source, nonfinite=data.nonfinite)
-    return read_session_folder(folder, nonfinite=data.nonfinite)  # type: ignore[arg-type]
-
-
-def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Recording]:
-    """``seconds`` of the simulated armband for every (user, session), with true labels.
-
-    Each user is a different simulated person (armband rotation, anatomy, own way of doing
-    each gesture); each session puts the band on again (small rotation, gain, impedance
-    and hum changes).
-    """
-    from tqdm.auto import tqdm
-
-    from myostream.stream.simulated import SimulatedArmband
-
-    recordings = []
-    pairs = [(u, s) for u in data.users for s in range(data.sessions)]
-    for user, session in tqdm(pairs, desc="simulating", unit="session", disable=None, leave=False):
-        sim = SimulatedArmband(
-            rate=rate, n_channels=n_channels, seed=data.seed, user=user, session=session, schedule=data.schedule,
-            hold_s=data.hold_s, rest_s=data.rest_s, realtime=False,
-        )
-        chunk = sim.generate(data.seconds)
-        recordings.append(
-            Recording(
-                emg=chunk.data,
-                rate=rate,
-                labels=chunk.labels.astype(np.int16),
-                label_names=sim.info.label_names,
-                channel_names=sim.info.channel_names,
-                subject=f"user{user}",
-                session=str(session),
-                dataset="simulated",
-                unit=sim.info.unit,
-                source=f"simulated:seed{data.seed}-user{user}-session{session}",
-            )
-        )
-    return recordings
-
-
-def make_windows(recordings: Sequence[Recording], data: DataSpec, rate: float, n_channels: int | None) -> WindowSet:
-    """Labelled windows restricted to the classes that have any (in first-seen order).
-
-    Recordings with different channel counts are reconciled by ``data.channels``; the
-    result must have the model's ``n_channels`` (not checked when None).
-    """
-    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest, classes=data.classes,
-                         channels=data.channels)  # type: ignore[arg-type]
-    if abs(ws.rate - rate) > 1e-6 * rate:
-        raise MyostreamError(
-            f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; use a model config for this dataset."
-        )
-    if n_channels is not None:
-        check_channels(ws.n_channels, n_channels)
-    present = [c for i, c in enumerate(ws.class_ids) if np.any(ws.y == i)]
-    if len(present) < 2:
-        raise MyostreamError(f"The data hold windows of {len(present)} class(es) ({', '.join(present)}); retrieval needs at least two.")
-    if len(present) < len(ws.class_ids):
-        remap = np.array([present.index(c) if c in present else -1 for c in ws.class_ids])
-        ws = WindowSet(**{**ws.__dict__, "y": remap[ws.y], "class_ids": tuple(present)})
-    return ws
-
-
-def check_channels(have: int, model: int) -> None:
-    if have != model:
-        raise MyostreamError(
-            f"The data have {have} channels but the model expects {model}; use a model config for this dataset "
-            "(or set channels = \"select\" or \"pad\" in [data] to reconcile them)."
-        )
-
-
-def prepare_windows(
-    exp: Experiment, data: DataSpec | None = None, check: bool = True, recordings: Sequence[Recording] | None = None
-) -> WindowSet:
-    """Read (or take ``recordings``), filter, scale per person (when ``[data] normalisation``
-    asks) and window the experiment's data (or ``data``, e.g. its ``test_data``).
-
-    Each wearing's level is kept in its recordings' ``meta["level"]`` (the trainer takes
-    the training people's median as the live prior).
-    """
-    cfg = exp.model
-    data = data or exp.data
-    if recordings is None:
-        recordings = read_recordings(data, cfg.n_channels, cfg.rate)
-    recordings = filter_recordings(recordings, data.filter)
-    if data.normalisation != "none":
-        levels = person_levels(recordings, data.normalisation)
-        recordings = [replace(r, meta={**r.meta, "level": levels[person_key(r)].tolist()})
-                      for r in scale_recordings(recordings, levels)]
-    return make_windows(recordings, data, cfg.rate, cfg.n_channels if check else None)
-
-
-def run_preprocessing(exp: Experiment, ws: WindowSet, train_idx: np.ndarray) -> Preprocessing:
-    """What the run's windows went through, for its checkpoint (prior level: median over the
-    training wearings; ring bands: their mean level profile, for orientation estimates)."""
-    from myostream.stream.orientation import level_profile
-
-    data = exp.data
-    prior = profile = None
-    if data.normalisation != "none":
-        wearings = {person_key(ws.recordings[i]): ws.recordings[i].meta["level"] for i in np.unique(ws.recording[train_idx])}
-        levels = np.array(list(wearings.values()), np.float64)
-        prior = tuple(round(float(v), 6) for v in np.median(levels, axis=0))
-        if data.ring:  # the anatomy a wearer's orientation is estimated against
-            profile = tuple(round(float(v), 6) for v in np.mean([level_profile(lv) for lv in levels], axis=0))
-    cfg = exp.model
-    return Preprocessing(
-        rate=cfg.rate,
-        n_channels=cfg.n_channels,
-        window_ms=cfg.window_ms,
-        hop_ms=round(cfg.window_ms / 4 * cfg.rate / 1000.0) * 1000.0 / cfg.rate,
-        filter=data.filter,
-        normalisation=data.normalisation,
-        prior_scale=prior,
-        ring=data.ring,
-        ring_profile=profile,
-        channel_names=tuple(ws.recordings[0].channel_names) if ws.n_channels == ws.recordings[0].n_channels else (),
-    )
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """The windows of one run and its protocol split (indices into ``windows``)."""
-
-    windows: WindowSet
-    split: Split
-
-
-def prepare_split(exp: Experiment, windows: WindowSet | None = None) -> Prepared:
-    """The run's windows and test split. ``windows``: the experiment's ``[data]`` windows
-    when the caller already has them.
-
-    Cross-dataset joins the ``[data]`` windows (training) with the ``[test_data]`` windows
-    (test), channel counts reconciled by ``[data] channels``; test classes the training
-    data lack are held out like cross-class ones.
-    """
-    if exp.protocol.name != "cross-dataset":
-        ws = windows if windows is not None else prepare_windows(exp)
-        return Prepared(ws, protocol_split(ws, exp.protocol))
-    if exp.test_data is None:
-        raise MyostreamError(f"Experiment {exp.name!r} has no [test_data] for the cross-dataset protocol; add one or pass --test-data DIR.")
-    train = windows if windows is not None else prepare_windows(exp, check=False)
-    test = prepare_windows(exp, exp.test_data, check=False)
-    ws, split = cross_dataset(train, test, channels=exp.data.channels)  # type: ignore[arg-type]
-    check_channels(ws.n_channels, exp.model.n_channels)
-    return Prepared(ws, split)
-
-
-def protocol_split(ws: WindowSet, p: ProtocolSpec) -> Split:
-    """The test split of protocol ``p`` (cross-user folds: subjects in a seeded order cut into ``folds``)."""
-    if p.name == "random":
-        return random_split(ws, test_fraction=p.test_fraction, seed=p.seed)
-    if p.name == "cross-user":
-        return cross_user_split(ws, test_subjects=p.test_subjects, test_fraction=p.test_fraction, seed=p.seed,
-                                folds=p.folds, fold=p.fold)
-    if p.name == "cross-class":
-        return cross_class_split(ws, held_out_classes=p.held_out_classes, seed=p.seed)
-    if p.test_repetitions is not None:
-        return repetition_split(ws, test_repetitions=p.test_repetitions)
-    return repetition_split(ws)
-
-
-def validation_split(
-    ws: WindowSet, train: np.ndarray, fraction: float, seed: int, by: str = "runs"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Carve a validation set out of the training windows: whole labelled runs stratified by
-    class (``by="runs"``), or whole people (``"subjects"``: ``fraction`` of them, at least one)."""
-    if fraction <= 0:
-        return train, np.empty(0, np.int64)
-    if by == "subjects":
-        subjects = sorted(set(ws.subject[train]))
-        if len(subjects) < 2:
-            raise MyostreamError(
-                f"Validation on held-out subjects needs at least two training subjects; the training part holds "
-                f"{len(subjects)}. Set [protocol] validation = \"runs\"."
-            )
-        k = min(len(subjects) - 1, max(1, round(fraction * len(subjects))))
-        held = np.random.default_rng(seed + 1).permutation(subjects)[:k].tolist()
-        inner = cross_user_split(ws.subset(train), test_subjects=held, seed=seed)
-        return train[inner.train], train[inner.test]
-    try:
-        inner = random_split(ws.subset(train), test_fraction=fraction, seed=seed + 1)
-    except MyostreamError:
-        return train, np.empty(0, np.int64)  # too few runs to spare any: train on all
-    return train[inner.train], train[inner.test]
-
-
-# ----------------------------------------------------------------------------- text
-
-
-@dataclass(frozen=True)
-class TextSpace:
-    """Prototypes of every class of the run (rows in ``class_ids`` order) and where they came from."""
-
-    prototypes: torch.Tensor
-    class_ids: tuple[str, ...]
-    #: classes whose texts trained stage 1 (empty when the text encoder is untrained)
-    trained_classes: tuple[str, ...]
-    folder: Path
-    catalog: list[CatalogEntry]
-    cached: bool
-
-
-def text_space(
-    text: TextSpec,
-    class_ids: Sequence[str],
-    held_out: Sequence[str],
-    mode: str,
-    seed: int,
-    cache: Path | None = None,
-    progress: bool = True,
-) -> TextSpace:
-    """Class prototypes for ``class_ids``; reused from ``cache`` when the same (catalogs,
-    classes, held-out set, seed, settings) were computed before.
-
-    ``mode``: ``"stage1"`` trains the text encoder on the classes minus ``held_out``
-    (held-out classes are encoded afterwards only); ``"untrained"`` builds the same
-    four-view prototypes with the untrained encoder; ``"label"`` embeds the short label
-    alone with the untrained encoder.
-    """
-    from myostream.text.catalog import catalog_for, load_catalogs
-    from myostream.text.encoder import TextEncoder
-    from myostream.text.stage1 import Stage1Config, export_prototypes, load_prototypes, save_stage1, train_stage1
-
-    catalog = catalog_for(class_ids, load_catalogs(list(text.catalogs)))
-    entries = [CatalogEntry(c.id, c.t0, c.t2) for c in catalog]
-    held = sorted(held_out) if mode == "stage1" else []
-    # the texts themselves are part of the key: an edited catalog never reuses stale prototypes
-    texts = hashlib.sha1(json.dumps([[c.id, c.t0, c.t1, c.t2, list(c.t3)] for c in catalog]).encode()).hexdigest()
-    key = {
-        "catalogs": list(text.catalogs),
-        "texts": texts,
-        "classes": list(class_ids),
-        "held_out": held,
-        "seed": seed,
-        "mode": mode,
-        "text_model": text.model,
-        "stage1": text.stage1 if mode == "stage1" else None,
-    }
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    cache = Path(cache) if cache is not None else cache_dir() / STAGE1_DIR
-    folder = cache / f"{mode}-{len(class_ids)}classes-{len(held)}held-seed{seed}-{digest}"
-    if (folder / "prototypes.json").is_file():
-        prototypes, ids, meta = load_prototypes(folder)
-        if meta.get("key") == key and list(ids) == list(class_ids):
-            return TextSpace(prototypes, tuple(ids), tuple(meta.get("trained_classes", ())), folder, entries, True)
-
-    encoder = TextEncoder.from_pretrained(text.model, seed=seed)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    if mode == "stage1":
-        torch.manual_seed(seed)
-        result = train_stage1(catalog, encoder, Stage1Config(**text.stage1, seed=seed), held_out=held, progress=progress)
-        trained = tuple(c for c in result.class_ids if c not in result.held_out)
-        save_stage1(result, tmp, meta={"key": key, "trained_classes": list(trained)})
-        prototypes, ids = result.prototypes, result.class_ids
-    else:
-        encoder.set_trainable(0)  # what gets saved: the (untrained) projection only
-        if mode == "untrained":
-            from myostream.text.stage1 import build_prototypes
-
-            prototypes, ids = build_prototypes(encoder, catalog)
-        else:
-            prototypes, ids = encoder.encode([c.t0 for c in catalog]), catalog.ids
-        trained = ()
-        encoder.save(tmp)
-        export_prototypes(tmp, prototypes, ids, meta={"key": key, "trained_classes": []})
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    return TextSpace(prototypes.float(), tuple(ids), trained, folder, entries, False)
-
-
-# ----------------------------------------------------------------------------- run
 
 
 def train_run(
@@ -379,12 +69,11 @@ def train_run(
 
     Returns the results record (what ``results.json`` holds). ``cache`` is the stage-1
     cache folder (default: the user's cache, shared by every command, keyed by the text
-    space's inputs: :func:`text_space`); ``prepared`` the run's windows and split when
-    the caller already has them (:func:`prepare_split`; a suite of runs reads the data once).
+    space's inputs: :func:`~myostream.train.textspace.text_space`); ``prepared`` the run's windows and split when
+    the caller already has them (:func:`~myostream.train.data.prepare_split`; a suite of runs reads the data once).
     """
     out = Path(out)
     main = distributed.is_main() if distributed.init_distributed() else True
-    cache = Path(cache) if cache is not None else cache_dir() / STAGE1_DIR
     if not main:
         return _train_run(exp, out, main, device, progress, cache, log, prepared)
     with run_folder(out, "the checkpoint"):  # bad data found later leaves no empty run folder behind
@@ -393,7 +82,7 @@ def train_run(
 
 
 def _train_run(
-    exp: Experiment, out: Path, main: bool, device: str, progress: bool, cache: Path, log: Log,
+    exp: Experiment, out: Path, main: bool, device: str, progress: bool, cache: str | Path | None, log: Log,
     prepared: Prepared | None,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
@@ -618,125 +307,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-# ----------------------------------------------------------------------------- saved checkpoints
-
-
-def experiment_of(model: RetrievalModel, checkpoint: Path) -> Experiment:
-    """The experiment a checkpoint was trained in, rebuilt from its training record."""
-    from myostream.train.experiment import VARIANTS
-
-    record = model.metadata.get("experiment")
-    if not isinstance(record, dict):
-        raise MyostreamError(
-            f"Checkpoint {str(checkpoint)!r} does not record its data and protocol (not written by `myostream train`); "
-            "evaluate it from Python with myostream.train.evaluate.evaluate_model."
-        )
-    try:
-        data = _data_spec(record["data"])
-        test_data = _data_spec(record["test_data"]) if record.get("test_data") else None
-        p = dict(record["protocol"])
-        for key in ("test_subjects", "held_out_classes", "test_repetitions"):
-            if p.get(key) is not None:
-                p[key] = tuple(p[key])
-        t = dict(record["text"])
-        return Experiment(
-            name=record["name"],
-            description=record.get("description", ""),
-            model=model.config,
-            data=data,
-            test_data=test_data,
-            augment=Augmentation(**record.get("augment", {})),
-            protocol=ProtocolSpec(**p),
-            text=TextSpec(catalogs=tuple(t["catalogs"]), model=t.get("model"), stage1=t.get("stage1", {})),
-            variant=VARIANTS[record["variant"]["name"]],
-            seed=int(record.get("seed", 0)),
-            path=record.get("path", ""),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MyostreamError(f"Checkpoint {str(checkpoint)!r} has a malformed training record ({exc!r}).") from None
-
-
-def _data_spec(record: dict[str, Any]) -> DataSpec:
-    """A :class:`DataSpec` back from its JSON record."""
-    from myostream.preprocess import FilterSpec
-
-    d = dict(record)
-    d["filter"] = FilterSpec(**d["filter"]) if d.get("filter") else None
-    for key in ("classes", "exercises", "subjects", "sessions_filter", "users"):
-        if d.get(key) is not None:
-            d[key] = tuple(d[key])
-    return DataSpec(**d)
-
-
-def evaluate_checkpoint(
-    checkpoint: str | Path,
-    data_folder: str | None = None,
-    protocol: str | None = None,
-    fold: int | None = None,
-    device: str = "auto",
-) -> dict[str, Any]:
-    """Evaluate a saved checkpoint both ways on the test split of its experiment's data
-    (or of ``data_folder`` / ``protocol`` instead)."""
-    from dataclasses import replace
-
-    from myostream.model.checkpoint import load_checkpoint
-
-    checkpoint = Path(checkpoint)
-    model = load_checkpoint(checkpoint, device=device)
-    exp = experiment_of(model, checkpoint)
-    trained = (exp.protocol.name, exp.protocol.fold, exp.data, exp.test_data)
-    cross = (protocol or exp.protocol.name) == "cross-dataset"
-    if cross and data_folder is not None:
-        exp = exp.with_test_data(data_folder)  # --data names the recordings to test on
-    elif data_folder is not None:
-        exp = replace(exp, data=replace(exp.data, folder=str(data_folder),
-                                        source=exp.data.source if exp.data.source != "simulated" else _source_of(data_folder)))
-    if protocol is not None or fold is not None:
-        exp = exp.with_protocol(protocol or exp.protocol.name, fold)
-    start = time.perf_counter()
-    if cross:  # every window of the test recordings
-        assert exp.test_data is not None  # with_protocol checked
-        ws = prepare_windows(exp, exp.test_data, check=False)
-        if ws.n_channels != model.config.n_channels and exp.test_data.channels != "error":
-            ws = ws.with_channels(model.config.n_channels)
-        check_channels(ws.n_channels, model.config.n_channels)
-        split = Split("cross-dataset", np.empty(0, np.int64), np.arange(len(ws)),
-                      meta={"test_datasets": sorted({r.dataset for r in ws.recordings}), "channels": exp.test_data.channels})
-    else:
-        ws = prepare_windows(exp)
-        split = protocol_split(ws, exp.protocol)
-    unknown = [c for c in ws.class_ids if c not in model.class_ids]
-    test = split.test[np.isin(ws.y[split.test], [ws.class_ids.index(c) for c in ws.class_ids if c in model.class_ids])]
-    if len(test) == 0:
-        raise MyostreamError(f"None of the test windows' classes ({', '.join(ws.class_ids)}) is known to the checkpoint; "
-                             f"it ranks {', '.join(model.class_ids)}.")
-    to_model = np.array([model.class_ids.index(c) if c in model.class_ids else -1 for c in ws.class_ids])
-    x = torch.from_numpy(ws.data(test))
-    y = torch.from_numpy(to_model[ws.y[test]])
-    metrics = evaluate_model(model, x, y, seed=exp.seed)
-    same = (exp.protocol.name, exp.protocol.fold, exp.data, exp.test_data) == trained
-    return {
-        "experiment": exp.name,
-        "variant": exp.variant.name,
-        "title": exp.variant.title,
-        "group": exp.variant.group,
-        "protocol": exp.protocol.name,
-        "fold": exp.protocol.fold if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else None,
-        "split": split.describe(),
-        "class_ids": list(model.class_ids),
-        "held_out_classes": list(split.held_out_classes),
-        "windows": {"train": 0, "test": int(len(test))},
-        "skipped_classes": unknown,
-        "same_split_as_training": same,
-        "metrics": metrics,
-        "wall_s": {"evaluate": round(time.perf_counter() - start, 2)},
-        "checkpoint": str(checkpoint),
-    }
-
-
-def _source_of(folder: str | Path) -> str:
-    from myostream.train.experiment import _detect_source
-
-    return _detect_source(Path(folder))

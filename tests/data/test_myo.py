@@ -54,7 +54,7 @@ def test_bad_files(tmp_path: Path) -> None:
 
 
 def test_concatenate_refuses_mixed_setups(myo_dir: Path) -> None:
-    from myostream.data.recording import concatenate
+    from myostream.records import concatenate
 
     a = read_myo_dat(myo_dir / "EvaluationDataset" / "Male0" / "Test0" / "classe_0.dat")
     b = read_myo_dat(myo_dir / "EvaluationDataset" / "Male0" / "Test0" / "classe_1.dat")

@@ -62,8 +62,8 @@ def test_bad_input(tmp_path: Path, db2_dir: Path) -> None:
 
 def test_calibration_session_files_dispatch_and_replay(tmp_path: Path) -> None:
     from myostream.data.session import SessionWriter
-    from myostream.stream.replay import ReplaySource
-    from myostream.stream.source import opened
+    from myostream.records import opened
+    from myostream.sources import replay_file
 
     rng = np.random.default_rng(0)
     emg = rng.normal(size=(600, 8)).astype(np.float32)
@@ -75,7 +75,7 @@ def test_calibration_session_files_dispatch_and_replay(tmp_path: Path) -> None:
     rec = read_recording(tmp_path / "sub-A_ses-1.h5")
     np.testing.assert_array_equal(rec.emg, emg)
     assert rec.label_names == ("rest", "fist") and [r.subject for r in read_dataset(tmp_path)] == ["A"]
-    src = ReplaySource.from_file(tmp_path / "sub-A_ses-1.h5", speed=0)
+    src = replay_file(tmp_path / "sub-A_ses-1.h5", speed=0)
     with opened(src):
         chunk = src.read()
     np.testing.assert_array_equal(chunk.data, emg[:200])

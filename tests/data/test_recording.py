@@ -13,11 +13,11 @@ import torch
 from myostream.cli import main
 from myostream.data.ninapro import read_ninapro
 from myostream.data.readers import read_recording
-from myostream.data.recording import Recording
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
 from myostream.model import create_model
-from myostream.stream.replay import ReplaySource
+from myostream.records import Recording
+from myostream.sources import replay_file
 from tests.data.layouts import write_ninapro_mat
 from tests.model.helpers import CLASS_IDS, prototypes, tiny_config
 
@@ -102,7 +102,7 @@ def test_readers_take_the_repair_option(tmp_path: Path):
     rec = read_recording(path, nonfinite="interpolate")
     assert np.isfinite(rec.emg).all() and rec.n_samples == len(values["emg"])
     assert read_ninapro(path, nonfinite="drop").n_samples == len(values["emg"]) - 1
-    source = ReplaySource.from_file(path, nonfinite="drop", speed=0)
+    source = replay_file(path, nonfinite="drop", speed=0)
     assert source.recording.n_samples == len(values["emg"]) - 1
     with pytest.raises(MyostreamError, match="nonfinite must be one of error, drop, interpolate"):
         read_recording(path, nonfinite="zero")

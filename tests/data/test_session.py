@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from myostream.calibrate import CueEvent, labels_from_cues
+from myostream.calibrate import labels_from_cues
 from myostream.data.session import (
     Segment,
     SessionWriter,
@@ -23,6 +23,7 @@ from myostream.data.session import (
     session_filename,
 )
 from myostream.errors import MyostreamError
+from myostream.records import CueEvent
 from myostream.stream.simulated import SimulatedArmband
 
 NAMES = ("rest", "fist", "open_hand")
@@ -231,7 +232,7 @@ def killed_copy(tmp_path: Path) -> tuple[Path, np.ndarray]:
 def test_a_session_cut_short_reads_everywhere_and_says_so(tmp_path, caplog, capsys):
     from myostream.cli import main
     from myostream.data.readers import detect_format, read_recording
-    from myostream.stream.replay import ReplaySource
+    from myostream.sources import replay_file
 
     copy, emg = killed_copy(tmp_path)
     assert detect_format(copy) == "session"  # was "truncated or corrupted"
@@ -240,7 +241,7 @@ def test_a_session_cut_short_reads_everywhere_and_says_so(tmp_path, caplog, caps
     assert rec.n_samples == 3000 and rec.meta["complete"] is False
     np.testing.assert_array_equal(rec.emg, emg)
     assert any("was cut short" in r.getMessage() and "reading the 3.0 s it saved" in r.getMessage() for r in caplog.records)
-    assert ReplaySource.from_file(copy, speed=0).recording.n_samples == 3000
+    assert replay_file(copy, speed=0).recording.n_samples == 3000
     assert main(["replay", str(copy), "--speed", "10", "--duration", "0.2"]) == 0
     err = capsys.readouterr().err
     assert f"myostream replay: Session {str(copy)!r} was cut short" in err and "Traceback" not in err

@@ -90,7 +90,7 @@ def test_repetition_split(db1_windows: WindowSet) -> None:
 
 
 def test_cross_dataset_reconciles_channels(db1_windows: WindowSet) -> None:
-    from myostream.data.recording import Recording
+    from myostream.records import Recording
 
     rng = np.random.default_rng(0)
     n = 3000

@@ -9,9 +9,9 @@ import pytest
 
 from myostream.data.emg2pose import read_emg2pose
 from myostream.data.ninapro import read_ninapro
-from myostream.data.recording import Recording
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
+from myostream.records import Recording
 from tests.data.layouts import write_emg2pose
 
 

@@ -201,9 +201,9 @@ def test_bad_xdf_input_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_replay_live_and_dataset_paths_take_xdf(recorded, stream_name: str, capsys) -> None:
-    from myostream.stream.factory import make_source
+    from myostream.records import opened
+    from myostream.sources import make_source
     from myostream.stream.replay import ReplaySource
-    from myostream.stream.source import opened
 
     path, emg = recorded
     src = make_source(f"replay:{path}", speed=0)  # what `myostream live --source replay:FILE.xdf` opens
@@ -220,8 +220,8 @@ def test_replay_live_and_dataset_paths_take_xdf(recorded, stream_name: str, caps
 
 def test_train_data_folder_and_adapt_sessions_take_xdf(recorded) -> None:
     from myostream.train.adapt import read_sessions
+    from myostream.train.data import prepare_windows
     from myostream.train.experiment import load_experiment
-    from myostream.train.run import prepare_windows
 
     path, _ = recorded
     root = path.parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from myostream.data.recording import Recording
+from myostream.records import Recording
 from myostream.stream.simulated import SimulatedArmband
 
 

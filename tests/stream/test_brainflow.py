@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from myostream.errors import MyostreamError
+from myostream.records import Chunk, opened
 from myostream.stream.brainflow import BrainFlowSource, board_id
 from myostream.stream.devices import DeviceProfile, load_profile
 from myostream.stream.lslconfig import pylsl_module
-from myostream.stream.source import Chunk, opened
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)  # brainflow's pkg_resources deprecation notice

@@ -3,8 +3,8 @@ import pytest
 from myostream.cli import main
 from myostream.errors import MyostreamError
 from myostream.resources import resource_dir
+from myostream.sources import lsl_query, make_source
 from myostream.stream.devices import list_profiles, load_profile, runs_here
-from myostream.stream.factory import lsl_query, make_source
 
 REQUIRED = {
     "simulated", "myo-lsl", "gforce-pro", "openbci-cyton", "brainflow-synthetic", "ant-neuro-ee410",
@@ -70,8 +70,8 @@ def test_cli_reports_unknown_device_in_one_sentence(capsys):
 
 
 def test_devices_command_lists_lsl_streams_visible_now(capsys, stream_name):
+    from myostream.records import StreamInfo
     from myostream.stream.lsl import LSLOutlet
-    from myostream.stream.source import StreamInfo
 
     outlet = LSLOutlet(StreamInfo(stream_name, 200.0, ("a", "b")), name=stream_name)
     try:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from myostream.errors import MyostreamError
+from myostream.records import Chunk, StreamInfo, opened
 from myostream.stream.devices import DeviceProfile, load_profile
 from myostream.stream.lsl import LSLMarkerOutlet, LSLOutlet, LSLSource, list_streams, publish
 from myostream.stream.lslconfig import pylsl_module
-from myostream.stream.source import Chunk, StreamInfo, opened
 
 RATE = 100.0
 LABELS = ("flexor", "extensor", "radial", "ulnar")
@@ -304,7 +304,7 @@ def test_profile_names_the_stream_and_its_channel_count_is_checked(stream_name):
 
 def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
     """`lsl:NAME` reads NAME-markers when it exists: a replay's class ids become per-sample labels."""
-    from myostream.stream.factory import make_source
+    from myostream.sources import make_source
 
     labels = np.repeat(np.array([0, 1, 0, 2], np.int16), [20, 40, 20, 40])
     go = threading.Event()
@@ -339,7 +339,7 @@ def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
 
 
 def test_lsl_source_spec_without_a_marker_stream_opens_unlabelled(stream_name):
-    from myostream.stream.factory import make_source
+    from myostream.sources import make_source
 
     outlet = LSLOutlet(_info(stream_name))
     reader = make_source(f"lsl:{stream_name}", timeout=5.0)

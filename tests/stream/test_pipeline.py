@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
 from myostream.preprocess import FilterSpec
+from myostream.records import Recording
 from myostream.rejection import Rejection, confidence
-from myostream.stream.pipeline import Pipeline, Ranking
+from myostream.stream.pipeline import Pipeline, HopRanking
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
 from myostream.stream.windows import majority_label
@@ -45,8 +45,8 @@ def wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
-def collect(pipeline: Pipeline, n: int) -> list[Ranking]:
-    got: list[Ranking] = []
+def collect(pipeline: Pipeline, n: int) -> list[HopRanking]:
+    got: list[HopRanking] = []
 
     def enough() -> bool:
         got.extend(pipeline.queue.drain())
@@ -226,7 +226,7 @@ def test_rankings_are_published_as_lsl_json_markers(sim_model, stream_name):
         assert infos, "the rankings stream did not appear on LSL"
         inlet = pylsl.StreamInlet(infos[0])
         inlet.open_stream(timeout=5.0)
-        delivered: list[Ranking] = []
+        delivered: list[HopRanking] = []
 
         def got_some() -> bool:
             delivered.extend(pipeline.queue.drain())
@@ -266,7 +266,7 @@ def test_pause_stops_ranking_and_resume_restarts(sim_model):
 
 def test_a_full_queue_drops_the_oldest_rankings_and_counts_them(sim_model):
     rec = simulated_recording(seconds=4.0)
-    seen: list[Ranking] = []
+    seen: list[HopRanking] = []
     pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, queue_size=3, on_ranking=seen.append,
                         device="cpu")
     with pipeline:
@@ -520,7 +520,7 @@ def five_class_model(tmp_path_factory):
 
 def test_another_model_takes_over_between_two_hops_without_reopening_the_source(sim_model, five_class_model):
     source = CountingOpens()
-    got: list[Ranking] = []
+    got: list[HopRanking] = []
     pipeline = Pipeline(source, sim_model, hop_ms=50, device="cpu", on_ranking=got.append)
     with pipeline:
         wait_for(lambda: len(got) >= 20)

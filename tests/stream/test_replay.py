@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from myostream.cli import main
-from myostream.data.recording import Recording
 from myostream.errors import MyostreamError
+from myostream.records import Recording, opened
+from myostream.sources import replay_file
 from myostream.stream.lsl import LSLOutlet, LSLSource
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.replay import ReplaySource
-from myostream.stream.source import opened
 from tests.data.layouts import write_ninapro_mat
 
 
@@ -121,7 +121,7 @@ def test_paced_loop_wraps_exactly_while_waiting(spin_ms: float) -> None:
 
 
 def test_real_db1_file_with_offset(db1_dir: Path) -> None:
-    src = ReplaySource.from_file(db1_dir / "S1_A1_E1.mat", speed=0, start=10.0)
+    src = replay_file(db1_dir / "S1_A1_E1.mat", speed=0, start=10.0)
     assert src.info.rate == 100.0 and src.info.n_channels == 10 and src.info.label_names[1] == "ninapro.A01"
     with opened(src):
         c = src.read()
@@ -200,7 +200,7 @@ def test_lazy_emg2pose_file_replays_exactly(tmp_path: Path) -> None:
     from tests.data.layouts import write_emg2pose
 
     ts = write_emg2pose(tmp_path, "session-1", "HandClapping", "u3", n=5000)
-    src = ReplaySource.from_file(tmp_path / "session-1.hdf5", speed=0, start=0.5)
+    src = replay_file(tmp_path / "session-1.hdf5", speed=0, start=0.5)
     assert src.info.label_names == ("emg2pose.HandClapping",) and src.info.n_channels == 16
     with opened(src):
         data, _, labels = drain(src)

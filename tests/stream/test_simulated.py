@@ -10,9 +10,9 @@ import pytest
 from scipy import signal
 
 from myostream.errors import MyostreamError
+from myostream.records import Source, opened
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.simulated import ARMBAND_GESTURES, SimulatedArmband
-from myostream.stream.source import Source, opened
 
 RATE = 1000.0
 CYCLE_S = len(ARMBAND_GESTURES) * (3.0 + 2.0)

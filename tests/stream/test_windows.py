@@ -49,8 +49,8 @@ def test_bad_sizes():
 
 def test_live_and_offline_windows_share_one_label_rule():
     """The live Windower and extract_windows label the same windows identically, ties included."""
-    from myostream.data.recording import Recording
     from myostream.data.windows import extract_windows
+    from myostream.records import Recording
     from myostream.stream.windows import Windower, majority_label
 
     assert majority_label(np.array([2, 2, 1, 1])) == 1  # a tie goes to the later label

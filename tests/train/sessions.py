@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from myostream.calibrate import CueEvent, Protocol, labels_from_cues, load_protocol, trial_schedule
+from myostream.calibrate import Protocol, labels_from_cues, load_protocol, trial_schedule
 from myostream.data.session import SessionWriter
+from myostream.records import CueEvent
 from myostream.stream.simulated import SimulatedArmband
 
 

@@ -19,7 +19,6 @@ import torch
 
 from myostream.cli import main
 from myostream.data.prepare import filter_recordings, prepare_recordings
-from myostream.data.recording import Recording
 from myostream.data.session import SessionWriter, read_session
 from myostream.data.windows import extract_windows
 from myostream.errors import MyostreamError
@@ -27,6 +26,7 @@ from myostream.model import CatalogEntry, create_model
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.config import ModelConfig, Stage2Config, Stage3Config
 from myostream.preprocess import FilterSpec
+from myostream.records import Recording
 from myostream.stream.devices import load_profile
 from myostream.stream.simulated import SimulatedArmband
 from myostream.text.catalog import catalog_for

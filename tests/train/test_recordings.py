@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from myostream.cli import main
-from myostream.data.recording import Recording, relabel
+from myostream.data.sidecar import relabel
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
+from myostream.records import Recording
 from myostream.stream.simulated import SimulatedArmband
 from myostream.train.recordings import evaluate_on_recordings, train_on_recordings
 from tests.train.tiny_runs import TINY_MODEL, tiny_bert

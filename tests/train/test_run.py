@@ -16,9 +16,11 @@ from myostream.model.checkpoint import load_checkpoint
 from myostream.stream.devices import load_profile
 from myostream.stream.filters import FilterStage
 from myostream.stream.simulated import ARMBAND_GESTURES, SimulatedArmband
+from myostream.train.data import prepare_split, validation_split
+from myostream.train.evaluate import experiment_of, fit_rejection
 from myostream.train.experiment import load_experiment
-from myostream.train.evaluate import fit_rejection
-from myostream.train.run import experiment_of, prepare_split, text_space, train_run, validation_split
+from myostream.train.run import train_run
+from myostream.train.textspace import text_space
 from tests.train.tiny_runs import simulated_experiment, tiny_bert, trained_checkpoint
 
 ARMBAND = ("rest", *ARMBAND_GESTURES)

@@ -1,11 +1,16 @@
-"""One in-memory shape for every recorded EMG file, whatever its format.
+"""The records every layer shares: blocks of streamed samples, the sources that make them,
+recorded files in memory and the cue events of a calibration session.
 
-Readers (NinaPro .mat, emg2pose .hdf5, Myo armband .dat, own calibration sessions)
-all return a :class:`Recording`. Labels are integers into ``label_names``, whose
-entries are class ids of the description catalogs (``models/descriptions/``), so
-a label means the same thing in every dataset that shares the class.
+This is the ground floor of the package: it imports numpy, the standard library and
+:mod:`myostream.errors` only, so streaming (``stream/``), recorded data (``data/``),
+calibration and the apps all speak in the same records without importing each other.
 
-A recording is checked when it is made: one NaN sample would spread through a causal
+Sample layout everywhere: time-major ``float32[n, channels]`` samples, ``float64[n]`` timestamps
+in the LSL clock (``pylsl.local_clock()``), the nominal rate in Hz, values in the
+device's unit. LSL inlets, BrainFlow boards, replayed files and the simulated armband
+all implement :class:`Source`, so everything downstream is written once.
+
+A :class:`Recording` is checked when it is made: one NaN sample would spread through a causal
 filter to thousands of samples and silently turn windows, statistics and training to
 NaN, so a non-finite sample (or a label outside ``label_names``) is one sentence naming
 the recording, the sample and the channel. Readers take ``nonfinite=`` to repair such
@@ -15,20 +20,158 @@ files explicitly: ``"drop"`` the bad samples or ``"interpolate"`` them linearly 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import InitVar, dataclass, field, replace
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from myostream.errors import MyostreamError
 
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------ class ids
+
+#: The form of a class id (a key of the description catalogs; ``rest``, ``ninapro.A01``): the labels of
+#: recordings, streams, protocols and checkpoints, so one class means one thing everywhere.
+CLASS_ID = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+
+
+def is_class_id(text: str) -> bool:
+    """Whether ``text`` has the form of a class id (letters, digits and ``_``, dotted: ``ninapro.A01``)."""
+    return bool(CLASS_ID.match(text))
+
+
+# ------------------------------------------------------------------ streamed samples
+
+#: Per-sample label meaning "not known" (a live armband has no ground truth).
+UNKNOWN_LABEL = -1
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a source streams: its name, nominal rate, channels and unit.
+
+    ``label_names[k]`` is the class id (a key into the description catalogs) of the
+    integer label ``k`` carried by :attr:`Chunk.labels`; empty when the source has no
+    ground truth.
+    """
+
+    name: str
+    rate: float
+    channel_names: tuple[str, ...]
+    unit: str = "a.u."
+    source_id: str = ""
+    kind: str = "EMG"
+    label_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.rate > 0:
+            raise MyostreamError(f"Stream {self.name!r} has rate {self.rate!r}; give a positive sampling rate in Hz.")
+        if len(self.channel_names) == 0:
+            raise MyostreamError(f"Stream {self.name!r} has no channels; give at least one channel name.")
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channel_names)
+
+
+def default_channel_names(n: int, prefix: str = "EMG") -> tuple[str, ...]:
+    """``("EMG1", ..., "EMGn")``: the names used when a device does not name its channels."""
+    return tuple(f"{prefix}{i + 1}" for i in range(n))
+
+
+@dataclass
+class Chunk:
+    """A block of consecutive samples from one source.
+
+    ``lost`` counts samples known to be missing *before* this chunk (a stream gap, an
+    overflowing device buffer); ``labels`` is the true class per sample when the
+    source knows it (simulator, replay), else ``None``.
+    """
+
+    data: np.ndarray
+    timestamps: np.ndarray
+    labels: np.ndarray | None = None
+    lost: int = 0
+    markers: list[tuple[float, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 2:
+            raise MyostreamError(f"A chunk must be 2-D [samples, channels]; got shape {self.data.shape}.")
+        if self.data.dtype != np.float32:
+            self.data = self.data.astype(np.float32)
+        if self.timestamps.dtype != np.float64:
+            self.timestamps = self.timestamps.astype(np.float64)
+        if len(self.timestamps) != len(self.data):
+            raise MyostreamError(
+                f"A chunk has {len(self.data)} samples but {len(self.timestamps)} timestamps; they must match."
+            )
+        if self.labels is not None and len(self.labels) != len(self.data):
+            raise MyostreamError(
+                f"A chunk has {len(self.data)} samples but {len(self.labels)} labels; they must match."
+            )
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @classmethod
+    def empty(cls, n_channels: int, with_labels: bool = False) -> Chunk:
+        return cls(
+            np.empty((0, n_channels), np.float32),
+            np.empty(0, np.float64),
+            np.empty(0, np.int16) if with_labels else None,
+        )
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Anything that produces EMG samples.
+
+    ``open()`` acquires the device or stream (and may raise :class:`MyostreamError`),
+    ``read(timeout)`` returns the samples that arrived since the last call (possibly an
+    empty chunk; it waits at most ``timeout`` seconds for the first one), ``close()``
+    releases everything and is safe to call twice.
+    """
+
+    @property
+    def info(self) -> StreamInfo: ...
+
+    def open(self) -> None: ...
+
+    def read(self, timeout: float = 0.0) -> Chunk: ...
+
+    def close(self) -> None: ...
+
+
+@contextmanager
+def opened(source: Source) -> Iterator[Source]:
+    """``with opened(src):`` opens a source and always closes it."""
+    source.open()
+    try:
+        yield source
+    finally:
+        source.close()
+
+
+def check_finite(data: np.ndarray, what: str) -> None:
+    """Raise one clear sentence when ``data`` holds NaN or infinity."""
+    if not np.isfinite(data).all():
+        bad = np.argwhere(~np.isfinite(data))[0]
+        raise MyostreamError(
+            f"{what} contains NaN or infinite values (first at sample {bad[0]}, channel {bad[-1]}); "
+            "clean or interpolate them before streaming."
+        )
+
+
+# ------------------------------------------------------------------ recorded files
+
 #: What to do with NaN or infinite EMG samples: refuse the file, drop those samples, interpolate them.
 NonFinite = Literal["error", "drop", "interpolate"]
 NONFINITE = ("error", "drop", "interpolate")
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -202,7 +345,8 @@ def concatenate(recordings: Sequence[Recording], source: str = "") -> Recording:
         glove=joined("glove"),
         pose=joined("pose"),
         source=source,
-        meta={"parts": [r.source or r.name for r in recordings], "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
+        meta={"parts": [r.source or r.name for r in recordings],
+              "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
     )
 
 
@@ -217,7 +361,7 @@ def repetitions_from_labels(labels: np.ndarray, label_names: Sequence[str]) -> n
         return repetition
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(labels)) + 1, [len(labels)]))
     seen: dict[int, int] = {}
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         k = int(labels[a])
         if k >= 0 and label_names[k] != "rest":
             seen[k] = seen.get(k, 0) + 1
@@ -225,19 +369,22 @@ def repetitions_from_labels(labels: np.ndarray, label_names: Sequence[str]) -> n
     return repetition
 
 
-def relabel(recording: Recording, labels: Mapping[Any, str]) -> Recording:
-    """``recording`` with its label names mapped to class ids (``labels``: a label name, or its
-    text, -> class id); names the mapping leaves out become unlabelled (-1). Labels of a
-    dataset the project does not know reach the description catalogs this way."""
-    from myostream.data.sidecar import check_label_map, label_key
+# ------------------------------------------------------------------ calibration cues
 
-    table = check_label_map(labels, f"The label map of {recording.name!r}")
-    mapped = [table.get(label_key(n)) for n in recording.label_names]
-    if not any(mapped):
-        raise MyostreamError(
-            f"The label map names none of {recording.name!r}'s labels ({', '.join(recording.label_names)}); "
-            "map them to class ids, e.g. {\"FIST\": \"fist\"}."
-        )
-    names = tuple(dict.fromkeys(m for m in mapped if m))
-    lut = np.array([names.index(m) if m else -1 for m in mapped] + [-1], np.int16)
-    return replace(recording, labels=lut[np.asarray(recording.labels, np.int64)], label_names=names)
+#: Kinds of cue event, in the order a run emits them. ``hold``: the participant is asked
+#: to hold ``gesture`` (repetition ``repetition``); ``rest``: relax; ``pause``/``resume``:
+#: recording continues but the samples in between are unlabelled; ``redo``: the last
+#: hold is discarded and will be repeated; ``end``/``abort``: the protocol is over.
+#: ``gap`` marks samples the source lost before ``time`` (``value`` = how many).
+EVENT_KINDS = ("start", "hold", "rest", "pause", "resume", "redo", "end", "abort", "gap")
+
+
+@dataclass(frozen=True)
+class CueEvent:
+    """Something the recorder did at ``time`` (LSL clock, seconds)."""
+
+    time: float
+    kind: str
+    gesture: str = ""
+    repetition: int = 0
+    value: int = 0

@@ -1,5 +1,8 @@
 """Turn a source spec into a :class:`Source`: the one place every command resolves its input.
 
+It sits above ``stream/`` (the sources) and ``data/`` (the readers a replayed file goes
+through), so neither of those needs the other.
+
 Specs: a device profile name (``simulated``, ``myo-lsl``, ``brainflow-synthetic`` ...) or
 a profile ``.toml`` path, ``lsl:NAME`` (also ``lsl:type=EMG`` / ``lsl:source_id=ID``),
 ``brainflow:BOARD`` (name or id), ``replay:FILE``.
@@ -8,11 +11,14 @@ a profile ``.toml`` path, ``lsl:NAME`` (also ``lsl:type=EMG`` / ``lsl:source_id=
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from myostream.errors import MyostreamError
+from myostream.records import Source
 from myostream.stream.devices import DeviceProfile, load_profile
-from myostream.stream.source import Source
+
+if TYPE_CHECKING:
+    from myostream.stream.replay import ReplaySource
 
 
 def lsl_query(query: str) -> dict[str, str]:
@@ -82,7 +88,23 @@ def make_source(spec: str, **overrides: Any) -> Source:
 
         return BrainFlowSource(arg, **overrides)
     if kind == "replay":
-        from myostream.stream.replay import ReplaySource
-
-        return ReplaySource.from_file(Path(arg), **overrides)
+        return replay_file(Path(arg), **overrides)
     return source_from_profile(load_profile(spec), **overrides)
+
+
+#: Keyword arguments of :func:`replay_file` that go to the reader rather than the replay.
+_READER_OPTIONS = ("format", "database", "labels", "stream", "nonfinite")
+
+
+def replay_file(path: str | Path, **kw: Any) -> ReplaySource:
+    """Read any supported recording (see :func:`~myostream.data.readers.read_recording`) and replay it.
+
+    ``format``, ``database``, ``labels``, ``stream`` (an XDF file's EMG stream) and
+    ``nonfinite`` go to the reader (when not None), the rest to :class:`ReplaySource`.
+    """
+    from myostream.data.readers import read_recording
+    from myostream.stream.replay import ReplaySource
+
+    reader_kw = {k: kw.pop(k) for k in _READER_OPTIONS if k in kw}
+    recording = read_recording(path, **{k: v for k, v in reader_kw.items() if v is not None})
+    return ReplaySource(recording, **kw)
