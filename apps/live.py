@@ -20,17 +20,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PyQt6 import QtCore, QtGui, QtWidgets
-
 from myostream.apps.live_panels import HeatStrip, RankingPanel, TextQueryPanel
 from myostream.apps.widgets import (
-    BAD, PANEL_RAISED, TEXT, TEXT_DIM, TracePlot, application, apply_theme, closed_by_signals, panel,
+    BAD,
+    PANEL_RAISED,
+    TEXT,
+    TEXT_DIM,
+    TracePlot,
+    application,
+    apply_theme,
+    closed_by_signals,
+    panel,
     run_until_closed,
 )
+from PyQt6 import QtCore, QtGui, QtWidgets
+
 from myostream.errors import MyostreamError
 from myostream.paths import output_file
 from myostream.person_models import (
-    describe, device_name, find_person_model, list_person_models, read_person_model, remember_model, remembered_model,
+    describe,
+    device_name,
+    find_person_model,
+    list_person_models,
+    read_person_model,
+    remember_model,
+    remembered_model,
 )
 from myostream.records import Source
 from myostream.runtime import bundled_for, bundled_models, load_model, make_pipeline
@@ -171,7 +185,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         bar.setMovable(False)
         bar.setIconSize(QtCore.QSize(16, 16))
         self.addToolBar(bar)
-        title = QtWidgets.QLabel("  myostream <span style='color:%s'>live</span>  " % TEXT_DIM)
+        title = QtWidgets.QLabel(f"  myostream <span style='color:{TEXT_DIM}'>live</span>  ")
         title.setStyleSheet("font-size: 13pt; font-weight: 700;")
         bar.addWidget(title)
         bar.addSeparator()
@@ -199,7 +213,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.model_button.setToolTip("A checkpoint folder of your own")
         bar.addWidget(self.model_button)
         self.calibrate_button = QtWidgets.QPushButton("Calibrate…")
-        self.calibrate_button.setToolTip("Record a short protocol of gestures and make a model for this person and device")
+        self.calibrate_button.setToolTip(
+            "Record a short protocol of gestures and make a model for this person and device"
+        )
         bar.addWidget(self.calibrate_button)
         bar.addSeparator()
         self.start_button = QtWidgets.QPushButton("Start")
@@ -359,7 +375,9 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.set_source(self.picked_spec())
 
     def _choose_model(self) -> None:
-        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Choose a checkpoint folder", str(self.model_path or ""))
+        path = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Choose a checkpoint folder", str(self.model_path or "")
+        )
         if path:
             self.set_model(path)
         else:
@@ -387,8 +405,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         chosen = 0
         # automatic shows as such unless it brought back the person model last chosen for this device
         if self.model_path is not None and not (self.automatic and not _is_person_model(self.model_path)):
-            chosen = next((i for i in range(box.count()) if isinstance(box.itemData(i), Path)
-                           and box.itemData(i).resolve() == self.model_path.resolve()), 0)
+            chosen = next(
+                (
+                    i
+                    for i in range(box.count())
+                    if isinstance(box.itemData(i), Path) and box.itemData(i).resolve() == self.model_path.resolve()
+                ),
+                0,
+            )
         box.setCurrentIndex(chosen)
         box.blockSignals(False)
 
@@ -468,8 +492,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         automatic mode the model is chosen once the source is open, and without one the stream runs unranked."""
         source = self._source(spec)
         model, path, why = self.model, self.model_path, None
-        options: dict[str, Any] = dict(hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device,
-                                       channels=self.channels)
+        options: dict[str, Any] = dict(
+            hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device, channels=self.channels
+        )
         if model is None:
             source.open()  # opening again in Pipeline.start() is a no-op
             try:
@@ -574,8 +599,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         def work() -> tuple[Any, Path]:
             if path is None:
-                model, chosen, why = self._automatic_model(self.source_spec, mapped_channel_count(info, self.channels),
-                                                           info.rate)
+                model, chosen, why = self._automatic_model(
+                    self.source_spec, mapped_channel_count(info, self.channels), info.rate
+                )
                 if model is None:
                     raise MyostreamError(why or "No model fits this source.")
                 assert chosen is not None
@@ -646,7 +672,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         info = pipeline.info
         assert info is not None
         names = pipeline_channel_names(pipeline)
-        shown = (names, pipeline.model_rate, pipeline.filter_spec, getattr(pipeline.preprocessing, "normalisation", None))
+        shown = (
+            names,
+            pipeline.model_rate,
+            pipeline.filter_spec,
+            getattr(pipeline.preprocessing, "normalisation", None),
+        )
         if shown != self._shown:  # another signal: the displays start afresh (a model swapped in keeps their scale)
             self._shown = shown
             self.traces.set_channels(names, pipeline.model_rate)
@@ -846,8 +877,11 @@ class LiveWindow(QtWidgets.QMainWindow):
             return
         self._last_status = now
         s = pipeline.stats()
-        lat = ("latency —" if np.isnan(s.latency_p50_ms)
-               else f"latency p50 {s.latency_p50_ms:.1f} ms · p99 {s.latency_p99_ms:.1f} ms (last 10 s)")
+        lat = (
+            "latency —"
+            if np.isnan(s.latency_p50_ms)
+            else f"latency p50 {s.latency_p50_ms:.1f} ms · p99 {s.latency_p99_ms:.1f} ms (last 10 s)"
+        )
         self.status_labels["rate"].setText(f"rate {s.rate:,.0f} / {s.nominal_rate:g} Hz")
         self.status_labels["lost"].setText(f"lost {s.lost:,} samples")
         self.status_labels["latency"].setText(lat)
@@ -885,8 +919,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     # -- calibration ---------------------------------------------------------------------
 
-    def calibrate(self, offer: str | None = None, protocol: Any = None, person: str | None = None,
-                  speed: float | None = None) -> None:
+    def calibrate(
+        self, offer: str | None = None, protocol: Any = None, person: str | None = None, speed: float | None = None
+    ) -> None:
         """Open the calibration in place of the rankings (``offer``: why it is offered, when no model fits);
         ``protocol`` (name, .toml or :class:`~myostream.calibrate.Protocol`), ``person`` and ``speed``
         fill the form in."""
@@ -896,8 +931,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         """What a calibration starts from: the torch checkpoint ranking now (for a person model, the base it
         was adapted from), else the bundled model that fits the stream, else None (a small model is trained
         from the session); and the device profile whose filter such a model takes, if the source has one."""
-        from myostream.stream.devices import load_profile
         from myostream.sources import spec_kind
+        from myostream.stream.devices import load_profile
 
         profile = None
         if self.source_object is None and spec_kind(self.source_spec)[0] == "profile":
@@ -957,8 +992,12 @@ def live_command(
     if duration is not None:
         QtCore.QTimer.singleShot(int(duration * 1000), window.close)
     with closed_by_signals(window):  # Ctrl-C and SIGTERM close through shutdown(): screenshot, threads
-        print(f"myostream live: ranking {window.source_spec} with {window.model_label.text()}; "
-              "close the window or press Ctrl-C to stop", file=sys.stderr, flush=True)
+        print(
+            f"myostream live: ranking {window.source_spec} with {window.model_label.text()}; "
+            "close the window or press Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
         code = run_until_closed(window, owns_app)
     if window.close_error is not None:
         raise MyostreamError(window.close_error)

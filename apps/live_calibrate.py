@@ -21,16 +21,22 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Protocol as Structural
-
-from PyQt6 import QtCore, QtWidgets
+from typing import Any
+from typing import Protocol as Structural
 
 from myostream.apps.recorder import QUALITY_TEXT, CuePanel, RecorderSignals, _mmss
 from myostream.apps.widgets import BAD, GOOD, TEXT, TEXT_DIM, WARN, panel
+from PyQt6 import QtCore, QtWidgets
+
 from myostream.calibrate import Protocol, list_protocols, load_protocol
 from myostream.errors import MyostreamError
 from myostream.person_models import (
-    CalibrationJob, CalibrationRequest, JobProgress, PersonModel, calibration_sessions_dir, device_name,
+    CalibrationJob,
+    CalibrationRequest,
+    JobProgress,
+    PersonModel,
+    calibration_sessions_dir,
+    device_name,
 )
 from myostream.recorder import SessionRecorder
 
@@ -208,8 +214,13 @@ class CalibrationPanel(QtWidgets.QWidget):
 
     # -- steps ----------------------------------------------------------------------------
 
-    def open(self, offer: str | None = None, protocol: str | Path | Protocol | None = None,
-             person: str | None = None, speed: float | None = None) -> None:
+    def open(
+        self,
+        offer: str | None = None,
+        protocol: str | Path | Protocol | None = None,
+        person: str | None = None,
+        speed: float | None = None,
+    ) -> None:
         """Show the form (or the step a calibration in progress is at) in place of the rankings."""
         self.window.right.setCurrentWidget(self)
         if self.busy:
@@ -260,8 +271,11 @@ class CalibrationPanel(QtWidgets.QWidget):
             return
         timed = p.at_speed(self.speed)
         base, _ = self.window.calibration_base()
-        then = (f"then {base.name} is adapted to this person in the background (about a minute)" if base is not None
-                else "then a small model is trained from this session alone (a few minutes; no model fits this device)")
+        then = (
+            f"then {base.name} is adapted to this person in the background (about a minute)"
+            if base is not None
+            else "then a small model is trained from this session alone (a few minutes; no model fits this device)"
+        )
         self.intro.setText(
             f"Follow the cues: {len(p.gestures)} gestures, {p.repetitions} times each "
             f"({_mmss(timed.duration_s)}), {then}. The last repetition is kept aside to show how much it helped."
@@ -290,8 +304,13 @@ class CalibrationPanel(QtWidgets.QWidget):
         signals.failed.connect(self._record_failed)
         try:
             recorder.open(wait=True, timeout=10.0)
-            self.session_path = recorder.start(self.protocol, calibration_sessions_dir(), subject=person,
-                                               device=self.window.source_spec, speed=self.speed)
+            self.session_path = recorder.start(
+                self.protocol,
+                calibration_sessions_dir(),
+                subject=person,
+                device=self.window.source_spec,
+                speed=self.speed,
+            )
         except MyostreamError as exc:
             RecorderSignals.disconnect_from(recorder)
             recorder.close()
@@ -334,8 +353,9 @@ class CalibrationPanel(QtWidgets.QWidget):
     def _make_model(self, session: Path) -> None:
         base, profile = self.window.calibration_base()
         person = self.person.text().strip()
-        request = CalibrationRequest(session, person, device_name(self.window.source_spec), base=base,
-                                     filter_profile=profile, **self.job_options)
+        request = CalibrationRequest(
+            session, person, device_name(self.window.source_spec), base=base, filter_profile=profile, **self.job_options
+        )
         self.model_title.setText(f"Making {person}'s model")
         self.model_error.setText("")
         self.model_bar.setValue(0)
@@ -398,8 +418,12 @@ class CalibrationPanel(QtWidgets.QWidget):
         if self._live_wait and not self.window.swapping_model:  # the swap is done (or failed, said in the banner)
             self._live_wait = False
             model, pipeline = self.person_model, self.window.pipeline
-            if model is not None and pipeline is not None and pipeline.ranker is self.window.model \
-                    and self.window.model_path == model.path:
+            if (
+                model is not None
+                and pipeline is not None
+                and pipeline.ranker is self.window.model
+                and self.window.model_path == model.path
+            ):
                 self.timings["live_s"] = round(time.monotonic() - self._opened_at, 2)
         if recorder is None and job is None and not self._live_wait:
             self._timer.stop()
@@ -445,8 +469,9 @@ class CalibrationPanel(QtWidgets.QWidget):
             self.recorder.abort()
             self._close_recorder()
             self.close_panel()
-            self.window.show_notice(f"Calibration stopped with the stream; what was recorded is kept in "
-                                    f"{self.session_path}.")
+            self.window.show_notice(
+                f"Calibration stopped with the stream; what was recorded is kept in {self.session_path}."
+            )
 
     def close_panel(self) -> None:
         if not self.busy:

@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6 import QtCore, QtWidgets
-
 from myostream.apps.widgets import (
     ACCENT,
     BORDER,
@@ -28,6 +26,8 @@ from myostream.apps.widgets import (
     ElidedLabel,
     style_plot,
 )
+from PyQt6 import QtCore, QtWidgets
+
 from myostream.rejection import Rejection
 from myostream.stream.pipeline import HopRanking
 
@@ -129,8 +129,15 @@ class RankingRow(QtWidgets.QFrame):
             self.description.setText(description)
 
     def set_candidate(
-        self, class_id: str, label: str, description: str, score: float, prob: float, true: bool,
-        rank: int | None = None, dim: bool = False,
+        self,
+        class_id: str,
+        label: str,
+        description: str,
+        score: float,
+        prob: float,
+        true: bool,
+        rank: int | None = None,
+        dim: bool = False,
     ) -> None:
         """Show one candidate; ``rank`` its place in the ranking (default: the row's), ``dim`` greys it."""
         if class_id != self.class_id:
@@ -205,8 +212,9 @@ class RankingPanel(QtWidgets.QWidget):
     def count(self, rankings: Sequence[HopRanking]) -> None:
         """Note, for every ranking (also those not drawn), whether its top class is the true one
         and whether the model was confident about it."""
-        self._hits.extend((r.top[0].class_id == r.true_class, r.confident)
-                          for r in rankings if r.true_class is not None)
+        self._hits.extend(
+            (r.top[0].class_id == r.true_class, r.confident) for r in rankings if r.true_class is not None
+        )
 
     def update_ranking(self, ranking: HopRanking, class_ids: Sequence[str]) -> None:
         probs = softmax(ranking.scores, self.temperature)
@@ -217,8 +225,16 @@ class RankingPanel(QtWidgets.QWidget):
             rows = rows[1:]
         for rank, (row, cand) in enumerate(zip(rows, ranking.top), start=1):
             label, description = self.catalog.get(cand.class_id, (cand.label, ""))
-            row.set_candidate(cand.class_id, label, description, cand.score, float(probs[index[cand.class_id]]),
-                              true=cand.class_id == ranking.true_class, rank=rank, dim=not ranking.confident)
+            row.set_candidate(
+                cand.class_id,
+                label,
+                description,
+                cand.score,
+                float(probs[index[cand.class_id]]),
+                true=cand.class_id == ranking.true_class,
+                rank=rank,
+                dim=not ranking.confident,
+            )
         if ranking.true_class is None:
             _set_text(self.truth, "true gesture: unknown (live device)")
             self.agreement.set_full_text("")
@@ -233,10 +249,14 @@ class RankingPanel(QtWidgets.QWidget):
         why = ""
         rule = self.rejection
         if rule is not None and ranking.confidence is not None:
-            why = (f" (its {MEASURE_WORDS[rule.measure]} is {ranking.confidence:.2f}; the model shows matches "
-                   f"above {rule.threshold:.2f})")
-        return (f"The best guess, {best}, is not confident enough to show{why}. The hand may be between "
-                "gestures or doing something the catalog does not hold.")
+            why = (
+                f" (its {MEASURE_WORDS[rule.measure]} is {ranking.confidence:.2f}; the model shows matches "
+                f"above {rule.threshold:.2f})"
+            )
+        return (
+            f"The best guess, {best}, is not confident enough to show{why}. The hand may be between "
+            "gestures or doing something the catalog does not hold."
+        )
 
     def _agreement_text(self) -> str:
         hits = np.array(self._hits, bool).reshape(-1, 2)
@@ -294,7 +314,11 @@ class HeatStrip(pg.PlotWidget):
             names.append(f"<span style='color:{color}'>━ q{m + 1}</span>")
         self.legend.setText("attention of " + " ".join(names) if names else "no semantic queries")
         self.legend.setStyleSheet(f"color: {TEXT_DIM}; font-size: 9pt;")
-        labels = self._channel_names if len(self._channel_names) == channels else tuple(f"ch{i + 1}" for i in range(channels))
+        labels = (
+            self._channel_names
+            if len(self._channel_names) == channels
+            else tuple(f"ch{i + 1}" for i in range(channels))
+        )
         step = -(-channels // 8)  # at most 8 channel labels, so 16 rows stay readable
         item.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(labels) if i % step == 0]])
         item.getAxis("bottom").setTicks([[(p + 0.5, str(p + 1)) for p in range(patches)]])
@@ -341,7 +365,9 @@ class TextQueryPanel(QtWidgets.QWidget):
         layout.setSpacing(6)
         row = QtWidgets.QHBoxLayout()
         self.edit = QtWidgets.QLineEdit()
-        self.edit.setPlaceholderText("Type any description, e.g. “make a fist” or “point with the index finger”, then Enter")
+        self.edit.setPlaceholderText(
+            "Type any description, e.g. “make a fist” or “point with the index finger”, then Enter"
+        )
         self.add = QtWidgets.QPushButton("Add query")
         self.add.setObjectName("primary")
         self.status = QtWidgets.QLabel("")
@@ -363,8 +389,9 @@ class TextQueryPanel(QtWidgets.QWidget):
         item.getAxis("left").enableAutoSIPrefix(False)
         item.setXRange(-seconds, 0, padding=0.0)
         item.enableAutoRange(axis="y")
-        self.legend = item.addLegend(offset=(8, 4), labelTextColor=TEXT, brush=pg.mkBrush(22, 24, 29, 200),
-                                     pen=pg.mkPen(BORDER))
+        self.legend = item.addLegend(
+            offset=(8, 4), labelTextColor=TEXT, brush=pg.mkBrush(22, 24, 29, 200), pen=pg.mkPen(BORDER)
+        )
         self.legend.hide()  # an empty legend still draws its frame
         layout.addWidget(self.plot, 1)
         self.edit.returnPressed.connect(self._request)
@@ -395,7 +422,9 @@ class TextQueryPanel(QtWidgets.QWidget):
         curve = self.plot.getPlotItem().plot(pen=pg.mkPen(color, width=2), name=text, dynamicRangeLimit=None)
         chip = QtWidgets.QPushButton(f"{text}  ✕")
         chip.setToolTip("remove this query")
-        chip.setStyleSheet(f"QPushButton {{ border: 1px solid {color}; color: {color}; border-radius: 10px; padding: 2px 10px; }}")
+        chip.setStyleSheet(
+            f"QPushButton {{ border: 1px solid {color}; color: {color}; border-radius: 10px; padding: 2px 10px; }}"
+        )
         chip.clicked.connect(lambda _=False, t=text: self.remove_query(t))
         self.chips.insertWidget(self.chips.count() - 2, chip)
         self._traces[text] = (deque(maxlen=4000), curve, chip)

@@ -16,6 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
+from myostream.apps.recorder_review import ReviewView
+from myostream.apps.widgets import (
+    ACCENT,
+    BAD,
+    BORDER,
+    GOOD,
+    PANEL,
+    TEXT,
+    TEXT_DIM,
+    WARN,
+    TracePlot,
+    application,
+    apply_theme,
+    closed_by_signals,
+    panel,
+    run_until_closed,
+)
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from myostream.calibrate import Protocol, RunState, Trial, list_protocols, load_protocol, trial_schedule
@@ -23,12 +40,6 @@ from myostream.errors import MyostreamError
 from myostream.paths import check_output_dir
 from myostream.recorder import SessionRecorder, recording_source
 from myostream.records import Source, StreamInfo
-
-from myostream.apps.recorder_review import ReviewView
-from myostream.apps.widgets import (
-    ACCENT, BAD, BORDER, GOOD, PANEL, TEXT, TEXT_DIM, WARN, TracePlot, application, apply_theme, closed_by_signals,
-    panel, run_until_closed,
-)
 
 __all__ = ["CuePanel", "RecorderSignals", "RecorderWindow", "record_command", "recording_source"]
 
@@ -114,7 +125,9 @@ class CuePanel(QtWidgets.QFrame):
                 f"background: {color}; color: #111318; font-weight: 700; letter-spacing: 2px; border-radius: 6px; padding: 0 10px;"
             )
             edge = color if phase == "hold" else BORDER
-            self.setStyleSheet(f"QFrame#panel {{ background: {PANEL}; border: 2px solid {edge}; border-radius: 10px; }}")
+            self.setStyleSheet(
+                f"QFrame#panel {{ background: {PANEL}; border: 2px solid {edge}; border-radius: 10px; }}"
+            )
             self.countdown.setStyleSheet(f"font-size: 64pt; font-weight: 700; color: {color};")
         self.badge.setText(f"  {badge or name}  ")
         self.title.setText(title)
@@ -132,8 +145,9 @@ class CuePanel(QtWidgets.QFrame):
             badge = "ABORTED" if state.aborted else ""
             self.show_cue("done", title, "Saving the session file…", "", "", None, badge)
         elif state.phase == "paused":
-            self.show_cue("paused", "Paused", "Relax.", "Press Resume to continue; a hold cut short is repeated.", "",
-                          None)
+            self.show_cue(
+                "paused", "Paused", "Relax.", "Press Resume to continue; a hold cut short is repeated.", "", None
+            )
         elif trial is not None and state.phase == "rest":
             nxt = trials[state.completed] if state.completed < state.total else None
             upcoming = f"Next: {nxt.cue.label}" if nxt else "That was the last one."
@@ -259,7 +273,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self.up_next = QtWidgets.QListWidget()
         self.up_next.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.up_next.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
-        self.up_next.setStyleSheet(f"QListWidget {{ border: none; background: transparent; }} QListWidget::item {{ padding: 3px 2px; }}")
+        self.up_next.setStyleSheet(
+            "QListWidget { border: none; background: transparent; } QListWidget::item { padding: 3px 2px; }"
+        )
 
         side = QtWidgets.QVBoxLayout()
         side.addWidget(panel("Session", form_box))
@@ -304,9 +320,7 @@ class RecorderWindow(QtWidgets.QMainWindow):
             item.setPos(0.0, -i)
             plot.addItem(item)
             self._warnings.append(item)
-        self.device_label.setText(
-            f"{self.device or info.name} · {info.n_channels} ch · {info.rate:g} Hz · {info.unit}"
-        )
+        self.device_label.setText(f"{self.device or info.name} · {info.n_channels} ch · {info.rate:g} Hz · {info.unit}")
         self.start_button.setEnabled(True)
         self._draw.start()
         self._check.start()
@@ -378,8 +392,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
         session = self.session.text().strip() or "1"
         folder = self.out_dir.text().strip() or "sessions"
         try:
-            path = self.recorder.start(self.protocol, folder, subject=subject, session=session, device=self.device,
-                                       speed=self.speed)
+            path = self.recorder.start(
+                self.protocol, folder, subject=subject, session=session, device=self.device, speed=self.speed
+            )
         except MyostreamError as exc:  # no file, no cues: a run without a file would lose the session
             self.show_error(str(exc))
             self.out_dir.setFocus()

@@ -14,16 +14,25 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from myostream.apps.widgets import BAD, GOOD, TEXT, TEXT_DIM, WARN, panel, style_plot
 from PyQt6 import QtCore, QtGui, QtWidgets
 
 from myostream.data.session import Segment, labels_from_segments, read_session, save_labels, segments_from_labels
 
-from myostream.apps.widgets import BAD, GOOD, TEXT, TEXT_DIM, WARN, panel, style_plot
-
 #: Fill colours of label classes (index 1, 2, ...); rest holds are grey, unlabelled hatched red.
 CLASS_COLORS = (
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
-    "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6", "#d4a6c8", "#a0cbe8",
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#86bcb6",
+    "#d4a6c8",
+    "#a0cbe8",
 )
 REST_COLOR = "#8d96a8"
 TRACE = "#c3cad8"
@@ -230,7 +239,12 @@ class ReviewView(QtWidgets.QWidget):
         name = self._name(seg.label)
         self._captions[i].setText(f"{name} {seg.repetition}" if seg.repetition else name)
         self._captions[i].setPos(seg.start / self.rate, 1.1)
-        cells = (name, str(seg.repetition or ""), f"{seg.start / self.rate:.2f}", f"{(seg.stop - seg.start) / self.rate:.2f}")
+        cells = (
+            name,
+            str(seg.repetition or ""),
+            f"{seg.start / self.rate:.2f}",
+            f"{(seg.stop - seg.start) / self.rate:.2f}",
+        )
         for col, text in enumerate(cells):
             cell = QtWidgets.QTableWidgetItem(text)
             if col == 0:

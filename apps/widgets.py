@@ -28,8 +28,22 @@ GOOD = "#4cc38a"
 WARN = "#f0b43c"
 BAD = "#ef5b5b"
 CHANNEL_COLORS = (
-    "#4da3ff", "#f28e2b", "#59c76f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
-    "#9c755f", "#a0cbe8", "#ffbe7d", "#8cd17d", "#d4a6c8", "#86bcb6", "#f1ce63", "#bab0ac",
+    "#4da3ff",
+    "#f28e2b",
+    "#59c76f",
+    "#e15759",
+    "#b07aa1",
+    "#edc948",
+    "#76b7b2",
+    "#ff9da7",
+    "#9c755f",
+    "#a0cbe8",
+    "#ffbe7d",
+    "#8cd17d",
+    "#d4a6c8",
+    "#86bcb6",
+    "#f1ce63",
+    "#bab0ac",
 )
 FONT_FAMILY = "Inter, Segoe UI, Helvetica Neue, Arial, sans-serif"
 
@@ -134,7 +148,9 @@ def closed_by_signals(window: QtWidgets.QWidget) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def panel(title: str, body: QtWidgets.QWidget | QtWidgets.QLayout, detail: QtWidgets.QWidget | None = None) -> QtWidgets.QFrame:
+def panel(
+    title: str, body: QtWidgets.QWidget | QtWidgets.QLayout, detail: QtWidgets.QWidget | None = None
+) -> QtWidgets.QFrame:
     """A rounded panel with a small caps title (and an optional ``detail`` widget at its right) above ``body``."""
     frame = QtWidgets.QFrame()
     frame.setObjectName("panel")
@@ -183,7 +199,9 @@ class Bar(QtWidgets.QWidget):
         painter.drawRoundedRect(QtCore.QRectF(self.rect()), r, r)
         if self.value > 0:
             painter.setBrush(self.color)
-            painter.drawRoundedRect(QtCore.QRectF(0, 0, max(self.height(), self.value * self.width()), self.height()), r, r)
+            painter.drawRoundedRect(
+                QtCore.QRectF(0, 0, max(self.height(), self.value * self.width()), self.height()), r, r
+            )
         painter.end()
 
 
@@ -325,8 +343,11 @@ class TracePlot(pg.PlotWidget):
         self._curves = []
         for i in range(len(self.channel_names)):
             # a row spans y = -i +- 0.5; the box leaves room for spikes that overshoot it
-            curve = _RowCurve(QtCore.QRectF(-self.seconds, -i - 2.0, self.seconds, 4.0),
-                              pen=pg.mkPen(channel_color(i), width=1), skipFiniteCheck=True)
+            curve = _RowCurve(
+                QtCore.QRectF(-self.seconds, -i - 2.0, self.seconds, 4.0),
+                pen=pg.mkPen(channel_color(i), width=1),
+                skipFiniteCheck=True,
+            )
             item.addItem(curve)
             self._curves.append(curve)
         n = len(self.channel_names)

@@ -21,15 +21,18 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from myostream_reports.bench import Measurement
 from myostream.data.ninapro import read_ninapro_folder
 from myostream.data.windows import extract_windows
 from myostream.records import Recording, opened
 from myostream.stream.lslconfig import pylsl_module
 from myostream.stream.pacing import DEFAULT_SPIN_S
 from myostream.stream.replay import ReplaySource
+from myostream_reports.bench import Measurement
 
-DB1 = Path(os.environ.get("MYOSTREAM_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "ninapro-db1"
+DB1 = (
+    Path(os.environ.get("MYOSTREAM_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    / "ninapro-db1"
+)
 RATE, CHANNELS = 2000.0, 16
 
 

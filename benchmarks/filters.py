@@ -14,9 +14,9 @@ import time
 import numpy as np
 from scipy import signal
 
-from myostream_reports.bench import Measurement, one_core
 from myostream.preprocess import FilterSpec
 from myostream.stream.filters import FilterStage, design_sos
+from myostream_reports.bench import Measurement, one_core
 
 RATE, CHANNELS = 2000.0, 16
 SPEC = FilterSpec(highpass=20.0, lowpass=450.0, notch=50.0, harmonics=3)

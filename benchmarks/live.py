@@ -27,15 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from myostream_reports.bench import Measurement
 from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model, load_config
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.records import Recording
 from myostream.stream.devices import load_profile
-from myostream.stream.pipeline import Pipeline, HopRanking
+from myostream.stream.pipeline import HopRanking, Pipeline
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
+from myostream_reports.bench import Measurement
 
 LATENCY_TARGET_MS = 20.0
 FPS_TARGET = 30.0
@@ -158,10 +158,9 @@ def _wide_setup(folder: Path) -> tuple[Path, Path]:
 
 def _frame_rate(profile: Path, checkpoint: Path, seconds: float) -> list[Measurement]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PyQt6 import QtCore, QtWidgets
-
     from myostream.apps.live import LiveWindow
     from myostream.apps.widgets import apply_theme
+    from PyQt6 import QtCore, QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["myostream-bench"])
     apply_theme(app)
@@ -236,8 +235,13 @@ def _replay(checkpoint: Path, profile: Path, seconds: float, quick: bool) -> lis
     sim.close()
     emg, labels = block.data, block.labels.astype(np.int16)
     rec = Recording(
-        emg=emg, rate=WIDE_RATE, labels=labels, label_names=sim.info.label_names,
-        channel_names=sim.info.channel_names, subject="bench", source="simulated-16ch-2khz",
+        emg=emg,
+        rate=WIDE_RATE,
+        labels=labels,
+        label_names=sim.info.label_names,
+        channel_names=sim.info.channel_names,
+        subject="bench",
+        source="simulated-16ch-2khz",
     )
     model = load_checkpoint(checkpoint)
     # the wide model is untrained: give it the profile's filter, as training through that profile would

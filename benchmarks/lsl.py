@@ -18,10 +18,10 @@ import uuid
 
 import numpy as np
 
-from myostream_reports.bench import Measurement
 from myostream.records import Chunk, StreamInfo
 from myostream.stream.lsl import LSLOutlet, LSLSource
 from myostream.stream.lslconfig import pylsl_module
+from myostream_reports.bench import Measurement
 
 RATE, CHANNELS, CHUNK = 2000.0, 16, 10
 

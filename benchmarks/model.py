@@ -29,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from myostream_reports.bench import Measurement
 from myostream.model import create_model, load_config
 from myostream.train.stage2 import train_stage2
+from myostream_reports.bench import Measurement
 
 LATENCY_TARGET_MS = 10.0
 #: torch p99 / onnxruntime p99 on the same checkpoint
@@ -144,10 +144,12 @@ def _session_variants(path: Path, window: np.ndarray, n: int) -> str:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.graph_optimization_level, options.enable_cpu_mem_arena = levels[level], arena
         session = ort.InferenceSession(str(path / EMG_FILE), options, providers=["CPUExecutionProvider"])
-        ms = _timed({"run": lambda: session.run(None, {INPUT: window})}, 1, n)[0]["run"]
+        ms = _timed({"run": lambda s=session: s.run(None, {INPUT: window})}, 1, n)[0]["run"]
         plural = "s" if threads > 1 else ""
-        rows.append(f"{threads} thread{plural}, optimisation {level}, arena {'on' if arena else 'off'}: "
-                    f"{np.percentile(ms, 50):.3f} ms")
+        rows.append(
+            f"{threads} thread{plural}, optimisation {level}, arena {'on' if arena else 'off'}: "
+            f"{np.percentile(ms, 50):.3f} ms"
+        )
     return "; ".join(rows)
 
 

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from myostream_reports.bench import Measurement, load_average, one_core
 from myostream.data.myo import read_myo_session
 from myostream.data.prepare import filter_recordings
 from myostream.data.windows import extract_windows
@@ -42,6 +41,7 @@ from myostream.records import Recording
 from myostream.stream.devices import load_profile
 from myostream.stream.filters import FilterStage
 from myostream.stream.resample import Resampler
+from myostream_reports.bench import Measurement, load_average, one_core
 
 if TYPE_CHECKING:
     from myostream.model.retrieval import RetrievalModel

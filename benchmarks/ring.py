@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from myostream_reports.bench import Measurement
 from myostream.stream.ring import RingBuffer
+from myostream_reports.bench import Measurement
 
 RATE, CHANNELS, CHUNK = 2000, 16, 10
 CAPACITY = 10 * RATE  # 10 s, a typical display/processing buffer

@@ -27,8 +27,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from myostream_reports.bench import Measurement
 from myostream.errors import MyostreamError
+from myostream_reports.bench import Measurement
 
 #: what the board installs besides myostream (the pipeline, the ranker, LSL)
 EDGE_PACKAGES = ("numpy", "scipy", "pylsl", "onnxruntime")
@@ -129,8 +129,21 @@ def run(quick: bool = False) -> list[Measurement]:
     constraints = root / "constraints.txt"
     with tempfile.TemporaryDirectory(prefix="myostream-size-") as tmp:
         tmp_path = Path(tmp)
-        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-              "-w", str(tmp_path / "wheels"), str(root)], "Building the myostream wheel")
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "-w",
+                str(tmp_path / "wheels"),
+                str(root),
+            ],
+            "Building the myostream wheel",
+        )
         wheel = next((tmp_path / "wheels").glob("myostream-*.whl"))
 
         edge = _venv(tmp_path / "edge")
@@ -138,8 +151,11 @@ def run(quick: bool = False) -> list[Measurement]:
         _pip(edge, "--no-deps", str(wheel), constraints=constraints)
         edge_mb = _size_mb(_site_packages(edge))
         exported = export_onnx(bundled_checkpoint(), tmp_path / "onnx").path
-        smoke = json.loads(_run([str(edge), "-c", SMOKE, str(exported)], "The pipeline in the edge environment")
-                           .strip().splitlines()[-1])
+        smoke = json.loads(
+            _run([str(edge), "-c", SMOKE, str(exported)], "The pipeline in the edge environment")
+            .strip()
+            .splitlines()[-1]
+        )
         if smoke["torch_installed"] or smoke["rankings"] < 10:
             raise MyostreamError(f"The edge environment did not rank on its own: {smoke}.")
         edge_dists = _distributions(edge)

@@ -69,7 +69,7 @@ class Protocol:
     def duration_s(self) -> float:
         return self.lead_in_s + len(self.gestures) * self.repetitions * (self.hold_s + self.rest_s)
 
-    def at_speed(self, speed: float) -> "Protocol":
+    def at_speed(self, speed: float) -> Protocol:
         """The same protocol with every time divided by ``speed`` (for demos and tests, at most ``MAX_SPEED``)."""
         if not 0 < speed <= MAX_SPEED:
             raise MyostreamError(
@@ -173,7 +173,9 @@ def _protocol_from_dict(raw: dict[str, Any], path: Path) -> Protocol:
     cues: dict[str, Cue] = {}
     for gesture, cue in file.cues.items():
         if gesture not in gestures:
-            raise MyostreamError(f"{where}: 'cues.{gesture}' names a gesture that is not in 'gestures'; remove or add it.")
+            raise MyostreamError(
+                f"{where}: 'cues.{gesture}' names a gesture that is not in 'gestures'; remove or add it."
+            )
         cues[gesture] = Cue(cue.label if cue.label is not None else _pretty(gesture), cue.text)
     for gesture in gestures:
         if gesture not in cues:
@@ -224,6 +226,7 @@ def trial_schedule(protocol: Protocol, seed: int | None = None) -> list[Trial]:
 
 # ---------------------------------------------------------------------------- cue events
 
+
 def labels_from_cues(
     timestamps: np.ndarray, events: Sequence[CueEvent], label_names: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +260,9 @@ def labels_from_cues(
     for ev in ordered:
         if ev.kind == "hold":
             if ev.gesture not in index:
-                raise MyostreamError(f"Cue event at {ev.time:.3f} s holds {ev.gesture!r}, which is not a session label.")
+                raise MyostreamError(
+                    f"Cue event at {ev.time:.3f} s holds {ev.gesture!r}, which is not a session label."
+                )
             change(ev.time, index[ev.gesture], ev.repetition)
             open_hold = last_hold = ev.time
         elif ev.kind in ("start", "rest", "resume", "end"):

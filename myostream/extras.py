@@ -36,8 +36,10 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
     if name not in EXTRAS:
         return None
     extra, purpose = EXTRAS[name]
-    return (f"{name} is not installed ({purpose} need it); install the [{extra}] extra: "
-            f"pip install 'myostream[{extra}]' (or 'myostream[all]').")
+    return (
+        f"{name} is not installed ({purpose} need it); install the [{extra}] extra: "
+        f"pip install 'myostream[{extra}]' (or 'myostream[all]')."
+    )
 
 
 def require(name: str) -> ModuleType:

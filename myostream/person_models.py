@@ -97,9 +97,17 @@ class PersonModel:
 def read_person_model(folder: Path) -> PersonModel:
     try:
         info = json.loads((folder / PERSON_FILE).read_text(encoding="utf-8"))
-        return PersonModel(str(info["person"]), str(info["device"]), folder, int(info["n_channels"]),
-                           float(info["rate"]), str(info["created"]), str(info["how"]), info.get("before"),
-                           info.get("after"))
+        return PersonModel(
+            str(info["person"]),
+            str(info["device"]),
+            folder,
+            int(info["n_channels"]),
+            float(info["rate"]),
+            str(info["created"]),
+            str(info["how"]),
+            info.get("before"),
+            info.get("after"),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MyostreamError(f"{str(folder)!r} is not a person model ({PERSON_FILE} unreadable: {exc}).") from None
 
@@ -184,8 +192,14 @@ class CalibrationRequest:
     text_model: str | None = None
 
 
-def small_experiment(path: Path, n_channels: int, rate: float, class_ids: list[str], filter_profile: str | None,
-                     request: CalibrationRequest) -> Path:
+def small_experiment(
+    path: Path,
+    n_channels: int,
+    rate: float,
+    class_ids: list[str],
+    filter_profile: str | None,
+    request: CalibrationRequest,
+) -> Path:
     """An experiment file for a small MyoSem of this device, trained from one session: 10 patches of
     about 20 ms, the Myo armband model's size, per-user normalisation, the last repetition held out."""
     from myostream.text.catalog import catalog_names, load_catalog
@@ -199,7 +213,8 @@ def small_experiment(path: Path, n_channels: int, rate: float, class_ids: list[s
         filt = f"{{ highpass = {min(20.0, 0.1 * rate):g} }}"
     stage2, epochs_a, epochs_b = request.train_epochs
     text_model = f"model = {json.dumps(request.text_model)}\n" if request.text_model else ""
-    path.write_text(f"""
+    path.write_text(
+        f"""
 name = "person-small"
 description = "A small MyoSem trained from one person's calibration session on this device."
 model = "myosem-myo"
@@ -229,7 +244,9 @@ epochs = {stage2}
 [stage3]
 epochs_a = {epochs_a}
 epochs_b = {epochs_b}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -248,30 +265,57 @@ def run_calibration(request: CalibrationRequest, work: Path, say: Any = print) -
             "least two (one to learn from, one held out): record the whole protocol."
         )
     out = work / "model"
-    record: dict[str, Any] = {"person": request.person, "device": request.device, "n_channels": recording.n_channels,
-                              "rate": recording.rate, "session": str(request.session), "held_out": reps[-1]}
+    record: dict[str, Any] = {
+        "person": request.person,
+        "device": request.device,
+        "n_channels": recording.n_channels,
+        "rate": recording.rate,
+        "session": str(request.session),
+        "held_out": reps[-1],
+    }
     if request.base is not None:
         from myostream.train.adapt import AdaptOptions, adapt_sessions
 
         options = AdaptOptions()
         say(f"plan: {options.epochs_a + options.epochs_b if options.mode != 'anchors' else 0} epochs")
-        result, _ = adapt_sessions(request.base, request.session, out, options=options, progress=False, say=say,
-                                   resample=True, log=work / EPOCHS_FILE, device="cpu")
+        result, _ = adapt_sessions(
+            request.base,
+            request.session,
+            out,
+            options=options,
+            progress=False,
+            say=say,
+            resample=True,
+            log=work / EPOCHS_FILE,
+            device="cpu",
+        )
         (held,) = result.before
-        record.update(how="adapted", base=str(request.base), before=result.before[held]["R@1"],
-                      after=result.after[held]["R@1"], mode=options.mode)
+        record.update(
+            how="adapted",
+            base=str(request.base),
+            before=result.before[held]["R@1"],
+            after=result.after[held]["R@1"],
+            mode=options.mode,
+        )
     else:
         from myostream.train.recordings import train_on_recordings
 
         classes = [c for c in recording.label_names if (recording.labels == recording.label_names.index(c)).any()]
-        config = small_experiment(work / "person-small.toml", recording.n_channels, recording.rate, classes,
-                                  request.filter_profile, request)
+        config = small_experiment(
+            work / "person-small.toml", recording.n_channels, recording.rate, classes, request.filter_profile, request
+        )
         say(f"plan: {sum(request.train_epochs)} epochs")
-        results = train_on_recordings([recording], out, config=config,
-                                      protocol_settings={"test_repetitions": [reps[-1]]}, device="cpu",
-                                      progress=False, log=say, cache=person_models_dir() / ".stage1")
-        record.update(how="trained", base=None, before=None,
-                      after=results["metrics"]["emg_to_text"]["R@1"])
+        results = train_on_recordings(
+            [recording],
+            out,
+            config=config,
+            protocol_settings={"test_repetitions": [reps[-1]]},
+            device="cpu",
+            progress=False,
+            log=say,
+            cache=person_models_dir() / ".stage1",
+        )
+        record.update(how="trained", base=None, before=None, after=results["metrics"]["emg_to_text"]["R@1"])
     record["seconds"] = round(time.perf_counter() - start, 1)
     return record
 
@@ -315,8 +359,9 @@ class CalibrationJob:
         self.work.mkdir()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no Qt, no threads inherited
         self._messages = context.Queue()
-        self._process = context.Process(target=_job_main, args=(request, self.work, self._messages),
-                                        name="myostream-calibration", daemon=True)
+        self._process = context.Process(
+            target=_job_main, args=(request, self.work, self._messages), name="myostream-calibration", daemon=True
+        )
         self.started = time.monotonic()
         self._process.start()
         self._total_epochs: int | None = None
@@ -335,8 +380,15 @@ class CalibrationJob:
             except (queue.Empty, OSError, ValueError):
                 if not alive:
                     code = self._process.exitcode
-                    return self._finish(JobProgress(1.0, "failed", None, done=True, error=(
-                        f"The calibration process ended unexpectedly (exit code {code}).")))
+                    return self._finish(
+                        JobProgress(
+                            1.0,
+                            "failed",
+                            None,
+                            done=True,
+                            error=(f"The calibration process ended unexpectedly (exit code {code})."),
+                        )
+                    )
                 break
             if kind == "say":
                 self._heard(value)
@@ -431,8 +483,21 @@ def describe(model: PersonModel) -> str:
 
 
 __all__ = [
-    "CalibrationJob", "CalibrationRequest", "JobProgress", "PersonModel", "calibration_sessions_dir", "data_dir",
-    "describe", "device_name",
-    "find_person_model", "list_person_models", "person_model_dir", "person_models_dir", "read_person_model",
-    "remember_model", "remembered_model", "run_calibration", "small_experiment",
+    "CalibrationJob",
+    "CalibrationRequest",
+    "JobProgress",
+    "PersonModel",
+    "calibration_sessions_dir",
+    "data_dir",
+    "describe",
+    "device_name",
+    "find_person_model",
+    "list_person_models",
+    "person_model_dir",
+    "person_models_dir",
+    "read_person_model",
+    "remember_model",
+    "remembered_model",
+    "run_calibration",
+    "small_experiment",
 ]

@@ -64,7 +64,7 @@ class FilterSpec:
     envelope: float | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "filter", at: Sequence[str] = ()) -> "FilterSpec":
+    def from_dict(cls, d: dict[str, Any], where: str = "filter", at: Sequence[str] = ()) -> FilterSpec:
         """The filter a table of settings describes; ``where`` names its file, ``at`` the table in it."""
         spec = cls(**validate(FilterTable, d, where, at).given())
         if spec.notch is not None and spec.notch not in (50, 60):
@@ -139,7 +139,7 @@ class Preprocessing:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "preprocessing") -> "Preprocessing":
+    def from_dict(cls, d: Mapping[str, Any], where: str = "preprocessing") -> Preprocessing:
         d = dict(d)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)

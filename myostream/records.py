@@ -263,13 +263,19 @@ class Recording:
                 if value is not None:
                     setattr(self, name, np.asarray(value)[keep])
             # per-sample arrays a reader keeps in meta (timestamps, a source's own labels) stay aligned
-            self.meta = {k: v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v
-                         for k, v in self.meta.items()}
+            self.meta = {
+                k: v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v for k, v in self.meta.items()
+            }
         else:
             self.emg = _interpolate(self.emg, bad, where)
         self.meta = {**self.meta, "nonfinite": {"mode": nonfinite, "samples": int(len(rows))}}
-        log.warning("%s: %s %d sample(s) with NaN or infinite values (first: %s).",
-                    where, "dropped" if nonfinite == "drop" else "interpolated", len(rows), first)
+        log.warning(
+            "%s: %s %d sample(s) with NaN or infinite values (first: %s).",
+            where,
+            "dropped" if nonfinite == "drop" else "interpolated",
+            len(rows),
+            first,
+        )
 
     @property
     def name(self) -> str:
@@ -345,8 +351,10 @@ def concatenate(recordings: Sequence[Recording], source: str = "") -> Recording:
         glove=joined("glove"),
         pose=joined("pose"),
         source=source,
-        meta={"parts": [r.source or r.name for r in recordings],
-              "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist()},
+        meta={
+            "parts": [r.source or r.name for r in recordings],
+            "part_starts": np.cumsum([0] + [r.n_samples for r in recordings[:-1]]).tolist(),
+        },
     )
 
 

@@ -150,7 +150,7 @@ class Rejection:
         temperature: float = 0.07,
         measures: Sequence[str] = MEASURES,
         fitted_on: str = "",
-    ) -> "Rejection":
+    ) -> Rejection:
         """The rule that accepts about ``target_far`` of the wrong windows among ``scores [N, K]``
         (``correct [N]``: whether each window's best class is its true one), by whichever of
         ``measures`` then accepts the most correct windows (ties: the earlier measure)."""
@@ -168,7 +168,8 @@ class Rejection:
         unknown = [m for m in measures if m not in MEASURES]
         if unknown or not measures:
             raise MyostreamError(
-                f"Confidence measures {unknown or '[]'} are unknown; use some of {', '.join(MEASURES)}.")
+                f"Confidence measures {unknown or '[]'} are unknown; use some of {', '.join(MEASURES)}."
+            )
         best: Rejection | None = None
         comparison: dict[str, dict[str, float]] = {}
         for measure in measures:
@@ -185,8 +186,10 @@ class Rejection:
                 accepted_correct=_fraction(conf[ok] > threshold),
                 accepted_wrong=_fraction(conf[~ok] > threshold),
             )
-            comparison[measure] = {"auroc": _round(auroc(conf[ok], conf[~ok])),
-                                   "accepted_correct": _round(rule.accepted_correct)}
+            comparison[measure] = {
+                "auroc": _round(auroc(conf[ok], conf[~ok])),
+                "accepted_correct": _round(rule.accepted_correct),
+            }
             if best is None or rule.accepted_correct > best.accepted_correct:
                 best = rule
         assert best is not None
@@ -194,15 +197,26 @@ class Rejection:
         curve = []
         for far in sorted({*CURVE_FARS, target_far}):
             t = far_threshold(conf[~ok], far)
-            curve.append({"far": far, "threshold": t,
-                          "accepted_correct": _round(_fraction(conf[ok] > t)),
-                          "accepted_wrong": _round(_fraction(conf[~ok] > t))})
+            curve.append(
+                {
+                    "far": far,
+                    "threshold": t,
+                    "accepted_correct": _round(_fraction(conf[ok] > t)),
+                    "accepted_wrong": _round(_fraction(conf[~ok] > t)),
+                }
+            )
         return dataclasses.replace(best, comparison=comparison, curve=tuple(curve))
 
-    def refit(self, scores: np.ndarray, correct: np.ndarray, fitted_on: str = "") -> "Rejection":
+    def refit(self, scores: np.ndarray, correct: np.ndarray, fitted_on: str = "") -> Rejection:
         """This rule's measure, FAR and temperature with a threshold from other windows (a person's own)."""
-        return Rejection.fit(scores, correct, self.target_far, temperature=self.temperature,
-                             measures=(self.measure,), fitted_on=fitted_on)
+        return Rejection.fit(
+            scores,
+            correct,
+            self.target_far,
+            temperature=self.temperature,
+            measures=(self.measure,),
+            fitted_on=fitted_on,
+        )
 
     # -- JSON -----------------------------------------------------------------------------
 
@@ -210,12 +224,14 @@ class Rejection:
         d = dataclasses.asdict(self)
         d["threshold"] = None if math.isinf(self.threshold) else self.threshold  # JSON has no infinity
         d["comparison"] = {k: dict(v) for k, v in self.comparison.items()}
-        d["curve"] = [{k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in point.items()}
-                      for point in self.curve]
+        d["curve"] = [
+            {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in point.items()}
+            for point in self.curve
+        ]
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "rejection") -> "Rejection":
+    def from_dict(cls, d: Mapping[str, Any], where: str = "rejection") -> Rejection:
         if not isinstance(d, Mapping):
             raise MyostreamError(f"{where} must be a table of the rule's fields, not {type(d).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -232,10 +248,14 @@ class Rejection:
             for key in ("n_correct", "n_wrong"):
                 if key in values:
                     values[key] = int(values[key])
-            values["comparison"] = {str(k): {str(a): float(b) for a, b in v.items()}
-                                    for k, v in dict(values.get("comparison") or {}).items()}
-            values["curve"] = tuple({str(k): -math.inf if v is None else float(v) for k, v in point.items()}
-                                    for point in values.get("curve") or ())
+            values["comparison"] = {
+                str(k): {str(a): float(b) for a, b in v.items()}
+                for k, v in dict(values.get("comparison") or {}).items()
+            }
+            values["curve"] = tuple(
+                {str(k): -math.inf if v is None else float(v) for k, v in point.items()}
+                for point in values.get("curve") or ()
+            )
             return cls(**values)
         except MyostreamError as exc:
             raise MyostreamError(f"{where}: {exc}") from None
@@ -244,9 +264,11 @@ class Rejection:
 
     def describe(self) -> str:
         """One line for logs: the measure, threshold and what it accepts where it was fitted."""
-        return (f"{self.measure} > {self.threshold:.4g} (target false-accept rate {self.target_far:.0%}; "
-                f"on {self.fitted_on or 'its fitting windows'}: accepts {self.accepted_correct:.0%} of "
-                f"{self.n_correct} correct and {self.accepted_wrong:.0%} of {self.n_wrong} wrong windows)")
+        return (
+            f"{self.measure} > {self.threshold:.4g} (target false-accept rate {self.target_far:.0%}; "
+            f"on {self.fitted_on or 'its fitting windows'}: accepts {self.accepted_correct:.0%} of "
+            f"{self.n_correct} correct and {self.accepted_wrong:.0%} of {self.n_wrong} wrong windows)"
+        )
 
 
 def _fraction(mask: np.ndarray) -> float:

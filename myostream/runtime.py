@@ -69,8 +69,15 @@ def bundled_models() -> list[BundledModel]:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             model = config["model"]
             pre = config.get("preprocessing") or {}
-            found.append(BundledModel(folder.name, folder, int(pre.get("n_channels", model["n_channels"])),
-                                      float(pre.get("rate", model["rate"])), str(model.get("description", ""))))
+            found.append(
+                BundledModel(
+                    folder.name,
+                    folder,
+                    int(pre.get("n_channels", model["n_channels"])),
+                    float(pre.get("rate", model["rate"])),
+                    str(model.get("description", "")),
+                )
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a checkpoint folder (a README, a half-copied folder): nothing to offer
     return found

@@ -34,8 +34,18 @@ from pydantic.fields import FieldInfo
 from myostream.errors import MyostreamError
 
 __all__ = [
-    "Table", "Says", "Number", "PositiveNumber", "NonNegativeNumber", "Whole", "Count", "Text",
-    "table_for", "read_toml", "validate", "located",
+    "Table",
+    "Says",
+    "Number",
+    "PositiveNumber",
+    "NonNegativeNumber",
+    "Whole",
+    "Count",
+    "Text",
+    "table_for",
+    "read_toml",
+    "validate",
+    "located",
 ]
 
 
@@ -86,8 +96,9 @@ def table_for(cls: type, *, exclude: Sequence[str] = (), optional: bool = False,
         hint = kinds.get(f.name, hints[f.name])
         has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         fields[f.name] = (hint | None, None) if has_default or optional else (hint, ...)
-    return create_model(f"{cls.__name__}Table", __base__=Table, __doc__=f"The keys of :class:`{cls.__name__}`.",
-                        **fields)
+    return create_model(
+        f"{cls.__name__}Table", __base__=Table, __doc__=f"The keys of :class:`{cls.__name__}`.", **fields
+    )
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -101,7 +112,7 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise MyostreamError(f"Cannot read {where}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError as exc:
         raise MyostreamError(
-            f"{where} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}); "
+            f"{where} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
             "save it as UTF-8."
         ) from None
     try:
@@ -130,8 +141,7 @@ def located(where: str, at: Sequence[str]) -> str:
 # ----------------------------------------------------------------------------- the sentence
 
 
-def _sentence(table: type[BaseModel], data: Any, errors: Sequence[Any], where: str, at: list[str],
-              example: str) -> str:
+def _sentence(table: type[BaseModel], data: Any, errors: Sequence[Any], where: str, at: list[str], example: str) -> str:
     # an unknown key first (a typo is the likely cause of the rest), then a missing one
     rank = {"extra_forbidden": 0, "missing": 1}
     first = min(errors, key=lambda e: rank.get(e["type"], 2))
@@ -231,8 +241,12 @@ def _value_at(data: Any, tables: list[str], key: str) -> Any:
     return data
 
 
-_KINDS = {bool: ("true or false", "true or false values"), int: ("a whole number", "whole numbers"),
-          float: ("a number", "numbers"), str: ("a text in quotes", "texts")}
+_KINDS = {
+    bool: ("true or false", "true or false values"),
+    int: ("a whole number", "whole numbers"),
+    float: ("a number", "numbers"),
+    str: ("a text in quotes", "texts"),
+}
 
 
 def _kind(hint: Any, plural: bool = False) -> str:

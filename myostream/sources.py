@@ -54,8 +54,11 @@ def source_from_profile(profile: DeviceProfile, **overrides: Any) -> Source:
 
 
 #: Spec prefixes and what must follow each.
-PREFIXES = {"lsl": "a stream name (lsl:NAME)", "brainflow": "a board (brainflow:SYNTHETIC_BOARD)",
-            "replay": "a recording file (replay:FILE)"}
+PREFIXES = {
+    "lsl": "a stream name (lsl:NAME)",
+    "brainflow": "a board (brainflow:SYNTHETIC_BOARD)",
+    "replay": "a recording file (replay:FILE)",
+}
 
 
 def spec_kind(spec: str) -> tuple[str, str]:

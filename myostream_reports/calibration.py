@@ -70,8 +70,11 @@ def live_top1(window: Any, wait: Wait, seconds: float | None = None) -> tuple[fl
 def band(window: Any) -> str | None:
     """How the pipeline found the band sits (the correction it applies: a turn in half-electrode steps, mirrored or not), for a ring model."""
     o = window.pipeline.orientation
-    return None if o is None else ("as trained" if o.identity else f"turned {o.shift} electrodes"
-                                                                    + (", mirrored" if o.mirror else ""))
+    return (
+        None
+        if o is None
+        else ("as trained" if o.identity else f"turned {o.shift} electrodes" + (", mirrored" if o.mirror else ""))
+    )
 
 
 def _click(button: Any) -> None:
@@ -102,14 +105,20 @@ def calibrate(window: Any, wait: Wait, person: str, **form: Any) -> dict[str, fl
 
 def _opened(window: Any, wait: Wait, before: Any = None) -> None:
     """Show the window and wait for the first rankings of a (new) pipeline."""
-    wait.until(lambda: window.pipeline is not None and window.pipeline is not before
-               and window.rankings.updates > 0, PATIENCE_S)
+    wait.until(
+        lambda: window.pipeline is not None and window.pipeline is not before and window.rankings.updates > 0,
+        PATIENCE_S,
+    )
 
 
 def _scores(model: Any) -> dict[str, Any]:
     held = json.loads((model.path / "person.json").read_text(encoding="utf-8")).get("held_out")
-    return {"held_out_repetition": held, "held_out_top1_before": model.before, "held_out_top1_after": model.after,
-            "how": model.how}
+    return {
+        "held_out_repetition": held,
+        "held_out_top1_before": model.before,
+        "held_out_top1_after": model.after,
+        "how": model.how,
+    }
 
 
 def simulated_person(wait: Wait, seconds: float = SIM_SECONDS, speed: float = SIM_SPEED) -> dict[str, Any]:
@@ -137,11 +146,20 @@ def simulated_person(wait: Wait, seconds: float = SIM_SECONDS, speed: float = SI
         after, n_after = live_top1(window, wait, seconds)
         band_after = band(window)
         model = window.calibration.person_model
-        return {"person": f"simulated user {SIM_USER}", "base": base.name, "protocol": SIM_PROTOCOL,
-                "cue_speed": speed, "scored_s": seconds, "live_top1_before": round(before, 3),
-                "live_top1_after": round(after, 3), "rankings": [n_before, n_after], "band": [band_before, band_after],
-                **_scores(model),
-                "calibrate_to_live_s": timings["live_s"], "timings_s": timings}
+        return {
+            "person": f"simulated user {SIM_USER}",
+            "base": base.name,
+            "protocol": SIM_PROTOCOL,
+            "cue_speed": speed,
+            "scored_s": seconds,
+            "live_top1_before": round(before, 3),
+            "live_top1_after": round(after, 3),
+            "rankings": [n_before, n_after],
+            "band": [band_before, band_after],
+            **_scores(model),
+            "calibrate_to_live_s": timings["live_s"],
+            "timings_s": timings,
+        }
     finally:
         window.close()
 
@@ -193,8 +211,9 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
             pipeline = window.pipeline
             window.set_source(CuedReplaySource(training, speed=speed, name=f"{person} {MYO_TRAINING}"))
             _opened(window, wait, pipeline)
-            timings = calibrate(window, wait, person, protocol=str(myo_protocol(training, Path(tmp) / "myo.toml")),
-                                speed=speed)
+            timings = calibrate(
+                window, wait, person, protocol=str(myo_protocol(training, Path(tmp) / "myo.toml")), speed=speed
+            )
             model = window.calibration.person_model
 
             pipeline = window.pipeline
@@ -208,19 +227,32 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
             band_after = band(window)
         finally:
             window.close()
-    return {"person": f"Myo armband {person}", "base": str(base), "calibrated_on": MYO_TRAINING, "scored_on": MYO_TEST,
-            "replay_speed": speed, "live_top1_before": round(before, 3), "live_top1_after": round(after, 3),
-            "rankings": [n_before, n_after], "band": [band_before, band_after], **_scores(model),
-            "calibrate_to_live_s": timings["live_s"],
-            "timings_s": timings}
+    return {
+        "person": f"Myo armband {person}",
+        "base": str(base),
+        "calibrated_on": MYO_TRAINING,
+        "scored_on": MYO_TEST,
+        "replay_speed": speed,
+        "live_top1_before": round(before, 3),
+        "live_top1_after": round(after, 3),
+        "rankings": [n_before, n_after],
+        "band": [band_before, band_after],
+        **_scores(model),
+        "calibrate_to_live_s": timings["live_s"],
+        "timings_s": timings,
+    }
 
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on (wall times depend on it)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in load],
-            "python": platform.python_version()}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15": [round(x, 2) for x in load],
+        "python": platform.python_version(),
+    }
 
 
 def _band(found: list[str | None]) -> str:
@@ -246,40 +278,42 @@ def render(results: dict[str, Any]) -> str:
             f"| {r['calibrate_to_live_s']:.0f} s | {speed} | {_band(r['band'])} |"
         )
     m = results["machine"]
-    return "\n".join([
-        "# Calibrating from the live window, end to end",
-        "",
-        f"Made by `{results['command']}` on {results['date']} (the person models go to a scratch data folder).",
-        "Each person goes through the real window headless, as a user would: Calibrate…, name, follow the cues;",
-        "the model is made in a background process and swapped into the running stream.",
-        "",
-        "| person | base model | live top-1 before → after | held-out repetition top-1 before → after "
-        "| Calibrate… → live | speed | band before → after |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "- **Live top-1**: the share of live rankings whose first description is the true class, every",
-        "  hop whose window has one, once the wearer's level has settled (the pipeline's own flag).",
-        "  Simulated user 11: their own random gesture schedule for "
-        f"{results.get('simulated', {}).get('scored_s', SIM_SECONDS):g} s before and after, on one stream",
-        "  that never restarts. Myo: the person's `Test0` session (another day, the band put on again),",
-        "  replayed start to end before and after; calibration on their `training0` session, replayed as",
-        "  the device following a protocol built from its files (seven gestures in file order, four rounds).",
-        "- **Held-out repetition**: the calibration's own score, the last repetition of the session left",
-        "  out of the adaptation (what the window shows after calibrating).",
-        "- **Calibrate… → live**: wall time from pressing Calibrate… to the person's model ranking the",
-        "  stream: recording the protocol (sped up as the speed column says), making the model, the swap.",
-        "  At real speed the recording takes that many times longer; making the model does not change.",
-        "- **Band**: the turn the pipeline estimated from the wearer's first windows (ring",
-        "  models only). The base compares with the training people's level profile; a person model with",
-        "  the level profile of the person's own calibration, the wearing it learnt. A wrong turn costs most",
-        "  of the top-1, so it is reported beside it.",
-        "",
-        f"Machine: {m['processor']}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; load average "
-        f"{' / '.join(f'{x:g}' for x in m['load_average_1_5_15'])} when it started (shared with other jobs, so",
-        "wall times are upper bounds). Numbers: `results.json`.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Calibrating from the live window, end to end",
+            "",
+            f"Made by `{results['command']}` on {results['date']} (the person models go to a scratch data folder).",
+            "Each person goes through the real window headless, as a user would: Calibrate…, name, follow the cues;",
+            "the model is made in a background process and swapped into the running stream.",
+            "",
+            "| person | base model | live top-1 before → after | held-out repetition top-1 before → after "
+            "| Calibrate… → live | speed | band before → after |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "- **Live top-1**: the share of live rankings whose first description is the true class, every",
+            "  hop whose window has one, once the wearer's level has settled (the pipeline's own flag).",
+            "  Simulated user 11: their own random gesture schedule for "
+            f"{results.get('simulated', {}).get('scored_s', SIM_SECONDS):g} s before and after, on one stream",
+            "  that never restarts. Myo: the person's `Test0` session (another day, the band put on again),",
+            "  replayed start to end before and after; calibration on their `training0` session, replayed as",
+            "  the device following a protocol built from its files (seven gestures in file order, four rounds).",
+            "- **Held-out repetition**: the calibration's own score, the last repetition of the session left",
+            "  out of the adaptation (what the window shows after calibrating).",
+            "- **Calibrate… → live**: wall time from pressing Calibrate… to the person's model ranking the",
+            "  stream: recording the protocol (sped up as the speed column says), making the model, the swap.",
+            "  At real speed the recording takes that many times longer; making the model does not change.",
+            "- **Band**: the turn the pipeline estimated from the wearer's first windows (ring",
+            "  models only). The base compares with the training people's level profile; a person model with",
+            "  the level profile of the person's own calibration, the wearing it learnt. A wrong turn costs most",
+            "  of the top-1, so it is reported beside it.",
+            "",
+            f"Machine: {m['processor']}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; load average "
+            f"{' / '.join(f'{x:g}' for x in m['load_average_1_5_15'])} when it started (shared with other jobs, so",
+            "wall times are upper bounds). Numbers: `results.json`.",
+            "",
+        ]
+    )
 
 
 def calibration_command(data: str | Path, out: str | Path, speed: float = MYO_SPEED) -> int:
@@ -296,7 +330,8 @@ def calibration_command(data: str | Path, out: str | Path, speed: float = MYO_SP
     wait = Waiter(offscreen_app())
     results: dict[str, Any] = {
         "command": shlex.join(["myostream", "report", "calibration", "--data", str(data), "--speed", f"{speed:g}"]),
-        "date": datetime.date.today().isoformat(), "machine": machine(),
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
     }
     started = time.monotonic()
     with scratch_user_data():

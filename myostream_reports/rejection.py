@@ -46,7 +46,7 @@ from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA
 from myostream.model.retrieval import RetrievalModel
 from myostream.records import concatenate
-from myostream.rejection import DEFAULT_FAR, MEASURES, Rejection, confidence
+from myostream.rejection import DEFAULT_FAR, MEASURES, Rejection
 
 Say = Callable[[str], object]
 
@@ -103,8 +103,9 @@ def curve(rule: Rejection, cond: Condition) -> dict[str, list[float]]:
 
 
 def evaluate(rule: Rejection, conditions: dict[str, Condition]) -> dict[str, Any]:
-    return {name: {"title": c.title, **operating_point(rule, c), "curve": curve(rule, c)}
-            for name, c in conditions.items()}
+    return {
+        name: {"title": c.title, **operating_point(rule, c), "curve": curve(rule, c)} for name, c in conditions.items()
+    }
 
 
 # ----------------------------------------------------------------------------- windows
@@ -169,8 +170,9 @@ def validation_of(exp: Any, prepared: Any) -> tuple[np.ndarray, np.ndarray]:
     return validation_split(prepared.windows, prepared.split.train, p.validation_fraction, p.seed, by=p.validation)
 
 
-def restricted_rule(val_scores: np.ndarray, val_truth: np.ndarray, columns: np.ndarray, temperature: float,
-                    fitted_on: str) -> Rejection:
+def restricted_rule(
+    val_scores: np.ndarray, val_truth: np.ndarray, columns: np.ndarray, temperature: float, fitted_on: str
+) -> Rejection:
     """A rule fitted as training fits one, for a catalog holding only ``columns`` of the candidates."""
     to_restricted = np.full(val_scores.shape[1], -1)
     to_restricted[columns] = np.arange(len(columns))
@@ -211,8 +213,9 @@ def lda_rule(lda: PersonLDA, ws: WindowSet, val: np.ndarray, columns: np.ndarray
     truth = ws.y[keep]
     if columns is not None:
         return restricted_rule(s, truth, columns, 1.0, f"{len(keep)} validation windows, training classes only")
-    return Rejection.fit(s, s.argmax(axis=1) == truth, DEFAULT_FAR, temperature=1.0,
-                         fitted_on=f"{len(keep)} validation windows")
+    return Rejection.fit(
+        s, s.argmax(axis=1) == truth, DEFAULT_FAR, temperature=1.0, fitted_on=f"{len(keep)} validation windows"
+    )
 
 
 def train(exp: Any, out: Path, say: Say) -> tuple[Any, float]:
@@ -222,30 +225,46 @@ def train(exp: Any, out: Path, say: Say) -> tuple[Any, float]:
     model = train_base(exp, out, say)
     record = json.loads((out / "results.json").read_text())
     if record["run"]["protocol"] != json.loads(json.dumps(dataclasses.asdict(exp.protocol))):
-        raise MyostreamError(f"{str(out)!r} holds a model trained under another protocol; remove it or pass "
-                             "another --work folder.")
+        raise MyostreamError(
+            f"{str(out)!r} holds a model trained under another protocol; remove it or pass another --work folder."
+        )
     return model, float(record["wall_s"]["total"])
 
 
 def _epochs(exp: Any, stage2: int, stage3_a: int, stage3_b: int) -> Any:
     cfg = exp.model
-    model = dataclasses.replace(cfg, stage2=dataclasses.replace(cfg.stage2, epochs=stage2),
-                                stage3=dataclasses.replace(cfg.stage3, epochs_a=stage3_a, epochs_b=stage3_b))
+    model = dataclasses.replace(
+        cfg,
+        stage2=dataclasses.replace(cfg.stage2, epochs=stage2),
+        stage3=dataclasses.replace(cfg.stage3, epochs_a=stage3_a, epochs_b=stage3_b),
+    )
     return dataclasses.replace(exp, model=model)
 
 
-def model_block(title: str, model: Any, wall: float, rule: Rejection, conditions: dict[str, Condition],
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"title": title, "rule": rule.to_dict(), "train_wall_s": round(wall, 1), "class_ids": list(model.class_ids),
-            "conditions": evaluate(rule, conditions), **(extra or {})}
+def model_block(
+    title: str,
+    model: Any,
+    wall: float,
+    rule: Rejection,
+    conditions: dict[str, Condition],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "rule": rule.to_dict(),
+        "train_wall_s": round(wall, 1),
+        "class_ids": list(model.class_ids),
+        "conditions": evaluate(rule, conditions),
+        **(extra or {}),
+    }
 
 
 # ----------------------------------------------------------------------------- NinaPro DB1
 
 
 def run_db1(folder: Path, work: Path, say: Say) -> dict[str, Any]:
-    from myostream.train.experiment import load_experiment
     from myostream.train.data import prepare_split
+    from myostream.train.experiment import load_experiment
 
     base = load_experiment(DB1_EXPERIMENT, data_folder=str(folder))
     results: dict[str, Any] = {}
@@ -262,30 +281,44 @@ def run_db1(folder: Path, work: Path, say: Say) -> dict[str, Any]:
     x_test, y_test = ws.data(test), ws.y[test]
     x_rest, rest_subjects = rest_windows(ws, split.test_repetitions)
     none_right = np.full(len(x_rest), -1)
-    titles = {"held": "held gestures", "transition": "transitions (gesture and rest in one window)",
-              "rest": "rest between gestures (no rest class)"}
+    titles = {
+        "held": "held gestures",
+        "transition": "transitions (gesture and rest in one window)",
+        "rest": "rest between gestures (no rest class)",
+    }
 
     def conditions(test_scores: np.ndarray, rest_scores: np.ndarray) -> dict[str, Condition]:
-        return {"held": Condition(titles["held"], test_scores[one_label], y_test[one_label]),
-                "transition": Condition(titles["transition"], test_scores[~one_label], y_test[~one_label]),
-                "rest": Condition(titles["rest"], rest_scores, none_right)}
+        return {
+            "held": Condition(titles["held"], test_scores[one_label], y_test[one_label]),
+            "transition": Condition(titles["transition"], test_scores[~one_label], y_test[~one_label]),
+            "rest": Condition(titles["rest"], rest_scores, none_right),
+        }
 
     say(f"DB1 repetition: {one_label.sum()} held, {(~one_label).sum()} transition, {len(x_rest)} rest windows")
-    results["repetition"] = model_block("MyoSem, repetition protocol", model, wall, model.rejection,
-                                        conditions(myosem_scores(model, x_test), myosem_scores(model, x_rest)))
+    results["repetition"] = model_block(
+        "MyoSem, repetition protocol",
+        model,
+        wall,
+        model.rejection,
+        conditions(myosem_scores(model, x_test), myosem_scores(model, x_rest)),
+    )
     results["repetition"]["eval_wall_s"] = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
     lda = PersonLDA(ws, train_idx)
     rule = lda_rule(lda, ws, val)
     results["repetition_lda"] = {
-        "title": "per-person LDA, repetition protocol", "rule": rule.to_dict(),
-        "conditions": evaluate(rule, conditions(lda.scores(x_test, ws.subject[test]),
-                                                lda.scores(x_rest, rest_subjects))),
-        "wall_s": round(time.perf_counter() - start, 1)}
+        "title": "per-person LDA, repetition protocol",
+        "rule": rule.to_dict(),
+        "conditions": evaluate(
+            rule, conditions(lda.scores(x_test, ws.subject[test]), lda.scores(x_rest, rest_subjects))
+        ),
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
 
     # cross-class: unseen gestures
-    results["cross_class"], results["cross_class_lda"] = cross_class(base.with_protocol("cross-class"),
-                                                                     work / "db1-cross-class", say)
+    results["cross_class"], results["cross_class_lda"] = cross_class(
+        base.with_protocol("cross-class"), work / "db1-cross-class", say
+    )
     return results
 
 
@@ -304,15 +337,22 @@ def cross_class(exp: Any, out: Path, say: Say) -> tuple[dict[str, Any], dict[str
     s_test = myosem_scores(model, x_test)
     s_val = myosem_scores(model, ws.data(val))
     temperature = model.config.stage3.temperature
-    rule = restricted_rule(s_val, ws.y[val], seen, temperature,
-                           f"{len(val)} validation windows, training classes only as candidates")
+    rule = restricted_rule(
+        s_val, ws.y[val], seen, temperature, f"{len(val)} validation windows, training classes only as candidates"
+    )
     none_right = np.full(len(y_test), -1)
     say(f"{out.name}: held out {', '.join(held)}; {len(y_test)} test windows")
-    described = model_block("MyoSem, cross-class", model, wall, model.rejection,
-                            {"unseen_described": Condition("unseen gestures, described (zero-shot)", s_test, y_test)},
-                            {"held_out_classes": held})
-    absent = evaluate(rule, {"unseen_absent": Condition("unseen gestures, not in the catalog", s_test[:, seen],
-                                                        none_right)})
+    described = model_block(
+        "MyoSem, cross-class",
+        model,
+        wall,
+        model.rejection,
+        {"unseen_described": Condition("unseen gestures, described (zero-shot)", s_test, y_test)},
+        {"held_out_classes": held},
+    )
+    absent = evaluate(
+        rule, {"unseen_absent": Condition("unseen gestures, not in the catalog", s_test[:, seen], none_right)}
+    )
     described["conditions"].update(absent)
     described["rule_without_held_out"] = rule.to_dict()
     described["eval_wall_s"] = round(time.perf_counter() - start, 1)
@@ -321,10 +361,15 @@ def cross_class(exp: Any, out: Path, say: Say) -> tuple[dict[str, Any], dict[str
     covered = lda.covers(ws.subject[split.test])
     lda_rule_seen = lda_rule(lda, ws, val, columns=seen)
     s_lda = lda.scores(x_test[covered], ws.subject[split.test][covered])[:, seen]
-    lda_block = {"title": "per-person LDA, cross-class", "rule": lda_rule_seen.to_dict(),
-                 "conditions": evaluate(lda_rule_seen, {"unseen_absent": Condition(
-                     "unseen gestures, not in the catalog", s_lda, none_right[covered])}),
-                 "wall_s": round(time.perf_counter() - start, 1)}
+    lda_block = {
+        "title": "per-person LDA, cross-class",
+        "rule": lda_rule_seen.to_dict(),
+        "conditions": evaluate(
+            lda_rule_seen,
+            {"unseen_absent": Condition("unseen gestures, not in the catalog", s_lda, none_right[covered])},
+        ),
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
     return described, lda_block
 
 
@@ -332,8 +377,8 @@ def cross_class(exp: Any, out: Path, say: Say) -> tuple[dict[str, Any], dict[str
 
 
 def run_myo(folder: Path, work: Path, say: Say) -> dict[str, Any]:
-    from myostream.train.experiment import load_experiment
     from myostream.train.data import prepare_split
+    from myostream.train.experiment import load_experiment
 
     base = _epochs(load_experiment(MYO_EXPERIMENT, data_folder=str(folder / "PreTrainingDataset")), **MYO_EPOCHS)
     results: dict[str, Any] = {}
@@ -350,13 +395,19 @@ def run_myo(folder: Path, work: Path, say: Say) -> dict[str, Any]:
         "transition": Condition("file boundaries of a replayed session (spliced)", myosem_scores(model, x_tr), y_tr),
     }
     say(f"Myo cross-user: {len(test)} test windows of {', '.join(split.held_out_subjects)}; {len(y_tr)} spliced")
-    results["cross_user"] = model_block("MyoSem, cross-user (refit)", model, wall,
-                                        model.rejection, conditions,
-                                        {"test_subjects": [s.split("/")[-1] for s in split.held_out_subjects]})
+    results["cross_user"] = model_block(
+        "MyoSem, cross-user (refit)",
+        model,
+        wall,
+        model.rejection,
+        conditions,
+        {"test_subjects": [s.split("/")[-1] for s in split.held_out_subjects]},
+    )
     results["cross_user"]["eval_wall_s"] = round(time.perf_counter() - start, 1)
     # validation by runs of the training people (no refit), so a per-person LDA has each person's own windows
-    protocol = dataclasses.replace(base.protocol, name="cross-class", validation="runs", refit=False,
-                                   test_subjects=None)
+    protocol = dataclasses.replace(
+        base.protocol, name="cross-class", validation="runs", refit=False, test_subjects=None
+    )
     exp = dataclasses.replace(base, protocol=protocol)
     results["cross_class"], results["cross_class_lda"] = cross_class(exp, work / "myo-cross-class", say)
     return results
@@ -365,8 +416,10 @@ def run_myo(folder: Path, work: Path, say: Say) -> dict[str, Any]:
 def _rule(model: RetrievalModel, checkpoint: Path) -> Rejection:
     """The checkpoint's rejection rule (a model trained without validation windows has none)."""
     if model.rejection is None:
-        raise MyostreamError(f"Checkpoint {str(checkpoint)!r} has no rejection rule (it was trained without validation "
-                             "windows); train it with validation so the report can score its rule.")
+        raise MyostreamError(
+            f"Checkpoint {str(checkpoint)!r} has no rejection rule (it was trained without validation "
+            "windows); train it with validation so the report can score its rule."
+        )
     return model.rejection
 
 
@@ -383,24 +436,30 @@ def run_myo_people(folder: Path, base: Path, work: Path, say: Say) -> dict[str, 
     evaluation = folder / "EvaluationDataset"
     people = sorted(p.name for p in evaluation.iterdir() if (p / "training0").is_dir())
     base_model = load_checkpoint(base)
-    columns = {"base": "no calibration, the model's rule", "adapted_base_rule": "adapted, the model's rule",
-               "adapted_person_rule": "adapted, the person's rule"}
+    columns = {
+        "base": "no calibration, the model's rule",
+        "adapted_base_rule": "adapted, the model's rule",
+        "adapted_person_rule": "adapted, the person's rule",
+    }
     masks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in columns}
     rows, seconds = [], []
     for person in people:
         out = work / f"myo-person-{person}"
         if not (out / "config.json").is_file():
             start = time.perf_counter()
-            adapt_sessions(base, evaluation / person / "training0", out, options=AdaptOptions(), progress=False,
-                           say=lambda m: None)
+            adapt_sessions(
+                base, evaluation / person / "training0", out, options=AdaptOptions(), progress=False, say=lambda m: None
+            )
             seconds.append(time.perf_counter() - start)
         adapted = load_checkpoint(out)
         record = json.loads((out / "adaptation.json").read_text())["rejection"]
         base_rule, person_rule = _rule(base_model, base), _rule(adapted, out)
         row: dict[str, Any] = {"person": person, "refitted": record["refitted"], "person_rule": person_rule.to_dict()}
-        for key, model, rule in (("base", base_model, base_rule),
-                                 ("adapted_base_rule", adapted, base_rule),
-                                 ("adapted_person_rule", adapted, person_rule)):
+        for key, model, rule in (
+            ("base", base_model, base_rule),
+            ("adapted_base_rule", adapted, base_rule),
+            ("adapted_person_rule", adapted, person_rule),
+        ):
             recordings = [r for s in ("Test0", "Test1") for r in read_myo_folder(evaluation / person / s)]
             prepared = prepare_recordings(recordings, model.preprocessing)
             ws, _ = model_windows(model, prepared, model.preprocessing.hop_ms)
@@ -409,20 +468,34 @@ def run_myo_people(folder: Path, base: Path, work: Path, say: Say) -> dict[str, 
             masks[key].append((accepted, ok))
             row[key] = accept_stats(accepted, ok)
         rows.append(row)
-        say(f"{person}: " + ", ".join(f"{columns[k]} {100 * row[k]['accuracy_accepted']:.1f} % of "
-                                      f"{100 * row[k]['accepted']:.0f} %" for k in columns))
-    pooled = {k: {"title": t, **accept_stats(np.concatenate([a for a, _ in masks[k]]),
-                                             np.concatenate([o for _, o in masks[k]]))} for k, t in columns.items()}
-    return {"base": str(base), "people": rows, "pooled": pooled,
-            "adapt_wall_s": [round(v, 1) for v in seconds]}
+        say(
+            f"{person}: "
+            + ", ".join(
+                f"{columns[k]} {100 * row[k]['accuracy_accepted']:.1f} % of {100 * row[k]['accepted']:.0f} %"
+                for k in columns
+            )
+        )
+    pooled = {
+        k: {
+            "title": t,
+            **accept_stats(np.concatenate([a for a, _ in masks[k]]), np.concatenate([o for _, o in masks[k]])),
+        }
+        for k, t in columns.items()
+    }
+    return {"base": str(base), "people": rows, "pooled": pooled, "adapt_wall_s": [round(v, 1) for v in seconds]}
 
 
 # ----------------------------------------------------------------------------- output
 
 
 #: one colour per condition in every figure (MyoSem solid, LDA dashed and hatched)
-CONDITION_COLORS = {"held": "tab:blue", "transition": "tab:orange", "rest": "tab:gray",
-                    "unseen_described": "tab:purple", "unseen_absent": "tab:red"}
+CONDITION_COLORS = {
+    "held": "tab:blue",
+    "transition": "tab:orange",
+    "rest": "tab:gray",
+    "unseen_described": "tab:purple",
+    "unseen_absent": "tab:red",
+}
 
 
 def curves_png(res: dict[str, Any], title: str, path: Path) -> None:
@@ -439,8 +512,9 @@ def curves_png(res: dict[str, Any], title: str, path: Path) -> None:
             label = f"{'LDA' if lda else 'MyoSem'}: {c['title']}"
             color = CONDITION_COLORS.get(name, "black")
             if c["top1"] > 0:  # a condition where some hop can be right draws a curve
-                left.plot(c["curve"]["accepted"], c["curve"]["accuracy"], "--" if lda else "-", color=color,
-                          label=label)
+                left.plot(
+                    c["curve"]["accepted"], c["curve"]["accuracy"], "--" if lda else "-", color=color, label=label
+                )
                 left.plot([c["accepted"]], [c["accuracy_accepted"]], "o", color=color)
             bars.append((label, c["accepted"], color, lda))
     left.set_xlabel("fraction of hops accepted (the threshold swept)")
@@ -473,15 +547,19 @@ def _pct(v: float) -> str:
 
 def markdown(results: dict[str, Any], command: str) -> str:
     lines = [
-        "# No confident match: the rejection rule on real recordings", "",
+        "# No confident match: the rejection rule on real recordings",
+        "",
         f"Generated by `{command}` in {results['wall_s'] / 60:.1f} min ({results['machine']}). Every number "
-        "comes from `results.json` next to this file.", "",
+        "comes from `results.json` next to this file.",
+        "",
         "A window's first description is shown only when the rule accepts its class scores "
         "(`myostream/rejection.py`); otherwise the live window says *no confident match*. The rule's measure "
         "(margin, softmax probability or top-1 cosine) and threshold are fitted by `myostream train` on the "
         f"model's validation windows for a target false-accept rate of {DEFAULT_FAR:.0%} (the default): of the "
-        "validation windows whose first description is wrong, that fraction is still accepted.", "",
-        "## What chose what", "",
+        "validation windows whose first description is wrong, that fraction is still accepted.",
+        "",
+        "## What chose what",
+        "",
         "- **Measure and threshold**: each model's validation windows (`myostream train`'s validation split of the "
         "training part; the Myo cross-user model's validation people, with the model as it was before the refit "
         "on training + validation people, whose rule it keeps). Never test windows.",
@@ -491,14 +569,18 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "- **Per-person LDA** (Hudgins features, shrinkage LDA, trained on each person's training windows): the "
         "same rule fitted on the same validation windows, on its discriminant scores.",
         "- Test windows are only scored. The curves sweep the threshold over a condition's own windows to show the "
-        "trade-off; the dot on each is the rule fitted on validation.", "",
-        "## Validation: which measure, which false-accept rate", "",
+        "trade-off; the dot on each is the rule fitted on validation.",
+        "",
+        "## Validation: which measure, which false-accept rate",
+        "",
         "Fraction of correct validation windows each measure keeps at the target rate (AUROC of correct vs wrong "
-        "windows in brackets); the kept measure in bold:", "",
-        "| model | " + " | ".join(MEASURES) + " |", "|---" * (len(MEASURES) + 1) + "|",
+        "windows in brackets); the kept measure in bold:",
+        "",
+        "| model | " + " | ".join(MEASURES) + " |",
+        "|---" * (len(MEASURES) + 1) + "|",
     ]
     for dataset, res in _datasets(results):
-        for key, block in res.items():
+        for block in res.values():
             rule = block["rule"]
             cells = []
             for m in MEASURES:
@@ -506,10 +588,14 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 cell = "–" if c is None else f"{100 * c['accepted_correct']:.1f} ({c['auroc']:.3f})"
                 cells.append(f"**{cell}**" if m == rule["measure"] else cell)
             lines.append(f"| {dataset}: {block['title']} | " + " | ".join(cells) + " |")
-    lines += ["", "The kept measure at other target rates on validation: correct windows kept / accuracy of the "
-              "accepted windows (%):", "",
-              "| model | " + " | ".join(f"FAR {100 * p['far']:g} %" for p in _first_curve(results)) + " |",
-              "|---" * (len(_first_curve(results)) + 1) + "|"]
+    lines += [
+        "",
+        "The kept measure at other target rates on validation: correct windows kept / accuracy of the "
+        "accepted windows (%):",
+        "",
+        "| model | " + " | ".join(f"FAR {100 * p['far']:g} %" for p in _first_curve(results)) + " |",
+        "|---" * (len(_first_curve(results)) + 1) + "|",
+    ]
     for dataset, res in _datasets(results):
         for block in res.values():
             rule = block["rule"]
@@ -517,28 +603,43 @@ def markdown(results: dict[str, Any], command: str) -> str:
             lines.append(f"| {dataset}: {block['title']} | " + " | ".join(cells) + " |")
     lines += ["", results["default_reason"], ""]
     for dataset, res in _datasets(results):
-        lines += [f"## {dataset}", "", f"![accuracy of accepted hops vs acceptance]({results['png'][dataset]})", "",
-                  "At the default rule: windows, top-1 accuracy of all hops, hops accepted, accuracy of the accepted "
-                  "hops, false-accept rate (accepted among the wrong ones) and correct hops kept, all in %:", "",
-                  "| model | condition | windows | top-1 | accepted | accuracy accepted | false accepts "
-                  "| correct kept |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {dataset}",
+            "",
+            f"![accuracy of accepted hops vs acceptance]({results['png'][dataset]})",
+            "",
+            "At the default rule: windows, top-1 accuracy of all hops, hops accepted, accuracy of the accepted "
+            "hops, false-accept rate (accepted among the wrong ones) and correct hops kept, all in %:",
+            "",
+            "| model | condition | windows | top-1 | accepted | accuracy accepted | false accepts | correct kept |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for block in res.values():
             for c in block["conditions"].values():
-                lines.append(f"| {block['title']} | {c['title']} | {c['windows']} | {_pct(c['top1'])} | "
-                             f"{_pct(c['accepted'])} | {_pct(c['accuracy_accepted'])} | "
-                             f"{_pct(c['false_accept_rate'])} | {_pct(c['correct_kept'])} |")
-        notes = [f"{b['title']}: held out {', '.join(b['held_out_classes'])}" for b in res.values()
-                 if "held_out_classes" in b]
-        notes += [f"{b['title']}: test people {', '.join(b['test_subjects'])}" for b in res.values()
-                  if "test_subjects" in b]
+                lines.append(
+                    f"| {block['title']} | {c['title']} | {c['windows']} | {_pct(c['top1'])} | "
+                    f"{_pct(c['accepted'])} | {_pct(c['accuracy_accepted'])} | "
+                    f"{_pct(c['false_accept_rate'])} | {_pct(c['correct_kept'])} |"
+                )
+        notes = [
+            f"{b['title']}: held out {', '.join(b['held_out_classes'])}"
+            for b in res.values()
+            if "held_out_classes" in b
+        ]
+        notes += [
+            f"{b['title']}: test people {', '.join(b['test_subjects'])}" for b in res.values() if "test_subjects" in b
+        ]
         walls = [f"{b['title']} {b['train_wall_s'] / 60:.1f} min" for b in res.values() if "train_wall_s" in b]
         evals = [f"{b['title']} {b['eval_wall_s']:.0f} s" for b in res.values() if "eval_wall_s" in b]
         evals += [f"{b['title']} {b['wall_s']:.0f} s" for b in res.values() if "wall_s" in b]
-        lines += ["", *(f"- {n}" for n in notes),
-                  f"- training wall time (`myostream train` on this machine's CPU, when the model was trained; the "
-                  f"report reuses models in its work folder): {', '.join(walls)}",
-                  f"- measuring (and fitting the LDAs): {', '.join(evals)}", ""]
+        lines += [
+            "",
+            *(f"- {n}" for n in notes),
+            f"- training wall time (`myostream train` on this machine's CPU, when the model was trained; the "
+            f"report reuses models in its work folder): {', '.join(walls)}",
+            f"- measuring (and fitting the LDAs): {', '.join(evals)}",
+            "",
+        ]
     if "myo_people" in results:
         lines += people_markdown(results["myo_people"])
     lines += results["notes"]
@@ -547,22 +648,33 @@ def markdown(results: dict[str, Any], command: str) -> str:
 
 def people_markdown(res: dict[str, Any]) -> list[str]:
     adapt = res["adapt_wall_s"]
-    lines = ["## Per person: the rule re-fitted after calibration (Myo armband)", "",
-             "`myostream adapt` of the Myo cross-user model on each EvaluationDataset person's `training0` session "
-             "(repetitions 1-3 adapt; the held-out repetition 4 re-fits the rule's threshold, the model's measure "
-             "and target kept), scored on the person's `Test0` and `Test1` sessions, recorded on other days. "
-             "All people pooled, in %:", "",
-             "| | hops | top-1 | accepted | accuracy accepted | false accepts | correct kept |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Per person: the rule re-fitted after calibration (Myo armband)",
+        "",
+        "`myostream adapt` of the Myo cross-user model on each EvaluationDataset person's `training0` session "
+        "(repetitions 1-3 adapt; the held-out repetition 4 re-fits the rule's threshold, the model's measure "
+        "and target kept), scored on the person's `Test0` and `Test1` sessions, recorded on other days. "
+        "All people pooled, in %:",
+        "",
+        "| | hops | top-1 | accepted | accuracy accepted | false accepts | correct kept |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in res["pooled"].values():
-        lines.append(f"| {c['title']} | {c['windows']} | {_pct(c['top1'])} | {_pct(c['accepted'])} | "
-                     f"{_pct(c['accuracy_accepted'])} | {_pct(c['false_accept_rate'])} | {_pct(c['correct_kept'])} |")
+        lines.append(
+            f"| {c['title']} | {c['windows']} | {_pct(c['top1'])} | {_pct(c['accepted'])} | "
+            f"{_pct(c['accuracy_accepted'])} | {_pct(c['false_accept_rate'])} | {_pct(c['correct_kept'])} |"
+        )
     kept = [p["person"] for p in res["people"] if not p["refitted"]]
-    lines += ["", f"- People: {', '.join(p['person'] for p in res['people'])}"
-              + (f"; kept the model's threshold (too few wrong held-out windows): {', '.join(kept)}" if kept else "")
-              + ". Per person in `results.json`.",
-              f"- Adaptation wall time per person: {min(adapt):.0f}-{max(adapt):.0f} s" if adapt else
-              "- Adapted checkpoints reused from the work folder.", ""]
+    lines += [
+        "",
+        f"- People: {', '.join(p['person'] for p in res['people'])}"
+        + (f"; kept the model's threshold (too few wrong held-out windows): {', '.join(kept)}" if kept else "")
+        + ". Per person in `results.json`.",
+        f"- Adaptation wall time per person: {min(adapt):.0f}-{max(adapt):.0f} s"
+        if adapt
+        else "- Adapted checkpoints reused from the work folder.",
+        "",
+    ]
     return lines
 
 
@@ -590,19 +702,27 @@ def default_reason(results: dict[str, Any]) -> str:
         for key, block in res.items():
             if not key.endswith("_lda"):
                 by_far = {p["far"]: p for p in block["rule"]["curve"]}
-                rows.append((by_far[0.05]["accepted_correct"], by_far[0.1]["accepted_correct"],
-                             by_far[0.2]["accepted_correct"], _accuracy(block["rule"], by_far[0.1]),
-                             _accuracy(block["rule"], by_far[0.2])))
+                rows.append(
+                    (
+                        by_far[0.05]["accepted_correct"],
+                        by_far[0.1]["accepted_correct"],
+                        by_far[0.2]["accepted_correct"],
+                        _accuracy(block["rule"], by_far[0.1]),
+                        _accuracy(block["rule"], by_far[0.2]),
+                    )
+                )
     if not rows:
         return ""
     a = np.array(rows)
-    return (f"Default {DEFAULT_FAR:.0%}: on the MyoSem models' validation windows, moving from 10 % to 5 % withholds "
-            f"{100 * (a[:, 1] - a[:, 0]).mean():.1f} points more of the correct hops (mean; "
-            f"{100 * a[:, 0].mean():.1f} % kept at 5 % against {100 * a[:, 1].mean():.1f} % at 10 %), while moving "
-            f"to 20 % keeps {100 * (a[:, 2] - a[:, 1]).mean():.1f} points more of them at a validation accuracy of "
-            f"the accepted hops of {100 * a[:, 4].mean():.1f} % instead of {100 * a[:, 3].mean():.1f} %. A live "
-            "display that blanks most correct hops is as useless as one that is often wrong; 10 % is the middle of "
-            "that trade-off. `Rejection.fit(..., target_far=...)` sets another.")
+    return (
+        f"Default {DEFAULT_FAR:.0%}: on the MyoSem models' validation windows, moving from 10 % to 5 % withholds "
+        f"{100 * (a[:, 1] - a[:, 0]).mean():.1f} points more of the correct hops (mean; "
+        f"{100 * a[:, 0].mean():.1f} % kept at 5 % against {100 * a[:, 1].mean():.1f} % at 10 %), while moving "
+        f"to 20 % keeps {100 * (a[:, 2] - a[:, 1]).mean():.1f} points more of them at a validation accuracy of "
+        f"the accepted hops of {100 * a[:, 4].mean():.1f} % instead of {100 * a[:, 3].mean():.1f} %. A live "
+        "display that blanks most correct hops is as useless as one that is often wrong; 10 % is the middle of "
+        "that trade-off. `Rejection.fit(..., target_far=...)` sets another."
+    )
 
 
 def report_rejection(
@@ -617,14 +737,19 @@ def report_rejection(
     needed = {"myo": data / "myo-armband", "db1": data / "ninapro-db1"}
     missing = [str(needed[d]) for d in datasets if not needed[d].is_dir()]
     if missing:
-        raise MyostreamError(f"The rejection report needs {', '.join(missing)}; pass --data with the folder that "
-                             "holds myo-armband/ and ninapro-db1/ (the project's shared data).")
+        raise MyostreamError(
+            f"The rejection report needs {', '.join(missing)}; pass --data with the folder that "
+            "holds myo-armband/ and ninapro-db1/ (the project's shared data)."
+        )
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     start = time.perf_counter()
-    results: dict[str, Any] = {"machine": f"{platform.platform()}, {torch.get_num_threads()} torch thread",
-                               "target_far": DEFAULT_FAR, "png": {}}
+    results: dict[str, Any] = {
+        "machine": f"{platform.platform()}, {torch.get_num_threads()} torch thread",
+        "target_far": DEFAULT_FAR,
+        "png": {},
+    }
     if "db1" in datasets:
         results["db1"] = run_db1(needed["db1"], work, say)
         results["png"]["NinaPro DB1"] = "db1.png"
@@ -638,7 +763,8 @@ def report_rejection(
         curves_png(results["myo"], "Myo armband (Côté-Allard PreTrainingDataset)", out / "myo.png")
     results["default_reason"] = default_reason(results)
     results["notes"] = [
-        "## Notes", "",
+        "## Notes",
+        "",
         "- Windows are scored one by one. The live window applies the rule to the scores it shows, which the app "
         "smooths over hops (`--smoothing`); the effect of smoothing on the rule is not measured here.",
         "- The Myo files hold one gesture each: its transition rows splice consecutive files of a test session as "

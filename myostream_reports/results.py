@@ -35,8 +35,13 @@ from myostream.train.summary import DIRECTIONS, METRICS, metric_table, pct
 from myostream.train.textspace import text_space
 
 DEFAULT_PROTOCOLS = ("random", "cross-user", "cross-class")
-PROTOCOL_TITLES = {"random": "random", "cross-user": "cross-user", "cross-class": "cross-class", "repetition": "repetition",
-                   "cross-dataset": "cross-dataset"}
+PROTOCOL_TITLES = {
+    "random": "random",
+    "cross-user": "cross-user",
+    "cross-class": "cross-class",
+    "repetition": "repetition",
+    "cross-dataset": "cross-dataset",
+}
 
 
 def results_command(
@@ -64,13 +69,24 @@ def results_command(
         try:
             summary = json.loads((out / "results.json").read_text())
         except (OSError, ValueError) as exc:
-            raise MyostreamError(f"No readable {out / 'results.json'} to redraw the report from ({exc}); run without --report-only first.") from None
+            raise MyostreamError(
+                f"No readable {out / 'results.json'} to redraw the report from ({exc}); run without --report-only first."
+            ) from None
         write_suite(summary, out)
         print(f"redrew {out / 'README.md'} and the heatmaps from {out / 'results.json'}")
         return 0
     work = check_output_dir(work or Path("runs") / exp.name, "the runs' checkpoints")
-    summary = run_suite(exp, out, work, device=device, protocols=protocols, variants=variants,
-                        progress=progress, command=command_line(), jobs=jobs)
+    summary = run_suite(
+        exp,
+        out,
+        work,
+        device=device,
+        protocols=protocols,
+        variants=variants,
+        progress=progress,
+        command=command_line(),
+        jobs=jobs,
+    )
     print(f"wrote {out / 'README.md'} and {out / 'results.json'} ({summary['total_s'] / 60:.1f} min)")
     return 0
 
@@ -107,8 +123,10 @@ def run_suite(
     # the [data] windows are read once; a split is made once per (protocol, fold) and shared by the models
     windows = prepare_windows(exp, check=protocols != ["cross-dataset"])
     data_s = round(time.perf_counter() - t, 1)
-    log(f"[{exp.name}] {len(windows.recordings)} recordings, {len(windows)} windows ({data_s:g} s); "
-        f"{len(protocols)} protocols x {len(variants)} models")
+    log(
+        f"[{exp.name}] {len(windows.recordings)} recordings, {len(windows)} windows ({data_s:g} s); "
+        f"{len(protocols)} protocols x {len(variants)} models"
+    )
     records: list[dict[str, Any] | None] = []
     todo: list[tuple[int, Experiment, Path, Prepared]] = []
     for p in protocols:
@@ -152,8 +170,13 @@ def run_suite(
         "data_s": data_s,
         "total_s": total_s,
         "stage1_s": stage1_s,
-        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "jobs": jobs, "device": runs[0]["device"] if runs else device},
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "jobs": jobs,
+            "device": runs[0]["device"] if runs else device,
+        },
         "runs": runs,
     }
     write_suite(summary, report_dir)
@@ -178,7 +201,15 @@ def _run_parallel(
     # workers writing one cache folder would race).
     t = time.perf_counter()
     for _, run, _, prep in todo:
-        text_space(run.text, prep.windows.class_ids, prep.split.held_out_classes, run.variant.prototypes, run.seed, cache, progress)
+        text_space(
+            run.text,
+            prep.windows.class_ids,
+            prep.split.held_out_classes,
+            run.variant.prototypes,
+            run.seed,
+            cache,
+            progress,
+        )
     stage1_s = round(time.perf_counter() - t, 1)
     threads = torch.get_num_threads()
     # spawn, not fork: a forked child of a process that ran OpenMP threads can deadlock
@@ -195,7 +226,9 @@ def _worker_run(run: Experiment, out: Path, device: str, cache: Path, threads: i
     fold = f" fold {run.protocol.fold + 1}" if run.protocol.name == "cross-user" and run.protocol.folds > 1 else ""
     tag = f"[{run.variant.name} · {run.protocol.name}{fold}]"
     begun = time.time()
-    record = train_run(run, out, device=device, progress=False, cache=cache, log=lambda m: print(f"{tag} {m.strip()}", flush=True))
+    record = train_run(
+        run, out, device=device, progress=False, cache=cache, log=lambda m: print(f"{tag} {m.strip()}", flush=True)
+    )
     return {**record, "span_s": [begun, time.time()]}
 
 
@@ -229,8 +262,13 @@ def write_suite(summary: dict[str, Any], report_dir: Path) -> list[Path]:
         if ours is not None:
             name = f"similarity-{p}.png"
             fold = f" (fold {ours['fold'] + 1})" if ours.get("fold") is not None else ""
-            similarity_png(report_dir / name, ours["similarity"]["before_stage3"], ours["similarity"]["after_stage3"],
-                           ours["class_ids"], f"MyoSem, {p}{fold}: EMG class centre x text prototype cosine")
+            similarity_png(
+                report_dir / name,
+                ours["similarity"]["before_stage3"],
+                ours["similarity"]["after_stage3"],
+                ours["class_ids"],
+                f"MyoSem, {p}{fold}: EMG class centre x text prototype cosine",
+            )
             pngs[p] = name
             paths.append(report_dir / name)
     (report_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -266,14 +304,26 @@ def suite_markdown(
         + (f" per run, {summary['machine']['jobs']} runs at a time" if summary["machine"].get("jobs", 1) > 1 else "")
         + f", {summary['machine']['platform']}). "
         "Every number below comes from `results.json` next to this file."
-        + (f" {sum(1 for r in runs if r.get('reused'))} of {len(runs)} runs were reused from an earlier, interrupted "
-           "invocation (same settings); their wall times are their own." if any(r.get("reused") for r in runs) else ""),
+        + (
+            f" {sum(1 for r in runs if r.get('reused'))} of {len(runs)} runs were reused from an earlier, interrupted "
+            "invocation (same settings); their wall times are their own."
+            if any(r.get("reused") for r in runs)
+            else ""
+        ),
         "",
         "## Setup",
         "",
         f"- data: {data['source']} "
-        + (f"`{data['folder']}`" if data["folder"] else f"users {data['users']} x {data['sessions']} session(s) x {data['seconds']:g} s")
-        + (f", database {data['database']}, exercise file(s) {', '.join(str(e) for e in data['exercises'])}" if data.get("database") else "")
+        + (
+            f"`{data['folder']}`"
+            if data["folder"]
+            else f"users {data['users']} x {data['sessions']} session(s) x {data['seconds']:g} s"
+        )
+        + (
+            f", database {data['database']}, exercise file(s) {', '.join(str(e) for e in data['exercises'])}"
+            if data.get("database")
+            else ""
+        )
         + f"; {len(first['class_ids'])} classes ({', '.join(first['class_ids'])})",
         f"- rest: {'included as a class' if data['rest'] else 'excluded (rest windows are dropped; the 12 movements are the candidates)'}",
         f"- windows: {data['window_ms']:g} ms every {data['hop_ms']:g} ms, label = {data['label']}; filter: {data['filter_name']}",
@@ -286,23 +336,36 @@ def suite_markdown(
         r = next(r for r in runs if r["protocol"] == p)
         s = r["split"]
         if p == "random":
-            lines.append(f"- random: {100 * s.get('test_fraction', 0):.0f} % of each class's labelled runs (repetitions) test, seed {s['seed']}")
+            lines.append(
+                f"- random: {100 * s.get('test_fraction', 0):.0f} % of each class's labelled runs (repetitions) test, seed {s['seed']}"
+            )
         elif p == "cross-user":
             folds = [x for x in runs if x["protocol"] == p and x["variant"] == r["variant"]]
-            lines.append(f"- cross-user: {len(folds)} folds of disjoint subjects (seeded order, seed {s['seed']}): "
-                         + "; ".join(f"fold {i + 1} tests {', '.join(x['split']['held_out_subjects'])}" for i, x in enumerate(folds)))
+            lines.append(
+                f"- cross-user: {len(folds)} folds of disjoint subjects (seeded order, seed {s['seed']}): "
+                + "; ".join(
+                    f"fold {i + 1} tests {', '.join(x['split']['held_out_subjects'])}" for i, x in enumerate(folds)
+                )
+            )
         elif p == "cross-class":
-            lines.append(f"- cross-class: held-out movements {', '.join(r['held_out_classes'])} (seeded choice, seed {s['seed']}): "
-                         "no window of them trains stage 2 or 3, their descriptions are excluded from stage-1 text training "
-                         "and encoded afterwards only; candidates = all classes. Test windows are the held-out classes' "
-                         f"only, so a text→EMG episode holds {len(r['held_out_classes'])} windows and its R@3 is trivially 100 %")
+            lines.append(
+                f"- cross-class: held-out movements {', '.join(r['held_out_classes'])} (seeded choice, seed {s['seed']}): "
+                "no window of them trains stage 2 or 3, their descriptions are excluded from stage-1 text training "
+                "and encoded afterwards only; candidates = all classes. Test windows are the held-out classes' "
+                f"only, so a text→EMG episode holds {len(r['held_out_classes'])} windows and its R@3 is trivially 100 %"
+            )
         elif p == "cross-dataset":
             test_data = cfg.get("test_data") or {}
-            lines.append(f"- cross-dataset: trains on {', '.join(s.get('train_datasets', []))} (`{data.get('folder')}`), tests on every "
-                         f"window of {', '.join(s.get('test_datasets', []))} (`{test_data.get('folder')}`); channels: "
-                         f"{s.get('channels', 'error')}"
-                         + (f"; test classes without training windows (held out of stage 1): {', '.join(r['held_out_classes'])}"
-                            if r["held_out_classes"] else ""))
+            lines.append(
+                f"- cross-dataset: trains on {', '.join(s.get('train_datasets', []))} (`{data.get('folder')}`), tests on every "
+                f"window of {', '.join(s.get('test_datasets', []))} (`{test_data.get('folder')}`); channels: "
+                f"{s.get('channels', 'error')}"
+                + (
+                    f"; test classes without training windows (held out of stage 1): {', '.join(r['held_out_classes'])}"
+                    if r["held_out_classes"]
+                    else ""
+                )
+            )
     lines += [
         "- metrics: EMG→text ranks all candidate prototypes for each test window (± bootstrap std over 1000 resamples); "
         "text→EMG: 100 balanced episodes of one test window per class, each class prototype ranks the episode's windows "
@@ -321,8 +384,10 @@ def suite_markdown(
     if holds:
         lines.append("Yes: on every protocol, in both directions, MyoSem's R@1, R@3 and MRR are above every other row.")
     else:
-        lines.append(f"No, not everywhere. The paper's claim does not hold in {len(misses)} of the comparisons "
-                     "(R@1, R@3, MRR × both directions × each protocol):")
+        lines.append(
+            f"No, not everywhere. The paper's claim does not hold in {len(misses)} of the comparisons "
+            "(R@1, R@3, MRR × both directions × each protocol):"
+        )
         lines.append("")
         lines += [f"- {m}" for m in misses]
     for p in protocols:
@@ -331,10 +396,16 @@ def suite_markdown(
         lines += metric_table(table_rows, wall=[wall.get((p, v)) for v, _, _ in rows if (p, v) in pooled])
         if p in pngs:
             lines += ["", f"![class-centre x prototype similarity, {p}]({pngs[p]})"]
-    lines += ["", "## Wall time", "",
-              "Per run: everything after reading the data (split, stage 1 when not cached, stages 2 and 3, evaluation). "
-              "Stage 1 trains once per held-out set (random and cross-user share one) and is cached for the other rows.",
-              "", "| protocol | model | runs | wall s | of which stage-1 text s |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Wall time",
+        "",
+        "Per run: everything after reading the data (split, stage 1 when not cached, stages 2 and 3, evaluation). "
+        "Stage 1 trains once per held-out set (random and cross-user share one) and is cached for the other rows.",
+        "",
+        "| protocol | model | runs | wall s | of which stage-1 text s |",
+        "|---|---|---|---|---|",
+    ]
     for p in protocols:
         for v, t, _ in rows:
             if (p, v) in wall:
@@ -347,15 +418,25 @@ def suite_markdown(
         total = sum(w for (q, _), w in wall.items() if q == p)
         spans = [r["span_s"] for r in runs if r["protocol"] == p and "span_s" in r and not r.get("reused")]
         clock = max(b for _, b in spans) - min(a for a, _ in spans) if spans else None
-        lines.append(f"- {p}, all models: {total / 60:.1f} min of run time"
-                     + (f", {clock / 60:.1f} min on the wall clock with {jobs} runs at a time (first start to last finish, "
-                        "so it includes runs of neighbouring protocols sharing the cores)" if jobs > 1 and clock is not None else "")
-                     + (f"; MyoSem alone: {wall.get((p, 'myosem'), 0) / 60:.1f} min" if (p, "myosem") in wall else ""))
+        lines.append(
+            f"- {p}, all models: {total / 60:.1f} min of run time"
+            + (
+                f", {clock / 60:.1f} min on the wall clock with {jobs} runs at a time (first start to last finish, "
+                "so it includes runs of neighbouring protocols sharing the cores)"
+                if jobs > 1 and clock is not None
+                else ""
+            )
+            + (f"; MyoSem alone: {wall.get((p, 'myosem'), 0) / 60:.1f} min" if (p, "myosem") in wall else "")
+        )
     if summary.get("stage1_s") is not None:
-        lines.append(f"- stage-1 text training, done once per text space before the parallel runs (so not in their wall "
-                     f"times): {summary['stage1_s']:g} s")
-    lines.append(f"- reading and windowing the data once: {summary['data_s']:g} s; sum of all runs: "
-                 f"{sum(wall.values()) / 60:.1f} min; whole command: {summary['total_s'] / 60:.1f} min")
+        lines.append(
+            f"- stage-1 text training, done once per text space before the parallel runs (so not in their wall "
+            f"times): {summary['stage1_s']:g} s"
+        )
+    lines.append(
+        f"- reading and windowing the data once: {summary['data_s']:g} s; sum of all runs: "
+        f"{sum(wall.values()) / 60:.1f} min; whole command: {summary['total_s'] / 60:.1f} min"
+    )
     lines.append("")
     return "\n".join(lines)
 
@@ -417,7 +498,9 @@ def claim_check(
                 for metric in ("R@1", "R@3", "MRR"):
                     a, b = other[key][metric], ours[key][metric]
                     if a >= b:
-                        misses.append(f"{p}: {title} {'ties' if a == b else 'beats'} MyoSem on {d} {metric} ({_apart(a, b)})")
+                        misses.append(
+                            f"{p}: {title} {'ties' if a == b else 'beats'} MyoSem on {d} {metric} ({_apart(a, b)})"
+                        )
     return misses, not misses
 
 
@@ -452,7 +535,9 @@ def standings(
     return out
 
 
-def similarity_png(path: Path, before: dict[str, Any], after: dict[str, Any], class_ids: Sequence[str], title: str) -> Path:
+def similarity_png(
+    path: Path, before: dict[str, Any], after: dict[str, Any], class_ids: Sequence[str], title: str
+) -> Path:
     """Heatmaps of class-centre × prototype cosine before and after stage 3 (paper Fig. 3c)."""
     import matplotlib
 

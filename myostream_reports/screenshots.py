@@ -40,6 +40,7 @@ def screenshots_command(out: str | Path, speed: float = 3.0, which: Sequence[str
 
 def _recorder(out: Path, speed: float, wait: Wait) -> list[str]:
     from myostream.apps.recorder import RecorderWindow, recording_source
+
     from myostream.calibrate import load_protocol
 
     protocol = load_protocol("quick")
@@ -48,8 +49,12 @@ def _recorder(out: Path, speed: float, wait: Wait) -> list[str]:
         os.chdir(tmp)  # the form shows the default relative folder, as a user would see it
         try:
             window = RecorderWindow(
-                recording_source("simulated", [protocol]), protocol, device="simulated", subject="S01",
-                out_dir="sessions", speed=speed,
+                recording_source("simulated", [protocol]),
+                protocol,
+                device="simulated",
+                subject="S01",
+                out_dir="sessions",
+                speed=speed,
             )
             window.resize(1280, 820)
             window.show()
@@ -81,15 +86,26 @@ def _calibrate(out: Path, speed: float, wait: Wait) -> list[str]:
         window.start()
         try:
             # the traces span their whole five seconds before the first picture
-            wait.until(lambda: window.rankings.updates > 20 and window.pipeline.ring.count
-                       >= TRACE_SECONDS * window.pipeline.info.rate, 60)
+            wait.until(
+                lambda: (
+                    window.rankings.updates > 20
+                    and window.pipeline.ring.count >= TRACE_SECONDS * window.pipeline.info.rate
+                ),
+                60,
+            )
             panel = window.calibration
             window.calibrate(protocol="quick", person="Ada", speed=speed)
             wait.settle(0.5)
             window.grab().save(str(out / names[0]))
             panel.start()
-            wait.until(lambda: panel.recorder is not None and panel.recorder.state().completed >= 3
-                       and panel.recorder.state().phase == "hold", 120)
+            wait.until(
+                lambda: (
+                    panel.recorder is not None
+                    and panel.recorder.state().completed >= 3
+                    and panel.recorder.state().phase == "hold"
+                ),
+                120,
+            )
             wait.settle(0.6)
             window.grab().save(str(out / names[1]))
             wait.until(lambda: "live_s" in panel.timings, 600)

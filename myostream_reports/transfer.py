@@ -83,7 +83,11 @@ def _windows(
 
 
 def wearing_windows(
-    model: Any, recordings: Sequence[Recording], hop_ms: float, reps: Sequence[int] | None = None, orient: bool = True,
+    model: Any,
+    recordings: Sequence[Recording],
+    hop_ms: float,
+    reps: Sequence[int] | None = None,
+    orient: bool = True,
     steps: int = STEPS_PER_ELECTRODE,
 ) -> tuple[np.ndarray, np.ndarray, Orientation]:
     """Windows of one wearing prepared as live: its level and (ring bands, ``orient``) its
@@ -136,12 +140,17 @@ def lda_scores(lda: HudginsLDA, x: np.ndarray, y: np.ndarray, classes: np.ndarra
 def score_tests(model: Any, person: Person, orient: bool = True, steps: int = STEPS_PER_ELECTRODE) -> Scores:
     """The model on every test wearing of ``person``, each prepared as live (own level, own orientation)."""
     hop = model.preprocessing.hop_ms
-    parts = [wearing_windows(model, recs, hop, person.test_repetitions, orient, steps)
-             for recs in person.tests.values()]
+    parts = [
+        wearing_windows(model, recs, hop, person.test_repetitions, orient, steps) for recs in person.tests.values()
+    ]
     scores = [retrieval(model, x, y) for x, y, _ in parts]
     n = sum(s.n for s in scores)
-    return Scores(sum(s.r1 * s.n for s in scores) / n, sum(s.mrr * s.n for s in scores) / n, n,
-                  extra={"orientations": [(o.shift, o.mirror) for _, _, o in parts]})
+    return Scores(
+        sum(s.r1 * s.n for s in scores) / n,
+        sum(s.mrr * s.n for s in scores) / n,
+        n,
+        extra={"orientations": [(o.shift, o.mirror) for _, _, o in parts]},
+    )
 
 
 def evaluate_person(
@@ -185,38 +194,68 @@ def evaluate_person(
             raise MyostreamError(f"{person.name}: the first {k} repetition(s) hold fewer than two classes.")
         start = time.perf_counter()
         tuned = copy.deepcopy(base)
-        adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), dataclasses.replace(options, mode="finetune"),
-                    progress=False)
+        adapt_model(
+            tuned,
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            dataclasses.replace(options, mode="finetune"),
+            progress=False,
+        )
         finetune_s = time.perf_counter() - start
         put("MyoSem fine-tuned", k, dataclasses.replace(tests(tuned), seconds=round(finetune_s, 2)))
         start = time.perf_counter()
-        adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), dataclasses.replace(options, mode="anchors"),
-                    progress=False)
-        put("MyoSem fine-tuned + anchors", k,
-            dataclasses.replace(tests(tuned), seconds=round(finetune_s + time.perf_counter() - start, 2)))
+        adapt_model(
+            tuned,
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            dataclasses.replace(options, mode="anchors"),
+            progress=False,
+        )
+        put(
+            "MyoSem fine-tuned + anchors",
+            k,
+            dataclasses.replace(tests(tuned), seconds=round(finetune_s + time.perf_counter() - start, 2)),
+        )
         start = time.perf_counter()
         anchored = copy.deepcopy(base)
-        adapt_model(anchored, torch.from_numpy(x), torch.from_numpy(y), dataclasses.replace(options, mode="anchors"),
-                    progress=False)
+        adapt_model(
+            anchored,
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            dataclasses.replace(options, mode="anchors"),
+            progress=False,
+        )
         put("MyoSem anchors", k, dataclasses.replace(tests(anchored), seconds=round(time.perf_counter() - start, 2)))
         if "tcn" in bases:
             xt, yt, _ = wearing_windows(bases["tcn"], person.calibration, hop, reps)
             start = time.perf_counter()
             tcn = copy.deepcopy(bases["tcn"])
-            adapt_model(tcn, torch.from_numpy(xt), torch.from_numpy(yt), dataclasses.replace(options, mode="finetune"),
-                        progress=False)
+            adapt_model(
+                tcn,
+                torch.from_numpy(xt),
+                torch.from_numpy(yt),
+                dataclasses.replace(options, mode="finetune"),
+                progress=False,
+            )
             put("TCN fine-tuned", k, dataclasses.replace(tests(tcn), seconds=round(time.perf_counter() - start, 2)))
         start = time.perf_counter()
         xl, yl, _ = _windows(base, calibration_filtered, hop, reps)
         lda = HudginsLDA().fit(xl, yl)
         fit_s = time.perf_counter() - start
-        parts = [lda_scores(lda, *_windows(base, recs, hop, person.test_repetitions)[:2], classes)
-                 for recs in filtered_tests.values()]
+        parts = [
+            lda_scores(lda, *_windows(base, recs, hop, person.test_repetitions)[:2], classes)
+            for recs in filtered_tests.values()
+        ]
         n = sum(p.n for p in parts)
-        put("per-person LDA", k, Scores(sum(p.r1 * p.n for p in parts) / n, sum(p.mrr * p.n for p in parts) / n, n,
-                                        seconds=round(fit_s, 2)))
-        say(f"  {person.name}, {k} repetition(s): " + ", ".join(
-            f"{m} {v[str(k)]['r1']:.3f}" for m, v in out.items() if str(k) in v))
+        put(
+            "per-person LDA",
+            k,
+            Scores(sum(p.r1 * p.n for p in parts) / n, sum(p.mrr * p.n for p in parts) / n, n, seconds=round(fit_s, 2)),
+        )
+        say(
+            f"  {person.name}, {k} repetition(s): "
+            + ", ".join(f"{m} {v[str(k)]['r1']:.3f}" for m, v in out.items() if str(k) in v)
+        )
     return out
 
 
@@ -241,15 +280,19 @@ def cross_person_lda(
     parts = wearings(train)
     lda = HudginsLDA().fit(np.concatenate([x for x, _, _ in parts]), np.concatenate([y for _, y, _ in parts]))
     if standardise:
-        lda.lda_ = ShrinkageLDA().fit(np.concatenate([feats(x) for x, _, _ in parts]),
-                                      np.concatenate([y for _, y, _ in parts]))
+        lda.lda_ = ShrinkageLDA().fit(
+            np.concatenate([feats(x) for x, _, _ in parts]), np.concatenate([y for _, y, _ in parts])
+        )
     out = {}
     for person in people:
         hits, n = 0, 0
         for recs in person.tests.values():
             for x, y, ws in wearings(recs):
-                keep = np.ones(len(y), bool) if person.test_repetitions is None else np.isin(
-                    ws.repetition, list(person.test_repetitions))
+                keep = (
+                    np.ones(len(y), bool)
+                    if person.test_repetitions is None
+                    else np.isin(ws.repetition, list(person.test_repetitions))
+                )
                 pred = lda.lda_.predict(feats(x))
                 hits += int(np.sum(pred[keep] == y[keep]))
                 n += int(keep.sum())
@@ -266,10 +309,13 @@ def myo_people(folder: Path) -> tuple[Path, Path, list[Person]]:
 
     pre, evaluation = folder / "PreTrainingDataset", folder / "EvaluationDataset"
     if not pre.is_dir() or not evaluation.is_dir():
-        raise MyostreamError(f"{str(folder)!r} is not the Myo armband dataset (it lacks PreTrainingDataset/EvaluationDataset).")
+        raise MyostreamError(
+            f"{str(folder)!r} is not the Myo armband dataset (it lacks PreTrainingDataset/EvaluationDataset)."
+        )
     people = [
         Person(p.name, read_myo_folder(p / "training0"), {s: read_myo_folder(p / s) for s in ("Test0", "Test1")})
-        for p in sorted(evaluation.iterdir()) if (p / "training0").is_dir()
+        for p in sorted(evaluation.iterdir())
+        if (p / "training0").is_dir()
     ]
     return pre, evaluation, people
 
@@ -279,13 +325,23 @@ def myo_validation_people(pre: Path, subjects: Sequence[str]) -> list[Person]:
     score on repetitions 3 and 4 of the same session (they have only one)."""
     from myostream.data.myo import read_myo_folder
 
-    return [Person(s, read_myo_folder(pre / s), {"training0": read_myo_folder(pre / s)}, test_repetitions=(3, 4))
-            for s in subjects]
+    return [
+        Person(s, read_myo_folder(pre / s), {"training0": read_myo_folder(pre / s)}, test_repetitions=(3, 4))
+        for s in subjects
+    ]
 
 
 def db1_people(recordings: Sequence[Recording], subjects: Sequence[str], test_reps: tuple[int, ...]) -> list[Person]:
-    return [Person(r.subject, [r], {"repetitions " + "-".join(map(str, (test_reps[0], test_reps[-1]))): [r]},
-                   test_repetitions=test_reps) for r in recordings if r.subject in subjects]
+    return [
+        Person(
+            r.subject,
+            [r],
+            {"repetitions " + "-".join(map(str, (test_reps[0], test_reps[-1]))): [r]},
+            test_repetitions=test_reps,
+        )
+        for r in recordings
+        if r.subject in subjects
+    ]
 
 
 # ----------------------------------------------------------------------------- running
@@ -299,6 +355,7 @@ def train_base(experiment: Any, out: Path, say: Say) -> Any:
     if (out / "results.json").is_file():
         say(f"reusing {out}")
     else:
+
         def log(line: str) -> None:
             say("  " + line.strip())
 
@@ -317,8 +374,9 @@ def summarise(rows: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str,
                 lists = values.setdefault(method, {}).setdefault(k, {"r1": [], "mrr": [], "seconds": []})
                 for key in ("r1", "mrr", "seconds"):
                     lists[key].append(s[key])
-    return {m: {k: {key: float(np.mean(v)) for key, v in d.items()} for k, d in by_k.items()}
-            for m, by_k in values.items()}
+    return {
+        m: {k: {key: float(np.mean(v)) for key, v in d.items()} for k, d in by_k.items()} for m, by_k in values.items()
+    }
 
 
 #: PreTrainingDataset people held out of the validation base: they choose the settings
@@ -343,7 +401,8 @@ def _variants(exp: Any) -> dict[str, Any]:
         "recipe": exp,
         "no augmentation": dataclasses.replace(exp, augment=Augmentation()),
         "old recipe (no per-user normalisation, no augmentation)": dataclasses.replace(
-            exp, data=plain_data, augment=Augmentation()),
+            exp, data=plain_data, augment=Augmentation()
+        ),
     }
 
 
@@ -372,10 +431,18 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     # the orientation estimate's candidate turns: whole electrodes, or half steps too
     orientation = {}
     for steps in (1, 2):
-        orientation[str(steps)] = float(np.mean([np.mean([score_tests(base, p, steps=steps).r1 for p in _worn(people, *w)])
-                                                 for w in ((0, False), *WORN)]))
-        say(f"validation, orientation in {steps} step(s) per electrode: zero-shot R@1 {orientation[str(steps)]:.3f} "
-            "(as worn, turned and flipped)")
+        orientation[str(steps)] = float(
+            np.mean(
+                [
+                    np.mean([score_tests(base, p, steps=steps).r1 for p in _worn(people, *w)])
+                    for w in ((0, False), *WORN)
+                ]
+            )
+        )
+        say(
+            f"validation, orientation in {steps} step(s) per electrode: zero-shot R@1 {orientation[str(steps)]:.3f} "
+            "(as worn, turned and flipped)"
+        )
     calibration: dict[str, dict[str, list[float]]] = {}
     for k in (1, 2):
         for person in people:
@@ -387,12 +454,18 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
             for w in ANCHOR_WEIGHTS:
                 for mode, start in (("anchors", base), ("finetune+anchors", tuned)):
                     m = copy.deepcopy(start)
-                    adapt_model(m, torch.from_numpy(x), torch.from_numpy(y), AdaptOptions(mode="anchors", anchor_weight=w),
-                                progress=False)
+                    adapt_model(
+                        m,
+                        torch.from_numpy(x),
+                        torch.from_numpy(y),
+                        AdaptOptions(mode="anchors", anchor_weight=w),
+                        progress=False,
+                    )
                     rows[f"{mode} {w:g}"] = retrieval(m, tx, ty).r1
             for key, v in rows.items():
                 calibration.setdefault(key, {}).setdefault(str(k), []).append(v)
     means = {key: {k: float(np.mean(v)) for k, v in by_k.items()} for key, by_k in calibration.items()}
+
     def mean(key: str) -> float:
         return float(np.mean(list(means[key].values())))
 
@@ -403,16 +476,26 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     current = default.mode if default.mode == "finetune" else f"{default.mode} {default.anchor_weight:g}"
     best = max(means, key=mean)
     if best != current and current in means and mean(best) < mean(current) + DEFAULT_CHANGE:
-        say(f"validation: {best} {mean(best):.3f} against the default {current} {mean(current):.3f}, "
-            f"less than {DEFAULT_CHANGE:g} apart: the default stays")
+        say(
+            f"validation: {best} {mean(best):.3f} against the default {current} {mean(current):.3f}, "
+            f"less than {DEFAULT_CHANGE:g} apart: the default stays"
+        )
         best = current
     mode, _, weight = best.partition(" ")
     chosen = {"recipe": recipe, "mode": mode, "anchor_weight": float(weight) if weight else 0.5}
     say(f"validation chose: {chosen}")
-    return {"people": list(MYO_VALIDATION_PEOPLE), "zero_shot": zero, "calibration": means, "chosen": chosen,
-            "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
-            "orientation_steps": {"r1": orientation, "chosen": int(max(orientation, key=orientation.__getitem__)),
-                                  "pipeline": STEPS_PER_ELECTRODE}}
+    return {
+        "people": list(MYO_VALIDATION_PEOPLE),
+        "zero_shot": zero,
+        "calibration": means,
+        "chosen": chosen,
+        "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
+        "orientation_steps": {
+            "r1": orientation,
+            "chosen": int(max(orientation, key=orientation.__getitem__)),
+            "pipeline": STEPS_PER_ELECTRODE,
+        },
+    }
 
 
 def _adabn_score(model: Any, person: Person) -> float:
@@ -420,8 +503,9 @@ def _adabn_score(model: Any, person: Person) -> float:
     hits, n = 0.0, 0
     for recs in person.tests.values():
         x, y, fix = wearing_windows(model, recs, model.preprocessing.hop_ms, person.test_repetitions)
-        _, _, ws = _windows(model, prepare_recordings(recs, model.preprocessing, seconds=FIRST_SECONDS),
-                            model.preprocessing.hop_ms)
+        _, _, ws = _windows(
+            model, prepare_recordings(recs, model.preprocessing, seconds=FIRST_SECONDS), model.preprocessing.hop_ms
+        )
         own = copy.deepcopy(model)
         own.fit_input_stats(torch.from_numpy(fix.apply(_first_windows(ws, FIRST_SECONDS))))
         s = retrieval(own, x, y)
@@ -439,8 +523,9 @@ def run_myo(folder: Path, work: Path, options: AdaptOptions, say: Say, recipe: s
     bases = {
         "myosem": train_base(exp, work / "myo-myosem", say),
         "tcn": train_base(exp.with_variant("tcn"), work / "myo-tcn", say),
-        "myosem-plain": train_base(_variants(exp)["old recipe (no per-user normalisation, no augmentation)"],
-                                   work / "myo-myosem-plain", say),
+        "myosem-plain": train_base(
+            _variants(exp)["old recipe (no per-user normalisation, no augmentation)"], work / "myo-myosem-plain", say
+        ),
     }
     rows = {}
     for person in people:
@@ -449,11 +534,20 @@ def run_myo(folder: Path, work: Path, options: AdaptOptions, say: Say, recipe: s
     from myostream.data.myo import read_myo_folder
 
     pretraining = read_myo_folder(pre)
-    lda0 = {f"cross-person LDA{', per-person standardised' if s else ''}": cross_person_lda(pretraining, people, bases["myosem"], s)
-            for s in (False, True)}
+    lda0 = {
+        f"cross-person LDA{', per-person standardised' if s else ''}": cross_person_lda(
+            pretraining, people, bases["myosem"], s
+        )
+        for s in (False, True)
+    }
     robust = rotated(bases["myosem"], people, say)
-    return {"rows": rows, "summary": summarise(rows), "cross_person_lda": lda0, "robustness": robust,
-            "bases": {k: str(work / f"myo-{k}") for k in bases}}
+    return {
+        "rows": rows,
+        "summary": summarise(rows),
+        "cross_person_lda": lda0,
+        "robustness": robust,
+        "bases": {k: str(work / f"myo-{k}") for k in bases},
+    }
 
 
 def _worn(people: Sequence[Person], shift: float, mirror: bool) -> list[Person]:
@@ -464,8 +558,10 @@ def _worn(people: Sequence[Person], shift: float, mirror: bool) -> list[Person]:
     out = []
     for p in people:
         m = ring_matrix(p.calibration[0].n_channels, shift, mirror)
-        tests = {k: [dataclasses.replace(r, emg=(np.asarray(r.emg, np.float32) @ m.T).astype(np.float32)) for r in recs]
-                 for k, recs in p.tests.items()}
+        tests = {
+            k: [dataclasses.replace(r, emg=(np.asarray(r.emg, np.float32) @ m.T).astype(np.float32)) for r in recs]
+            for k, recs in p.tests.items()
+        }
         out.append(dataclasses.replace(p, tests=tests))
     return out
 
@@ -496,8 +592,10 @@ def run_db1(folder: Path, work: Path, options: AdaptOptions, say: Say) -> dict[s
     lda0: dict[str, dict[str, float]] = {}
     for fold in range(exp.protocol.folds):
         fexp = exp.with_protocol("cross-user", fold)
-        bases = {"myosem": train_base(fexp, work / f"db1-fold{fold + 1}-myosem", say),
-                 "tcn": train_base(fexp.with_variant("tcn"), work / f"db1-fold{fold + 1}-tcn", say)}
+        bases = {
+            "myosem": train_base(fexp, work / f"db1-fold{fold + 1}-myosem", say),
+            "tcn": train_base(fexp.with_variant("tcn"), work / f"db1-fold{fold + 1}-tcn", say),
+        }
         tested = {s.split("/")[-1] for s in bases["myosem"].metadata["split"]["held_out_subjects"]}
         people = db1_people(recordings, sorted(tested), DB1_TEST_REPETITIONS)
         for person in people:
@@ -514,13 +612,23 @@ def run_db1(folder: Path, work: Path, options: AdaptOptions, say: Say) -> dict[s
 
 #: issue 12's targets, as (dataset, what, method, repetitions, threshold, baseline method to beat by `margin`)
 TARGETS = (
-    ("myo", "zero-shot R@1 >= 0.93, ahead of the cross-person LDA with per-person standardisation", "MyoSem", "0", 0.93),
+    (
+        "myo",
+        "zero-shot R@1 >= 0.93, ahead of the cross-person LDA with per-person standardisation",
+        "MyoSem",
+        "0",
+        0.93,
+    ),
     ("myo", "one repetition (about 35 s): R@1 >= 0.96, >= 2 points above the per-person LDA", "DEFAULT", "1", 0.96),
     ("myo", "all of training0: R@1 >= 0.98, >= 2 points above the per-person LDA", "DEFAULT", "4", 0.98),
     ("db1", "zero-shot: >= 5 points above the cross-person LDA with per-person standardisation", "MyoSem", "0", None),
     ("db1", "one repetition: R@1 >= 0.60", "DEFAULT", "1", 0.60),
 )
-METHOD_OF_MODE = {"anchors": "MyoSem anchors", "finetune": "MyoSem fine-tuned", "finetune+anchors": "MyoSem fine-tuned + anchors"}
+METHOD_OF_MODE = {
+    "anchors": "MyoSem anchors",
+    "finetune": "MyoSem fine-tuned",
+    "finetune+anchors": "MyoSem fine-tuned + anchors",
+}
 
 
 def targets(results: dict[str, Any], options: AdaptOptions) -> list[dict[str, Any]]:
@@ -539,7 +647,9 @@ def targets(results: dict[str, Any], options: AdaptOptions) -> list[dict[str, An
             lda = res["summary"]["per-person LDA"][k]["r1"]
             ok = value >= threshold and (dataset == "db1" or value >= lda + 0.02)
             versus = f"per-person LDA {lda:.3f}"
-        rows.append({"dataset": dataset, "target": what, "method": method, "value": value, "versus": versus, "met": bool(ok)})
+        rows.append(
+            {"dataset": dataset, "target": what, "method": method, "value": value, "versus": versus, "met": bool(ok)}
+        )
     return rows
 
 
@@ -577,73 +687,139 @@ def curves_png(summary: dict[str, Any], shots: Sequence[int], title: str, path: 
 
 
 def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> str:
-    lines = ["# Transfer to new people: zero-shot and few-shot", "",
-             f"Generated by `{command}` in {results['wall_s'] / 60:.1f} min ({results['machine']}). "
-             "Every number below comes from `results.json` next to this file. EMG->text R@1 (MRR in `results.json`) "
-             "over every test window, mean over people.", "",
-             "Each test wearing is prepared as the live pipeline prepares a new wearer: its own level (per-user "
-             f"normalisation) and, for the Myo armband, its orientation, from its first {FIRST_SECONDS:g} s of "
-             "signal, unlabelled. Calibration windows are prepared the same way. The per-person LDA (Hudgins "
-             "features, shrinkage LDA) trains on exactly the calibration windows MyoSem calibrates on.", "",
-             "## Targets", "", "| dataset | target | method | value | compared with | met |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Transfer to new people: zero-shot and few-shot",
+        "",
+        f"Generated by `{command}` in {results['wall_s'] / 60:.1f} min ({results['machine']}). "
+        "Every number below comes from `results.json` next to this file. EMG->text R@1 (MRR in `results.json`) "
+        "over every test window, mean over people.",
+        "",
+        "Each test wearing is prepared as the live pipeline prepares a new wearer: its own level (per-user "
+        f"normalisation) and, for the Myo armband, its orientation, from its first {FIRST_SECONDS:g} s of "
+        "signal, unlabelled. Calibration windows are prepared the same way. The per-person LDA (Hudgins "
+        "features, shrinkage LDA) trains on exactly the calibration windows MyoSem calibrates on.",
+        "",
+        "## Targets",
+        "",
+        "| dataset | target | method | value | compared with | met |",
+        "|---|---|---|---|---|---|",
+    ]
     for t in results["targets"]:
-        lines.append(f"| {t['dataset']} | {t['target']} | {t['method']} | {t['value']:.3f} | {t['versus']} | "
-                     f"{'yes' if t['met'] else '**no**'} |")
+        lines.append(
+            f"| {t['dataset']} | {t['target']} | {t['method']} | {t['value']:.3f} | {t['versus']} | "
+            f"{'yes' if t['met'] else '**no**'} |"
+        )
     if "validation" in results:
         v = results["validation"]
-        lines += ["", "## Settings chosen on validation people", "",
-                  f"Pre-training people {', '.join(v['people'])} are held out of validation bases trained on the other "
-                  "18 (`myostream train myosem-myo` with those test subjects); they calibrate on repetition 1 (or 1-2) "
-                  "and score on repetitions 3-4 of the same session. Nothing below was chosen on the people reported.",
-                  "", "Base recipes are compared on the validation people's zero-shot R@1 as they wore the band and as "
-                  "if it sat turned by half an electrode (how a band sits differs from person to person); the mean "
-                  "chooses.", "", "| base recipe | as worn | turned half an electrode | mean |", "|---|---|---|---|"]
-        lines += [f"| {k} | {x['as worn']:.3f} | {x['turned half an electrode']:.3f} | {x['mean']:.3f} |"
-                  for k, x in v["zero_shot"].items()]
+        lines += [
+            "",
+            "## Settings chosen on validation people",
+            "",
+            f"Pre-training people {', '.join(v['people'])} are held out of validation bases trained on the other "
+            "18 (`myostream train myosem-myo` with those test subjects); they calibrate on repetition 1 (or 1-2) "
+            "and score on repetitions 3-4 of the same session. Nothing below was chosen on the people reported.",
+            "",
+            "Base recipes are compared on the validation people's zero-shot R@1 as they wore the band and as "
+            "if it sat turned by half an electrode (how a band sits differs from person to person); the mean "
+            "chooses.",
+            "",
+            "| base recipe | as worn | turned half an electrode | mean |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {k} | {x['as worn']:.3f} | {x['turned half an electrode']:.3f} | {x['mean']:.3f} |"
+            for k, x in v["zero_shot"].items()
+        ]
         lines += ["", "| calibration | 1 rep. | 2 rep. |", "|---|---|---|"]
         lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in v["calibration"].items()]
         if "adabn" in v:
-            lines += ["", "AdaBN-style per-person statistics inside the network, tried at the input layer (the model's "
-                      "input statistics re-fitted on each wearer's first seconds, unlabelled): zero-shot R@1 "
-                      f"{v['adabn']['with']:.3f} against {v['adabn']['without']:.3f} without; not kept unless it gains "
-                      "a point (the per-user level already gives the model each person's statistics at its input)."]
+            lines += [
+                "",
+                "AdaBN-style per-person statistics inside the network, tried at the input layer (the model's "
+                "input statistics re-fitted on each wearer's first seconds, unlabelled): zero-shot R@1 "
+                f"{v['adabn']['with']:.3f} against {v['adabn']['without']:.3f} without; not kept unless it gains "
+                "a point (the per-user level already gives the model each person's statistics at its input).",
+            ]
         if "orientation_steps" in v:
             o = v["orientation_steps"]
-            agree = ("the live pipeline's" if o["chosen"] == o["pipeline"] else
-                     f"**not** the live pipeline's {o['pipeline']} (`STEPS_PER_ELECTRODE`): change it")
-            lines += ["", "Orientation steps: the estimate weighing whole-electrode turns only, or half steps too, "
-                      "zero-shot R@1 on the validation people worn as they were and turned or flipped as in the table "
-                      f"below: whole turns {o['r1']['1']:.3f}, half steps {o['r1']['2']:.3f}; chosen "
-                      f"{o['chosen']} step(s) per electrode, {agree}."]
-        lines += ["", f"A calibration default changes only when another setting beats it by at least "
-                  f"{100 * DEFAULT_CHANGE:g} point of R@1 (mean of 1 and 2 repetitions): these people calibrate and "
-                  "test within one session, the people reported on other days, so a smaller difference here is noise "
-                  "for them (the same rule keeps AdaBN out)."]
-        lines += ["", f"Chosen: recipe **{v['chosen']['recipe']}**, calibration **{v['chosen']['mode']}**, anchor "
-                  f"weight **{v['chosen']['anchor_weight']:g}** (`myostream adapt`'s defaults)."]
+            agree = (
+                "the live pipeline's"
+                if o["chosen"] == o["pipeline"]
+                else f"**not** the live pipeline's {o['pipeline']} (`STEPS_PER_ELECTRODE`): change it"
+            )
+            lines += [
+                "",
+                "Orientation steps: the estimate weighing whole-electrode turns only, or half steps too, "
+                "zero-shot R@1 on the validation people worn as they were and turned or flipped as in the table "
+                f"below: whole turns {o['r1']['1']:.3f}, half steps {o['r1']['2']:.3f}; chosen "
+                f"{o['chosen']} step(s) per electrode, {agree}.",
+            ]
+        lines += [
+            "",
+            f"A calibration default changes only when another setting beats it by at least "
+            f"{100 * DEFAULT_CHANGE:g} point of R@1 (mean of 1 and 2 repetitions): these people calibrate and "
+            "test within one session, the people reported on other days, so a smaller difference here is noise "
+            "for them (the same rule keeps AdaBN out).",
+        ]
+        lines += [
+            "",
+            f"Chosen: recipe **{v['chosen']['recipe']}**, calibration **{v['chosen']['mode']}**, anchor "
+            f"weight **{v['chosen']['anchor_weight']:g}** (`myostream adapt`'s defaults).",
+        ]
     for name, shots, title in (("myo", MYO_SHOTS, "Myo armband"), ("db1", DB1_SHOTS, "NinaPro DB1")):
         if name not in results:
             continue
         res = results[name]
-        lines += ["", f"## {title}", "", f"![R@1 against calibration repetitions]({name}.png)", "",
-                  "R@1 (mean over people):", "", *_table(res["summary"], shots, "r1"), "",
-                  "MRR:", "", *_table(res["summary"], shots, "mrr"), "",
-                  "Wall time of one calibration, seconds (CPU, one thread):", "",
-                  *_table({m: d for m, d in res["summary"].items() if any(v["seconds"] for v in d.values())},
-                          [k for k in shots if k], "seconds"), "",
-                  "Zero-shot classic references (one LDA on the training people):", "",
-                  "| reference | R@1 |", "|---|---|"]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            f"![R@1 against calibration repetitions]({name}.png)",
+            "",
+            "R@1 (mean over people):",
+            "",
+            *_table(res["summary"], shots, "r1"),
+            "",
+            "MRR:",
+            "",
+            *_table(res["summary"], shots, "mrr"),
+            "",
+            "Wall time of one calibration, seconds (CPU, one thread):",
+            "",
+            *_table(
+                {m: d for m, d in res["summary"].items() if any(v["seconds"] for v in d.values())},
+                [k for k in shots if k],
+                "seconds",
+            ),
+            "",
+            "Zero-shot classic references (one LDA on the training people):",
+            "",
+            "| reference | R@1 |",
+            "|---|---|",
+        ]
         lines += [f"| {k} | {np.mean(list(d.values())):.3f} |" for k, d in res["cross_person_lda"].items()]
-        lines += ["", "Zero-shot R@1 per person:", "", "| person | " + " | ".join(res["rows"][next(iter(res["rows"]))]) + " |"]
+        lines += [
+            "",
+            "Zero-shot R@1 per person:",
+            "",
+            "| person | " + " | ".join(res["rows"][next(iter(res["rows"]))]) + " |",
+        ]
         methods = [m for m in res["rows"][next(iter(res["rows"]))] if "0" in res["rows"][next(iter(res["rows"]))][m]]
         lines = lines[:-1] + ["| person | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
         for person, row in res["rows"].items():
             lines.append(f"| {person} | " + " | ".join(f"{row[m]['0']['r1']:.3f}" for m in methods) + " |")
         if "robustness" in res:
-            lines += ["", "The same test sessions as if the band had been worn turned or flipped (channels moved by "
-                      "the ring map; half turns interpolate neighbouring electrodes):", "",
-                      "| worn | orientation estimated | not estimated |", "|---|---|---|"]
-            lines += [f"| {k} | {d['estimated']:.3f} | {d['not estimated']:.3f} |" for k, d in res["robustness"].items()]
+            lines += [
+                "",
+                "The same test sessions as if the band had been worn turned or flipped (channels moved by "
+                "the ring map; half turns interpolate neighbouring electrodes):",
+                "",
+                "| worn | orientation estimated | not estimated |",
+                "|---|---|---|",
+            ]
+            lines += [
+                f"| {k} | {d['estimated']:.3f} | {d['not estimated']:.3f} |" for k, d in res["robustness"].items()
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -663,8 +839,10 @@ def report_transfer(
     needed = {"myo": data / "myo-armband", "db1": data / "ninapro-db1"}
     missing = [str(needed[d]) for d in datasets if not needed[d].is_dir()]
     if missing:
-        raise MyostreamError(f"The transfer report needs {', '.join(missing)}; pass --data with the folder that holds "
-                             "myo-armband/ and ninapro-db1/ (the project's shared data).")
+        raise MyostreamError(
+            f"The transfer report needs {', '.join(missing)}; pass --data with the folder that holds "
+            "myo-armband/ and ninapro-db1/ (the project's shared data)."
+        )
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
@@ -675,7 +853,9 @@ def report_transfer(
         results["validation"] = validate_myo(data / "myo-armband" / "PreTrainingDataset", work, say)
         chosen = results["validation"]["chosen"]
         if (chosen["mode"], chosen["anchor_weight"]) != (options.mode, options.anchor_weight):
-            say(f"note: validation chose {chosen}, the defaults are {options.mode} {options.anchor_weight}; using the choice")
+            say(
+                f"note: validation chose {chosen}, the defaults are {options.mode} {options.anchor_weight}; using the choice"
+            )
             options = dataclasses.replace(options, mode=chosen["mode"], anchor_weight=chosen["anchor_weight"])
     if "myo" in datasets:
         recipe = results["validation"]["chosen"]["recipe"] if "validation" in results else "recipe"

@@ -1,5 +1,5 @@
-from myostream_reports.bench import GROUPS, MODEL_OPTION, one_core
 from myostream.cli import main
+from myostream_reports.bench import GROUPS, MODEL_OPTION, one_core
 
 
 def test_resample_is_a_bench_group_and_only_it_takes_a_model(capsys):

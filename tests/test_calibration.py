@@ -64,7 +64,8 @@ def test_shipped_protocols_load_and_use_catalog_class_ids():
 def test_protocol_by_path_and_own_cue_text_for_unknown_classes(tmp_path):
     path = write(
         tmp_path,
-        GOOD.replace('"open_hand"]', '"open_hand", "my.wave"]') + '[cues]\n"my.wave" = { label = "Wave", text = "Wave." }\n',
+        GOOD.replace('"open_hand"]', '"open_hand", "my.wave"]')
+        + '[cues]\n"my.wave" = { label = "Wave", text = "Wave." }\n',
     )
     protocol = load_protocol(path)
     assert protocol.name == "two" and protocol.path == path
@@ -106,7 +107,12 @@ def test_unknown_and_missing_protocol(tmp_path):
 def test_schedule_orders_and_timing(tmp_path):
     protocol = load_protocol(write(tmp_path, GOOD))
     interleaved = trial_schedule(protocol)
-    assert [(t.gesture, t.repetition) for t in interleaved[:4]] == [("rest", 1), ("fist", 1), ("open_hand", 1), ("rest", 2)]
+    assert [(t.gesture, t.repetition) for t in interleaved[:4]] == [
+        ("rest", 1),
+        ("fist", 1),
+        ("open_hand", 1),
+        ("rest", 2),
+    ]
     assert interleaved[0].start_s == 4.0
     for a, b in zip(interleaved, interleaved[1:]):
         assert b.start_s == pytest.approx(a.end_s)
@@ -150,7 +156,14 @@ def test_run_walks_the_schedule(tmp_path):
     kinds = [e.kind for e in events]
     assert kinds == ["start"] + ["hold", "rest"] * 6 + ["end"]
     holds = [e for e in events if e.kind == "hold"]
-    assert [(e.gesture, e.repetition) for e in holds] == [("fist", 1), ("open_hand", 1), ("fist", 2), ("open_hand", 2), ("fist", 3), ("open_hand", 3)]
+    assert [(e.gesture, e.repetition) for e in holds] == [
+        ("fist", 1),
+        ("open_hand", 1),
+        ("fist", 2),
+        ("open_hand", 2),
+        ("fist", 3),
+        ("open_hand", 3),
+    ]
     assert holds[0].time == pytest.approx(104.0, abs=0.051)
     rests = [e for e in events if e.kind == "rest"]
     assert all(r.time - h.time == pytest.approx(2.0, abs=0.051) for h, r in zip(holds, rests))
@@ -199,8 +212,23 @@ def test_labels_from_cues():
     ]
     ts = np.arange(0.0, 10.0, 0.25)
     labels, rep = labels_from_cues(ts, events, names)
-    expect = {0.5: (-1, 0), 1.0: (0, 0), 2.0: (1, 1), 2.75: (1, 1), 3.0: (0, 0), 4.25: (-1, 0), 4.75: (-1, 0),
-              5.25: (0, 0), 5.5: (-1, 0), 6.75: (-1, 0), 7.25: (0, 0), 7.5: (2, 1), 8.5: (0, 0), 9.25: (-1, 0), 9.75: (-1, 0)}
+    expect = {
+        0.5: (-1, 0),
+        1.0: (0, 0),
+        2.0: (1, 1),
+        2.75: (1, 1),
+        3.0: (0, 0),
+        4.25: (-1, 0),
+        4.75: (-1, 0),
+        5.25: (0, 0),
+        5.5: (-1, 0),
+        6.75: (-1, 0),
+        7.25: (0, 0),
+        7.5: (2, 1),
+        8.5: (0, 0),
+        9.25: (-1, 0),
+        9.75: (-1, 0),
+    }
     for t, value in expect.items():
         i = int(round(t / 0.25))
         assert (labels[i], rep[i]) == value, t

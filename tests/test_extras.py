@@ -19,15 +19,19 @@ sys.exit(main({argv!r}))
 
 
 def run_without(name: str, argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK.format(name=name, argv=argv)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK.format(name=name, argv=argv)], capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize(("name", "argv", "extra"), [
-    ("PyQt6", ["live"], "gui"),
-    ("torch", ["eval", "models/bundled/simulated"], "torch"),
-    ("brainflow", ["stream", "--source", "brainflow-synthetic", "--duration", "1"], "brainflow"),
-])
+@pytest.mark.parametrize(
+    ("name", "argv", "extra"),
+    [
+        ("PyQt6", ["live"], "gui"),
+        ("torch", ["eval", "models/bundled/simulated"], "torch"),
+        ("brainflow", ["stream", "--source", "brainflow-synthetic", "--duration", "1"], "brainflow"),
+    ],
+)
 def test_a_command_without_its_extra_names_the_extra(name, argv, extra):
     done = run_without(name, argv)
     assert done.returncode == 2, done.stderr
@@ -48,7 +52,8 @@ def test_every_extra_named_exists_in_pyproject():
     from pathlib import Path
 
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
+        "optional-dependencies"
+    ]
     assert {extra for extra, _ in EXTRAS.values()} <= set(extras)
 
 

@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def package_modules() -> dict[str, Path]:
     """Every module of the distribution (``myostream``, its mapped folders, ``myostream_reports``) -> its file."""
     mapped = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-dir"]
-    folders = {"myostream": ROOT / "myostream", "myostream_reports": ROOT / "myostream_reports",
-               **{name: ROOT / folder for name, folder in mapped.items()}}
+    folders = {
+        "myostream": ROOT / "myostream",
+        "myostream_reports": ROOT / "myostream_reports",
+        **{name: ROOT / folder for name, folder in mapped.items()},
+    }
     modules = {}
     for package, folder in folders.items():
         for path in sorted(folder.rglob("*.py")):
@@ -97,10 +100,22 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 #: The package's layers, lowest first: a module may import its own layer and the ones below, never one above.
 #: A module belongs to the longest prefix that names it (``myostream`` alone is the package's root module).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground floor: records, errors, extras, paths, file schema, shipped data folders",
-     ("myostream", "myostream.errors", "myostream.extras", "myostream.records", "myostream.paths",
-      "myostream.resources", "myostream.schema", "myostream.torchdevice", "myostream.devices", "myostream.models",
-      "myostream.calibration")),
+    (
+        "ground floor: records, errors, extras, paths, file schema, shipped data folders",
+        (
+            "myostream",
+            "myostream.errors",
+            "myostream.extras",
+            "myostream.records",
+            "myostream.paths",
+            "myostream.resources",
+            "myostream.schema",
+            "myostream.torchdevice",
+            "myostream.devices",
+            "myostream.models",
+            "myostream.calibration",
+        ),
+    ),
     ("what a model's windows went through and when it is confident", ("myostream.preprocess", "myostream.rejection")),
     ("streaming", ("myostream.stream",)),
     ("recorded data", ("myostream.data",)),
@@ -108,11 +123,20 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("edge runtime", ("myostream.edge",)),
     ("sources by name, models by path, pipelines ready to run", ("myostream.sources", "myostream.runtime")),
     ("training, evaluation, adaptation", ("myostream.train",)),
-    ("calibration sessions and person models",
-     ("myostream.calibrate", "myostream.recorder", "myostream.person_models")),
-    ("command handlers and apps",
-     ("myostream.stream.commands", "myostream.data.commands", "myostream.text.commands", "myostream.train.commands",
-      "myostream.apps")),
+    (
+        "calibration sessions and person models",
+        ("myostream.calibrate", "myostream.recorder", "myostream.person_models"),
+    ),
+    (
+        "command handlers and apps",
+        (
+            "myostream.stream.commands",
+            "myostream.data.commands",
+            "myostream.text.commands",
+            "myostream.train.commands",
+            "myostream.apps",
+        ),
+    ),
     ("reports", ("myostream_reports",)),
     ("command line", ("myostream.cli",)),
 )
@@ -131,8 +155,12 @@ def layer_of(module: str) -> int:
 
 def test_the_module_walk_sees_the_package_and_its_mapped_folders():
     graph = import_graph()
-    assert {"myostream.cli", "myostream.apps.live", "myostream_reports.transfer",
-            "myostream_reports.benchmarks.ring"} <= set(graph)
+    assert {
+        "myostream.cli",
+        "myostream.apps.live",
+        "myostream_reports.transfer",
+        "myostream_reports.benchmarks.ring",
+    } <= set(graph)
     assert "myostream.train.adapt" in graph["myostream_reports.transfer"]
     assert "myostream.apps.widgets" in graph["myostream.apps.recorder"]  # apps' own edges are seen
 
@@ -147,9 +175,12 @@ def test_every_module_has_a_layer():
 
 def test_no_module_imports_a_higher_layer():
     """Streaming never imports recorded data, the model never imports training, the runtime never the apps."""
-    upward = [f"{m} ({LAYERS[layer_of(m)][0]}) -> {e} ({LAYERS[layer_of(e)][0]})"
-              for m, edges in import_graph().items() for e in sorted(edges)
-              if layer_of(m) >= 0 and layer_of(e) > layer_of(m)]  # a module with no layer fails the test above
+    upward = [
+        f"{m} ({LAYERS[layer_of(m)][0]}) -> {e} ({LAYERS[layer_of(e)][0]})"
+        for m, edges in import_graph().items()
+        for e in sorted(edges)
+        if layer_of(m) >= 0 and layer_of(e) > layer_of(m)
+    ]  # a module with no layer fails the test above
     assert upward == []
 
 

@@ -21,8 +21,8 @@ from myostream.person_models import (
     person_models_dir,
     run_calibration,
 )
-from tests.train.sessions import simulate_session
 from tests.stream.checkpoints import simulated_checkpoint
+from tests.train.sessions import simulate_session
 
 SMALL = """
 name = "small"
@@ -39,8 +39,13 @@ def session(tmp_path: Path, reps: int = 2, user: int = 11, subject: str = "Ada")
     tmp_path.mkdir(parents=True, exist_ok=True)
     protocol = tmp_path / f"small{reps}.toml"
     protocol.write_text(SMALL.format(reps=reps))
-    return simulate_session(tmp_path / "sessions" / f"sub-{subject}_ses-1_small-{reps}.h5", str(protocol), user=user,
-                            session=0, subject=subject)
+    return simulate_session(
+        tmp_path / "sessions" / f"sub-{subject}_ses-1_small-{reps}.h5",
+        str(protocol),
+        user=user,
+        session=0,
+        subject=subject,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +67,17 @@ def finish(job: CalibrationJob, timeout: float = 300.0):
 def test_person_models_live_in_the_user_data_folder_named_by_person_and_device(user_data):
     assert person_models_dir() == user_data / "myostream" / "person-models"
     assert person_model_dir("Ada L.", "myo-lsl") == person_models_dir() / "Ada-L.--myo-lsl"
-    assert [device_name(s) for s in ("simulated", "lsl:MyoStream", "lsl:type=EMG", "brainflow:SYNTHETIC_BOARD",
-                                     "replay:/data/S1_A1_E1.mat", "devices/my-band.toml")] == [
-        "simulated", "MyoStream", "EMG", "SYNTHETIC_BOARD", "S1_A1_E1", "my-band"]
+    assert [
+        device_name(s)
+        for s in (
+            "simulated",
+            "lsl:MyoStream",
+            "lsl:type=EMG",
+            "brainflow:SYNTHETIC_BOARD",
+            "replay:/data/S1_A1_E1.mat",
+            "devices/my-band.toml",
+        )
+    ] == ["simulated", "MyoStream", "EMG", "SYNTHETIC_BOARD", "S1_A1_E1", "my-band"]
     assert list_person_models() == [] and find_person_model("simulated", 8) is None
 
 
@@ -74,8 +87,18 @@ def test_a_calibration_job_adapts_the_base_in_a_background_process_and_keeps_the
     older = person_model_dir("Ada", "simulated")  # Ada calibrated on this device before: replaced once complete
     older.mkdir(parents=True)
     (older / "config.json").write_text("{}")
-    (older / "person.json").write_text(json.dumps({"person": "Ada", "device": "simulated", "n_channels": 8,
-                                                   "rate": 1000.0, "created": "2020-01-01T00:00:00", "how": "adapted"}))
+    (older / "person.json").write_text(
+        json.dumps(
+            {
+                "person": "Ada",
+                "device": "simulated",
+                "n_channels": 8,
+                "rate": 1000.0,
+                "created": "2020-01-01T00:00:00",
+                "how": "adapted",
+            }
+        )
+    )
     assert [m.created for m in list_person_models()] == ["2020-01-01T00:00:00"]
     job = CalibrationJob(CalibrationRequest(path, "Ada", "simulated", base=base, threads=1))
     assert list_person_models()[0].created.startswith("2020")  # kept while the new one is made
@@ -129,9 +152,16 @@ def test_without_a_base_a_small_model_is_trained_from_the_session_alone(tmp_path
     work = tmp_path / "work"
     work.mkdir()
     said: list[str] = []
-    request = CalibrationRequest(session(tmp_path, reps=3, user=12), "Eve", "my-band", base=None,
-                                 filter_profile="simulated", train_epochs=(1, 1, 1), text_steps=5,
-                                 text_model=str(tiny_bert(tmp_path_factory.getbasetemp())))
+    request = CalibrationRequest(
+        session(tmp_path, reps=3, user=12),
+        "Eve",
+        "my-band",
+        base=None,
+        filter_profile="simulated",
+        train_epochs=(1, 1, 1),
+        text_steps=5,
+        text_model=str(tiny_bert(tmp_path_factory.getbasetemp())),
+    )
     record = run_calibration(request, work, say=said.append)
     assert record["how"] == "trained" and record["before"] is None and 0.0 <= record["after"] <= 1.0
     assert record["held_out"] == 3 and "plan: 3 epochs" in said

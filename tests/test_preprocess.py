@@ -15,9 +15,11 @@ RATE = 200.0
 def person(gains: np.ndarray, rest_s: float, move_s: float, after_rest_s: float = 0.0, seed: int = 0) -> np.ndarray:
     """Noise-level rest, then movement scaled by per-channel ``gains``, then rest again."""
     rng = np.random.default_rng(seed)
-    parts = [rng.normal(0, 1, (int(rest_s * RATE), len(gains))),
-             rng.normal(0, 30, (int(move_s * RATE), len(gains))) * gains,
-             rng.normal(0, 1, (int(after_rest_s * RATE), len(gains)))]
+    parts = [
+        rng.normal(0, 1, (int(rest_s * RATE), len(gains))),
+        rng.normal(0, 30, (int(move_s * RATE), len(gains))) * gains,
+        rng.normal(0, 1, (int(after_rest_s * RATE), len(gains))),
+    ]
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -65,8 +67,17 @@ def test_a_known_level_starts_settled():
 
 
 def test_preprocessing_round_trip_and_checks():
-    pre = Preprocessing(rate=200.0, n_channels=2, window_ms=260.0, hop_ms=65.0, filter=FilterSpec(highpass=10.0),
-                        normalisation="channel", prior_scale=(1.5, 2.5), ring=True, channel_names=("a", "b"))
+    pre = Preprocessing(
+        rate=200.0,
+        n_channels=2,
+        window_ms=260.0,
+        hop_ms=65.0,
+        filter=FilterSpec(highpass=10.0),
+        normalisation="channel",
+        prior_scale=(1.5, 2.5),
+        ring=True,
+        channel_names=("a", "b"),
+    )
     assert Preprocessing.from_dict(pre.to_dict()) == pre and pre.window_samples == 52
     with pytest.raises(MyostreamError, match="Normalisation 'zscore' is unknown"):
         Preprocessing(rate=200.0, n_channels=2, window_ms=260.0, hop_ms=65.0, normalisation="zscore")

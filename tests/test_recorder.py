@@ -95,8 +95,13 @@ def test_a_replayed_recording_is_recorded_with_its_own_truth(tmp_path):
     """A replay cannot follow cues: it plays on, and the session keeps its labels beside the cues'."""
     sim = SimulatedArmband(realtime=False, schedule="cycle", hold_s=1.0, rest_s=1.0)
     chunk = sim.generate(6.0)
-    writer = SessionWriter(tmp_path / "old.h5", rate=sim.rate, channel_names=sim.info.channel_names,
-                           label_names=sim.info.label_names, subject="R")
+    writer = SessionWriter(
+        tmp_path / "old.h5",
+        rate=sim.rate,
+        channel_names=sim.info.channel_names,
+        label_names=sim.info.label_names,
+        subject="R",
+    )
     writer.append(chunk.data, chunk.timestamps, chunk.labels, np.zeros(len(chunk), np.int16))
     replay = ReplaySource(read_session(writer.close()))
     protocol = load_protocol(protocol_file(tmp_path))
@@ -107,8 +112,9 @@ def test_a_replayed_recording_is_recorded_with_its_own_truth(tmp_path):
     recorder.close()
     rec = read_session(path)
     assert rec.rate == 1000.0 and rec.duration > 1.5
-    np.testing.assert_array_equal(rec.labels, expected_labels(rec.meta["timestamps"],
-                                                              rec.meta["events"], rec.label_names))
+    np.testing.assert_array_equal(
+        rec.labels, expected_labels(rec.meta["timestamps"], rec.meta["events"], rec.label_names)
+    )
     assert set(rec.meta["source_labels"].tolist()) <= {0, 1, 2, 3}  # the replay's own cycle
 
 
@@ -197,6 +203,8 @@ def test_a_lost_source_stops_with_its_sentence_and_keeps_the_file(tmp_path):
 
 
 def test_the_engine_imports_no_qt():
-    code = ("import sys, myostream.recorder; "
-            "assert not [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))], 'Qt imported'")
+    code = (
+        "import sys, myostream.recorder; "
+        "assert not [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))], 'Qt imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,8 +16,14 @@ def test_operating_point_and_curve_count_what_the_rule_accepts():
     cond = Condition("four hops", scores, truth=np.array([0, 1, 1, -1]))  # right, wrong, right, none right
     rule = Rejection("margin", threshold=0.3)  # accepts the first and the third
     point = operating_point(rule, cond)
-    assert point == {"windows": 4, "top1": 0.5, "accepted": 0.5, "accuracy_accepted": 1.0,
-                     "false_accept_rate": 0.0, "correct_kept": 1.0}
+    assert point == {
+        "windows": 4,
+        "top1": 0.5,
+        "accepted": 0.5,
+        "accuracy_accepted": 1.0,
+        "false_accept_rate": 0.0,
+        "correct_kept": 1.0,
+    }
     c = curve(rule, cond)
     assert c["accepted"] == [0.25, 0.5, 0.75, 1.0]  # most confident first: 0.8, 0.6, 0.1, 0.1
     assert c["accuracy"] == pytest.approx([1.0, 1.0, 2 / 3, 0.5], abs=1e-4)
@@ -26,9 +32,15 @@ def test_operating_point_and_curve_count_what_the_rule_accepts():
 
 def _recording(labels: list[int], subject: str = "S1", session: str = "0") -> Recording:
     n = len(labels)
-    return Recording(emg=np.arange(2 * n, dtype=np.float32).reshape(n, 2), rate=100.0,
-                     labels=np.array(labels, np.int16), label_names=("rest", "fist", "open_hand"),
-                     channel_names=("a", "b"), subject=subject, session=session)
+    return Recording(
+        emg=np.arange(2 * n, dtype=np.float32).reshape(n, 2),
+        rate=100.0,
+        labels=np.array(labels, np.int16),
+        label_names=("rest", "fist", "open_hand"),
+        channel_names=("a", "b"),
+        subject=subject,
+        session=session,
+    )
 
 
 def test_pure_windows_hold_one_label_and_transitions_straddle_two():

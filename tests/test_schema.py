@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -50,10 +51,14 @@ class Settings(Table):
         ({"rate": 1, "on": 1}, "X on must be true or false, got 1."),
         ({"rate": 1, "filter": 3}, "X filter must be a table, got 3."),
         ({"rate": 1, "filter": {"order": "4"}}, "X [filter] order must be a whole number >= 1, got '4'."),
-        ({"rate": 1, "colour": 1, "size": 2}, "X has unknown keys 'colour', 'size'; allowed keys are channels, filter, "
-                                              "mode, names, on, rate."),
-        ({"rate": 1, "filter": {"cutoff": 3}},
-         "X [filter] has unknown key 'cutoff'; allowed keys are highpass, order."),
+        (
+            {"rate": 1, "colour": 1, "size": 2},
+            "X has unknown keys 'colour', 'size'; allowed keys are channels, filter, mode, names, on, rate.",
+        ),
+        (
+            {"rate": 1, "filter": {"cutoff": 3}},
+            "X [filter] has unknown key 'cutoff'; allowed keys are highpass, order.",
+        ),
         ({}, "X lacks the key 'rate'; add it."),
         # a typo is the likely cause of the missing key: the unknown key is named first
         ({"rte": 1}, "X has unknown key 'rte'; allowed keys are channels, filter, mode, names, on, rate."),
@@ -81,8 +86,11 @@ def test_read_toml_names_the_file(tmp_path):
     with pytest.raises(MyostreamError, match=r"^Thing '.*x\.toml' is not UTF-8 text \(byte 11 is b'\\xe9'\); save it"):
         read_toml(path, "Thing")
     path.write_text("name = [unclosed\n")
-    with pytest.raises(MyostreamError, match=r"^Thing '.*x\.toml' is not valid TOML \(Invalid value \(at line 1, "
-                                             r"column 9\)\); fix the syntax\.$"):
+    with pytest.raises(
+        MyostreamError,
+        match=r"^Thing '.*x\.toml' is not valid TOML \(Invalid value \(at line 1, "
+        r"column 9\)\); fix the syntax\.$",
+    ):
         read_toml(path, "Thing")
     path.write_text('name = "caf\u00e9"\n', encoding="utf-8")
     assert read_toml(path, "Thing") == {"name": "caf\u00e9"}
@@ -126,27 +134,66 @@ class Kind:
 
 
 KINDS = [
-    Kind("model config", load_config, _shipped("models", "myosem-simulated.toml"), "m.toml",
-         ("n_layers = 2", 'n_layers = "2"', "[model] n_layers must be a whole number, got '2'."),
-         ("[stage2]\n", "[stage2]\nepoch = 3\n", "[stage2] has unknown key 'epoch'; allowed keys are batch_size, ")),
-    Kind("device profile", load_profile, _shipped("devices", "simulated.toml"), "d.toml",
-         ("highpass = 20.0", 'highpass = "20"', "[filter] highpass must be a number, got '20'."),
-         ("[filter]\n", "[filter]\ncutoff = 3\n", "[filter] has unknown key 'cutoff'; allowed keys are envelope, ")),
-    Kind("calibration protocol", load_protocol, _shipped("calibration", "quick.toml"), "c.toml",
-         ('fist = { label = "Fist",', "fist = { label = 3,", "[cues.fist] label must be a text in quotes, got 3."),
-         ('fist = { label = "Fist",', 'fist = { colour = "red", label = "Fist",',
-          "[cues.fist] has unknown key 'colour'; allowed keys are label, text.")),
-    Kind("experiment", load_experiment, EXPERIMENT, "e.toml",
-         ("seconds = 5", 'seconds = "twenty"', "[data] seconds must be a positive number, got 'twenty'."),
-         ("[data]\n", '[protocol]\nnmae = "random"\n[data]\n',
-          "[protocol] has unknown key 'nmae'; allowed keys are fold, folds, ")),
-    Kind("description catalog", load_catalog, CATALOG, "cat.toml",
-         ('T3 = ["one a", "two a", "three a"]', 'T3 = "one a"', "class 'a' T3 must be a list of non-empty texts"),
-         ('T0 = "alpha"', 'T0 = "alpha"\nT4 = "x"', "class 'a' has unknown key 'T4'; allowed keys are T0, T1, T2, T3")),
-    Kind("sidecar", load_sidecar, "rate = 500\n[columns]\nheader = true\n", "dataset.toml",
-         ("header = true", 'header = "yes"', "[columns] header must be true or false, got 'yes'."),
-         ("[columns]\n", '[xdf]\nstream = "EMG"\n[columns]\n',
-          "[xdf] has unknown key 'stream'; allowed keys are emg, ignore, markers, stop.")),
+    Kind(
+        "model config",
+        load_config,
+        _shipped("models", "myosem-simulated.toml"),
+        "m.toml",
+        ("n_layers = 2", 'n_layers = "2"', "[model] n_layers must be a whole number, got '2'."),
+        ("[stage2]\n", "[stage2]\nepoch = 3\n", "[stage2] has unknown key 'epoch'; allowed keys are batch_size, "),
+    ),
+    Kind(
+        "device profile",
+        load_profile,
+        _shipped("devices", "simulated.toml"),
+        "d.toml",
+        ("highpass = 20.0", 'highpass = "20"', "[filter] highpass must be a number, got '20'."),
+        ("[filter]\n", "[filter]\ncutoff = 3\n", "[filter] has unknown key 'cutoff'; allowed keys are envelope, "),
+    ),
+    Kind(
+        "calibration protocol",
+        load_protocol,
+        _shipped("calibration", "quick.toml"),
+        "c.toml",
+        ('fist = { label = "Fist",', "fist = { label = 3,", "[cues.fist] label must be a text in quotes, got 3."),
+        (
+            'fist = { label = "Fist",',
+            'fist = { colour = "red", label = "Fist",',
+            "[cues.fist] has unknown key 'colour'; allowed keys are label, text.",
+        ),
+    ),
+    Kind(
+        "experiment",
+        load_experiment,
+        EXPERIMENT,
+        "e.toml",
+        ("seconds = 5", 'seconds = "twenty"', "[data] seconds must be a positive number, got 'twenty'."),
+        (
+            "[data]\n",
+            '[protocol]\nnmae = "random"\n[data]\n',
+            "[protocol] has unknown key 'nmae'; allowed keys are fold, folds, ",
+        ),
+    ),
+    Kind(
+        "description catalog",
+        load_catalog,
+        CATALOG,
+        "cat.toml",
+        ('T3 = ["one a", "two a", "three a"]', 'T3 = "one a"', "class 'a' T3 must be a list of non-empty texts"),
+        ('T0 = "alpha"', 'T0 = "alpha"\nT4 = "x"', "class 'a' has unknown key 'T4'; allowed keys are T0, T1, T2, T3"),
+    ),
+    Kind(
+        "sidecar",
+        load_sidecar,
+        "rate = 500\n[columns]\nheader = true\n",
+        "dataset.toml",
+        ("header = true", 'header = "yes"', "[columns] header must be true or false, got 'yes'."),
+        (
+            "[columns]\n",
+            '[xdf]\nstream = "EMG"\n[columns]\n',
+            "[xdf] has unknown key 'stream'; allowed keys are emg, ignore, markers, stop.",
+        ),
+    ),
 ]
 
 

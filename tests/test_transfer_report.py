@@ -9,13 +9,11 @@ from myostream.model.checkpoint import load_checkpoint
 from myostream.train.adapt import AdaptOptions
 from myostream.train.recordings import train_on_recordings
 from myostream_reports.transfer import Person, cross_person_lda, evaluate_person, rotated, summarise, wearing_windows
-from tests.train.test_recordings import LAB, lab_recording
 from tests.train.tiny_runs import TINY_MODEL, tiny_bert
 
 
 def session(user: int, session: int, cycles: int = 3):
     """A simulated calibration-style session: every gesture in turn, ``cycles`` times, repetitions numbered."""
-    from myostream.data.sidecar import relabel
     from myostream.records import Recording
     from myostream.stream.simulated import SimulatedArmband
 
@@ -25,9 +23,17 @@ def session(user: int, session: int, cycles: int = 3):
     rep = np.zeros(len(labels), np.int16)
     per_cycle = int(8 * 2.5 * sim.info.rate)
     rep[:] = 1 + np.minimum(np.arange(len(labels)) // per_cycle, cycles - 1)
-    return Recording(emg=chunk.data, rate=sim.info.rate, labels=labels, label_names=sim.info.label_names,
-                     channel_names=sim.info.channel_names, subject=f"p{user}", session=str(session),
-                     dataset="sim", repetition=rep)
+    return Recording(
+        emg=chunk.data,
+        rate=sim.info.rate,
+        labels=labels,
+        label_names=sim.info.label_names,
+        channel_names=sim.info.channel_names,
+        subject=f"p{user}",
+        session=str(session),
+        dataset="sim",
+        repetition=rep,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +59,23 @@ batch_classes = 4
 {TINY_MODEL}
 """)
     out = root / "transfer-base"
-    train_on_recordings([session(u, 0) for u in (1, 2, 3)], out, config=exp, protocol_settings={"test_subjects": ["p3"]},
-                        device="cpu", progress=False, log=lambda s: None)
+    train_on_recordings(
+        [session(u, 0) for u in (1, 2, 3)],
+        out,
+        config=exp,
+        protocol_settings={"test_subjects": ["p3"]},
+        device="cpu",
+        progress=False,
+        log=lambda s: None,
+    )
     return load_checkpoint(out)
 
 
 def test_every_method_scores_every_calibration_size(base):
     person = Person("p7", [session(7, 0)], {"day 2": [session(7, 1)]})
-    rows = evaluate_person(person, {"myosem": base}, (0, 1, 2), AdaptOptions(epochs_a=1, epochs_b=1), say=lambda s: None)
+    rows = evaluate_person(
+        person, {"myosem": base}, (0, 1, 2), AdaptOptions(epochs_a=1, epochs_b=1), say=lambda s: None
+    )
     assert set(rows["MyoSem"]) == {"0"} and set(rows["per-person LDA"]) == {"1", "2"}
     for method in ("MyoSem fine-tuned", "MyoSem fine-tuned + anchors", "MyoSem anchors", "per-person LDA"):
         for k in ("1", "2"):

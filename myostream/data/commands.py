@@ -59,7 +59,9 @@ def replay_command(
         elif duration is not None and now - t_start >= duration:
             stop.set()
         if now >= next_print[0] or stop.is_set() or source.exhausted:
-            label = info.label_names[int(chunk.labels[-1])] if chunk.labels is not None and chunk.labels[-1] >= 0 else "-"
+            label = (
+                info.label_names[int(chunk.labels[-1])] if chunk.labels is not None and chunk.labels[-1] >= 0 else "-"
+            )
             position = rec.duration if source.exhausted else source.position
             line = (
                 f"t {position:8.2f}/{rec.duration:.2f} s | samples {source.emitted} | "
@@ -74,5 +76,7 @@ def replay_command(
         pushed = source.emitted
     if tty:
         print()
-    print(f"published {pushed} samples ({pushed / info.rate:.1f} s of recording) on LSL stream {name!r}", file=sys.stderr)
+    print(
+        f"published {pushed} samples ({pushed / info.rate:.1f} s of recording) on LSL stream {name!r}", file=sys.stderr
+    )
     return 0

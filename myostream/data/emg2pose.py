@@ -180,5 +180,7 @@ def read_emg2pose_folder(
             raise MyostreamError(f"emg2pose folder {str(folder)!r} has no metadata.csv, so split={split!r} is unknown.")
         recordings = [read_emg2pose(p, metadata={}, nonfinite=nonfinite) for p in sorted(folder.glob("*.hdf5"))]
     if not recordings:
-        raise MyostreamError(f"emg2pose folder {str(folder)!r} holds no sessions{f' in split {split!r}' if split else ''}.")
+        raise MyostreamError(
+            f"emg2pose folder {str(folder)!r} holds no sessions{f' in split {split!r}' if split else ''}."
+        )
     return recordings

@@ -81,7 +81,9 @@ def _files(folder: Path) -> list[tuple[str, str, str, int, Path]]:
     for path in folder.rglob("classe_*.dat"):
         m = _FILE_NAME.match(path.name)
         if m:
-            found.append((path.parent.parent.parent.name, path.parent.parent.name, path.parent.name, int(m.group(1)), path))
+            found.append(
+                (path.parent.parent.parent.name, path.parent.parent.name, path.parent.name, int(m.group(1)), path)
+            )
     return sorted(found)
 
 
@@ -105,7 +107,8 @@ def read_myo_folder(
     want_subjects = None if subjects is None else set(subjects)
     want_sessions = None if sessions is None else set(sessions)
     chosen = [
-        f for f in found
+        f
+        for f in found
         if (want_subjects is None or f[1] in want_subjects) and (want_sessions is None or f[2] in want_sessions)
     ]
     if not chosen:

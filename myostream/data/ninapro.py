@@ -148,9 +148,7 @@ def numberings(database: str, exercise: int) -> list[tuple[str, dict[int, str]]]
     """Candidate raw label -> class id maps of one exercise file, documented one first."""
     db = DATABASES[_database_key(database)]
     if not 1 <= exercise <= len(db.exercises):
-        raise MyostreamError(
-            f"NinaPro {database.upper()} has exercises E1-E{len(db.exercises)}, not E{exercise}."
-        )
+        raise MyostreamError(f"NinaPro {database.upper()} has exercises E1-E{len(db.exercises)}, not E{exercise}.")
     letter = db.exercises[exercise - 1]
     ids = exercise_ids(letter)
     offset = sum(EXERCISE_SIZES[x] for x in db.exercises[: exercise - 1])
@@ -320,7 +318,9 @@ def _pick_numbering(raw: np.ndarray, database: str, exercise: int, where: str) -
     for name, table in candidates:
         if codes <= table.keys():
             return name, table
-    expected = "; ".join(f"{name} {min(t)}-{max(t)}" if name != "force codes" else f"{name} {sorted(t)}" for name, t in candidates)
+    expected = "; ".join(
+        f"{name} {min(t)}-{max(t)}" if name != "force codes" else f"{name} {sorted(t)}" for name, t in candidates
+    )
     raise MyostreamError(
         f"{where}: labels {sorted(codes)} do not fit NinaPro {database.upper()} exercise E{exercise} "
         f"(expected {expected}); check database= and the file name."

@@ -94,11 +94,18 @@ def resample_recordings(recordings: Sequence[Recording], rate: float) -> list[Re
         t = np.arange(r.n_samples) / r.rate
         chunk = Resampler(r.rate, rate, r.n_channels).process_chunk(np.asarray(r.emg[:], np.float32), t)
         at = np.clip(np.searchsorted(t, chunk.timestamps, side="right") - 1, 0, max(r.n_samples - 1, 0))
-        out.append(dataclasses.replace(
-            r, emg=chunk.data, rate=float(rate), labels=r.labels[at],
-            repetition=None if r.repetition is None else r.repetition[at], glove=None, pose=None,
-            meta={**r.meta, "resampled_from": r.rate},
-        ))
+        out.append(
+            dataclasses.replace(
+                r,
+                emg=chunk.data,
+                rate=float(rate),
+                labels=r.labels[at],
+                repetition=None if r.repetition is None else r.repetition[at],
+                glove=None,
+                pose=None,
+                meta={**r.meta, "resampled_from": r.rate},
+            )
+        )
     return out
 
 

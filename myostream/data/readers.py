@@ -37,8 +37,10 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 _XDF = (".xdf", ".xdfz")
 _TABLES = (".csv", ".tsv", ".txt", ".npy", ".npz")
-_KNOWN = ("NinaPro .mat, emg2pose .hdf5, Myo armband .dat, calibration session .h5, LabRecorder .xdf "
-          "and table (.csv .tsv .txt .npy .npz with a dataset.toml) files")
+_KNOWN = (
+    "NinaPro .mat, emg2pose .hdf5, Myo armband .dat, calibration session .h5, LabRecorder .xdf "
+    "and table (.csv .tsv .txt .npy .npz with a dataset.toml) files"
+)
 
 
 def _function(spec: str) -> Callable[..., Any]:

@@ -50,9 +50,7 @@ from myostream.records import CueEvent, NonFinite, Recording
 
 FORMAT = "myostream-session"
 FORMAT_VERSION = 1
-EVENT_DTYPE = np.dtype(
-    [("time", "<f8"), ("kind", "S8"), ("gesture", "S64"), ("repetition", "<i2"), ("value", "<i8")]
-)
+EVENT_DTYPE = np.dtype([("time", "<f8"), ("kind", "S8"), ("gesture", "S64"), ("repetition", "<i2"), ("value", "<i8")])
 _SAMPLE_DATASETS = ("emg", "timestamps", "labels", "repetition", "source_labels")
 #: Free bytes the writer leaves on the disk: enough to close the file cleanly.
 RESERVE_BYTES = 8 * 2**20
@@ -141,7 +139,9 @@ class SessionWriter:
 
         self.path = Path(path)
         if self.path.exists():
-            raise MyostreamError(f"Session file {str(self.path)!r} already exists; choose a new name, never overwrite a recording.")
+            raise MyostreamError(
+                f"Session file {str(self.path)!r} already exists; choose a new name, never overwrite a recording."
+            )
         output_dir(self.path.parent, "the session file")
         n_ch = len(channel_names)
         self.n_channels = n_ch
@@ -282,7 +282,8 @@ class SessionWriter:
 
     def add_event(self, event: CueEvent) -> None:
         row = np.array(
-            [(event.time, event.kind.encode(), event.gesture.encode("utf-8"), event.repetition, event.value)], EVENT_DTYPE
+            [(event.time, event.kind.encode(), event.gesture.encode("utf-8"), event.repetition, event.value)],
+            EVENT_DTYPE,
         )
         m = len(self._events)
         with self._guard():
@@ -404,7 +405,9 @@ def _check_layout(f: h5py.File, path: Path) -> None:
     missing = [k for k in (*_SAMPLE_DATASETS, "events") if k not in f]
     missing += [k for k in ("rate", "channel_names", "label_names") if k not in f.attrs]
     if missing:
-        raise MyostreamError(f"Session {str(path)!r} lacks {missing[0]!r}; the file is damaged or was not written by myostream.")
+        raise MyostreamError(
+            f"Session {str(path)!r} lacks {missing[0]!r}; the file is damaged or was not written by myostream."
+        )
     version = int(f.attrs.get("format_version", 0))
     if version > FORMAT_VERSION:
         raise MyostreamError(
@@ -463,11 +466,14 @@ def read_session(path: str | Path, nonfinite: NonFinite = "error") -> Recording:
     if not complete:
         log.warning(
             "Session %r was cut short (its recorder stopped without closing it); reading the %.1f s it saved.",
-            str(path), n / float(attrs["rate"]),
+            str(path),
+            n / float(attrs["rate"]),
         )
     label_names = tuple(attrs["label_names"])
     if labels.size and (labels.max() >= len(label_names) or labels.min() < -1):
-        raise MyostreamError(f"Session {str(path)!r} has labels outside its {len(label_names)} label names; the file is damaged.")
+        raise MyostreamError(
+            f"Session {str(path)!r} has labels outside its {len(label_names)} label names; the file is damaged."
+        )
     return Recording(
         emg=emg,
         rate=float(attrs["rate"]),

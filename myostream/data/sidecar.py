@@ -186,8 +186,9 @@ TableColumns = Annotated[TableColumn | list[TableColumn], Says("a column (name o
 
 class ColumnsTable(Table):
     header: bool | None = None
-    delimiter: Annotated[str, StringConstraints(pattern=r"(?s)^(.|whitespace)$"),
-                         Says('one character or "whitespace"')] | None = None
+    delimiter: (
+        Annotated[str, StringConstraints(pattern=r"(?s)^(.|whitespace)$"), Says('one character or "whitespace"')] | None
+    ) = None
     comment: str | None = None
     emg: TableColumns | None = None
     label: TableColumn | None = None
@@ -298,7 +299,7 @@ def relabel(recording: Recording, labels: Mapping[Any, str]) -> Recording:
     if not any(mapped):
         raise MyostreamError(
             f"The label map names none of {recording.name!r}'s labels ({', '.join(recording.label_names)}); "
-            "map them to class ids, e.g. {\"FIST\": \"fist\"}."
+            'map them to class ids, e.g. {"FIST": "fist"}.'
         )
     names = tuple(dict.fromkeys(m for m in mapped if m))
     lut = np.array([names.index(m) if m else -1 for m in mapped] + [-1], np.int16)

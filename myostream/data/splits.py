@@ -128,7 +128,9 @@ def cross_user_split(
     known = sorted(set(subjects))
     if test_subjects is None and folds > 1:
         if len(known) < folds:
-            raise MyostreamError(f"{folds} cross-user folds need at least {folds} subjects; the data hold {len(known)}.")
+            raise MyostreamError(
+                f"{folds} cross-user folds need at least {folds} subjects; the data hold {len(known)}."
+            )
         if not 0 <= fold < folds:
             raise MyostreamError(f"Fold {fold} does not exist; there are {folds} folds (0..{folds - 1}).")
         order = np.random.default_rng(seed).permutation(known).tolist()
@@ -170,7 +172,9 @@ def cross_class_split(
             raise MyostreamError("Rest cannot be held out: every recording has it; hold out movements only.")
     else:
         if len(movements) < 2:
-            raise MyostreamError(f"A cross-class split needs at least two movement classes; the windows hold {movements}.")
+            raise MyostreamError(
+                f"A cross-class split needs at least two movement classes; the windows hold {movements}."
+            )
         k = min(len(movements) - 1, max(1, int(round(test_fraction * len(movements)))))
         picked = set(np.random.default_rng(seed).permutation(movements)[:k].tolist())
         chosen = [c for c in movements if c in picked]
@@ -186,9 +190,7 @@ def repetition_split(windows: WindowSet, test_repetitions: Sequence[int] = NINAP
     test_reps = tuple(int(r) for r in test_repetitions)
     test_mask = np.isin(windows.repetition, test_reps)
     train_mask = (windows.repetition > 0) & ~test_mask
-    return _finish(
-        windows, "repetition", train_mask, test_mask, test_repetitions=test_reps, meta={"repetitions": reps}
-    )
+    return _finish(windows, "repetition", train_mask, test_mask, test_repetitions=test_reps, meta={"repetitions": reps})
 
 
 def cross_dataset(train: WindowSet, test: WindowSet, channels: ChannelMode = "error") -> tuple[WindowSet, Split]:
@@ -224,8 +226,14 @@ def cross_dataset(train: WindowSet, test: WindowSet, channels: ChannelMode = "er
     # test classes no training window shows: unseen, so the text stage leaves them out like cross-class
     trained = {train.class_ids[i] for i in np.unique(train.y)}
     unseen = tuple(c for c in class_ids if c not in trained and c in {test.class_ids[i] for i in np.unique(test.y)})
-    split = _finish(both, "cross-dataset", ~is_test, is_test, held_out_classes=unseen,
-                    meta={"train_datasets": _datasets(train), "test_datasets": _datasets(test), "channels": channels})
+    split = _finish(
+        both,
+        "cross-dataset",
+        ~is_test,
+        is_test,
+        held_out_classes=unseen,
+        meta={"train_datasets": _datasets(train), "test_datasets": _datasets(test), "channels": channels},
+    )
     return both, split
 
 

@@ -354,7 +354,9 @@ def read_table(
 
 
 def read_table_folder(
-    folder: str | Path, sidecar: str | Path | None = None, bad_lines: BadLines | None = None,
+    folder: str | Path,
+    sidecar: str | Path | None = None,
+    bad_lines: BadLines | None = None,
     nonfinite: NonFinite = "error",
 ) -> list[Recording]:
     """Every table file of a dataset folder, read with the folder's ``dataset.toml``, sorted by path.

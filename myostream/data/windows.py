@@ -143,7 +143,7 @@ class WindowSet:
         """All windows materialised as float32 ``[N, length, n_channels]`` (use :meth:`data` for batches)."""
         return self.data()
 
-    def subset(self, indices: np.ndarray | Sequence[int]) -> "WindowSet":
+    def subset(self, indices: np.ndarray | Sequence[int]) -> WindowSet:
         """The chosen windows, sharing the recordings."""
         idx = np.asarray(indices, np.int64)
         return replace(
@@ -155,7 +155,7 @@ class WindowSet:
             segment=self.segment[idx],
         )
 
-    def with_channels(self, n_channels: int) -> "WindowSet":
+    def with_channels(self, n_channels: int) -> WindowSet:
         """The same windows cut or zero-padded to ``n_channels`` channels."""
         if n_channels < 1:
             raise MyostreamError(f"A window set needs at least one channel, not {n_channels}.")

@@ -274,8 +274,9 @@ def read_xdf_recording(
     nonfinite: NonFinite = "error",
 ) -> Recording:
     """The one EMG stream of an XDF file (``stream=`` chooses when it holds several)."""
-    recordings = read_xdf(path, stream=stream, markers=markers, label_map=label_map, sidecar=sidecar,
-                          nonfinite=nonfinite)
+    recordings = read_xdf(
+        path, stream=stream, markers=markers, label_map=label_map, sidecar=sidecar, nonfinite=nonfinite
+    )
     if len(recordings) > 1:
         names = ", ".join(repr(r.meta["stream"]) for r in recordings)
         raise MyostreamError(
@@ -299,5 +300,6 @@ def read_xdf_folder(
     paths = sorted(p for suffix in XDF_SUFFIXES for p in folder.rglob(f"*{suffix}"))
     if not paths:
         raise MyostreamError(f"XDF folder {str(folder)!r} holds no .xdf files.")
-    return [r for p in paths
-            for r in read_xdf(p, stream=stream, markers=markers, label_map=label_map, nonfinite=nonfinite)]
+    return [
+        r for p in paths for r in read_xdf(p, stream=stream, markers=markers, label_map=label_map, nonfinite=nonfinite)
+    ]

@@ -302,6 +302,5 @@ def export_command(checkpoint: str | Path, onnx: str | Path, text: bool = False,
     print(f"onnxruntime vs torch on {CHECK_WINDOWS} check windows, max |difference|: {diffs}")
     if result.text_max_abs_diff is not None:
         print(f"text embeddings of the catalog, max |difference|: {result.text_max_abs_diff:.1e}")
-    print(f"exported {checkpoint} to {result.path}; "
-          f"run it with `myostream live --backend onnx --model {result.path}`")
+    print(f"exported {checkpoint} to {result.path}; run it with `myostream live --backend onnx --model {result.path}`")
     return 0

@@ -71,7 +71,7 @@ class OnnxRanker:
             )
 
     @classmethod
-    def load(cls, path: str | Path, threads: int = 1) -> "OnnxRanker":
+    def load(cls, path: str | Path, threads: int = 1) -> OnnxRanker:
         """Open an exported folder (``myostream export CKPT --onnx DIR``); ``threads``: onnxruntime intra-op threads."""
         manifest = read_manifest(path)
         return cls(manifest, open_session(manifest.path / EMG_FILE, threads))
@@ -124,9 +124,8 @@ class OnnxRanker:
         """Whether the folder holds the text encoder too (``export --text``), for free-text queries."""
         return self.manifest.text is not None
 
-    def text_encoder(self) -> "OnnxTextEncoder":
+    def text_encoder(self) -> OnnxTextEncoder:
         """The exported text encoder whose space the prototypes live in."""
         from myostream.edge.text import OnnxTextEncoder
 
         return OnnxTextEncoder.load(self.path)
-

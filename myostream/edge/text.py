@@ -47,7 +47,7 @@ class OnnxTextEncoder:
             raise MyostreamError(f"The exported text encoder takes {inputs}, not {list(TEXT_INPUTS)}; export again.")
 
     @classmethod
-    def load(cls, folder: str | Path, threads: int = 1) -> "OnnxTextEncoder":
+    def load(cls, folder: str | Path, threads: int = 1) -> OnnxTextEncoder:
         """The text encoder of an exported folder (written by ``myostream export CKPT --onnx DIR --text``)."""
         manifest = read_manifest(folder)
         if manifest.text is None:

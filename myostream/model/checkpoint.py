@@ -92,12 +92,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
         )
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
-        raise MyostreamError(f"Checkpoint {str(path)!r} lacks {', '.join(missing)}; it is incomplete or not a myostream checkpoint.")
+        raise MyostreamError(
+            f"Checkpoint {str(path)!r} lacks {', '.join(missing)}; it is incomplete or not a myostream checkpoint."
+        )
     meta = _read_json(path / "config.json")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise MyostreamError(f"{str(path / 'config.json')!r} is not a myostream checkpoint config (no format {FORMAT!r}).")
+        raise MyostreamError(
+            f"{str(path / 'config.json')!r} is not a myostream checkpoint config (no format {FORMAT!r})."
+        )
     if int(meta.get("version", 0)) > VERSION:
-        raise MyostreamError(f"Checkpoint {str(path)!r} has format version {meta['version']}; update myostream to load it.")
+        raise MyostreamError(
+            f"Checkpoint {str(path)!r} has format version {meta['version']}; update myostream to load it."
+        )
     try:
         config = ModelConfig.from_dict(meta["model"], where=f"Checkpoint {str(path)!r}")
         class_ids = [str(c) for c in meta["class_ids"]]
@@ -117,7 +123,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
         model.load_state_dict(_read_tensors(path / "weights.safetensors"), strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise MyostreamError(f"Weights in {str(path)!r} do not fit its config ({first}); the checkpoint is corrupt or mixed.") from None
+        raise MyostreamError(
+            f"Weights in {str(path)!r} do not fit its config ({first}); the checkpoint is corrupt or mixed."
+        ) from None
     model.catalog = parse_catalog(_read_json(path / "catalog.json"), class_ids, repr(str(path / "catalog.json")))
     model.metadata = dict(meta.get("training") or {})
     where = f"Checkpoint {str(path)!r} preprocessing"
@@ -159,7 +167,9 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for bad headers/bytes
-        raise MyostreamError(f"{str(path)!r} is not a readable safetensors file ({exc}); the checkpoint is corrupt.") from None
+        raise MyostreamError(
+            f"{str(path)!r} is not a readable safetensors file ({exc}); the checkpoint is corrupt."
+        ) from None
 
 
 def write_atomic(path: Path, write: Callable[[str], object]) -> None:

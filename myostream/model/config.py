@@ -99,7 +99,9 @@ class ModelConfig:
         if self.n_channels < 1 or not self.rate > 0 or not self.window_ms > 0:
             raise MyostreamError(f"{where} needs n_channels >= 1, rate > 0 and window_ms > 0.")
         if self.patch < 2:
-            raise MyostreamError(f"{where} has patch = {self.patch}; a patch needs at least 2 samples (var_t uses differences).")
+            raise MyostreamError(
+                f"{where} has patch = {self.patch}; a patch needs at least 2 samples (var_t uses differences)."
+            )
         exact = self.window_ms * self.rate / 1000.0
         if not math.isclose(exact, round(exact), abs_tol=1e-6) or round(exact) % self.patch:
             raise MyostreamError(
@@ -121,9 +123,11 @@ class ModelConfig:
 
     def check_preprocessing(self, pre: Preprocessing) -> None:
         """Raise a :class:`MyostreamError` unless ``pre`` describes the windows this config takes."""
-        if pre.n_channels != self.n_channels or abs(pre.rate - self.rate) > 1e-6 * self.rate or abs(
-            pre.window_ms - self.window_ms
-        ) > 1e-6:
+        if (
+            pre.n_channels != self.n_channels
+            or abs(pre.rate - self.rate) > 1e-6 * self.rate
+            or abs(pre.window_ms - self.window_ms) > 1e-6
+        ):
             raise MyostreamError(
                 f"Preprocessing for {pre.n_channels} channels at {pre.rate:g} Hz in {pre.window_ms:g} ms windows does "
                 f"not fit model {self.name!r} ({self.n_channels} channels, {self.rate:g} Hz, {self.window_ms:g} ms)."
@@ -149,7 +153,7 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "model config") -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any], where: str = "model config") -> ModelConfig:
         """Build from the flat form :meth:`to_dict` writes (also used by checkpoints)."""
         return _model_config(validate(ModelDict, d, where, example=EXAMPLE).given())
 
@@ -222,5 +226,13 @@ def load_config(name_or_path: str | Path) -> ModelConfig:
                 "or give a path to a .toml file."
             )
     raw = validate(ModelFile, read_toml(path, "Model config"), f"Model config {str(path)!r}", example=EXAMPLE)
-    return _model_config({**raw.model.given(), "name": raw.name or path.stem, "description": raw.description,
-                          "stage2": raw.stage2, "stage3": raw.stage3, "extra": dict(raw.model_extra or {})})
+    return _model_config(
+        {
+            **raw.model.given(),
+            "name": raw.name or path.stem,
+            "description": raw.description,
+            "stage2": raw.stage2,
+            "stage3": raw.stage3,
+            "extra": dict(raw.model_extra or {}),
+        }
+    )

@@ -43,7 +43,7 @@ def ledoit_wolf_covariance(x: np.ndarray) -> np.ndarray:
 class ShrinkageLDA:
     """Linear discriminant analysis with a Ledoit-Wolf shrunk, prior-weighted within-class covariance."""
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "ShrinkageLDA":
+    def fit(self, x: np.ndarray, y: np.ndarray) -> ShrinkageLDA:
         x = np.asarray(x, np.float64)
         y = np.asarray(y)
         if x.ndim != 2 or len(x) != len(y):
@@ -68,7 +68,7 @@ class ShrinkageLDA:
 class HudginsLDA:
     """The per-person classic baseline on raw (filtered) windows ``float32[n, T, C]``."""
 
-    def fit(self, windows: np.ndarray, y: np.ndarray) -> "HudginsLDA":
+    def fit(self, windows: np.ndarray, y: np.ndarray) -> HudginsLDA:
         windows = _check_windows(windows)
         self.mean_ = windows.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
         std = windows.std(axis=(0, 1), dtype=np.float64)
@@ -92,7 +92,5 @@ class HudginsLDA:
 def _check_windows(windows: np.ndarray) -> np.ndarray:
     windows = np.asarray(windows, np.float32)
     if windows.ndim != 3 or len(windows) == 0 or windows.shape[1] < 3:
-        raise MyostreamError(
-            f"Hudgins features need windows [n, samples >= 3, channels]; got shape {windows.shape}."
-        )
+        raise MyostreamError(f"Hudgins features need windows [n, samples >= 3, channels]; got shape {windows.shape}.")
     return windows

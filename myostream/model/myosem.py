@@ -34,7 +34,7 @@ class MyoSem(RetrievalModel):
     @classmethod
     def build(
         cls, config: ModelConfig, prototypes: Tensor, class_ids: Sequence[str], n_classes: int | None = None
-    ) -> "MyoSem":
+    ) -> MyoSem:
         """A freshly initialised MyoSem; ``n_classes`` sizes the stage-2 classifier (default: all classes)."""
         n = int(n_classes or len(class_ids))
         return cls(ActivationAwareEncoder(config, n), SemanticQueryHead(config), prototypes, class_ids)

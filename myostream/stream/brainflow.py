@@ -153,7 +153,14 @@ class BrainFlowSource:
                     f"{self.board_name} streams {len(self.rows)} ({self.rows}); make the profile's channels agree or pick rows with [brainflow] channels."
                 )
             if profile.rate != rate:
-                log.warning("profile %r says %g Hz but BrainFlow reports %g Hz for %s; using %g Hz.", profile.name, profile.rate, rate, self.board_name, rate)
+                log.warning(
+                    "profile %r says %g Hz but BrainFlow reports %g Hz for %s; using %g Hz.",
+                    profile.name,
+                    profile.rate,
+                    rate,
+                    self.board_name,
+                    rate,
+                )
             names, unit = profile.channel_names, profile.unit
         where = self.params.serial_port or self.params.mac_address or self.params.ip_address or self.params.file
         self._info = StreamInfo(
@@ -169,11 +176,13 @@ class BrainFlowSource:
         self._warned_nonfinite = False
 
     @classmethod
-    def from_profile(cls, profile: DeviceProfile, **overrides: Any) -> "BrainFlowSource":
+    def from_profile(cls, profile: DeviceProfile, **overrides: Any) -> BrainFlowSource:
         """The board a profile's ``[brainflow]`` table names (``board``, ``params``, optional ``channels``)."""
         opts = profile.options.get("brainflow", {})
         if "board" not in opts:
-            raise MyostreamError(f"Device profile {profile.name!r} lacks `board` in its [brainflow] table; add e.g. board = \"CYTON_BOARD\".")
+            raise MyostreamError(
+                f'Device profile {profile.name!r} lacks `board` in its [brainflow] table; add e.g. board = "CYTON_BOARD".'
+            )
         params = {**opts.get("params", {}), **(overrides.pop("params", None) or {})}
         kw = {"board": opts["board"], "params": params, "channels": opts.get("channels"), "profile": profile}
         return cls(**{**kw, **overrides})
@@ -188,7 +197,9 @@ class BrainFlowSource:
                     + "."
                 )
             if self.board_name == "PLAYBACK_FILE_BOARD" and not Path(self.params.file).is_file():
-                raise MyostreamError(f"BrainFlow playback file {self.params.file!r} does not exist; give params file=PATH written by DataFilter.write_file.")
+                raise MyostreamError(
+                    f"BrainFlow playback file {self.params.file!r} does not exist; give params file=PATH written by DataFilter.write_file."
+                )
             described = self.params.master_board
         return shim.BoardShim.get_board_descr(described)
 
@@ -208,7 +219,9 @@ class BrainFlowSource:
             self.note = f"{self.board_name} lists no EMG channels; streaming its EEG channels (EMG electrodes on an EEG amplifier)."
             log.info(self.note)
             return tuple(descr["eeg_channels"])
-        raise MyostreamError(f"BrainFlow board {self.board_name} has no EMG or EEG channels; pass channels=[row, ...] to choose rows.")
+        raise MyostreamError(
+            f"BrainFlow board {self.board_name} has no EMG or EEG channels; pass channels=[row, ...] to choose rows."
+        )
 
     @property
     def info(self) -> StreamInfo:
@@ -248,7 +261,10 @@ class BrainFlowSource:
         finite = np.isfinite(data).all(axis=1)
         if not finite.all():
             if not self._warned_nonfinite:
-                log.warning("BrainFlow board %s sent NaN/infinite samples; they are dropped and counted as lost.", self.board_name)
+                log.warning(
+                    "BrainFlow board %s sent NaN/infinite samples; they are dropped and counted as lost.",
+                    self.board_name,
+                )
                 self._warned_nonfinite = True
             data, ts = data[finite], ts[finite]
         return Chunk(data, ts, lost=self._gaps.count(ts))

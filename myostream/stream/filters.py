@@ -79,7 +79,9 @@ class FilterStage:
         self.spec = spec or FilterSpec()
         self.sos = np.ascontiguousarray(design_sos(self.rate, self.spec), dtype=np.float64)
         self.envelope_sos = (
-            signal.butter(2, min(self.spec.envelope, _MAX_EDGE * self.rate / 2), btype="lowpass", fs=self.rate, output="sos")
+            signal.butter(
+                2, min(self.spec.envelope, _MAX_EDGE * self.rate / 2), btype="lowpass", fs=self.rate, output="sos"
+            )
             if self.spec.envelope
             else None
         )
@@ -87,7 +89,7 @@ class FilterStage:
         self._env_zi: np.ndarray | None = None
 
     @classmethod
-    def from_profile(cls, profile: DeviceProfile, rate: float | None = None) -> "FilterStage":
+    def from_profile(cls, profile: DeviceProfile, rate: float | None = None) -> FilterStage:
         return cls(rate or profile.rate, profile.n_channels, profile.filter)
 
     @property

@@ -22,7 +22,13 @@ import numpy as np
 
 from myostream.errors import MyostreamError
 from myostream.records import (
-    UNKNOWN_LABEL, Chunk, Source, StreamInfo, check_finite, default_channel_names, opened,
+    UNKNOWN_LABEL,
+    Chunk,
+    Source,
+    StreamInfo,
+    check_finite,
+    default_channel_names,
+    opened,
 )
 from myostream.stream.devices import DeviceProfile
 from myostream.stream.gaps import GapCounter
@@ -218,7 +224,9 @@ class LSLSource:
             raise MyostreamError(f"LSLSource timeout must be positive seconds, not {timeout!r}.")
         self.timeout = float(timeout)
         if expect_channels is not None and expect_channels < 1:
-            raise MyostreamError(f"LSLSource expect_channels must be a positive channel count, not {expect_channels!r}.")
+            raise MyostreamError(
+                f"LSLSource expect_channels must be a positive channel count, not {expect_channels!r}."
+            )
         self.expect_channels = expect_channels
         self.recover = recover
         self.markers = markers
@@ -234,9 +242,11 @@ class LSLSource:
         self._warned_nonfinite = False
 
     @classmethod
-    def from_profile(cls, profile: DeviceProfile, **overrides: Any) -> "LSLSource":
+    def from_profile(cls, profile: DeviceProfile, **overrides: Any) -> LSLSource:
         """The stream a profile's ``[lsl]`` table names, checked against the profile's channel count."""
-        opts = {k: v for k, v in profile.options.get("lsl", {}).items() if k in ("name", "type", "source_id", "timeout")}
+        opts = {
+            k: v for k, v in profile.options.get("lsl", {}).items() if k in ("name", "type", "source_id", "timeout")
+        }
         return cls(**{"expect_channels": profile.n_channels, **opts, **overrides})
 
     @property
@@ -247,7 +257,9 @@ class LSLSource:
     @property
     def info(self) -> StreamInfo:
         if self._info is None:
-            raise MyostreamError(f"LSL stream {self.predicate} is not open yet; call open() first (it resolves the stream).")
+            raise MyostreamError(
+                f"LSL stream {self.predicate} is not open yet; call open() first (it resolves the stream)."
+            )
         return self._info
 
     def open(self) -> None:
@@ -278,7 +290,9 @@ class LSLSource:
             full = _connect(inlet, self.timeout)
         except Exception as exc:  # pylsl raises TimeoutError / LostError / RuntimeError here
             inlet.close_stream()
-            raise MyostreamError(f"{what} was found but could not be opened within {self.timeout:g} s ({exc}).") from None
+            raise MyostreamError(
+                f"{what} was found but could not be opened within {self.timeout:g} s ({exc})."
+            ) from None
         names, unit = _channels_from_desc(full, n)
         rate = full.nominal_srate()
         # One second of samples per read is plenty; more stays queued in liblsl for the next read.
@@ -318,8 +332,9 @@ class LSLSource:
         except Exception as exc:  # as in open()
             inlet.close_stream()
             if optional:
-                log.warning("LSL marker stream %r could not be opened (%s); reading %r without labels.",
-                            name, exc, data_name)
+                log.warning(
+                    "LSL marker stream %r could not be opened (%s); reading %r without labels.", name, exc, data_name
+                )
                 return ()
             self.close()
             raise MyostreamError(f"LSL marker stream {name!r} was found but could not be opened ({exc}).") from None
@@ -342,7 +357,9 @@ class LSLSource:
         finite = np.isfinite(data).all(axis=1)
         if not finite.all():
             if not self._warned_nonfinite:
-                log.warning("LSL stream %r sent NaN/infinite samples; they are dropped and counted as lost.", self.info.name)
+                log.warning(
+                    "LSL stream %r sent NaN/infinite samples; they are dropped and counted as lost.", self.info.name
+                )
                 self._warned_nonfinite = True
             data, ts = data[finite], ts[finite]
         labels = self._labels(ts, markers) if self._label_index else None
@@ -398,9 +415,7 @@ class LSLOutlet:
         self.name = lsl_name(info.name if name is None else name)
         # A source_id lets readers recover the stream if this outlet restarts.
         self.source_id = valid_utf8(source_id or info.source_id or self.name)
-        lsl_info = pylsl.StreamInfo(
-            self.name, info.kind, info.n_channels, info.rate, pylsl.cf_float32, self.source_id
-        )
+        lsl_info = pylsl.StreamInfo(self.name, info.kind, info.n_channels, info.rate, pylsl.cf_float32, self.source_id)
         channels = lsl_info.desc().append_child("channels")
         for label in info.channel_names:
             ch = channels.append_child("channel")

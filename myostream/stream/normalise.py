@@ -49,7 +49,9 @@ class RunningUserScale:
         self.settle_blocks = max(1, int(math.ceil(settle_s / BLOCK_S)))
         self.alpha = 1.0 - math.exp(-BLOCK_S / time_constant_s)
         self.prior = np.ones(n_channels, np.float32) if prior is None else np.asarray(prior, np.float32)
-        self.rest_power = REST_FRACTION * float(np.mean(np.square(self.prior, dtype=np.float64))) if prior is not None else 0.0
+        self.rest_power = (
+            REST_FRACTION * float(np.mean(np.square(self.prior, dtype=np.float64))) if prior is not None else 0.0
+        )
         self.reset()
 
     def reset(self) -> None:

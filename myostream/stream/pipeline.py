@@ -274,7 +274,9 @@ class Pipeline:
         channels: Sequence[int] | None = None,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
-            raise MyostreamError(f"smoothing = {smoothing} must lie in [0, 1): it is the weight of the previous scores.")
+            raise MyostreamError(
+                f"smoothing = {smoothing} must lie in [0, 1): it is the weight of the previous scores."
+            )
         if top_k < 1:
             raise MyostreamError(f"top_k = {top_k} must be at least 1.")
         self.source = source
@@ -369,7 +371,7 @@ class Pipeline:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    def start(self) -> "Pipeline":
+    def start(self) -> Pipeline:
         """Warm the model up, open the source, check it matches the model, and start both threads."""
         if self._reader is not None:
             raise MyostreamError("This pipeline was already started; make a new Pipeline to start again.")
@@ -396,7 +398,9 @@ class Pipeline:
         except BaseException:
             self._close_source()
             raise
-        self._reader = threading.Thread(target=self._guard, args=(self._read_loop,), name="myostream-reader", daemon=True)
+        self._reader = threading.Thread(
+            target=self._guard, args=(self._read_loop,), name="myostream-reader", daemon=True
+        )
         self._reader.start()
         if self.ranker is not None:
             self._start_worker()
@@ -408,8 +412,9 @@ class Pipeline:
         self._hop = ms_to_samples(self.hop_ms, self.model_rate)
 
     def _start_worker(self) -> None:
-        self._worker = threading.Thread(target=self._guard, args=(self._work_loop,), name="myostream-worker",
-                                        daemon=True)
+        self._worker = threading.Thread(
+            target=self._guard, args=(self._work_loop,), name="myostream-worker", daemon=True
+        )
         self._worker.start()
 
     def set_ranker(self, ranker: Ranker) -> None:
@@ -429,9 +434,13 @@ class Pipeline:
             raise MyostreamError("The pipeline has stopped; start a new one with this model.")
         _, hop, device = self._plan(ranker)
         self._check_matches_model(self.info, ranker)
-        fits = (self.ranker is not None and self.ranking and hop == self.hop_ms
-                and same_preparation(self.ranker.preprocessing, ranker.preprocessing)
-                and ranker.config.window_samples == self._window)
+        fits = (
+            self.ranker is not None
+            and self.ranking
+            and hop == self.hop_ms
+            and same_preparation(self.ranker.preprocessing, ranker.preprocessing)
+            and ranker.config.window_samples == self._window
+        )
         if hasattr(ranker, "to"):
             ranker.to(device)
         self._warm_up(ranker)
@@ -454,7 +463,7 @@ class Pipeline:
         """A model ranks the stream (False for a pipeline started without a ranker)."""
         return self._worker is not None and self._worker.is_alive()
 
-    def tap(self) -> "PipelineTap":
+    def tap(self) -> PipelineTap:
         """The raw stream as a :class:`Source` another consumer reads along from now on (a session
         recorder while the pipeline ranks); closing it leaves the pipeline and its source running."""
         return PipelineTap(self)
@@ -471,7 +480,7 @@ class Pipeline:
             self._outlet.close()
             self._outlet = None
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> Pipeline:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -700,8 +709,11 @@ class Pipeline:
                     windows[n_win] = w.data if orient is None else orient.apply(w.data)
                     truths[n_win] = w.label()
                     # the source counter of the window's last sample (proportionally, when resampled)
-                    src = w.counter if resampler is None else seg_start + (
-                        (w.counter - out_start + 1) * (seg_end - seg_start) // max(1, len(y))) - 1
+                    src = (
+                        w.counter
+                        if resampler is None
+                        else seg_start + ((w.counter - out_start + 1) * (seg_end - seg_start) // max(1, len(y))) - 1
+                    )
                     meta[n_win] = (src, w.timestamp)
                     n_win += 1
             if n_win == 0:
@@ -749,7 +761,9 @@ class Pipeline:
 
     def _estimate_orientation(self, windows: np.ndarray, level: np.ndarray) -> Orientation:
         pre = self.preprocessing
-        self.orientation, self.orientation_evidence = estimate_orientation(self.ranker, windows, level, pre.ring_profile)
+        self.orientation, self.orientation_evidence = estimate_orientation(
+            self.ranker, windows, level, pre.ring_profile
+        )
         return self.orientation
 
     def _segments(self, start: int, end: int, lost: int) -> list[tuple[int, int, int]]:

@@ -199,8 +199,14 @@ class CuedReplaySource(ReplaySource):
 
     schedule = "manual"
 
-    def __init__(self, recording: Recording, speed: float = 1.0, chunk_ms: float = 20.0, name: str | None = None,
-                 spin_ms: float = DEFAULT_SPIN_S * 1000) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        speed: float = 1.0,
+        chunk_ms: float = 20.0,
+        name: str | None = None,
+        spin_ms: float = DEFAULT_SPIN_S * 1000,
+    ) -> None:
         if speed == 0:
             raise MyostreamError(
                 f"A cued replay of {recording.name!r} runs in real time or faster (speed > 0), not unthrottled."

@@ -38,7 +38,9 @@ class RingBuffer:
 
     def __init__(self, capacity: int, n_channels: int) -> None:
         if capacity < 1 or n_channels < 1:
-            raise MyostreamError(f"A ring buffer needs capacity >= 1 and channels >= 1, got {capacity} and {n_channels}.")
+            raise MyostreamError(
+                f"A ring buffer needs capacity >= 1 and channels >= 1, got {capacity} and {n_channels}."
+            )
         self.capacity = int(capacity)
         self.n_channels = int(n_channels)
         self._data = np.zeros((self.capacity, self.n_channels), np.float32)
@@ -50,7 +52,7 @@ class RingBuffer:
         self._writing = 0
 
     @classmethod
-    def for_seconds(cls, seconds: float, rate: float, n_channels: int) -> "RingBuffer":
+    def for_seconds(cls, seconds: float, rate: float, n_channels: int) -> RingBuffer:
         return cls(max(1, int(round(seconds * rate))), n_channels)
 
     @property

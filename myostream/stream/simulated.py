@@ -447,7 +447,7 @@ class SimulatedArmband:
         return max(0, packets * self._chunk_n - self._n_done)
 
     def _reset(self) -> None:
-        n_m, n_c = len(FOREARM_MUSCLES), self.n_channels
+        n_c = self.n_channels
         self._rng = np.random.default_rng([self.seed, self.user, self.session, _NOISE])
         self._muap_zi = np.zeros((len(self._body.muap_sos), 2, n_c))
         rest = self._body.patterns[0]

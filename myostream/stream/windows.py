@@ -65,7 +65,7 @@ class Windower:
         self._end_counter = 0  # counter just past the newest buffered sample
 
     @classmethod
-    def from_ms(cls, window_ms: float, hop_ms: float, rate: float, n_channels: int) -> "Windower":
+    def from_ms(cls, window_ms: float, hop_ms: float, rate: float, n_channels: int) -> Windower:
         return cls(ms_to_samples(window_ms, rate), ms_to_samples(hop_ms, rate), n_channels)
 
     def reset(self) -> None:

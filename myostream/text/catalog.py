@@ -138,7 +138,9 @@ class Catalog:
         for c in self.classes:
             if c.id == class_id:
                 return c
-        raise MyostreamError(f"Class {class_id!r} is not in catalog {self.name!r}; its classes are {', '.join(self.ids)}.")
+        raise MyostreamError(
+            f"Class {class_id!r} is not in catalog {self.name!r}; its classes are {', '.join(self.ids)}."
+        )
 
     def index(self, class_id: str) -> int:
         return self.ids.index(self[class_id].id)
@@ -152,8 +154,10 @@ class Catalog:
         mapping = {label: c.id for c in self.classes for label in c.labels.get(dataset, ())}
         if not mapping:
             known = sorted({d for c in self.classes for d in c.labels})
-            raise MyostreamError(f"No class of catalog {self.name!r} maps labels of dataset {dataset!r}; "
-                                 f"datasets mapped: {', '.join(known)} (add labels = {{ {dataset} = [...] }}).")
+            raise MyostreamError(
+                f"No class of catalog {self.name!r} maps labels of dataset {dataset!r}; "
+                f"datasets mapped: {', '.join(known)} (add labels = {{ {dataset} = [...] }})."
+            )
         return mapping
 
 
@@ -236,7 +240,9 @@ def _resolve(name_or_path: str | Path) -> Path:
         return path
     path = catalog_dir() / f"{text}.toml"
     if not path.is_file():
-        raise MyostreamError(f"Unknown description catalog {text!r}; shipped catalogs are {', '.join(catalog_names())}.")
+        raise MyostreamError(
+            f"Unknown description catalog {text!r}; shipped catalogs are {', '.join(catalog_names())}."
+        )
     return path
 
 

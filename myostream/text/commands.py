@@ -26,16 +26,22 @@ def describe_command(
         return _list()
     if action == "show":
         if len(rest) != 1:
-            raise MyostreamError("describe show takes one catalog name or .toml path, e.g. `myostream describe show armband`.")
+            raise MyostreamError(
+                "describe show takes one catalog name or .toml path, e.g. `myostream describe show armband`."
+            )
         return _show(rest[0])
     if action == "encode":
         text = " ".join(rest).strip()
         if not text:
-            raise MyostreamError('describe encode takes the text to rank, e.g. `myostream describe encode "make a fist"`.')
+            raise MyostreamError(
+                'describe encode takes the text to rank, e.g. `myostream describe encode "make a fist"`.'
+            )
         return _encode(text, catalogs, model, top)
     if action == "glove":
         if not rest:
-            raise MyostreamError("describe glove takes NinaPro files or folders with CyberGlove data, e.g. ../shared/data/ninapro-db1.")
+            raise MyostreamError(
+                "describe glove takes NinaPro files or folders with CyberGlove data, e.g. ../shared/data/ninapro-db1."
+            )
         return _glove(rest, out)
     raise MyostreamError(f"Unknown describe action {action!r}; use one of {', '.join(ACTIONS)}.")
 
@@ -109,7 +115,9 @@ def _glove(paths: list[str], out: str | None) -> int:
         recordings.extend(read_ninapro_folder(p) if p.is_dir() else [read_ninapro(p)])
     usable = [(r, r.glove) for r in recordings if r.glove is not None]
     if not usable:
-        raise MyostreamError(f"None of the {len(recordings)} recording(s) carries CyberGlove data ('glove'); give NinaPro DB1/DB2/DB3 files.")
+        raise MyostreamError(
+            f"None of the {len(recordings)} recording(s) carries CyberGlove data ('glove'); give NinaPro DB1/DB2/DB3 files."
+        )
     texts = glove_texts((glove, r.labels, r.label_names) for r, glove in usable)
     report = {
         "generated_by": "myostream describe glove " + " ".join(paths),

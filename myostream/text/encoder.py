@@ -251,7 +251,12 @@ class TextEncoder(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file(self.trainable_state_dict(), str(folder / WEIGHTS_FILE))
-        config = {"model": self.model_name, "dim": self.dim, "max_length": self.max_length, "batch_size": self.batch_size}
+        config = {
+            "model": self.model_name,
+            "dim": self.dim,
+            "max_length": self.max_length,
+            "batch_size": self.batch_size,
+        }
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         return folder
 
@@ -262,7 +267,9 @@ class TextEncoder(nn.Module):
 
         folder = Path(folder)
         if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
-            raise MyostreamError(f"{folder} holds no saved text encoder ({CONFIG_FILE} + {WEIGHTS_FILE}); train stage 1 first.")
+            raise MyostreamError(
+                f"{folder} holds no saved text encoder ({CONFIG_FILE} + {WEIGHTS_FILE}); train stage 1 first."
+            )
         config = _read_config(folder / CONFIG_FILE)
         model = config.get("model")
         encoder = cls.from_pretrained(model, config["dim"], config["max_length"], config["batch_size"])
@@ -277,7 +284,9 @@ class TextEncoder(nn.Module):
                 f"(dim {config['dim']}, model {model or 'bundled MiniLM'}): {first.rstrip('.')}."
             ) from None
         if unexpected:
-            raise MyostreamError(f"{folder / WEIGHTS_FILE} does not match text model {config.get('model') or 'default'}.")
+            raise MyostreamError(
+                f"{folder / WEIGHTS_FILE} does not match text model {config.get('model') or 'default'}."
+            )
         for name, p in encoder.named_parameters():
             p.requires_grad_(name in state)
         return encoder

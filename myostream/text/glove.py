@@ -120,7 +120,9 @@ def repetition_deltas(
     glove = np.asarray(glove, dtype=np.float64)
     labels = np.asarray(labels).reshape(-1)
     if glove.ndim != 2 or len(glove) != len(labels):
-        raise MyostreamError(f"Glove data must be [samples, sensors] with one label per sample; got {glove.shape} and {labels.shape}.")
+        raise MyostreamError(
+            f"Glove data must be [samples, sensors] with one label per sample; got {glove.shape} and {labels.shape}."
+        )
     if not np.isfinite(glove).all():
         raise MyostreamError("Glove data contains NaN or infinite values; clean or drop those samples first.")
     if rest not in label_names:
@@ -210,7 +212,9 @@ def glove_texts(
     pooled: dict[str, list[np.ndarray]] = {}
     for glove, labels, label_names in recordings:
         if np.asarray(glove).shape[1:] != (len(layout),):
-            raise MyostreamError(f"Glove data has {np.asarray(glove).shape[1:]} sensors; this layout has {len(layout)}.")
+            raise MyostreamError(
+                f"Glove data has {np.asarray(glove).shape[1:]} sensors; this layout has {len(layout)}."
+            )
         for class_id, d in repetition_deltas(glove, labels, label_names).items():
             pooled.setdefault(class_id, []).append(d)
     return {c: describe_glove(np.concatenate(d), c, layout) for c, d in sorted(pooled.items())}

@@ -147,12 +147,16 @@ def load_prototypes(folder: str | Path) -> tuple[torch.Tensor, tuple[str, ...], 
 
     folder = Path(folder)
     if not (folder / PROTOTYPES_FILE).is_file() or not (folder / CLASSES_FILE).is_file():
-        raise MyostreamError(f"{folder} holds no class prototypes ({PROTOTYPES_FILE} + {CLASSES_FILE}); run stage 1 first.")
+        raise MyostreamError(
+            f"{folder} holds no class prototypes ({PROTOTYPES_FILE} + {CLASSES_FILE}); run stage 1 first."
+        )
     info = json.loads((folder / CLASSES_FILE).read_text())
     prototypes = load_file(str(folder / PROTOTYPES_FILE))["prototypes"]
     class_ids = tuple(info.pop("class_ids"))
     if prototypes.shape[0] != len(class_ids):
-        raise MyostreamError(f"{folder}: {prototypes.shape[0]} prototypes but {len(class_ids)} class ids; re-export them.")
+        raise MyostreamError(
+            f"{folder}: {prototypes.shape[0]} prototypes but {len(class_ids)} class ids; re-export them."
+        )
     return prototypes, class_ids, info
 
 
@@ -199,11 +203,7 @@ def _optimise(encoder: TextEncoder, catalog: Catalog, config: Stage1Config, prog
             z = embed(rows)
             labels = torch.tensor(label_of, device=z.device)
 
-            def view(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-                mask = torch.tensor([v == name for v in view_of], device=z.device)
-                return z[mask], labels[mask]
-
-            t0, t1, t2, t3 = (view(v) for v in VIEWS)
+            t0, t1, t2, t3 = (_view(z, labels, view_of, v) for v in VIEWS)
             loss = (
                 multi_positive_infonce(t1[0], t2[0], t1[1], t2[1], config.tau)
                 + config.lambda_02 * multi_positive_infonce(t0[0], t2[0], t0[1], t2[1], config.tau)
@@ -239,6 +239,12 @@ class _Passthrough(nn.Module):
         return inputs_embeds
 
 
+def _view(z: torch.Tensor, labels: torch.Tensor, view_of: list[str], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The embeddings and class labels of one view's rows."""
+    mask = torch.tensor([v == name for v in view_of], device=z.device)
+    return z[mask], labels[mask]
+
+
 @contextlib.contextmanager
 def _layers(encoder: TextEncoder, start: int, stop: int | None, passthrough: bool) -> Iterator[None]:
     # Run only layers[start:stop] through the backbone's own forward, which keeps building
@@ -262,7 +268,9 @@ def _features(encoder: TextEncoder, texts: list[str], train_layers: int) -> Iter
     if train_layers == 0:
         with torch.no_grad():
             encoder.eval()
-            pooled = torch.cat([encoder.pooled(encoder.tokenize(texts[i : i + size])) for i in range(0, len(texts), size)])
+            pooled = torch.cat(
+                [encoder.pooled(encoder.tokenize(texts[i : i + size])) for i in range(0, len(texts), size)]
+            )
         yield lambda rows: encoder.project(pooled[rows])
         return
 

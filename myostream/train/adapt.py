@@ -33,9 +33,9 @@ held-out repetition: the person's own scores set the threshold of "no confident 
 
 from __future__ import annotations
 
-import logging
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -52,10 +52,10 @@ from myostream.data.prepare import filter_recordings, person_levels, prepare_rec
 from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
-from myostream.paths import check_output_dir
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
+from myostream.paths import check_output_dir
 from myostream.preprocess import FilterSpec
 from myostream.records import NonFinite, Recording
 from myostream.train.evaluate import embed_windows, fit_rejection
@@ -102,14 +102,16 @@ class AdaptOptions:
         if not 0.0 <= self.anchor_weight <= 1.0:
             raise MyostreamError(f"anchor_weight = {self.anchor_weight} must lie in [0, 1].")
         if self.normalizer not in NORMALIZERS:
-            raise MyostreamError(f"Normaliser mode {self.normalizer!r} is unknown; use one of {', '.join(NORMALIZERS)}.")
+            raise MyostreamError(
+                f"Normaliser mode {self.normalizer!r} is unknown; use one of {', '.join(NORMALIZERS)}."
+            )
         if self.epochs_a < 0 or self.epochs_b < 0 or self.epochs_a + self.epochs_b == 0:
             raise MyostreamError("Adaptation needs at least one epoch (epochs_a + epochs_b >= 1, neither negative).")
         if (self.hop_ms is not None and not self.hop_ms > 0) or self.batch_size < 1:
             raise MyostreamError("Adaptation needs hop_ms > 0 and batch_size >= 1.")
 
     @classmethod
-    def with_epochs(cls, epochs: int, **kw: Any) -> "AdaptOptions":
+    def with_epochs(cls, epochs: int, **kw: Any) -> AdaptOptions:
         """``epochs`` in all, three fifths head-only (phase A), the rest with the encoder's tail."""
         if epochs < 1:
             raise MyostreamError(f"--epochs is {epochs}; give at least 1.")
@@ -157,7 +159,9 @@ def read_sessions(path: str | Path, nonfinite: NonFinite = "error") -> list[Reco
     if path.is_file():
         return [read_recording(path, nonfinite=nonfinite)]
     if not path.is_dir():
-        raise MyostreamError(f"Sessions folder {str(path)!r} does not exist; give the folder `myostream record` wrote into.")
+        raise MyostreamError(
+            f"Sessions folder {str(path)!r} does not exist; give the folder `myostream record` wrote into."
+        )
     if detect_dataset_format(path) is None:
         raise MyostreamError(
             f"Sessions folder {str(path)!r} holds no session .h5 files; record some with `myostream record --out {path}`."
@@ -271,11 +275,26 @@ def adapt_model(
             model.fit_input_stats(x)
         model.prototypes = model.text_prototypes.clone()  # fine-tune against the text space, not old anchors
         loss = _adaptation_loss(model)
-        common = dict(batch_size=options.batch_size, weight_decay=model.config.stage3.weight_decay,
-                      stage="adapt", device=device, progress=progress, log=log)
+        common = dict(
+            batch_size=options.batch_size,
+            weight_decay=model.config.stage3.weight_decay,
+            stage="adapt",
+            device=device,
+            progress=progress,
+            log=log,
+        )
         history = fit_two_phases(
-            model, x, y, loss, epochs_a=options.epochs_a, epochs_b=options.epochs_b, lr=options.lr,
-            lr_b=options.lr_b, unfreeze_layers=options.unfreeze_layers, seed=options.seed, **common,
+            model,
+            x,
+            y,
+            loss,
+            epochs_a=options.epochs_a,
+            epochs_b=options.epochs_b,
+            lr=options.lr,
+            lr_b=options.lr_b,
+            unfreeze_layers=options.unfreeze_layers,
+            seed=options.seed,
+            **common,
         )
         model.cpu().eval()
     if options.mode.endswith("anchors"):
@@ -294,8 +313,10 @@ def person_rejection(model: RetrievalModel, x: Tensor, y: Tensor, fitted_on: str
     base = model.rejection
     rule = fit_rejection(model, x, y, fitted_on=fitted_on, base=base)
     if base is not None and not rule.meets_target:
-        note = (f"kept the base model's ({base.describe()}): {fitted_on} shows {rule.n_wrong} wrong window(s), "
-                f"too few to promise a {base.target_far:.0%} false-accept rate")
+        note = (
+            f"kept the base model's ({base.describe()}): {fitted_on} shows {rule.n_wrong} wrong window(s), "
+            f"too few to promise a {base.target_far:.0%} false-accept rate"
+        )
         return {"refitted": False, "person": rule.to_dict(), "note": note}
     model.rejection = rule
     return {"refitted": True, "base": None if base is None else base.to_dict(), "note": rule.describe()}
@@ -324,8 +345,10 @@ def adapt(
     if options.mode == "anchors":
         say(f"calibrating on {len(adapt_y)} windows: class anchors at weight {options.anchor_weight:g}")
     else:
-        say(f"adapting on {len(adapt_y)} windows ({options.mode}): {options.epochs_a} + {options.epochs_b} epochs, "
-            f"normaliser {options.normalizer}")
+        say(
+            f"adapting on {len(adapt_y)} windows ({options.mode}): {options.epochs_a} + {options.epochs_b} epochs, "
+            f"normaliser {options.normalizer}"
+        )
     history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress, log=log)
     model.cpu().eval()
     after = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
@@ -372,8 +395,10 @@ def adapt_sessions(
         from myostream.runtime import bundled_for
 
         base = bundled_for(recordings[0].n_channels, recordings[0].rate)
-        say(f"base: the bundled model {base} (it fits sessions of {recordings[0].n_channels} channels at "
-            f"{recordings[0].rate:g} Hz)")
+        say(
+            f"base: the bundled model {base} (it fits sessions of {recordings[0].n_channels} channels at "
+            f"{recordings[0].rate:g} Hz)"
+        )
         checkpoint = base.path
         resample = resample or abs(base.rate - recordings[0].rate) > 1e-3 * base.rate
     checkpoint = Path(checkpoint)
@@ -384,8 +409,10 @@ def adapt_sessions(
         recordings = resample_recordings(recordings, model.config.rate)
     check_recordings(model, recordings)
     pre = model.preprocessing
-    say(f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
-        f"filter: {_filter_text(pre.filter)}; per-user normalisation: {pre.normalisation}")
+    say(
+        f"read {len(recordings)} session(s) from {sessions} ({sum(r.duration for r in recordings):.0f} s); "
+        f"filter: {_filter_text(pre.filter)}; per-user normalisation: {pre.normalisation}"
+    )
     prepared = prepare_recordings(recordings, pre)
     windows, unknown = model_windows(model, prepared, options.hop_ms or pre.hop_ms)
     if unknown:
@@ -417,8 +444,16 @@ def adapt_sessions(
         return torch.from_numpy(windows.data(idx)), torch.from_numpy(windows.y[idx]).long()
 
     held_x, held_y = tensors(split.test)
-    result = adapt(model, *tensors(split.train), {f"repetition {held}": (held_x, held_y)}, options,
-                   device=device, progress=progress, say=say, log=log)
+    result = adapt(
+        model,
+        *tensors(split.train),
+        {f"repetition {held}": (held_x, held_y)},
+        options,
+        device=device,
+        progress=progress,
+        say=say,
+        log=log,
+    )
     rejection = person_rejection(result.model, held_x, held_y, f"held-out repetition {held} ({len(held_y)} windows)")
     say(f"rejection rule: {rejection['note']}")
     result.seconds = time.perf_counter() - start
@@ -475,18 +510,20 @@ def _markdown(summary: dict[str, Any]) -> str:
         f"{summary['after'][name]['MRR']:.3f} | {b['n']} |"
         for name, b in summary["before"].items()
     ]
-    return "\n".join([
-        "# Adaptation",
-        "",
-        f"Base checkpoint: `{summary.get('base_checkpoint', '')}`; subjects: {', '.join(summary.get('subjects', []))}; "
-        f"adapted on repetitions {summary.get('adapt_repetitions')}, held out {summary.get('holdout_repetition')}; "
-        f"{summary['n_adapt_windows']} adaptation windows, {summary['seconds']} s.",
-        "",
-        "| held out | R@1 before | R@1 after | MRR before | MRR after | windows |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Adaptation",
+            "",
+            f"Base checkpoint: `{summary.get('base_checkpoint', '')}`; subjects: {', '.join(summary.get('subjects', []))}; "
+            f"adapted on repetitions {summary.get('adapt_repetitions')}, held out {summary.get('holdout_repetition')}; "
+            f"{summary['n_adapt_windows']} adaptation windows, {summary['seconds']} s.",
+            "",
+            "| held out | R@1 before | R@1 after | MRR before | MRR after | windows |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
 
 
 def _filter_text(spec: FilterSpec | None) -> str:

@@ -43,7 +43,7 @@ class Augmentation:
         return bool(self.rotation or self.mirror or self.gain or self.noise)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "[augment]") -> "Augmentation":
+    def from_dict(cls, d: dict[str, Any], where: str = "[augment]") -> Augmentation:
         return cls(**validate(AugmentTable, d, where).given())
 
 
@@ -63,7 +63,9 @@ def augment(x: Tensor, aug: Augmentation, ring: bool) -> Tensor:
     b, _, c = x.shape
     if ring and (aug.rotation or aug.mirror):
         shift = (torch.rand(b, device=x.device) * 2 - 1) * aug.rotation
-        mirror = (torch.rand(b, device=x.device) < 0.5) if aug.mirror else torch.zeros(b, dtype=torch.bool, device=x.device)
+        mirror = (
+            (torch.rand(b, device=x.device) < 0.5) if aug.mirror else torch.zeros(b, dtype=torch.bool, device=x.device)
+        )
         x = ring_transform(x, shift, mirror)
     if aug.gain:
         x = x * torch.exp(torch.randn(b, 1, c, device=x.device) * aug.gain)

@@ -83,12 +83,16 @@ def eval_command(
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     text = run_markdown(record)
     if not record["same_split_as_training"]:
-        text += ("\nNote: this split differs from the one the checkpoint was trained under; "
-                 "its test windows may include windows the model trained on.\n")
+        text += (
+            "\nNote: this split differs from the one the checkpoint was trained under; "
+            "its test windows may include windows the model trained on.\n"
+        )
     (out / f"{stem}.md").write_text(text)
     e2t, t2e = record["metrics"]["emg_to_text"], record["metrics"]["text_to_emg"]
-    print(f"EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} (n={e2t['n']}) · "
-          f"text->EMG R@1 {t2e['R@1']:.3f} R@3 {t2e['R@3']:.3f} MRR {t2e['MRR']:.3f}")
+    print(
+        f"EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} (n={e2t['n']}) · "
+        f"text->EMG R@1 {t2e['R@1']:.3f} R@3 {t2e['R@3']:.3f} MRR {t2e['MRR']:.3f}"
+    )
     print(f"wrote {out / (stem + '.json')}, {out / (stem + '.md')}")
     return 0
 
@@ -104,8 +108,10 @@ def _eval_live(checkpoint: str, out: str | None, device: str, seconds: float) ->
     (out / "live-default.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "live-default.md").write_text(live_markdown(result, result["command"]))
     c = result["criterion"]
-    print(f"true gesture ranked first for {100 * c['value']:.1f} % of hops >= 1 s after onset "
-          f"({'meets' if c['passed'] else 'misses'} the 90 % target); wrote {out / 'live-default.md'}")
+    print(
+        f"true gesture ranked first for {100 * c['value']:.1f} % of hops >= 1 s after onset "
+        f"({'meets' if c['passed'] else 'misses'} the 90 % target); wrote {out / 'live-default.md'}"
+    )
     return 0
 
 
@@ -132,6 +138,7 @@ def adapt_command(
         )
     settings = {"normalizer": normalizer, "seed": seed}
     options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
-    adapt_sessions(model, sessions, out, holdout_rep=holdout_rep, options=options, device=device,
-                   nonfinite=nonfinite, say=print)
+    adapt_sessions(
+        model, sessions, out, holdout_rep=holdout_rep, options=options, device=device, nonfinite=nonfinite, say=print
+    )
     return 0

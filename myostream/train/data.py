@@ -43,13 +43,13 @@ def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Record
     if data.source == "ninapro":
         from myostream.data.ninapro import read_ninapro_folder
 
-        return read_ninapro_folder(folder, database=data.database, subjects=data.subjects, exercises=data.exercises,
-                                   nonfinite=data.nonfinite)  # type: ignore[arg-type]
+        return read_ninapro_folder(
+            folder, database=data.database, subjects=data.subjects, exercises=data.exercises, nonfinite=data.nonfinite
+        )  # type: ignore[arg-type]
     if data.source == "myo":
         from myostream.data.myo import read_myo_folder
 
-        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter,
-                               nonfinite=data.nonfinite)  # type: ignore[arg-type]
+        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter, nonfinite=data.nonfinite)  # type: ignore[arg-type]
     from myostream.data.readers import read_dataset, read_session_folder
 
     if data.source in ("xdf", "table"):
@@ -72,8 +72,15 @@ def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Re
     pairs = [(u, s) for u in data.users for s in range(data.sessions)]
     for user, session in tqdm(pairs, desc="simulating", unit="session", disable=None, leave=False):
         sim = SimulatedArmband(
-            rate=rate, n_channels=n_channels, seed=data.seed, user=user, session=session, schedule=data.schedule,
-            hold_s=data.hold_s, rest_s=data.rest_s, realtime=False,
+            rate=rate,
+            n_channels=n_channels,
+            seed=data.seed,
+            user=user,
+            session=session,
+            schedule=data.schedule,
+            hold_s=data.hold_s,
+            rest_s=data.rest_s,
+            realtime=False,
         )
         chunk = sim.generate(data.seconds)
         recordings.append(
@@ -99,8 +106,15 @@ def make_windows(recordings: Sequence[Recording], data: DataSpec, rate: float, n
     Recordings with different channel counts are reconciled by ``data.channels``; the
     result must have the model's ``n_channels`` (not checked when None).
     """
-    ws = extract_windows(recordings, data.window_ms, data.hop_ms, label=data.label, rest=data.rest,
-                         classes=data.classes, channels=data.channels)  # type: ignore[arg-type]
+    ws = extract_windows(
+        recordings,
+        data.window_ms,
+        data.hop_ms,
+        label=data.label,
+        rest=data.rest,
+        classes=data.classes,
+        channels=data.channels,
+    )  # type: ignore[arg-type]
     if abs(ws.rate - rate) > 1e-6 * rate:
         raise MyostreamError(
             f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; "
@@ -123,7 +137,7 @@ def check_channels(have: int, model: int) -> None:
     if have != model:
         raise MyostreamError(
             f"The data have {have} channels but the model expects {model}; use a model config for this dataset "
-            "(or set channels = \"select\" or \"pad\" in [data] to reconcile them)."
+            '(or set channels = "select" or "pad" in [data] to reconcile them).'
         )
 
 
@@ -143,8 +157,10 @@ def prepare_windows(
     recordings = filter_recordings(recordings, data.filter)
     if data.normalisation != "none":
         levels = person_levels(recordings, data.normalisation)
-        recordings = [replace(r, meta={**r.meta, "level": levels[person_key(r)].tolist()})
-                      for r in scale_recordings(recordings, levels)]
+        recordings = [
+            replace(r, meta={**r.meta, "level": levels[person_key(r)].tolist()})
+            for r in scale_recordings(recordings, levels)
+        ]
     return make_windows(recordings, data, cfg.rate, cfg.n_channels if check else None)
 
 
@@ -156,8 +172,9 @@ def run_preprocessing(exp: Experiment, ws: WindowSet, train_idx: np.ndarray) -> 
     data = exp.data
     prior = profile = None
     if data.normalisation != "none":
-        wearings = {person_key(ws.recordings[i]): ws.recordings[i].meta["level"]
-                    for i in np.unique(ws.recording[train_idx])}
+        wearings = {
+            person_key(ws.recordings[i]): ws.recordings[i].meta["level"] for i in np.unique(ws.recording[train_idx])
+        }
         levels = np.array(list(wearings.values()), np.float64)
         prior = tuple(round(float(v), 6) for v in np.median(levels, axis=0))
         if data.ring:  # the anatomy a wearer's orientation is estimated against
@@ -213,8 +230,9 @@ def protocol_split(ws: WindowSet, p: ProtocolSpec) -> Split:
     if p.name == "random":
         return random_split(ws, test_fraction=p.test_fraction, seed=p.seed)
     if p.name == "cross-user":
-        return cross_user_split(ws, test_subjects=p.test_subjects, test_fraction=p.test_fraction, seed=p.seed,
-                                folds=p.folds, fold=p.fold)
+        return cross_user_split(
+            ws, test_subjects=p.test_subjects, test_fraction=p.test_fraction, seed=p.seed, folds=p.folds, fold=p.fold
+        )
     if p.name == "cross-class":
         return cross_class_split(ws, held_out_classes=p.held_out_classes, seed=p.seed)
     if p.test_repetitions is not None:
@@ -234,7 +252,7 @@ def validation_split(
         if len(subjects) < 2:
             raise MyostreamError(
                 f"Validation on held-out subjects needs at least two training subjects; the training part holds "
-                f"{len(subjects)}. Set [protocol] validation = \"runs\"."
+                f'{len(subjects)}. Set [protocol] validation = "runs".'
             )
         k = min(len(subjects) - 1, max(1, round(fraction * len(subjects))))
         held = np.random.default_rng(seed + 1).permutation(subjects)[:k].tolist()

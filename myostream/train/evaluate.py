@@ -164,17 +164,22 @@ def evaluate_checkpoint(
         if ws.n_channels != model.config.n_channels and exp.test_data.channels != "error":
             ws = ws.with_channels(model.config.n_channels)
         check_channels(ws.n_channels, model.config.n_channels)
-        split = Split("cross-dataset", np.empty(0, np.int64), np.arange(len(ws)),
-                      meta={"test_datasets": sorted({r.dataset for r in ws.recordings}),
-                            "channels": exp.test_data.channels})
+        split = Split(
+            "cross-dataset",
+            np.empty(0, np.int64),
+            np.arange(len(ws)),
+            meta={"test_datasets": sorted({r.dataset for r in ws.recordings}), "channels": exp.test_data.channels},
+        )
     else:
         ws = prepare_windows(exp)
         split = protocol_split(ws, exp.protocol)
     unknown = [c for c in ws.class_ids if c not in model.class_ids]
     test = split.test[np.isin(ws.y[split.test], [ws.class_ids.index(c) for c in ws.class_ids if c in model.class_ids])]
     if len(test) == 0:
-        raise MyostreamError(f"None of the test windows' classes ({', '.join(ws.class_ids)}) is known to the "
-                             f"checkpoint; it ranks {', '.join(model.class_ids)}.")
+        raise MyostreamError(
+            f"None of the test windows' classes ({', '.join(ws.class_ids)}) is known to the "
+            f"checkpoint; it ranks {', '.join(model.class_ids)}."
+        )
     to_model = np.array([model.class_ids.index(c) if c in model.class_ids else -1 for c in ws.class_ids])
     x = torch.from_numpy(ws.data(test))
     y = torch.from_numpy(to_model[ws.y[test]])

@@ -56,14 +56,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from myostream.errors import MyostreamError
-from myostream.model.config import ModelConfig, Stage2Table, Stage3Table, config_dir, list_configs, load_config
 from myostream.model.baselines import BACKBONES
+from myostream.model.config import ModelConfig, Stage2Table, Stage3Table, config_dir, list_configs, load_config
 from myostream.preprocess import NORMALISATIONS, FilterSpec
 from myostream.records import NONFINITE
 from myostream.schema import Count, PositiveNumber, Says, Table, Whole, read_toml, table_for, validate
+from myostream.stream.devices import load_profile
 from myostream.text.stage1 import Stage1Config
 from myostream.train.augment import Augmentation, AugmentTable
-from myostream.stream.devices import load_profile
 
 SOURCES = ("ninapro", "myo", "sessions", "xdf", "table", "simulated")
 #: the data came as Recording objects (myostream.train.recordings), not from a folder
@@ -72,8 +72,18 @@ MEMORY = "memory"
 _SOURCE_OF_FORMAT = {"ninapro": "ninapro", "myo-dat": "myo", "session": "sessions", "xdf": "xdf", "table": "table"}
 SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
 #: [data] keys a [test_data] table takes from [data] unless it sets them.
-_INHERITED = ("window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring",
-              "nonfinite")
+_INHERITED = (
+    "window_ms",
+    "hop_ms",
+    "filter",
+    "rest",
+    "label",
+    "classes",
+    "channels",
+    "normalisation",
+    "ring",
+    "nonfinite",
+)
 
 
 @dataclass(frozen=True)
@@ -189,17 +199,17 @@ class Experiment:
     #: how training batches are perturbed (the [augment] table)
     augment: Augmentation = field(default_factory=Augmentation)
 
-    def with_variant(self, name: str) -> "Experiment":
+    def with_variant(self, name: str) -> Experiment:
         return replace(self, variant=variant(name))
 
-    def with_protocol(self, name: str, fold: int | None = None) -> "Experiment":
+    def with_protocol(self, name: str, fold: int | None = None) -> Experiment:
         p = replace(self.protocol, name=_choice(name, SPLIT_PROTOCOLS, "protocol"))
         if fold is not None:
             p = replace(p, fold=int(fold))
         _check_protocol(p, f"Experiment {self.name!r}", self.test_data)
         return replace(self, protocol=p)
 
-    def with_test_data(self, folder: str) -> "Experiment":
+    def with_test_data(self, folder: str) -> Experiment:
         """Test on the recordings in ``folder`` (format detected) under the cross-dataset protocol."""
         base = self.test_data or self.data
         spec = replace(base, source=_detect_source(Path(folder)), folder=str(folder))
@@ -412,7 +422,9 @@ def _model_config(file: ExperimentFile, path: Path) -> ModelConfig:
     return replace(model, **changes) if changes else model
 
 
-def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: str | None, section: str = "data") -> DataSpec:
+def _data(
+    t: dict[str, Any], model: ModelConfig, where: str, folder_override: str | None, section: str = "data"
+) -> DataSpec:
     t = dict(t)
     source = t.get("source")
     if folder_override == MEMORY:  # recordings given in memory: the [data] table's way of preparing them applies
@@ -434,10 +446,12 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
     w = f"{where} [{section}]"
     window_ms = float(given.get("window_ms", model.window_ms))
     if abs(window_ms - model.window_ms) > 1e-6:
-        raise MyostreamError(f"{w}: window_ms = {window_ms:g} but model {model.name!r} takes {model.window_ms:g} ms windows; leave window_ms out or change the model's.")
+        raise MyostreamError(
+            f"{w}: window_ms = {window_ms:g} but model {model.name!r} takes {model.window_ms:g} ms windows; leave window_ms out or change the model's."
+        )
     filter_name, spec = _filter(given.get("filter", "none"), where, section)
     if source not in ("simulated", MEMORY) and not given.get("folder"):
-        raise MyostreamError(f"{w} needs folder = \"...\" for source {source!r} (or pass --data DIR).")
+        raise MyostreamError(f'{w} needs folder = "..." for source {source!r} (or pass --data DIR).')
     common = dict(
         source=source,
         window_ms=window_ms,
@@ -452,12 +466,19 @@ def _data(t: dict[str, Any], model: ModelConfig, where: str, folder_override: st
     if source == "ninapro":
         exercise, subjects = given.get("exercise"), given.get("subjects")
         exercises = None if exercise is None else tuple(exercise if isinstance(exercise, list) else [exercise])
-        return DataSpec(**common, database=given.get("database"), exercises=exercises,
-                        subjects=None if subjects is None else tuple(subjects))
+        return DataSpec(
+            **common,
+            database=given.get("database"),
+            exercises=exercises,
+            subjects=None if subjects is None else tuple(subjects),
+        )
     if source == "myo":
         subjects, sessions = given.get("subjects"), given.get("sessions")
-        return DataSpec(**common, subjects=None if subjects is None else tuple(str(s) for s in subjects),
-                        sessions_filter=None if sessions is None else tuple(str(s) for s in sessions))
+        return DataSpec(
+            **common,
+            subjects=None if subjects is None else tuple(str(s) for s in subjects),
+            sessions_filter=None if sessions is None else tuple(str(s) for s in sessions),
+        )
     if source == "simulated":
         users = given.pop("users", 4)
         users = tuple(users) if isinstance(users, list) else tuple(range(users))
@@ -471,7 +492,9 @@ def _detect_source(folder: Path) -> str:
     from myostream.data.readers import detect_dataset_format
 
     if not folder.is_dir():
-        raise MyostreamError(f"Data folder {str(folder)!r} does not exist; pass --data with an existing dataset folder.")
+        raise MyostreamError(
+            f"Data folder {str(folder)!r} does not exist; pass --data with an existing dataset folder."
+        )
     fmt = detect_dataset_format(folder)
     if fmt not in _SOURCE_OF_FORMAT:
         raise MyostreamError(

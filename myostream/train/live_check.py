@@ -45,15 +45,23 @@ def measure_live(
     from myostream.stream.devices import load_profile
 
     if seconds < 2 * settle_s:
-        raise MyostreamError(f"Measure for at least {2 * settle_s:g} s; {seconds:g} s leaves no hop after the first second.")
+        raise MyostreamError(
+            f"Measure for at least {2 * settle_s:g} s; {seconds:g} s leaves no hop after the first second."
+        )
     torch.set_num_threads(1)  # as the live window does: one intra-op thread per process
     profile = load_profile("simulated")
     collected: dict[float, list] = {s: [] for s in smoothings}
     pipelines = []
     for s in smoothings:
         pipelines.append(
-            make_pipeline(source_from_profile(profile), load_model(checkpoint, device=device), smoothing=s,
-                          device=device, queue_size=100_000, on_ranking=collected[s].append)
+            make_pipeline(
+                source_from_profile(profile),
+                load_model(checkpoint, device=device),
+                smoothing=s,
+                device=device,
+                queue_size=100_000,
+                on_ranking=collected[s].append,
+            )
         )
     progress = progress and sys.stdout.isatty()
     for p in pipelines:
@@ -90,8 +98,12 @@ def measure_live(
     return {
         "checkpoint": str(checkpoint),
         "model": model_cfg.name,
-        "source": "simulated (device profile defaults: " + ", ".join(f"{k}={v}" for k, v in profile.options.get("simulated", {}).items()) + ", schedule cycle, real time)",
-        "filter": None if pipelines[0].filter_spec is None else {k: v for k, v in pipelines[0].filter_spec.__dict__.items()},
+        "source": "simulated (device profile defaults: "
+        + ", ".join(f"{k}={v}" for k, v in profile.options.get("simulated", {}).items())
+        + ", schedule cycle, real time)",
+        "filter": None
+        if pipelines[0].filter_spec is None
+        else {k: v for k, v in pipelines[0].filter_spec.__dict__.items()},
         "window_ms": float(model_cfg.window_ms),
         "hop_ms": pipelines[0].hop_ms,
         "seconds": seconds,
@@ -106,7 +118,9 @@ def measure_live(
     }
 
 
-def _score(rankings: list, labels: np.ndarray, onsets: np.ndarray, settle: int, names: tuple[str, ...], stats: Any) -> dict[str, Any]:
+def _score(
+    rankings: list, labels: np.ndarray, onsets: np.ndarray, settle: int, names: tuple[str, ...], stats: Any
+) -> dict[str, Any]:
     per_class: dict[str, list[int]] = {n: [0, 0] for n in names}
     all_hits = 0
     for r in rankings:
@@ -165,8 +179,14 @@ def live_markdown(result: dict[str, Any], command: str) -> str:
             f"{r['pipeline']['skipped']} | {r['pipeline']['latency_p50_ms']:.1f} / {r['pipeline']['latency_p99_ms']:.1f} |"
         )
     first = next(iter(result["runs"].values()))
-    lines += ["", f"Per class ({next(iter(result['runs']))}, hops ≥ 1 s after onset):", "", "| class | top-1 | hops |", "|---|---|---|"]
+    lines += [
+        "",
+        f"Per class ({next(iter(result['runs']))}, hops ≥ 1 s after onset):",
+        "",
+        "| class | top-1 | hops |",
+        "|---|---|---|",
+    ]
     for name, r in first["per_class"].items():
         lines.append(f"| {name} | {100 * r['fraction']:.1f} % | {r['hops']} |")
-    lines += ["", "\"every hop\" includes the transitions (the first second after each change of gesture).", ""]
+    lines += ["", '"every hop" includes the transitions (the first second after each change of gesture).', ""]
     return "\n".join(lines)

@@ -41,14 +41,20 @@ def as_training_data(model: RetrievalModel, x: Any, y: Any, n_targets: int) -> t
     x = torch.as_tensor(x, dtype=torch.float32)
     y = torch.as_tensor(y).long()
     if x.ndim != 3 or len(x) == 0:
-        raise MyostreamError(f"Training windows must be a non-empty [N, samples, channels] array; got shape {tuple(x.shape)}.")
+        raise MyostreamError(
+            f"Training windows must be a non-empty [N, samples, channels] array; got shape {tuple(x.shape)}."
+        )
     model.as_windows(x[:1])  # channel count and window length, with the model's own message
     if not bool(torch.isfinite(x).all()):
         raise MyostreamError("Training windows contain NaN or infinite samples; clean or drop them before training.")
     if y.shape != (len(x),):
-        raise MyostreamError(f"Labels have shape {tuple(y.shape)} for {len(x)} windows; give one class index per window.")
+        raise MyostreamError(
+            f"Labels have shape {tuple(y.shape)} for {len(x)} windows; give one class index per window."
+        )
     if int(y.min()) < 0 or int(y.max()) >= n_targets:
-        raise MyostreamError(f"Labels run from {int(y.min())} to {int(y.max())}; they must index the {n_targets} classes (0..{n_targets - 1}).")
+        raise MyostreamError(
+            f"Labels run from {int(y.min())} to {int(y.max())}; they must index the {n_targets} classes (0..{n_targets - 1})."
+        )
     return x, y
 
 
@@ -129,8 +135,12 @@ def fit(
     else:
         sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
     # whole batches are sliced at once (TensorDataset accepts index lists): no per-item collation
-    loader = DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None,
-                        pin_memory=dev.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        batch_size=None,
+        pin_memory=dev.type == "cuda",
+    )
     steps = len(loader) * epochs
 
     optimizer = torch.optim.AdamW(param_groups, weight_decay=weight_decay)

@@ -61,8 +61,11 @@ def memory_experiment(
             raise MyostreamError(f"Unknown data setting(s) {', '.join(bad)}; use the [data] keys of an experiment.")
         exp = replace(exp, data=replace(exp.data, **data))
     if protocol is not None:
-        exp = exp.with_protocol(protocol) if protocol != "cross-dataset" else replace(
-            exp, protocol=replace(exp.protocol, name=protocol))
+        exp = (
+            exp.with_protocol(protocol)
+            if protocol != "cross-dataset"
+            else replace(exp, protocol=replace(exp.protocol, name=protocol))
+        )
     return exp
 
 
@@ -91,8 +94,9 @@ def train_on_recordings(
     protocol's test split (or, given ``test_recordings``, on every window of those: the
     cross-dataset protocol), and return the results record ``results.json`` holds. ``cache``:
     a stage-1 text-space folder shared between runs (default: the user's cache)."""
-    exp = memory_experiment(config, "cross-dataset" if test_recordings is not None else protocol, protocol_settings,
-                            **data)
+    exp = memory_experiment(
+        config, "cross-dataset" if test_recordings is not None else protocol, protocol_settings, **data
+    )
     windows = prepare_windows(exp, check=test_recordings is None, recordings=_labelled(recordings, labels))
     if test_recordings is None:
         prepared = prepare_split(exp, windows)

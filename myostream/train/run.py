@@ -82,7 +82,13 @@ def train_run(
 
 
 def _train_run(
-    exp: Experiment, out: Path, main: bool, device: str, progress: bool, cache: str | Path | None, log: Log,
+    exp: Experiment,
+    out: Path,
+    main: bool,
+    device: str,
+    progress: bool,
+    cache: str | Path | None,
+    log: Log,
     prepared: Prepared | None,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
@@ -97,22 +103,31 @@ def _train_run(
     cfg = exp.model_config()
     v = exp.variant
     say = log if main else (lambda _msg: None)
-    say(f"[{exp.name}] {v.title} · protocol {exp.protocol.name}"
-        + (f" fold {exp.protocol.fold + 1}/{exp.protocol.folds}" if exp.protocol.folds > 1 and exp.protocol.name == "cross-user" else ""))
+    say(
+        f"[{exp.name}] {v.title} · protocol {exp.protocol.name}"
+        + (
+            f" fold {exp.protocol.fold + 1}/{exp.protocol.folds}"
+            if exp.protocol.folds > 1 and exp.protocol.name == "cross-user"
+            else ""
+        )
+    )
 
     prepared = prepared if prepared is not None else prepare_split(exp)
     ws, split = prepared.windows, prepared.split
-    train_idx, val_idx = validation_split(ws, split.train, exp.protocol.validation_fraction, exp.protocol.seed,
-                                          by=exp.protocol.validation)
+    train_idx, val_idx = validation_split(
+        ws, split.train, exp.protocol.validation_fraction, exp.protocol.seed, by=exp.protocol.validation
+    )
     lap("data")
     class_ids = ws.class_ids
     held_out = tuple(split.held_out_classes)
     train_classes = tuple(c for c in class_ids if c not in held_out)
-    say(f"  {len(ws.recordings)} recordings, {len(ws)} windows of {exp.data.window_ms:g} ms every {exp.data.hop_ms:g} ms; "
+    say(
+        f"  {len(ws.recordings)} recordings, {len(ws)} windows of {exp.data.window_ms:g} ms every {exp.data.hop_ms:g} ms; "
         f"train {len(train_idx)} / val {len(val_idx)} / test {len(split.test)}"
         + (f"; held-out classes {', '.join(held_out)}" if held_out else "")
         + (f"; test subjects {', '.join(split.held_out_subjects)}" if split.held_out_subjects else "")
-        + (f"; test datasets {', '.join(split.meta['test_datasets'])}" if "test_datasets" in split.meta else ""))
+        + (f"; test datasets {', '.join(split.meta['test_datasets'])}" if "test_datasets" in split.meta else "")
+    )
 
     # Stage 1: the first process trains (or finds) the text space, the others read it.
     mode = v.prototypes
@@ -122,8 +137,10 @@ def _train_run(
         torch.distributed.barrier()
         if not main:
             space = text_space(exp.text, class_ids, held_out, mode, exp.seed, cache, progress=False)
-    say(f"  text prototypes ({mode}): {'cached' if space.cached else 'built'} {space.folder.name}; "
-        f"stage 1 trained on {len(space.trained_classes)} classes")
+    say(
+        f"  text prototypes ({mode}): {'cached' if space.cached else 'built'} {space.folder.name}; "
+        f"stage 1 trained on {len(space.trained_classes)} classes"
+    )
     lap("stage1")
 
     p_all = space.prototypes
@@ -162,19 +179,32 @@ def _train_run(
     rejection = None
     if main and len(val_idx):
         where = f"{len(val_idx)} validation windows (by {exp.protocol.validation})"
-        rejection = fit_rejection(model, torch.from_numpy(ws.data(val_idx)), torch.from_numpy(ws.y[val_idx]),
-                                  prototypes=p_all, fitted_on=where + (", before the refit" if exp.protocol.refit else ""))
+        rejection = fit_rejection(
+            model,
+            torch.from_numpy(ws.data(val_idx)),
+            torch.from_numpy(ws.y[val_idx]),
+            prototypes=p_all,
+            fitted_on=where + (", before the refit" if exp.protocol.refit else ""),
+        )
         say(f"  rejection rule: {rejection.describe()}")
     refit = None
     if exp.protocol.refit and len(val_idx):
         # validation chose the epochs; train again on training + validation windows for that long
         e2, ea, eb = _selected_epochs(h2, h3, cfg)
-        refit = {"stage2_epochs": e2, "stage3_epochs_a": ea, "stage3_epochs_b": eb,
-                 "windows": int(len(train_idx) + len(val_idx))}
+        refit = {
+            "stage2_epochs": e2,
+            "stage3_epochs_a": ea,
+            "stage3_epochs_b": eb,
+            "windows": int(len(train_idx) + len(val_idx)),
+        }
         say(f"  refit on training + validation windows: stage 2 {e2} epochs, stage 3 {ea} + {eb} epochs")
         everything = np.concatenate([train_idx, val_idx])
-        model, h2, h3, before = stages(everything, np.empty(0, np.int64), replace(cfg.stage2, epochs=e2),
-                                       replace(cfg.stage3, epochs_a=ea, epochs_b=eb))
+        model, h2, h3, before = stages(
+            everything,
+            np.empty(0, np.int64),
+            replace(cfg.stage2, epochs=e2),
+            replace(cfg.stage3, epochs_a=ea, epochs_b=eb),
+        )
 
     model.set_prototypes(p_all, class_ids)
     model.catalog = {e.id: e for e in space.catalog}
@@ -214,8 +244,10 @@ def _train_run(
         }
         write_results(record, out)
         e2t, t2e = metrics["emg_to_text"], metrics["text_to_emg"]
-        say(f"  EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} · "
-            f"text->EMG R@1 {t2e['R@1']:.3f} MRR {t2e['MRR']:.3f} · {timings['total']:.0f} s")
+        say(
+            f"  EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} · "
+            f"text->EMG R@1 {t2e['R@1']:.3f} MRR {t2e['MRR']:.3f} · {timings['total']:.0f} s"
+        )
     return record
 
 
@@ -240,7 +272,9 @@ def _say_epoch(say: Log, r: dict[str, Any]) -> None:
     say(f"  {r['stage']}{phase} epoch {r['epoch']}{kept}: " + ", ".join(f"{k} {r[k]:.3f}" for k in keys))
 
 
-def similarity_record(model: RetrievalModel, x: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> dict[str, Any]:
+def similarity_record(
+    model: RetrievalModel, x: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor
+) -> dict[str, Any]:
     """Cosine between each test class's mean EMG embedding and every prototype (paper Fig. 3c), for results.json."""
     sim = class_centre_similarity(embed_windows(model, x), y, prototypes)
     classes = sorted(set(y.tolist()))
@@ -266,7 +300,11 @@ def _metadata(
         "hop_ms": exp.data.hop_ms,
         "split": split.describe(),
         "held_out_classes": list(split.held_out_classes),
-        "stage1": {"mode": exp.variant.prototypes, "trained_classes": list(space.trained_classes), "cache": space.folder.name},
+        "stage1": {
+            "mode": exp.variant.prototypes,
+            "trained_classes": list(space.trained_classes),
+            "cache": space.folder.name,
+        },
         "normaliser": {
             "mean": [round(float(v), 6) for v in model.input_shift],
             "std": [round(float(v), 6) for v in model.input_scale],
@@ -287,8 +325,18 @@ def _fingerprints(recordings: Sequence[Recording]) -> list[dict[str, Any]]:
     rows = []
     for r in recordings:
         digest = hashlib.sha1(np.ascontiguousarray(np.asarray(r.emg[:], np.float32)).tobytes()).hexdigest()[:16]
-        rows.append({"name": r.name, "dataset": r.dataset, "subject": r.subject, "session": r.session,
-                     "samples": r.n_samples, "channels": r.n_channels, "rate": r.rate, "sha1": digest})
+        rows.append(
+            {
+                "name": r.name,
+                "dataset": r.dataset,
+                "subject": r.subject,
+                "session": r.session,
+                "samples": r.n_samples,
+                "channels": r.n_channels,
+                "rate": r.rate,
+                "sha1": digest,
+            }
+        )
     return rows
 
 

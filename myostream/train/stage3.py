@@ -101,8 +101,19 @@ def train_stage3(
     loss, val_fn = augmented(stage3_loss(p, config), augmentation, model.preprocessing.ring), retrieval_r1(p)
     best = BestEpoch("r1") if val is not None and config.select_best else None
     history = fit_two_phases(
-        model, x, y, loss, epochs_a=config.epochs_a, epochs_b=config.epochs_b, lr=config.lr, lr_b=config.lr_b,
-        unfreeze_layers=config.unfreeze_layers, seed=seed, val_fn=val_fn, best=best, **common,
+        model,
+        x,
+        y,
+        loss,
+        epochs_a=config.epochs_a,
+        epochs_b=config.epochs_b,
+        lr=config.lr,
+        lr_b=config.lr_b,
+        unfreeze_layers=config.unfreeze_layers,
+        seed=seed,
+        val_fn=val_fn,
+        best=best,
+        **common,
     )
     if best is not None:
         note_selected(best.restore(model), log)

@@ -25,7 +25,9 @@ def run_markdown(record: dict[str, Any]) -> str:
     """One run (``myostream train`` / ``myostream eval``) as a short Markdown report."""
     split = record["split"]
     lines = [f"# {record['experiment']} · {record['title']} · {record['protocol']}", ""]
-    facts = [f"windows: train {record['windows']['train']}, validation {record['windows'].get('validation', 0)}, test {record['windows']['test']}"]
+    facts = [
+        f"windows: train {record['windows']['train']}, validation {record['windows'].get('validation', 0)}, test {record['windows']['test']}"
+    ]
     if split.get("held_out_subjects"):
         facts.append(f"test subjects: {', '.join(split['held_out_subjects'])}")
     if record.get("held_out_classes"):
@@ -41,7 +43,9 @@ def run_markdown(record: dict[str, Any]) -> str:
 
 def metric_table(rows: Sequence[tuple[str, dict[str, Any]]], wall: Sequence[float | None] | None = None) -> list[str]:
     """Rows of (name, metrics) with R@1/3/5 and MRR in both directions."""
-    head = ["Model"] + [f"{d} {m}" for _, d, _ in DIRECTIONS for m in (METRICS if d == "EMG→text" else ("R@1", "R@3", "MRR"))]
+    head = ["Model"] + [
+        f"{d} {m}" for _, d, _ in DIRECTIONS for m in (METRICS if d == "EMG→text" else ("R@1", "R@3", "MRR"))
+    ]
     if wall is not None:
         head.append("wall s")
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6 import QtCore, QtGui
-
 from myostream.apps.live import LiveWindow, live_command, load_text_encoder
 from myostream.apps.live_panels import NO_MATCH
+from PyQt6 import QtCore, QtGui
+
+from myostream.cli import main
+from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.rejection import Rejection
 from myostream.runtime import bundled_checkpoint
-from myostream.cli import main
-from myostream.errors import MyostreamError
 from myostream.stream.lsl import publish
 from myostream.stream.simulated import SimulatedArmband
 from tests.stream.checkpoints import simulated_checkpoint
@@ -147,7 +147,9 @@ def test_switching_source_to_an_lsl_stream(qtbot, window, stream_name):
         assert window.picked_spec() == f"lsl:{stream_name}"
         assert window.start_button.text() == "Switch to this source"
         qtbot.mouseClick(window.start_button, QtCore.Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: window.pipeline is not None and window.pipeline.info.name == stream_name, timeout=WAIT_MS)
+        qtbot.waitUntil(
+            lambda: window.pipeline is not None and window.pipeline.info.name == stream_name, timeout=WAIT_MS
+        )
         rankings_arrive(qtbot, window)
         # the publisher's NAME-markers carry the simulator's class ids: the true gesture is known
         qtbot.waitUntil(lambda: window.last_ranking.true_class is not None, timeout=WAIT_MS)
@@ -210,7 +212,10 @@ def test_live_command_reports_bad_input_in_one_sentence(checkpoint, tmp_path, ca
     assert main(["live", "--model", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
-    assert main(["live", "--model", str(checkpoint), "--source", "replay:" + str(tmp_path / "x.mat"), "--device", "cpu"]) == 2
+    assert (
+        main(["live", "--model", str(checkpoint), "--source", "replay:" + str(tmp_path / "x.mat"), "--device", "cpu"])
+        == 2
+    )
     assert "x.mat" in capsys.readouterr().err
 
 
@@ -264,9 +269,24 @@ def test_cli_bad_outputs_and_numbers_are_one_sentence_before_any_window(checkpoi
 def test_ctrl_c_and_sigterm_close_the_window_through_its_shutdown(checkpoint, tmp_path, signum):
     """The real `myostream live` process: the signal closes the window the normal way (screenshot written)."""
     png = tmp_path / "closed.png"
-    proc = subprocess.Popen([sys.executable, "-m", "myostream.cli", "live", "--model", str(checkpoint), "--torch-device",
-                             "cpu", "--screenshot", str(png)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "myostream.cli",
+            "live",
+            "--model",
+            str(checkpoint),
+            "--torch-device",
+            "cpu",
+            "--screenshot",
+            str(png),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     try:
         line = proc.stderr.readline()
         assert "myostream live: ranking simulated" in line and "Ctrl-C" in line, line
@@ -367,8 +387,10 @@ def test_channels_outside_the_source_or_malformed_are_one_sentence(capsys):
     assert main(["live", "--channels", "0,1,2,3,4,5,6,16", "--duration", "1"]) == 2  # the simulator has 8
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err
-    assert "Channel 16 of the channel map [0, 1, 2, 3, 4, 5, 6, 16] is not a channel of source 'simulated', " \
-           "which has 8 channels (numbered 0..7)" in err
+    assert (
+        "Channel 16 of the channel map [0, 1, 2, 3, 4, 5, 6, 16] is not a channel of source 'simulated', "
+        "which has 8 channels (numbered 0..7)" in err
+    )
     for bad in ("a,b", "0,,1", "-1,2", "1,1", ""):
         assert main(["live", f"--channels={bad}"]) == 2
         err = capsys.readouterr().err

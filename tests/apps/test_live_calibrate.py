@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from myostream.apps.live import AUTOMATIC, LiveWindow
 from PyQt6 import QtCore
 
-from myostream.apps.live import AUTOMATIC, LiveWindow
 from myostream.data.session import read_session
 from myostream.person_models import list_person_models, person_model_dir
 from myostream.stream.simulated import SimulatedArmband
@@ -151,8 +151,10 @@ def test_a_source_no_model_fits_streams_unranked_and_offers_calibration(qtbot, t
     qtbot.addWidget(w)
     w.show()
     w.start()
-    qtbot.waitUntil(lambda: w.pipeline is not None and w.calibration.page == "form"
-                    and w.right.currentWidget() is w.calibration, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: w.pipeline is not None and w.calibration.page == "form" and w.right.currentWidget() is w.calibration,
+        timeout=WAIT_MS,
+    )
     assert w.pipeline.ranker is None and w.model is None and w.no_model is not None
     assert "No model fits this source yet. No bundled model takes 4 channels" in w.calibration.offer.text()
     assert "a small model is trained from this session alone" in w.calibration.intro.text()
@@ -169,8 +171,9 @@ def test_a_source_no_model_fits_streams_unranked_and_offers_calibration(qtbot, t
     w.close()
 
 
-def test_a_device_no_model_fits_gets_a_model_trained_from_its_session_and_starts_ranking(qtbot, tmp_path,
-                                                                                          tmp_path_factory):
+def test_a_device_no_model_fits_gets_a_model_trained_from_its_session_and_starts_ranking(
+    qtbot, tmp_path, tmp_path_factory
+):
     """Four channels: no bundled model, no person model. The offered calibration trains a small model from
     the session alone (a tiny text model and one epoch per stage here), and the stream starts ranking
     with it without being reopened."""
@@ -184,8 +187,11 @@ def test_a_device_no_model_fits_gets_a_model_trained_from_its_session_and_starts
     w.start()
     qtbot.waitUntil(lambda: w.pipeline is not None and w.calibration.page == "form", timeout=WAIT_MS)
     pipeline, opens = w.pipeline, CountingOpens.opens
-    w.calibration.job_options = {"train_epochs": (1, 1, 1), "text_steps": 5,
-                                 "text_model": str(tiny_bert(tmp_path_factory.getbasetemp()))}
+    w.calibration.job_options = {
+        "train_epochs": (1, 1, 1),
+        "text_steps": 5,
+        "text_model": str(tiny_bert(tmp_path_factory.getbasetemp())),
+    }
     w.calibrate(protocol=protocol(tmp_path, hold=1.0, rest=0.3), person="Fay")
     click(qtbot, w.calibration.start_button)
     qtbot.waitUntil(lambda: "live_s" in w.calibration.timings, timeout=WAIT_MS)
@@ -215,8 +221,10 @@ def test_the_model_picker_lists_every_model_and_switches_without_restarting(qtbo
     qtbot.waitUntil(lambda: w.rankings.updates > before + 3, timeout=WAIT_MS)
     w.model_box.setCurrentIndex(0)
     w.model_box.activated.emit(0)  # automatic again
-    qtbot.waitUntil(lambda: w.model_path is not None and w.model_path.name == "simulated"
-                    and pipeline.ranker is w.model, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: w.model_path is not None and w.model_path.name == "simulated" and pipeline.ranker is w.model,
+        timeout=WAIT_MS,
+    )
     assert w.pipeline is pipeline and CountingOpens.opens == opens
     assert w.model_box.currentIndex() == 0
     w.close()

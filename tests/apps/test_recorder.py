@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PyQt6 import QtCore, QtGui, QtTest, QtWidgets
-
 from myostream.apps.recorder import RecorderWindow, recording_source
 from myostream.apps.recorder_review import ReviewView
+from PyQt6 import QtCore, QtGui, QtTest, QtWidgets
+
 from myostream.calibrate import load_protocol
 from myostream.data.session import SessionWriter, read_session
 from myostream.errors import MyostreamError
@@ -75,8 +75,12 @@ def drag(plot, x_from: float, x_to: float, y: float) -> None:
         return QtCore.QPointF(plot.mapFromScene(viewbox.mapViewToScene(QtCore.QPointF(x, y))))
 
     def send(kind, pos, buttons):
-        button = QtCore.Qt.MouseButton.LeftButton if kind != QtCore.QEvent.Type.MouseMove else QtCore.Qt.MouseButton.NoButton
-        event = QtGui.QMouseEvent(kind, pos, viewport.mapToGlobal(pos), button, buttons, QtCore.Qt.KeyboardModifier.NoModifier)
+        button = (
+            QtCore.Qt.MouseButton.LeftButton if kind != QtCore.QEvent.Type.MouseMove else QtCore.Qt.MouseButton.NoButton
+        )
+        event = QtGui.QMouseEvent(
+            kind, pos, viewport.mapToGlobal(pos), button, buttons, QtCore.Qt.KeyboardModifier.NoModifier
+        )
         QtWidgets.QApplication.sendEvent(viewport, event)
 
     left = QtCore.Qt.MouseButton.LeftButton
@@ -101,7 +105,10 @@ def test_records_cued_protocol_and_edits_labels_in_review(qtbot, tmp_path):
     events = rec.meta["events"]
     assert [e.kind for e in events] == ["start"] + ["hold", "rest"] * 4 + ["end"]
     assert [(e.gesture, e.repetition) for e in events if e.kind == "hold"] == [
-        ("fist", 1), ("open_hand", 1), ("fist", 2), ("open_hand", 2)
+        ("fist", 1),
+        ("open_hand", 1),
+        ("fist", 2),
+        ("open_hand", 2),
     ]
     ts = rec.meta["timestamps"]
     assert ts[0] >= events[0].time and rec.duration > 1.5  # lead-in + 4 x (hold + rest)
@@ -114,13 +121,18 @@ def test_records_cued_protocol_and_edits_labels_in_review(qtbot, tmp_path):
         inside = (ts >= hold.time) & (ts < end.time)
         values, counts = np.unique(truth[inside], return_counts=True)
         assert values[np.argmax(counts)] == hold.gesture
-    assert rec.meta["complete"] is True and rec.meta["protocol"] == "short" and "hold_s = 0.3" in rec.meta["protocol_toml"]
+    assert (
+        rec.meta["complete"] is True and rec.meta["protocol"] == "short" and "hold_s = 0.3" in rec.meta["protocol_toml"]
+    )
 
     # Review: drag the first segment's onset later, relabel the second, save, reopen.
     view = window.review
     assert window.pages.currentWidget() is view
     assert [(view.label_names[s.label], s.repetition) for s in view.segments] == [
-        ("fist", 1), ("open_hand", 1), ("fist", 2), ("open_hand", 2)
+        ("fist", 1),
+        ("open_hand", 1),
+        ("fist", 2),
+        ("open_hand", 2),
     ]
     view.grab().save(str(tmp_path / "review.png"))
     first = view.segments[0]
@@ -140,7 +152,9 @@ def test_records_cued_protocol_and_edits_labels_in_review(qtbot, tmp_path):
     assert (after.labels[first.start : moved.start] == 0).all()
     assert (after.labels[moved.start : moved.stop] == 1).all()
     second = view.segments[1]
-    assert (after.labels[second.start : second.stop] == 0).all() and (after.repetition[second.start : second.stop] == 1).all()
+    assert (after.labels[second.start : second.stop] == 0).all() and (
+        after.repetition[second.start : second.stop] == 1
+    ).all()
     reopened = ReviewView(window.session_path)
     qtbot.addWidget(reopened)
     assert reopened.segments == view.segments
@@ -181,7 +195,10 @@ def test_redo_pause_and_abort_keep_only_good_holds(qtbot, tmp_path):
     assert rec.meta["complete"] is True
     # Review shows the discarded hold, the good one, the pause and the aborted hold.
     assert [(rec.label_names[s.label] if s.label >= 0 else "-", s.repetition) for s in window.review.segments] == [
-        ("-", 0), ("fist", 1), ("-", 0), ("-", 0)
+        ("-", 0),
+        ("fist", 1),
+        ("-", 0),
+        ("-", 0),
     ]
 
 
@@ -190,7 +207,9 @@ def short_session_file(path: Path) -> Path:
     src = SimulatedArmband(realtime=False, schedule="cycle", hold_s=1.0, rest_s=1.0)
     src.open()
     chunk = src.generate(5.0)
-    writer = SessionWriter(path, rate=src.rate, channel_names=src.info.channel_names, label_names=src.info.label_names, subject="R")
+    writer = SessionWriter(
+        path, rate=src.rate, channel_names=src.info.channel_names, label_names=src.info.label_names, subject="R"
+    )
     writer.append(chunk.data, chunk.timestamps, chunk.labels, np.zeros(len(chunk), np.int16))
     writer.close()
     return path
@@ -212,7 +231,9 @@ def test_records_from_any_source(qtbot, tmp_path, stream_name, kind):
     else:
         spec, rate, n_ch = f"replay:{short_session_file(tmp_path / 'old.h5')}", 1000.0, 8
     try:
-        window = RecorderWindow(recording_source(spec, [protocol]), protocol, device=spec, subject="T2", out_dir=tmp_path)
+        window = RecorderWindow(
+            recording_source(spec, [protocol]), protocol, device=spec, subject="T2", out_dir=tmp_path
+        )
         qtbot.addWidget(window)
         window.show()
         qtbot.waitUntil(lambda: window.start_button.isEnabled(), timeout=20000)
@@ -232,7 +253,10 @@ def test_records_from_any_source(qtbot, tmp_path, stream_name, kind):
     assert [e.kind for e in events] == ["start"] + ["hold", "rest"] * 4 + ["end"]
     np.testing.assert_array_equal(rec.labels, expected_labels(rec.meta["timestamps"], events, rec.label_names))
     assert [(rec.label_names[s.label], s.repetition) for s in window.review.segments] == [
-        ("fist", 1), ("open_hand", 1), ("fist", 2), ("open_hand", 2)
+        ("fist", 1),
+        ("open_hand", 1),
+        ("fist", 2),
+        ("open_hand", 2),
     ]
 
 
@@ -337,8 +361,21 @@ def test_kill_during_recording_loses_at_most_one_second(tmp_path):
     out = tmp_path / "sessions"
     protocol = protocol_file(tmp_path, hold=5.0, rest=1.0)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    cmd = [sys.executable, "-m", "myostream.cli", "record", "--device", "simulated", "--protocol", str(protocol),
-           "--subject", "K1", "--out", str(out), "--autostart"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "myostream.cli",
+        "record",
+        "--device",
+        "simulated",
+        "--protocol",
+        str(protocol),
+        "--subject",
+        "K1",
+        "--out",
+        str(out),
+        "--autostart",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -419,10 +456,27 @@ def test_a_full_disk_stops_the_recording_with_one_sentence_and_no_crash(tmp_path
         resource.setrlimit(resource.RLIMIT_FSIZE, (RESERVE_BYTES + 200_000, RESERVE_BYTES + 200_000))
 
     out = tmp_path / "sessions"
-    cmd = [sys.executable, "-m", "myostream.cli", "record", "--protocol", str(protocol_file(tmp_path, hold=5.0, rest=1.0)),
-           "--subject", "D1", "--out", str(out), "--autostart"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+    cmd = [
+        sys.executable,
+        "-m",
+        "myostream.cli",
+        "record",
+        "--protocol",
+        str(protocol_file(tmp_path, hold=5.0, rest=1.0)),
+        "--subject",
+        "D1",
+        "--out",
+        str(out),
+        "--autostart",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limit,
+    )
     lines = []
     try:
         for line in proc.stderr:

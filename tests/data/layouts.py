@@ -107,7 +107,20 @@ def write_emg2pose(
     with open(table, "a", newline="") as f:
         w = csv.writer(f)
         if new:
-            w.writerow(["user", "session", "stage", "side", "moving_hand", "held_out_user", "held_out_stage", "split", "generalization", "filename"])
+            w.writerow(
+                [
+                    "user",
+                    "session",
+                    "stage",
+                    "side",
+                    "moving_hand",
+                    "held_out_user",
+                    "held_out_stage",
+                    "split",
+                    "generalization",
+                    "filename",
+                ]
+            )
         w.writerow([user, attrs["session"], stage, "right", "right", "False", "False", split, "user", name])
     return ts
 
@@ -119,10 +132,25 @@ def db2_dir(tmp_path: Path) -> Path:
     write_ninapro_mat(root / "DB2_s1" / "S1_E1_A1.mat", list(range(1, 18)), reps=2, hold=8, rest=4, exercise=1)
     write_ninapro_mat(root / "DB2_s1" / "S1_E2_A1.mat", list(range(18, 41)), reps=2, hold=8, rest=4, exercise=2, seed=1)
     write_ninapro_mat(
-        root / "DB2_s1" / "S1_E3_A1.mat", [1, 2, 4, 6, 8, 9, 16, 32, 40], reps=2, hold=8, rest=4, exercise=3, seed=2, force=True
+        root / "DB2_s1" / "S1_E3_A1.mat",
+        [1, 2, 4, 6, 8, 9, 16, 32, 40],
+        reps=2,
+        hold=8,
+        rest=4,
+        exercise=3,
+        seed=2,
+        force=True,
     )
     write_ninapro_mat(
-        root / "DB2_s2" / "S2_E3_A1.mat", list(range(41, 50)), reps=2, hold=8, rest=4, subject=2, exercise=3, seed=3,
-        label_dtype=np.float64, force=True,
+        root / "DB2_s2" / "S2_E3_A1.mat",
+        list(range(41, 50)),
+        reps=2,
+        hold=8,
+        rest=4,
+        subject=2,
+        exercise=3,
+        seed=3,
+        label_dtype=np.float64,
+        force=True,
     )
     return root

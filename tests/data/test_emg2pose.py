@@ -15,7 +15,9 @@ from tests.data.layouts import write_emg2pose
 
 
 def test_lazy_session(tmp_path: Path) -> None:
-    ts = write_emg2pose(tmp_path, "2022-04-07-1649318400-8125c-cv-emg-pose-train@2-recording-1_left", "FingerPinches1", "u17")
+    ts = write_emg2pose(
+        tmp_path, "2022-04-07-1649318400-8125c-cv-emg-pose-train@2-recording-1_left", "FingerPinches1", "u17"
+    )
     rec = read_emg2pose(tmp_path / "2022-04-07-1649318400-8125c-cv-emg-pose-train@2-recording-1_left.hdf5")
     assert isinstance(rec.emg, LazyField) and isinstance(rec.pose, LazyField)  # nothing read yet
     assert rec.emg.shape == (4000, 16) and rec.rate == 2000.0 and rec.n_channels == 16

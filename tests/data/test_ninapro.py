@@ -168,7 +168,9 @@ def test_bad_input_names_the_file(tmp_path: Path) -> None:
     v = write_ninapro_mat(nan, [1, 2], reps=1, hold=5, rest=3)
     v["emg"][4, 7] = np.nan
     scipy.io.savemat(nan, v)
-    with pytest.raises(MyostreamError, match=r"S5_E1_A1\.mat.*sample 4 .*channel 7 .*NaN or infinite values.*nonfinite"):
+    with pytest.raises(
+        MyostreamError, match=r"S5_E1_A1\.mat.*sample 4 .*channel 7 .*NaN or infinite values.*nonfinite"
+    ):
         read_ninapro(nan)
     write_ninapro_mat(tmp_path / "DB7_s1" / "S1_E3_A1.mat", [1], reps=1, hold=5, rest=3)
     with pytest.raises(MyostreamError, match=r"S1_E3_A1\.mat.*DB7 has exercises E1-E2, not E3"):
@@ -192,7 +194,9 @@ def test_a_file_read_as_another_database_is_refused(tmp_path: Path) -> None:
     db1 = tmp_path / "S1_A1_E1.mat"
     write_ninapro_mat(db1, [1, 2], n_channels=10, reps=1, hold=5, rest=3)
     assert read_ninapro(db1).rate == 100.0
-    with pytest.raises(MyostreamError, match=r"named like S<subject>_A1_E<exercise>.mat \(DB1\) but was read as NinaPro DB2"):
+    with pytest.raises(
+        MyostreamError, match=r"named like S<subject>_A1_E<exercise>.mat \(DB1\) but was read as NinaPro DB2"
+    ):
         read_ninapro(db1, database="db2")
     renamed = tmp_path / "S1_E1_A1.mat"
     shutil.copy(db1, renamed)

@@ -68,8 +68,13 @@ def test_calibration_session_files_dispatch_and_replay(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     emg = rng.normal(size=(600, 8)).astype(np.float32)
     labels = np.repeat(np.array([0, 1, 0], np.int16), 200)
-    writer = SessionWriter(tmp_path / "sub-A_ses-1.h5", rate=200.0, channel_names=[f"EMG{i}" for i in range(8)],
-                           label_names=["rest", "fist"], subject="A")
+    writer = SessionWriter(
+        tmp_path / "sub-A_ses-1.h5",
+        rate=200.0,
+        channel_names=[f"EMG{i}" for i in range(8)],
+        label_names=["rest", "fist"],
+        subject="A",
+    )
     writer.append(emg, np.arange(600) / 200.0, labels, (labels > 0).astype(np.int16))
     writer.close()
     rec = read_recording(tmp_path / "sub-A_ses-1.h5")

@@ -34,11 +34,24 @@ def record(path: Path, seconds: float = 3.0, close: bool = True) -> tuple[Sessio
     src = SimulatedArmband(realtime=False, schedule="manual", gestures=("fist", "open_hand"), seed=3)
     src.open()
     writer = SessionWriter(
-        path, rate=src.rate, channel_names=src.info.channel_names, label_names=NAMES, subject="S01",
-        session="2", unit="mV", device="simulated", protocol="test", source_label_names=src.info.label_names,
+        path,
+        rate=src.rate,
+        channel_names=src.info.channel_names,
+        label_names=NAMES,
+        subject="S01",
+        session="2",
+        unit="mV",
+        device="simulated",
+        protocol="test",
+        source_label_names=src.info.label_names,
     )
-    events = [CueEvent(0.0, "start"), CueEvent(0.5, "hold", "fist", 1), CueEvent(1.5, "rest", "fist", 1),
-              CueEvent(2.0, "hold", "open_hand", 1), CueEvent(2.6, "rest", "open_hand", 1)]
+    events = [
+        CueEvent(0.0, "start"),
+        CueEvent(0.5, "hold", "fist", 1),
+        CueEvent(1.5, "rest", "fist", 1),
+        CueEvent(2.0, "hold", "open_hand", 1),
+        CueEvent(2.6, "rest", "open_hand", 1),
+    ]
     for e in events:
         writer.add_event(e)
     chunks = []
@@ -240,7 +253,9 @@ def test_a_session_cut_short_reads_everywhere_and_says_so(tmp_path, caplog, caps
         rec = read_recording(copy)
     assert rec.n_samples == 3000 and rec.meta["complete"] is False
     np.testing.assert_array_equal(rec.emg, emg)
-    assert any("was cut short" in r.getMessage() and "reading the 3.0 s it saved" in r.getMessage() for r in caplog.records)
+    assert any(
+        "was cut short" in r.getMessage() and "reading the 3.0 s it saved" in r.getMessage() for r in caplog.records
+    )
     assert replay_file(copy, speed=0).recording.n_samples == 3000
     assert main(["replay", str(copy), "--speed", "10", "--duration", "0.2"]) == 0
     err = capsys.readouterr().err
@@ -266,9 +281,18 @@ def test_the_writer_stops_cleanly_before_the_disk_is_full(tmp_path):
     """Less room than the reserve: the file is closed complete with what it has, and one sentence says why."""
     path = tmp_path / "full.h5"
     free = shutil.disk_usage(tmp_path).free
-    writer = SessionWriter(path, rate=100, channel_names=["a", "b"], label_names=["rest"], subject="x", flush_s=0.0,
-                           reserve_bytes=free + 2**30)
-    with pytest.raises(MyostreamError, match=r"no room left for the session file .*full.h5.*MB left on its disk.*recording stopped"):
+    writer = SessionWriter(
+        path,
+        rate=100,
+        channel_names=["a", "b"],
+        label_names=["rest"],
+        subject="x",
+        flush_s=0.0,
+        reserve_bytes=free + 2**30,
+    )
+    with pytest.raises(
+        MyostreamError, match=r"no room left for the session file .*full.h5.*MB left on its disk.*recording stopped"
+    ):
         writer.append(np.zeros((10, 2), np.float32), np.arange(10.0) + 1, np.zeros(10), np.zeros(10))
     rec = read_session(path)
     assert rec.meta["complete"] is True and rec.n_samples == 0
@@ -306,8 +330,9 @@ def test_a_write_that_fails_anyway_is_one_sentence_and_no_crash(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
     path = tmp_path / "limited.h5"
-    done = subprocess.run([sys.executable, "-c", FAILED_WRITE, str(path)], capture_output=True, text=True,
-                          preexec_fn=limit, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", FAILED_WRITE, str(path)], capture_output=True, text=True, preexec_fn=limit, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert done.stdout.startswith(f"Could not write the session file {str(path)!r} (File too large); recording stopped")

@@ -15,7 +15,9 @@ from myostream.records import Recording
 from tests.data.layouts import write_emg2pose
 
 
-def make_recording(labels: list[int], n_channels: int = 2, rate: float = 1000.0, subject: str = "S1", repetition=None) -> Recording:
+def make_recording(
+    labels: list[int], n_channels: int = 2, rate: float = 1000.0, subject: str = "S1", repetition=None
+) -> Recording:
     n = len(labels)
     emg = np.arange(n * n_channels, dtype=np.float32).reshape(n, n_channels)
     return Recording(
@@ -59,7 +61,10 @@ def test_rest_dropped_classes_and_unlabelled() -> None:
     kept = extract_windows([rec], 4, 4)
     assert kept.class_ids == ("rest", "fist", "open_hand") and len(kept) == 6  # the unlabelled run gives none
     no_rest = extract_windows([rec], 4, 4, rest=False)
-    assert no_rest.class_ids == ("fist", "open_hand") and [no_rest.class_ids[y] for y in no_rest.y] == ["fist"] * 2 + ["open_hand"] * 2
+    assert (
+        no_rest.class_ids == ("fist", "open_hand")
+        and [no_rest.class_ids[y] for y in no_rest.y] == ["fist"] * 2 + ["open_hand"] * 2
+    )
     only = extract_windows([rec], 4, 4, classes=["open_hand", "rest"])
     assert only.class_ids == ("open_hand", "rest") and sorted(only.y.tolist()) == [0, 0, 1, 1]
 

@@ -9,7 +9,7 @@ from myostream.edge.export import export_onnx
 from myostream.runtime import bundled_checkpoint
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bundled_export(root: Path) -> Path:
     """The bundled simulated-armband checkpoint exported with its text encoder."""
     return export_onnx(bundled_checkpoint(), root / "bundled-onnx", text=True).path

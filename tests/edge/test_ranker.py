@@ -73,7 +73,11 @@ def test_the_pipeline_runs_on_onnxruntime_without_torch(folder):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(EDGE_SCRIPT), str(folder), str(N_RANKINGS)],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=240,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -127,8 +131,12 @@ def test_bad_windows_get_the_torch_models_sentences(ranker):
 
 def test_free_text_matches_the_torch_text_encoder(folder):
     encoder, edge = TextEncoder.load(bundled_checkpoint()), OnnxTextEncoder.load(folder)
-    texts = ["make a fist", "rest", "The index finger points forward while the other fingers curl into the palm.",
-             "a wrist that bends " * 80]  # the last one is cut at max_length
+    texts = [
+        "make a fist",
+        "rest",
+        "The index finger points forward while the other fingers curl into the palm.",
+        "a wrist that bends " * 80,
+    ]  # the last one is cut at max_length
     for batch in (texts, texts[:1], texts[2:3]):
         np.testing.assert_allclose(edge.encode(batch), encoder.encode(batch).numpy(), atol=1e-4)
     assert edge.tokenize(texts)["input_ids"].shape[1] == encoder.max_length

@@ -14,9 +14,7 @@ from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.rejection import Rejection
 from tests.model.helpers import CLASS_IDS, prototypes, tiny_config
 
-CATALOG = [
-    {"id": cid, "label": cid.replace("_", " "), "canonical": f"The hand performs {cid}."} for cid in CLASS_IDS
-]
+CATALOG = [{"id": cid, "label": cid.replace("_", " "), "canonical": f"The hand performs {cid}."} for cid in CLASS_IDS]
 
 
 @pytest.mark.parametrize("architecture", ["myosem", "tcn", "hudgins_linear"])
@@ -27,7 +25,10 @@ def test_round_trip_gives_identical_outputs(tmp_path, architecture):
     model.fit_input_stats(3.0 * x + 1.0)
     path = save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG, training={"seed": 7, "protocol": "random"})
     assert sorted(p.name for p in path.iterdir()) == [
-        "catalog.json", "config.json", "prototypes.safetensors", "weights.safetensors"
+        "catalog.json",
+        "config.json",
+        "prototypes.safetensors",
+        "weights.safetensors",
     ]
     loaded = load_checkpoint(path)
     assert type(loaded) is type(model) and loaded.architecture == architecture
@@ -42,9 +43,17 @@ def test_round_trip_gives_identical_outputs(tmp_path, architecture):
 
 def test_preprocessing_travels_with_the_checkpoint(tmp_path):
     model = create_model(tiny_config(), prototypes(), CLASS_IDS)
-    pre = Preprocessing(rate=100.0, n_channels=4, window_ms=200.0, hop_ms=40.0, filter=FilterSpec(highpass=5.0, notch=50.0),
-                        normalisation="channel", prior_scale=(1.0, 2.0, 3.0, 4.0), ring=True,
-                        channel_names=("a", "b", "c", "d"))
+    pre = Preprocessing(
+        rate=100.0,
+        n_channels=4,
+        window_ms=200.0,
+        hop_ms=40.0,
+        filter=FilterSpec(highpass=5.0, notch=50.0),
+        normalisation="channel",
+        prior_scale=(1.0, 2.0, 3.0, 4.0),
+        ring=True,
+        channel_names=("a", "b", "c", "d"),
+    )
     model.set_preprocessing(pre)
     loaded = load_checkpoint(save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG))
     assert loaded.preprocessing == pre
@@ -53,8 +62,9 @@ def test_preprocessing_travels_with_the_checkpoint(tmp_path):
 def test_a_checkpoint_without_preprocessing_gets_its_training_filter_and_hop(tmp_path):
     """Checkpoints written before preprocessing was recorded keep working as they were trained."""
     model = create_model(tiny_config(), prototypes(), CLASS_IDS)
-    path = save_checkpoint(model, tmp_path / "ckpt", catalog=CATALOG,
-                           training={"filter": {"highpass": 5.0}, "hop_ms": 50.0})
+    path = save_checkpoint(
+        model, tmp_path / "ckpt", catalog=CATALOG, training={"filter": {"highpass": 5.0}, "hop_ms": 50.0}
+    )
     config = json.loads((path / "config.json").read_text())
     del config["preprocessing"]
     (path / "config.json").write_text(json.dumps(config))

@@ -46,7 +46,7 @@ def make_checkpoint(folder: Path, config: str, class_ids: tuple[str, ...], fit_o
     return folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def simulated_checkpoint(root: Path) -> Path:
     """An 8-channel 1 kHz checkpoint for the simulated armband's classes (built once per test run)."""
     from myostream.stream.simulated import SimulatedArmband

@@ -94,15 +94,23 @@ def test_board_without_emg_channels_falls_back_to_eeg_rows(tmp_path):
 
 
 @pytest.mark.skipif(platform.system() == "Windows", reason="BrainFlow ships the gForce driver for Windows")
-@pytest.mark.parametrize("make", [lambda: BrainFlowSource("GFORCE_PRO_BOARD"), lambda: BrainFlowSource(19),
-                                  lambda: BrainFlowSource.from_profile(load_profile("gforce-pro"))])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: BrainFlowSource("GFORCE_PRO_BOARD"),
+        lambda: BrainFlowSource(19),
+        lambda: BrainFlowSource.from_profile(load_profile("gforce-pro")),
+    ],
+)
 def test_gforce_off_windows_says_the_driver_is_windows_only(make):
     with pytest.raises(MyostreamError, match="the gForce driver is only shipped by BrainFlow for Windows"):
         make()
 
 
 def test_unknown_boards_and_parameters_are_explained(tmp_path):
-    with pytest.raises(MyostreamError, match=r"Unknown BrainFlow board 'SYNTHTIC_BOARD' \(did you mean SYNTHETIC_BOARD"):
+    with pytest.raises(
+        MyostreamError, match=r"Unknown BrainFlow board 'SYNTHTIC_BOARD' \(did you mean SYNTHETIC_BOARD"
+    ):
         BrainFlowSource("SYNTHTIC_BOARD")
     with pytest.raises(MyostreamError, match="Unknown BrainFlow board id 999.*BoardIds"):
         BrainFlowSource(999)
@@ -128,8 +136,15 @@ def test_profile_supplies_names_and_unit_and_its_channel_count_is_checked():
     src = BrainFlowSource.from_profile(profile)
     assert src.info.name == "brainflow-synthetic" and src.info.n_channels == 16
     assert src.info.channel_names == profile.channel_names and src.info.unit == profile.unit
-    eight = DeviceProfile("my-8ch", "", "brainflow", 250.0, tuple(f"c{i}" for i in range(8)), "uV",
-                          options={"brainflow": {"board": "SYNTHETIC_BOARD"}})
+    eight = DeviceProfile(
+        "my-8ch",
+        "",
+        "brainflow",
+        250.0,
+        tuple(f"c{i}" for i in range(8)),
+        "uV",
+        options={"brainflow": {"board": "SYNTHETIC_BOARD"}},
+    )
     with pytest.raises(MyostreamError, match="declares 8 channels but BrainFlow board SYNTHETIC_BOARD streams 16"):
         BrainFlowSource.from_profile(eight)
     assert BrainFlowSource.from_profile(eight, channels=list(range(1, 9))).info.channel_names[0] == "c0"

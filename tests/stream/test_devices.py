@@ -7,8 +7,17 @@ from myostream.sources import lsl_query, make_source
 from myostream.stream.devices import list_profiles, load_profile, runs_here
 
 REQUIRED = {
-    "simulated", "myo-lsl", "gforce-pro", "openbci-cyton", "brainflow-synthetic", "ant-neuro-ee410",
-    "ninapro-db1", "ninapro-db2", "ninapro-db3", "ninapro-db5", "emg2pose",
+    "simulated",
+    "myo-lsl",
+    "gforce-pro",
+    "openbci-cyton",
+    "brainflow-synthetic",
+    "ant-neuro-ee410",
+    "ninapro-db1",
+    "ninapro-db2",
+    "ninapro-db3",
+    "ninapro-db5",
+    "emg2pose",
 }
 
 

@@ -97,7 +97,13 @@ def test_list_streams_shows_a_published_stream(stream_name):
     outlet.close()
     assert len(found) == 1
     s = found[0]
-    assert (s.type, s.n_channels, s.rate, s.channel_format, s.source_id) == ("EMG", 4, RATE, "float32", f"{stream_name}-sid")
+    assert (s.type, s.n_channels, s.rate, s.channel_format, s.source_id) == (
+        "EMG",
+        4,
+        RATE,
+        "float32",
+        f"{stream_name}-sid",
+    )
 
 
 def test_outlet_that_drops_and_returns_is_recovered_and_the_gap_counted(stream_name):
@@ -207,7 +213,7 @@ def test_source_misuse_is_explained():
         LSLSource()
     src = LSLSource(name="never-opened")
     with pytest.raises(MyostreamError, match="call open"):
-        src.info
+        _ = src.info
     with pytest.raises(MyostreamError, match="call open"):
         src.read()
     src.close()
@@ -335,7 +341,7 @@ def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
     for i, k in enumerate(read):
         assert k == -1 or k in order[: segment[i] + 1], (i, k)
     runs = [int(k) for k in read[np.concatenate(([True], read[1:] != read[:-1]))] if k >= 0]
-    assert len(runs) >= 3 and runs == order[len(order) - len(runs):], runs
+    assert len(runs) >= 3 and runs == order[len(order) - len(runs) :], runs
 
 
 def test_lsl_source_spec_without_a_marker_stream_opens_unlabelled(stream_name):
@@ -408,8 +414,12 @@ def test_replay_command_outlets_stay_on_loopback_unless_asked(stream_name, tmp_p
     path = tmp_path / "DB2_s1" / "S1_E1_A1.mat"
     write_ninapro_mat(path, [1, 2], reps=2, hold=2000, rest=1000)
     flags = ["--lsl-network"] if network else []
-    proc = subprocess.Popen([sys.executable, "-m", "myostream.cli", *flags, "replay", str(path), "--lsl", stream_name,
-                             "--duration", "60"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "myostream.cli", *flags, "replay", str(path), "--lsl", stream_name, "--duration", "60"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert "replaying" in proc.stderr.readline()
         for _ in range(100):  # both outlets exist once the first block went out

@@ -16,19 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
 from myostream.preprocess import FilterSpec
 from myostream.records import Recording
 from myostream.rejection import Rejection, confidence
-from myostream.stream.pipeline import Pipeline, HopRanking
+from myostream.stream.pipeline import HopRanking, Pipeline
 from myostream.stream.replay import ReplaySource
 from myostream.stream.simulated import SimulatedArmband
 from myostream.stream.windows import majority_label
 from tests.stream.checkpoints import make_checkpoint, simulated_checkpoint
-
 
 
 @pytest.fixture(scope="session")
@@ -134,8 +132,9 @@ def test_the_model_preprocessing_prepares_the_stream(sim_model):
     filtered = FilterStage(rec.rate, rec.n_channels, spec).process(rec.emg)
     level = user_scale(filtered, rec.rate, "channel")
     model = copy.deepcopy(sim_model)
-    model.set_preprocessing(replace(model.preprocessing, filter=spec, normalisation="channel",
-                                    prior_scale=tuple(3.0 * level)))  # a population unlike this wearer
+    model.set_preprocessing(
+        replace(model.preprocessing, filter=spec, normalisation="channel", prior_scale=tuple(3.0 * level))
+    )  # a population unlike this wearer
     pipeline = Pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=100, device="cpu")
     with pipeline:
         rankings = collect(pipeline, 100)
@@ -206,8 +205,10 @@ def test_rankings_are_marked_confident_by_the_model_rule(sim_model):
         assert r.confidence == pytest.approx(float(model.rejection.confidence(r.scores)))
     assert {r.confident for r in rankings} == {True, False}
     # a model without a rule (or a pipeline told to show everything) marks every ranking confident
-    for pipeline in (Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, device="cpu"),
-                     Pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=100, device="cpu")):
+    for pipeline in (
+        Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, device="cpu"),
+        Pipeline(ReplaySource(rec, speed=4.0), model, hop_ms=100, device="cpu"),
+    ):
         pipeline.rejection = None
         with pipeline:
             assert all(r.confident and r.confidence is None for r in collect(pipeline, 5))
@@ -267,8 +268,9 @@ def test_pause_stops_ranking_and_resume_restarts(sim_model):
 def test_a_full_queue_drops_the_oldest_rankings_and_counts_them(sim_model):
     rec = simulated_recording(seconds=4.0)
     seen: list[HopRanking] = []
-    pipeline = Pipeline(ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, queue_size=3, on_ranking=seen.append,
-                        device="cpu")
+    pipeline = Pipeline(
+        ReplaySource(rec, speed=4.0), sim_model, hop_ms=100, queue_size=3, on_ranking=seen.append, device="cpu"
+    )
     with pipeline:
         wait_for(lambda: len(seen) >= 10)
     first = pipeline.queue.get(timeout=5.0)
@@ -282,7 +284,9 @@ def test_a_full_queue_drops_the_oldest_rankings_and_counts_them(sim_model):
 def test_channel_count_mismatch_is_one_clear_error(sim_model):
     sim = SimulatedArmband(n_channels=6)
     pipeline = Pipeline(sim, sim_model, device="cpu")
-    with pytest.raises(MyostreamError, match=r"Source 'simulated' streams 6 channels but model 'myosem-simulated' expects 8"):
+    with pytest.raises(
+        MyostreamError, match=r"Source 'simulated' streams 6 channels but model 'myosem-simulated' expects 8"
+    ):
         pipeline.start()
     with pytest.raises(MyostreamError, match="not open"):
         sim.read()  # closed again after the failed start
@@ -343,7 +347,9 @@ def test_ring_overruns_are_counted_as_lost_samples(sim_model):
     # every ranked window is still exactly the recorded samples (no window spans a gap)
     n = sim_model.config.window_samples
     for r in rankings[-5:]:
-        np.testing.assert_allclose(r.rms, patch_rms(rec.emg[r.counter - n + 1 : r.counter + 1], 20), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            r.rms, patch_rms(rec.emg[r.counter - n + 1 : r.counter + 1], 20), rtol=1e-4, atol=1e-6
+        )
 
 
 def test_ninapro_db1_replay(db1_dir: Path, tmp_path):
@@ -400,7 +406,9 @@ def model_200hz(tmp_path_factory):
     from myostream.stream.resample import Resampler
 
     at_200 = Resampler(rec.rate, 200.0, 8).process(rec.emg)
-    return load_checkpoint(make_checkpoint(tmp_path_factory.mktemp("m200") / "ckpt", "myosem-myo", rec.label_names, at_200))
+    return load_checkpoint(
+        make_checkpoint(tmp_path_factory.mktemp("m200") / "ckpt", "myosem-myo", rec.label_names, at_200)
+    )
 
 
 def test_a_stream_at_another_rate_is_resampled_to_the_model(model_200hz):
@@ -469,7 +477,9 @@ def test_the_model_is_warmed_up_before_the_source_opens(sim_model):
     from myostream.stream.pipeline import WARM_UP_CALLS
 
     events: list[str] = []
-    pipeline = Pipeline(_NotedSource(simulated_recording(), events, speed=4.0), _Recorder(sim_model, events), device="cpu")
+    pipeline = Pipeline(
+        _NotedSource(simulated_recording(), events, speed=4.0), _Recorder(sim_model, events), device="cpu"
+    )
     with pipeline:
         collect(pipeline, 3)
     assert events[: WARM_UP_CALLS + 1] == ["rank 1 empty"] * WARM_UP_CALLS + ["open"]
@@ -568,8 +578,11 @@ def test_a_model_prepared_otherwise_restarts_only_the_worker(sim_model):
 
 def test_a_model_that_does_not_fit_the_stream_is_refused_and_the_old_one_goes_on(sim_model, tmp_path):
     sim = SimulatedArmband(realtime=False, n_channels=4)
-    four = load_checkpoint(make_checkpoint(tmp_path / "four", "myosem-simulated", sim.info.label_names[:3],
-                                           np.tile(sim.generate(5.0).data, (1, 2))))
+    four = load_checkpoint(
+        make_checkpoint(
+            tmp_path / "four", "myosem-simulated", sim.info.label_names[:3], np.tile(sim.generate(5.0).data, (1, 2))
+        )
+    )
     four.set_preprocessing(replace(four.preprocessing, n_channels=8))  # claims 8 channels ...
     four.config = replace(four.config, n_channels=4)  # ... but ranks four
     pipeline = Pipeline(SimulatedArmband(seed=2), sim_model, hop_ms=50, device="cpu")
@@ -628,7 +641,10 @@ def test_a_tap_of_a_channel_mapped_pipeline_reads_the_mapped_channels(sim_model)
 
 def test_a_channel_map_outside_the_source_names_its_channel_count(sim_model):
     pipeline = Pipeline(SimulatedArmband(seed=3), sim_model, device="cpu", channels=[0, 1, 2, 3, 4, 5, 6, 8])
-    with pytest.raises(MyostreamError, match=r"Channel 8 of the channel map .* is not a channel of source 'simulated', "
-                                             r"which has 8 channels \(numbered 0..7\)"):
+    with pytest.raises(
+        MyostreamError,
+        match=r"Channel 8 of the channel map .* is not a channel of source 'simulated', "
+        r"which has 8 channels \(numbered 0..7\)",
+    ):
         pipeline.start()
     pipeline.stop()

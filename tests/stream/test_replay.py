@@ -108,7 +108,9 @@ def test_paced_replay_has_no_drift() -> None:
 def test_paced_loop_wraps_exactly_while_waiting(spin_ms: float) -> None:
     """Blocks built ahead of their due time (while the reader waits) wrap around the loop seam exactly."""
     rec = recording(n=1000, rate=500.0)
-    src = ReplaySource(rec, speed=10, chunk_ms=30, start=1.9, loop=True, spin_ms=spin_ms)  # 50-sample pass, 15-sample blocks
+    src = ReplaySource(
+        rec, speed=10, chunk_ms=30, start=1.9, loop=True, spin_ms=spin_ms
+    )  # 50-sample pass, 15-sample blocks
     clock = pylsl_module().local_clock
     got = []
     with opened(src):
@@ -228,8 +230,9 @@ def held_gestures(rate: float = 200.0) -> Recording:
     labels = np.repeat(np.tile([0, 1, 2], 2), int(rate)).astype(np.int16)
     reps = np.repeat([1, 1, 1, 2, 2, 2], int(rate)).astype(np.int16)
     emg = np.arange(len(labels) * 2, dtype=np.float32).reshape(-1, 2)  # each sample says where it came from
-    return Recording(emg=emg, rate=rate, labels=labels, label_names=names, channel_names=("a", "b"),
-                     subject="p", repetition=reps)
+    return Recording(
+        emg=emg, rate=rate, labels=labels, label_names=names, channel_names=("a", "b"), subject="p", repetition=reps
+    )
 
 
 def test_a_cued_replay_performs_the_next_recorded_hold_of_each_cue():

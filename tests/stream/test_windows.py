@@ -60,8 +60,14 @@ def test_live_and_offline_windows_share_one_label_rule():
     runs = rng.integers(1, 12, 400)  # short runs make ties and three-run windows common
     labels = np.repeat(rng.integers(-1, 4, len(runs)), runs).astype(np.int16)
     emg = rng.normal(size=(len(labels), 2)).astype(np.float32)
-    rec = Recording(emg=emg, rate=100.0, labels=np.where(labels < 0, -1, labels).astype(np.int16),
-                    label_names=("a", "b", "c", "d"), channel_names=("x", "y"), subject="s")
+    rec = Recording(
+        emg=emg,
+        rate=100.0,
+        labels=np.where(labels < 0, -1, labels).astype(np.int16),
+        label_names=("a", "b", "c", "d"),
+        channel_names=("x", "y"),
+        subject="s",
+    )
     offline = extract_windows([rec], 100.0, 30.0, classes=("a", "b", "c", "d"))
     w = Windower(10, 3, 2)
     live = {win.counter - 9: win.label() for win in w.push(emg, np.arange(len(emg), dtype=float), 0, rec.labels)}

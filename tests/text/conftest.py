@@ -31,6 +31,10 @@ def tiny_encoder():
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
     )
     return TextEncoder(BertModel(config).eval(), tokenizer, dim=16)

@@ -46,7 +46,15 @@ def test_armband_labels_follow_the_dataset_conventions():
     from myostream.stream.simulated import SimulatedArmband
 
     catalog = load_catalogs()
-    myo = {0: "rest", 1: "radial_deviation", 2: "wrist_flexion", 3: "ulnar_deviation", 4: "wrist_extension", 5: "fist", 6: "open_hand"}
+    myo = {
+        0: "rest",
+        1: "radial_deviation",
+        2: "wrist_flexion",
+        3: "ulnar_deviation",
+        4: "wrist_extension",
+        5: "fist",
+        6: "open_hand",
+    }
     assert catalog.label_map("myo_armband") == myo
     names = SimulatedArmband(realtime=False).info.label_names
     assert catalog.label_map("simulated_armband") == dict(enumerate(names))
@@ -72,7 +80,12 @@ def test_anatomy_words_are_where_they_belong():
     catalog = load_catalogs()
     assert "thumb" in catalog["radial_deviation"].t2 and "little-finger" in catalog["ulnar_deviation"].t2
     assert "palm" in catalog["wrist_flexion"].t1 and "back of the hand" in catalog["wrist_extension"].t1
-    for class_id, finger in {"ninapro.A01": "index", "ninapro.A03": "middle", "ninapro.A05": "ring", "ninapro.A07": "little"}.items():
+    for class_id, finger in {
+        "ninapro.A01": "index",
+        "ninapro.A03": "middle",
+        "ninapro.A05": "ring",
+        "ninapro.A07": "little",
+    }.items():
         assert finger in catalog[class_id].t1 and "flex" in catalog[class_id].t1
 
 
@@ -119,18 +132,39 @@ def _write(tmp_path, body: str, name: str = "bad.toml"):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (GOOD.replace('T2 = "canonical alpha"\n', ""), r"class 'a' lacks the key 'T2'; add it \(see models/descriptions/armband.toml\)"),
+        (
+            GOOD.replace('T2 = "canonical alpha"\n', ""),
+            r"class 'a' lacks the key 'T2'; add it \(see models/descriptions/armband.toml\)",
+        ),
         (GOOD.replace('T3 = ["one a", "two a", "three a"]', 'T3 = ["one a", "two a"]'), r"class 'a' has 2 paraphrase"),
         (GOOD.replace('T3 = ["one a", "two a", "three a"]\n', ""), r"class 'a' lacks the key 'T3'"),
-        (GOOD + GOOD.replace("alpha", "beta").replace(" a\"", " b\"").replace("[1]", "[2]"), r"class id 'a' is defined twice"),
-        (GOOD + GOOD.replace('"a"', '"b"').replace("alpha", "beta").replace(" a\"", " b\""), r"myo_armband label 1 is mapped to both class 'a' and class 'b'"),
+        (
+            GOOD + GOOD.replace("alpha", "beta").replace(' a"', ' b"').replace("[1]", "[2]"),
+            r"class id 'a' is defined twice",
+        ),
+        (
+            GOOD + GOOD.replace('"a"', '"b"').replace("alpha", "beta").replace(' a"', ' b"'),
+            r"myo_armband label 1 is mapped to both class 'a' and class 'b'",
+        ),
         (GOOD.replace("myo_armband = [1]", "myo_armband = [7]"), r"class 'a' maps myo_armband label 7"),
-        (GOOD.replace("myo_armband = [1]", "my_lab = [true]"), r"class 'a' labels\.my_lab must be a list of whole numbers or texts, got \[True\]"),
-        (GOOD.replace("T0 =", "T4 = 'x'\nT0 ="), r"class 'a' has unknown key 'T4'; allowed keys are T0, T1, T2, T3, id, labels"),
+        (
+            GOOD.replace("myo_armband = [1]", "my_lab = [true]"),
+            r"class 'a' labels\.my_lab must be a list of whole numbers or texts, got \[True\]",
+        ),
+        (
+            GOOD.replace("T0 =", "T4 = 'x'\nT0 ="),
+            r"class 'a' has unknown key 'T4'; allowed keys are T0, T1, T2, T3, id, labels",
+        ),
         (GOOD.replace('T1 = "process alpha"', 'T1 = "glove"'), r"class 'a' takes T1 from glove-derived text"),
         (GOOD.replace('"two a"', '"One A"'), r"class 'a' repeats a paraphrase"),
-        (GOOD + GOOD.replace('"a"', '"b"').replace("[1]", "[2]").replace("alpha", "beta"), r"class 'b' reuses the text"),
-        (GOOD.replace('id = "a"', 'id = "a b"'), r"class #1 id must be a class id of letters, digits, '_' and '.', got 'a b'"),
+        (
+            GOOD + GOOD.replace('"a"', '"b"').replace("[1]", "[2]").replace("alpha", "beta"),
+            r"class 'b' reuses the text",
+        ),
+        (
+            GOOD.replace('id = "a"', 'id = "a b"'),
+            r"class #1 id must be a class id of letters, digits, '_' and '.', got 'a b'",
+        ),
         (GOOD.replace("[[class]]", "[[class]"), r"is not valid TOML"),
         ("", r"has no \[\[class\]\] tables"),
     ],

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from myostream.cli import main
-from myostream_reports.text import write_report
 from myostream.text.stage1 import Stage1Config
+from myostream_reports.text import write_report
 
 
 def test_list_and_show(capsys):
@@ -49,7 +49,8 @@ def test_glove_command_writes_the_catalog_format(db1_dir, tmp_path, capsys):
 
 def test_report_writes_json_markdown_and_heatmaps(tmp_path, minilm):
     catalog = tmp_path / "mini.toml"
-    catalog.write_text(textwrap.dedent('''
+    catalog.write_text(
+        textwrap.dedent("""
         [catalog]
         name = "mini"
         [[class]]
@@ -70,8 +71,11 @@ def test_report_writes_json_markdown_and_heatmaps(tmp_path, minilm):
         T1 = "the hand bends down at the wrist toward the palm side"
         T2 = "the wrist flexes so the palm approaches the forearm"
         T3 = ["bend the wrist down", "flex the wrist", "curl the hand at the wrist", "drop the hand at the wrist"]
-    '''))
-    paths = write_report(tmp_path / "out", [str(catalog)], Stage1Config(steps=3, train_layers=0), progress=False, encoder=minilm)
+    """)
+    )
+    paths = write_report(
+        tmp_path / "out", [str(catalog)], Stage1Config(steps=3, train_layers=0), progress=False, encoder=minilm
+    )
     assert {p.name for p in paths} == {"report.json", "report.md", "heatmap_mini.png"}
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     entry = report["catalogs"]["mini"]
@@ -92,7 +96,9 @@ def test_encode_needs_text_and_uses_a_checkpoints_own_text_space(capsys):
 
     assert main(["describe", "encode", "  "]) == 2
     assert "takes the text to rank" in capsys.readouterr().err
-    assert main(["describe", "encode", "squeeze the hand shut", "--model", str(bundled_checkpoint()), "--top", "3"]) == 0
+    assert (
+        main(["describe", "encode", "squeeze the hand shut", "--model", str(bundled_checkpoint()), "--top", "3"]) == 0
+    )
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["rank", "cosine", "class"] and len(out) == 4
     assert out[1].split()[2] == "fist"

@@ -96,7 +96,9 @@ def test_a_saved_encoder_that_does_not_fit_its_config_is_one_sentence(tiny_encod
     saved = TextEncoder.from_pretrained(model_dir, dim=16).save(tmp_path / "trained")
     config = json.loads((saved / "text_encoder.json").read_text())
     (saved / "text_encoder.json").write_text(json.dumps({**config, "dim": 8}))
-    with pytest.raises(MyostreamError, match=r"do not fit text_encoder.json \(dim 8.*size mismatch for projection.weight"):
+    with pytest.raises(
+        MyostreamError, match=r"do not fit text_encoder.json \(dim 8.*size mismatch for projection.weight"
+    ):
         TextEncoder.load(saved)
     (saved / "text_encoder.json").write_text(json.dumps({**config, "dim": "sixteen"}))
     with pytest.raises(MyostreamError, match="dim must be a positive whole number, got 'sixteen'"):

@@ -35,7 +35,9 @@ def test_synthetic_index_flexion_and_little_extension_are_named():
     texts = glove_texts([(glove, labels, NAMES)])
     bend, lift = texts["bend"], texts["lift"]
     assert bend.repetitions == lift.repetitions == 6
-    assert bend.text.startswith("From a relaxed hand, the index finger flexes at its base (MCP) and middle (PIP) joints")
+    assert bend.text.startswith(
+        "From a relaxed hand, the index finger flexes at its base (MCP) and middle (PIP) joints"
+    )
     assert "the thumb and the other fingers stay still" in bend.text and "bent toward the palm" in bend.text
     assert "the little finger extends" in lift.text and "straightened and lifted" in lift.text
     assert "index" not in lift.text
@@ -70,7 +72,16 @@ def db1_texts(db1_dir):
     return glove_texts((r.glove, r.labels, r.label_names) for r in recordings)
 
 
-FINGERS = {"A01": "index", "A02": "index", "A03": "middle", "A04": "middle", "A05": "ring", "A06": "ring", "A07": "little", "A08": "little"}
+FINGERS = {
+    "A01": "index",
+    "A02": "index",
+    "A03": "middle",
+    "A04": "middle",
+    "A05": "ring",
+    "A06": "ring",
+    "A07": "little",
+    "A08": "little",
+}
 
 
 def test_db1_glove_text_names_the_moving_digit_and_direction(db1_texts):

@@ -80,7 +80,9 @@ def test_stage1_improves_held_out_paraphrase_retrieval(minilm):
 def test_view_alignment_separates_classes_of_the_armband_catalog(minilm):
     alignment = view_alignment(minilm, load_catalog("armband"))
     assert -1 < alignment["nearest_other_cosine"] < alignment["same_class_cosine"] < 1
-    assert alignment["margin"] == pytest.approx(alignment["same_class_cosine"] - alignment["nearest_other_cosine"], abs=1e-6)
+    assert alignment["margin"] == pytest.approx(
+        alignment["same_class_cosine"] - alignment["nearest_other_cosine"], abs=1e-6
+    )
     assert 0 < alignment["separated_fraction"] <= 1
 
 
@@ -89,7 +91,9 @@ def test_held_out_classes_never_reach_training(tiny_encoder):
     held = ("pinch", "point")
     config = Stage1Config(steps=6, train_layers=1, batch_classes=4, seed=3)
     with_held = train_stage1(catalog, copy.deepcopy(tiny_encoder), config, held_out=held, progress=False)
-    without = train_stage1(catalog.subset([c for c in catalog.ids if c not in held]), copy.deepcopy(tiny_encoder), config, progress=False)
+    without = train_stage1(
+        catalog.subset([c for c in catalog.ids if c not in held]), copy.deepcopy(tiny_encoder), config, progress=False
+    )
     assert with_held.losses == without.losses  # the same texts, the same steps
     assert with_held.class_ids == catalog.ids and with_held.prototypes.shape == (len(catalog), 16)
     assert with_held.held_out == held

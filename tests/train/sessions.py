@@ -32,8 +32,10 @@ def simulate_session(
     trials = trial_schedule(protocol)
     events = [CueEvent(0.0, "start")]
     for t in trials:
-        events += [CueEvent(t.start_s, "hold", t.gesture, t.repetition),
-                   CueEvent(t.start_s + t.hold_s, "rest", t.gesture, t.repetition)]
+        events += [
+            CueEvent(t.start_s, "hold", t.gesture, t.repetition),
+            CueEvent(t.start_s + t.hold_s, "rest", t.gesture, t.repetition),
+        ]
     events.append(CueEvent(trials[-1].end_s, "end"))
     writer = SessionWriter(
         path,

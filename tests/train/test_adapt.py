@@ -27,6 +27,7 @@ from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.config import ModelConfig, Stage2Config, Stage3Config
 from myostream.preprocess import FilterSpec
 from myostream.records import Recording
+from myostream.rejection import Rejection
 from myostream.stream.devices import load_profile
 from myostream.stream.simulated import SimulatedArmband
 from myostream.text.catalog import catalog_for
@@ -42,13 +43,12 @@ from myostream.train.adapt import (
     model_windows,
     person_rejection,
 )
-from myostream.rejection import Rejection
-from tests.train.sessions import simulate_session
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
 from tests.model.helpers import CLASS_IDS as TINY_CLASSES
 from tests.model.helpers import prototypes as tiny_prototypes
 from tests.model.helpers import tiny_config
+from tests.train.sessions import simulate_session
 
 RATE = 500.0
 PROTOCOL = """
@@ -65,20 +65,39 @@ order = "random"
 
 def _config(**changes) -> ModelConfig:
     """A small MyoSem for the tests' 500 Hz simulated armband (or, with changes, the Myo armband)."""
-    return ModelConfig(**{
-        "name": "tiny-sim", "n_channels": 8, "rate": RATE, "window_ms": 200, "patch": 10, "d_model": 32,
-        "n_layers": 1, "n_heads": 2, "codebook_size": 16, "n_queries": 2, "descriptor_hidden": 16, "dropout": 0.0,
-        "stage2": Stage2Config(epochs=4, batch_size=64, lr=3e-3),
-        "stage3": Stage3Config(epochs_a=3, epochs_b=1, batch_size=64, lr=3e-3, lr_b=3e-4),
-        **changes,
-    })
+    return ModelConfig(
+        **{
+            "name": "tiny-sim",
+            "n_channels": 8,
+            "rate": RATE,
+            "window_ms": 200,
+            "patch": 10,
+            "d_model": 32,
+            "n_layers": 1,
+            "n_heads": 2,
+            "codebook_size": 16,
+            "n_queries": 2,
+            "descriptor_hidden": 16,
+            "dropout": 0.0,
+            "stage2": Stage2Config(epochs=4, batch_size=64, lr=3e-3),
+            "stage3": Stage3Config(epochs_a=3, epochs_b=1, batch_size=64, lr=3e-3, lr_b=3e-4),
+            **changes,
+        }
+    )
 
 
 def _simulated(user: int, seconds: float) -> Recording:
     sim = SimulatedArmband(rate=RATE, user=user, schedule="random", realtime=False)
     chunk = sim.generate(seconds)
-    return Recording(emg=chunk.data, rate=RATE, labels=chunk.labels.astype(np.int16), label_names=sim.info.label_names,
-                     channel_names=sim.info.channel_names, subject=f"user{user}", dataset="simulated")
+    return Recording(
+        emg=chunk.data,
+        rate=RATE,
+        labels=chunk.labels.astype(np.int16),
+        label_names=sim.info.label_names,
+        channel_names=sim.info.channel_names,
+        subject=f"user{user}",
+        dataset="simulated",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +105,15 @@ def encoder() -> TextEncoder:
     return TextEncoder.from_pretrained()
 
 
-def _train_base(cfg: ModelConfig, recordings: list[Recording], class_ids, spec: FilterSpec, encoder: TextEncoder,
-                hop_ms: float, out: Path) -> Path:
+def _train_base(
+    cfg: ModelConfig,
+    recordings: list[Recording],
+    class_ids,
+    spec: FilterSpec,
+    encoder: TextEncoder,
+    hop_ms: float,
+    out: Path,
+) -> Path:
     """A small checkpoint trained like ``myostream train`` does: filter, windows, text prototypes, stages 2 and 3."""
     torch.manual_seed(0)
     catalog = catalog_for(class_ids)
@@ -107,8 +133,15 @@ def _train_base(cfg: ModelConfig, recordings: list[Recording], class_ids, spec: 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, encoder) -> Path:
     recordings = [_simulated(u, 40.0) for u in (0, 1, 2)]
-    return _train_base(_config(), recordings, recordings[0].label_names, FilterSpec(highpass=20.0, notch=50.0),
-                       encoder, 50.0, tmp_path_factory.mktemp("base") / "ckpt")
+    return _train_base(
+        _config(),
+        recordings,
+        recordings[0].label_names,
+        FilterSpec(highpass=20.0, notch=50.0),
+        encoder,
+        50.0,
+        tmp_path_factory.mktemp("base") / "ckpt",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +162,14 @@ def new_user_sessions(tmp_path_factory, protocol) -> Path:
 def adapted(base, new_user_sessions, tmp_path_factory):
     out = tmp_path_factory.mktemp("adapted") / "ckpt"
     torch.manual_seed(0)  # 2 s holds: windows every 25 ms give the adaptation enough of them
-    result, path = adapt_sessions(base, new_user_sessions, out, options=AdaptOptions(epochs_a=6, epochs_b=4, hop_ms=25.0),
-                                  progress=False, say=lambda s: None)
+    result, path = adapt_sessions(
+        base,
+        new_user_sessions,
+        out,
+        options=AdaptOptions(epochs_a=6, epochs_b=4, hop_ms=25.0),
+        progress=False,
+        say=lambda s: None,
+    )
     return result, path
 
 
@@ -209,8 +248,9 @@ def test_a_person_refits_the_base_rule_when_the_repetition_shows_enough_wrong_wi
 
 
 def _write_session(path: Path, n_channels: int = 8, rate: float = RATE, repetitions: int = 2) -> Path:
-    writer = SessionWriter(path, rate=rate, channel_names=[f"ch{i}" for i in range(n_channels)],
-                           label_names=["rest", "fist"], subject="x")
+    writer = SessionWriter(
+        path, rate=rate, channel_names=[f"ch{i}" for i in range(n_channels)], label_names=["rest", "fist"], subject="x"
+    )
     n = int(rate)
     labels = np.repeat([1, 0] * repetitions, n // 2).astype(np.int16)
     reps = np.repeat([[r, 0] for r in range(1, repetitions + 1)], n // 2).astype(np.int16)
@@ -219,10 +259,13 @@ def _write_session(path: Path, n_channels: int = 8, rate: float = RATE, repetiti
     return writer.close()
 
 
-@pytest.mark.parametrize(("channels", "rate", "message"), [
-    (4, RATE, "has 4 channels at 500 Hz but model 'tiny-sim' expects 8 channels at 500 Hz"),
-    (8, 1000.0, "has 8 channels at 1000 Hz but model 'tiny-sim' expects 8 channels at 500 Hz"),
-])
+@pytest.mark.parametrize(
+    ("channels", "rate", "message"),
+    [
+        (4, RATE, "has 4 channels at 500 Hz but model 'tiny-sim' expects 8 channels at 500 Hz"),
+        (8, 1000.0, "has 8 channels at 1000 Hz but model 'tiny-sim' expects 8 channels at 500 Hz"),
+    ],
+)
 def test_sessions_that_do_not_match_the_model_are_one_clear_error(base, tmp_path, channels, rate, message):
     _write_session(tmp_path / "s.h5", channels, rate)
     with pytest.raises(MyostreamError, match=message):
@@ -233,11 +276,20 @@ def test_sessions_that_do_not_match_the_model_are_one_clear_error(base, tmp_path
 def test_sessions_at_another_rate_are_resampled_when_asked(base, protocol, tmp_path):
     """A 1 kHz session adapts the 500 Hz model through the live pipeline's resampler, labels kept in time."""
     folder = tmp_path / "sessions"
-    session = simulate_session(folder / "sub-fast_ses-1_short.h5", str(protocol), user=10, session=1, rate=1000.0,
-                               subject="fast")
+    session = simulate_session(
+        folder / "sub-fast_ses-1_short.h5", str(protocol), user=10, session=1, rate=1000.0, subject="fast"
+    )
     said: list[str] = []
-    result, out = adapt_sessions(base, folder, tmp_path / "out", options=AdaptOptions(epochs_a=1, epochs_b=1),
-                                 progress=False, say=said.append, resample=True, log=tmp_path / "epochs.jsonl")
+    result, out = adapt_sessions(
+        base,
+        folder,
+        tmp_path / "out",
+        options=AdaptOptions(epochs_a=1, epochs_b=1),
+        progress=False,
+        say=said.append,
+        resample=True,
+        log=tmp_path / "epochs.jsonl",
+    )
     assert "resampling the sessions from 1000 Hz to the model's 500 Hz" in said
     assert result.n_adapt > 100 and load_checkpoint(out).config.rate == RATE
     epochs = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
@@ -271,14 +323,33 @@ def test_one_repetition_cannot_be_held_out(base, tmp_path):
 
 def test_cli_writes_the_checkpoint_and_its_report(base, new_user_sessions, tmp_path, capsys):
     out = tmp_path / "mine"
-    rc = main(["adapt", "--model", str(base), "--sessions", str(new_user_sessions), "--out", str(out),
-               "--epochs", "2", "--holdout-rep", "2", "--normalizer", "keep", "--threads", "1"])
+    rc = main(
+        [
+            "adapt",
+            "--model",
+            str(base),
+            "--sessions",
+            str(new_user_sessions),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--holdout-rep",
+            "2",
+            "--normalizer",
+            "keep",
+            "--threads",
+            "1",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "before: repetition 2: R@1" in printed and "after:  repetition 2" in printed and str(out) in printed
     report = json.loads((out / "adaptation.json").read_text())
     assert report["holdout_repetition"] == 2 and report["adapt_repetitions"] == [1, 3]
-    assert report["options"]["normalizer"] == "keep" and report["options"]["epochs_a"] + report["options"]["epochs_b"] == 2
+    assert (
+        report["options"]["normalizer"] == "keep" and report["options"]["epochs_a"] + report["options"]["epochs_b"] == 2
+    )
     assert "| repetition 2 |" in (out / "adaptation.md").read_text()
     model = load_checkpoint(out)
     assert torch.equal(model.input_scale, load_checkpoint(base).input_scale)  # --normalizer keep
@@ -333,8 +404,14 @@ def test_adaptation_on_real_myo_armband_sessions_helps_on_another_day(myo_dir, e
         ws, unknown = model_windows(model, prepare_recordings(recordings, model.preprocessing), 150.0)
         assert not unknown and ws.class_ids == MYO_CLASSES
         windows[session] = (torch.from_numpy(ws.x), torch.from_numpy(ws.y).long())
-    result = adapt(model, *windows["training0"], {"Test0": windows["Test0"]}, AdaptOptions(epochs_a=6, epochs_b=4),
-                   progress=False, say=lambda s: None)
+    result = adapt(
+        model,
+        *windows["training0"],
+        {"Test0": windows["Test0"]},
+        AdaptOptions(epochs_a=6, epochs_b=4),
+        progress=False,
+        say=lambda s: None,
+    )
     before, after = result.before["Test0"], result.after["Test0"]
     assert after["R@1"] >= before["R@1"] + 0.1, (before, after)
     assert after["MRR"] > before["MRR"]
@@ -353,8 +430,9 @@ def test_without_a_model_the_bundled_base_that_fits_the_sessions_adapts(tmp_path
     simulate_session(sessions / "s.h5", str(protocol), user=3, session=0, rate=1000.0, subject="new")
     monkeypatch.chdir(tmp_path)
     said = []
-    result, out = adapt_sessions(None, sessions, options=AdaptOptions(epochs_a=1, epochs_b=0, hop_ms=100.0),
-                                 progress=False, say=said.append)
+    result, out = adapt_sessions(
+        None, sessions, options=AdaptOptions(epochs_a=1, epochs_b=0, hop_ms=100.0), progress=False, say=said.append
+    )
     assert any("bundled model simulated" in s for s in said)
     assert out == Path("runs") / "simulated-adapted-new" and (tmp_path / out / "config.json").is_file()
 
@@ -369,8 +447,14 @@ def test_a_ring_model_adapted_to_a_person_turns_later_wearings_to_theirs(myo_dir
 
     base = bundled_for(8, 200.0)  # the bundled Myo armband base: ring band, per-user level
     session = myo_dir / "EvaluationDataset" / "Male0" / "training0"
-    _, out = adapt_sessions(base.path, session, tmp_path / "adapted", options=AdaptOptions(epochs_a=1, epochs_b=0),
-                            progress=False, say=lambda s: None)
+    _, out = adapt_sessions(
+        base.path,
+        session,
+        tmp_path / "adapted",
+        options=AdaptOptions(epochs_a=1, epochs_b=0),
+        progress=False,
+        say=lambda s: None,
+    )
     trained, adapted = load_checkpoint(base.path).preprocessing, load_checkpoint(out).preprocessing
     assert trained.ring and trained.normalisation != "none"
     levels = person_levels(filter_recordings(read_myo_folder(session), trained.filter), trained.normalisation)
@@ -378,4 +462,6 @@ def test_a_ring_model_adapted_to_a_person_turns_later_wearings_to_theirs(myo_dir
     np.testing.assert_allclose(adapted.prior_scale, level, rtol=1e-5)
     np.testing.assert_allclose(adapted.ring_profile, level_profile(level), atol=1e-5)
     assert not np.allclose(adapted.ring_profile, trained.ring_profile, atol=0.05)
-    assert replace(adapted, prior_scale=None, ring_profile=None) == replace(trained, prior_scale=None, ring_profile=None)
+    assert replace(adapted, prior_scale=None, ring_profile=None) == replace(
+        trained, prior_scale=None, ring_profile=None
+    )

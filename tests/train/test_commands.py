@@ -59,20 +59,47 @@ def test_eval_live_scores_hops_through_the_real_pipeline(root, tmp_path):
 
 
 def test_results_command_writes_the_comparison_report(root, tmp_path):
-    exp = simulated_experiment(tmp_path / "suite.toml", tiny_bert(root),
-                               protocol='[protocol]\nname = "random"\n[results]\nprotocols = ["random"]\n'
-                                        'variants = ["myosem", "hudgins_linear"]\n')
+    exp = simulated_experiment(
+        tmp_path / "suite.toml",
+        tiny_bert(root),
+        protocol='[protocol]\nname = "random"\n[results]\nprotocols = ["random"]\n'
+        'variants = ["myosem", "hudgins_linear"]\n',
+    )
     out = tmp_path / "report"
-    assert main(["results", str(exp), "--out", str(out), "--work", str(tmp_path / "work"), "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(["results", str(exp), "--out", str(out), "--work", str(tmp_path / "work"), "--device", "cpu", "--quiet"])
+        == 0
+    )
     summary = json.loads((out / "results.json").read_text())
-    assert [(r["protocol"], r["variant"]) for r in summary["runs"]] == [("random", "myosem"), ("random", "hudgins_linear")]
+    assert [(r["protocol"], r["variant"]) for r in summary["runs"]] == [
+        ("random", "myosem"),
+        ("random", "hudgins_linear"),
+    ]
     readme = (out / "README.md").read_text()
     assert "Main table" in readme and "Hudgins TD + linear" in readme and "Does MyoSem lead" in readme
     assert (out / "similarity-random.png").stat().st_size > 10_000
 
     # two runs at once in worker processes: the same numbers, in the same order
-    assert main(["results", str(exp), "--out", str(tmp_path / "report2"), "--work", str(tmp_path / "work2"),
-                 "--device", "cpu", "--quiet", "--jobs", "2", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "results",
+                str(exp),
+                "--out",
+                str(tmp_path / "report2"),
+                "--work",
+                str(tmp_path / "work2"),
+                "--device",
+                "cpu",
+                "--quiet",
+                "--jobs",
+                "2",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     parallel = json.loads((tmp_path / "report2" / "results.json").read_text())
     assert parallel["machine"]["jobs"] == 2
     assert [r["variant"] for r in parallel["runs"]] == ["myosem", "hudgins_linear"]
@@ -103,7 +130,9 @@ def test_bad_configs_fail_with_one_sentence(root, tmp_path, capsys):
 
     no_folder = tmp_path / "db1.toml"
     no_folder.write_text('model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "/nowhere/db1"\n')
-    assert "Data folder '/nowhere/db1' does not exist" in _fails(["train", str(no_folder), "--out", str(tmp_path / "x")], capsys)
+    assert "Data folder '/nowhere/db1' does not exist" in _fails(
+        ["train", str(no_folder), "--out", str(tmp_path / "x")], capsys
+    )
     assert "does not exist" in _fails(["train", "myosem-simulated", "--data", str(tmp_path / "missing")], capsys)
     assert "Unknown config 'nonsense'" in _fails(["train", "nonsense"], capsys)
     assert "Unknown model variant 'resnet'" in _fails(["train", str(good), "--model", "resnet"], capsys)
@@ -121,8 +150,23 @@ def test_train_runs_under_torchrun_with_two_cpu_processes(root, tmp_path):
     exp = simulated_experiment(tmp_path / "ddp.toml", tiny_bert(root))
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "myostream.cli", "train", str(exp), "--out", str(out), "--device", "cpu", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "myostream.cli",
+        "train",
+        str(exp),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("checkpoint:") == 1  # only the first process reports and writes
@@ -135,14 +179,17 @@ def test_train_runs_under_torchrun_with_two_cpu_processes(root, tmp_path):
 SIMULATED = 'name = "{name}"\nmodel = "myosem-simulated"\n{extra}\n[data]\nsource = "simulated"\nusers = 2\nseconds = 5\n{data}\n'
 
 
-@pytest.mark.parametrize(("data", "extra", "says"), [
-    ('hold_s = "long"', "", "[data] hold_s must be a positive number, got 'long'"),
-    ("sessions = 1.5", "", "[data] sessions must be a whole number >= 1, got 1.5"),
-    ('nonfinite = "maybe"', "", "[data] nonfinite must be one of error, drop, interpolate, got 'maybe'"),
-    ("", '[stage3]\nlr = "fast"', "[stage3] lr must be a number, got 'fast'"),
-    ("", '[protocol]\nseed = "zero"', "[protocol] seed must be a whole number >= 0, got 'zero'"),
-    ("", '[text]\nsteps = 1.5', "[text] steps must be a whole number, got 1.5"),
-])
+@pytest.mark.parametrize(
+    ("data", "extra", "says"),
+    [
+        ('hold_s = "long"', "", "[data] hold_s must be a positive number, got 'long'"),
+        ("sessions = 1.5", "", "[data] sessions must be a whole number >= 1, got 1.5"),
+        ('nonfinite = "maybe"', "", "[data] nonfinite must be one of error, drop, interpolate, got 'maybe'"),
+        ("", '[stage3]\nlr = "fast"', "[stage3] lr must be a number, got 'fast'"),
+        ("", '[protocol]\nseed = "zero"', "[protocol] seed must be a whole number >= 0, got 'zero'"),
+        ("", "[text]\nsteps = 1.5", "[text] steps must be a whole number, got 1.5"),
+    ],
+)
 def test_wrong_value_types_in_an_experiment_are_one_sentence(tmp_path, capsys, data, extra, says):
     """`seconds = "twenty"` or `subjects = ["S1"]` used to end in a ValueError traceback."""
     path = tmp_path / "typed.toml"
@@ -154,8 +201,12 @@ def test_wrong_value_types_in_an_experiment_are_one_sentence(tmp_path, capsys, d
 
 def test_ninapro_subjects_by_name_is_one_sentence(tmp_path, capsys):
     path = tmp_path / "names.toml"
-    path.write_text(f'model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "{tmp_path}"\nsubjects = ["S1"]\n')
-    assert "[data] subjects must be a list of whole numbers (NinaPro subject numbers), got ['S1']" in _fails(["train", str(path)], capsys)
+    path.write_text(
+        f'model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "{tmp_path}"\nsubjects = ["S1"]\n'
+    )
+    assert "[data] subjects must be a list of whole numbers (NinaPro subject numbers), got ['S1']" in _fails(
+        ["train", str(path)], capsys
+    )
 
 
 def test_unwritable_outputs_and_data_found_bad_later_leave_no_folder(tmp_path, read_only_dir, capsys):

@@ -26,22 +26,32 @@ def _free_port() -> int:
 def _worker(rank: int, port: int, out: str) -> None:
     # the variables torchrun sets for each process
     os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        GLOO_SOCKET_IFNAME="lo",
     )
     torch.set_num_threads(1)
     torch.manual_seed(100 + rank)  # different initial weights: DDP must broadcast rank 0's
     model = create_model(tiny_config(dropout=0.1), prototypes(), CLASS_IDS)
     initial = torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
     x, y = separable_task(96)
-    h2 = train_stage2(model, x, y, config=replace(model.config.stage2, epochs=2, batch_size=16), device="cpu",
-                      progress=False)
+    h2 = train_stage2(
+        model, x, y, config=replace(model.config.stage2, epochs=2, batch_size=16), device="cpu", progress=False
+    )
     h3 = train_stage3(model, x, y, device="cpu", progress=False)
     assert is_distributed() and world_size() == 2
     params = torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
     buffers = torch.cat([b.detach().flatten() for b in model.buffers()]).numpy()
-    np.savez(os.path.join(out, f"rank{rank}.npz"), initial=initial, params=params, buffers=buffers,
-             loss=np.array([r["loss"] for r in h2 + h3]))
+    np.savez(
+        os.path.join(out, f"rank{rank}.npz"),
+        initial=initial,
+        params=params,
+        buffers=buffers,
+        loss=np.array([r["loss"] for r in h2 + h3]),
+    )
     torch.distributed.destroy_process_group()
 
 

@@ -15,17 +15,32 @@ from myostream.train.recordings import evaluate_on_recordings, train_on_recordin
 from tests.train.tiny_runs import TINY_MODEL, tiny_bert
 
 #: a lab's own label names for the simulated armband's gestures
-LAB = {"REST": "rest", "FIST": "fist", "OPEN": "open_hand", "FLEX": "wrist_flexion", "EXT": "wrist_extension",
-       "RAD": "radial_deviation", "ULN": "ulnar_deviation", "PINCH": "pinch", "POINT": "point"}
+LAB = {
+    "REST": "rest",
+    "FIST": "fist",
+    "OPEN": "open_hand",
+    "FLEX": "wrist_flexion",
+    "EXT": "wrist_extension",
+    "RAD": "radial_deviation",
+    "ULN": "ulnar_deviation",
+    "PINCH": "pinch",
+    "POINT": "point",
+}
 
 
 def lab_recording(user: int, seconds: float = 20.0) -> Recording:
     sim = SimulatedArmband(user=user, hold_s=1.5, rest_s=1.0, realtime=False)
     chunk = sim.generate(seconds)
     own = {v: k for k, v in LAB.items()}
-    return Recording(emg=chunk.data, rate=sim.info.rate, labels=chunk.labels.astype(np.int16),
-                     label_names=tuple(own[n] for n in sim.info.label_names), channel_names=sim.info.channel_names,
-                     subject=f"p{user}", dataset="my-lab")
+    return Recording(
+        emg=chunk.data,
+        rate=sim.info.rate,
+        labels=chunk.labels.astype(np.int16),
+        label_names=tuple(own[n] for n in sim.info.label_names),
+        channel_names=sim.info.channel_names,
+        subject=f"p{user}",
+        dataset="my-lab",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +85,16 @@ def test_relabel_maps_a_lab_s_labels_onto_class_ids():
 def test_train_and_evaluate_on_recordings_in_memory(experiment, tmp_path, capsys):
     recordings = [lab_recording(u) for u in (1, 2, 3)]
     out = tmp_path / "ckpt"
-    record = train_on_recordings(recordings, out, config=experiment, labels=LAB, protocol_settings={"test_subjects": ["p3"]},
-                                 device="cpu", progress=False, log=lambda s: None)
+    record = train_on_recordings(
+        recordings,
+        out,
+        config=experiment,
+        labels=LAB,
+        protocol_settings={"test_subjects": ["p3"]},
+        device="cpu",
+        progress=False,
+        log=lambda s: None,
+    )
     assert record["split"]["held_out_subjects"] == ["my-lab/p3"]
     model = load_checkpoint(out)
     trained = model.metadata["trained_on"]

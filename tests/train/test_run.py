@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import queue
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +52,13 @@ def test_train_writes_one_checkpoint_that_the_live_pipeline_runs(root):
     # the rejection rule is this model's, fitted on its validation windows (no refit here)
     exp = experiment_of(model, ckpt)
     prepared = prepare_split(exp)
-    _, val = validation_split(prepared.windows, prepared.split.train, exp.protocol.validation_fraction,
-                              exp.protocol.seed, by=exp.protocol.validation)
+    _, val = validation_split(
+        prepared.windows,
+        prepared.split.train,
+        exp.protocol.validation_fraction,
+        exp.protocol.seed,
+        by=exp.protocol.validation,
+    )
     x, y = prepared.windows.data(val), prepared.windows.y[val]
     assert model.class_ids == prepared.windows.class_ids
     again = fit_rejection(model, torch.from_numpy(x), torch.from_numpy(y), fitted_on=model.rejection.fitted_on)
@@ -123,10 +127,15 @@ def test_stage1_prototypes_are_cached_per_catalog_held_out_set_and_seed(root, tm
     from myostream.text.catalog import catalog_dir
 
     edited = tmp_path / "armband.toml"
-    edited.write_text((catalog_dir() / "armband.toml").read_text(encoding="utf-8").replace(
-        "A closed fist (hand close)", "A tightly closed fist (hand close)"), encoding="utf-8")
-    changed = text_space(replace(exp.text, catalogs=(str(edited),)), ARMBAND, ("fist",), "stage1", 0,
-                         tmp_path / "cache", progress=False)
+    edited.write_text(
+        (catalog_dir() / "armband.toml")
+        .read_text(encoding="utf-8")
+        .replace("A closed fist (hand close)", "A tightly closed fist (hand close)"),
+        encoding="utf-8",
+    )
+    changed = text_space(
+        replace(exp.text, catalogs=(str(edited),)), ARMBAND, ("fist",), "stage1", 0, tmp_path / "cache", progress=False
+    )
     assert not changed.cached and changed.folder != first.folder
 
 
@@ -185,9 +194,12 @@ def _db2_to_db3_experiment(folder: Path, text_model: Path, with_test_data: bool 
     from tests.train.tiny_runs import TINY_MODEL
 
     for s in (1, 2):
-        write_ninapro_mat(folder / "db2" / f"DB2_s{s}" / f"S{s}_E1_A1.mat", [1, 2, 3], reps=3, hold=500, rest=400,
-                          subject=s, seed=s)
-    write_ninapro_mat(folder / "db3" / "DB3_s1" / "S1_E1_A1.mat", [1, 2, 4], n_channels=10, reps=2, hold=500, rest=400, seed=9)
+        write_ninapro_mat(
+            folder / "db2" / f"DB2_s{s}" / f"S{s}_E1_A1.mat", [1, 2, 3], reps=3, hold=500, rest=400, subject=s, seed=s
+        )
+    write_ninapro_mat(
+        folder / "db3" / "DB3_s1" / "S1_E1_A1.mat", [1, 2, 4], n_channels=10, reps=2, hold=500, rest=400, seed=9
+    )
     test_data = f'[test_data]\nsource = "ninapro"\nfolder = "{folder / "db3"}"\n' if with_test_data else ""
     path = folder / "db2-db3.toml"
     path.write_text(
@@ -237,8 +249,23 @@ def test_cross_dataset_trains_on_one_database_and_tests_on_every_window_of_anoth
     assert main(["eval", str(out), "--out", str(tmp_path / "ev"), "--device", "cpu"]) == 0
     again = json.loads((tmp_path / "ev" / "eval-cross-dataset.json").read_text())
     assert again["same_split_as_training"] and again["metrics"] == record["metrics"]
-    assert main(["eval", str(out), "--protocol", "cross-dataset", "--data", str(tmp_path / "db2"),
-                 "--out", str(tmp_path / "ev2"), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(out),
+                "--protocol",
+                "cross-dataset",
+                "--data",
+                str(tmp_path / "db2"),
+                "--out",
+                str(tmp_path / "ev2"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     other = json.loads((tmp_path / "ev2" / "eval-cross-dataset.json").read_text())
     db2 = extract_windows(read_ninapro_folder(tmp_path / "db2"), 200, 100)
     assert not other["same_split_as_training"] and other["windows"]["test"] == len(db2)
@@ -278,15 +305,23 @@ def test_bundled_checkpoint_ranks_clean_fist_windows_first():
 def test_validation_on_held_out_people_chooses_the_epochs_then_refits_on_all(root, tmp_path):
     """[protocol] validation = "subjects" holds out whole people; refit trains again on everyone for the chosen epochs."""
     protocol = '[protocol]\nname = "cross-user"\ntest_subjects = ["user3"]\nvalidation = "subjects"\nvalidation_fraction = 0.5\nrefit = true\n'
-    exp = simulated_experiment(tmp_path / "refit.toml", tiny_bert(root), protocol=protocol, users="[1, 2, 3]", seconds=12.0)
+    exp = simulated_experiment(
+        tmp_path / "refit.toml", tiny_bert(root), protocol=protocol, users="[1, 2, 3]", seconds=12.0
+    )
     out = tmp_path / "ckpt"
     assert main(["train", str(exp), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
     record = json.loads((out / "results.json").read_text())
     assert record["windows"]["validation"] > 0 and record["refit"]["windows"] == (
-        record["windows"]["train"] + record["windows"]["validation"])
-    assert record["refit"]["stage2_epochs"] == 1 and record["refit"]["stage3_epochs_a"] + record["refit"]["stage3_epochs_b"] >= 1
+        record["windows"]["train"] + record["windows"]["validation"]
+    )
+    assert (
+        record["refit"]["stage2_epochs"] == 1
+        and record["refit"]["stage3_epochs_a"] + record["refit"]["stage3_epochs_b"] >= 1
+    )
     log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert sum(1 for r in log if r.get("stage") == "stage2" and "selected" not in r) == 2  # selection run + refit
     # the refit trains on the validation windows: the rule comes from the model before it
     rule = load_checkpoint(out).rejection
-    assert rule.fitted_on.endswith("before the refit") and rule.n_correct + rule.n_wrong == record["windows"]["validation"]
+    assert (
+        rule.fitted_on.endswith("before the refit") and rule.n_correct + rule.n_wrong == record["windows"]["validation"]
+    )

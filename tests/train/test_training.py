@@ -43,7 +43,7 @@ def test_stage2_and_stage3_learn_a_separable_task(tmp_path):
     h3 += train_stage3(model, x, y, config=replace(cfg3, epochs_a=0, epochs_b=2), device="cpu", progress=False)
     assert all(torch.equal(a, b) for a, b in zip(first_layer, model.encoder.layers.layers[0].parameters()))
     last = model.encoder.layers.layers[-1].parameters()
-    assert not all(torch.equal(a, b) for a, b in zip(encoder_before[-len(first_layer):], last))  # phase B: tail moves
+    assert not all(torch.equal(a, b) for a, b in zip(encoder_before[-len(first_layer) :], last))  # phase B: tail moves
     assert [r["phase"] for r in h3] == ["A", "A", "A", "B", "B"]
     assert h3[2]["nce"] < h3[0]["nce"] and h3[2]["val_r1"] > 0.9
     assert all(p.requires_grad for p in model.parameters())  # nothing left frozen afterwards
@@ -73,7 +73,9 @@ def test_training_is_deterministic_for_a_seed():
     runs = []
     for seed in (0, 0, 1):
         model = _model(dropout=0.1)
-        train_stage2(model, x, y, config=replace(model.config.stage2, epochs=2), device="cpu", seed=seed, progress=False)
+        train_stage2(
+            model, x, y, config=replace(model.config.stage2, epochs=2), device="cpu", seed=seed, progress=False
+        )
         runs.append(_params(model))
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 

@@ -41,15 +41,25 @@ def save_tiny_bert(folder: Path) -> Path:
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(default_model_path(), local_files_only=True)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
 
-def simulated_experiment(path: Path, text_model: Path, protocol: str = "[protocol]\nname = \"cross-user\"\ntest_subjects = [\"user2\"]\n",
-                         seconds: float = 20.0, users: str = "[1, 2]") -> Path:
+def simulated_experiment(
+    path: Path,
+    text_model: Path,
+    protocol: str = '[protocol]\nname = "cross-user"\ntest_subjects = ["user2"]\n',
+    seconds: float = 20.0,
+    users: str = "[1, 2]",
+) -> Path:
     """An experiment file: 2 simulated users x ``seconds`` s (the random schedule shows every
     gesture within 20 s: 4 cues of rest + gesture), tiny MyoSem, tiny BERT, stage 1 for 5 steps."""
     path.write_text(
@@ -80,13 +90,13 @@ train_layers = 1
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_bert(root: Path) -> Path:
     """The tiny BERT folder, saved once per test session under ``root``."""
     return save_tiny_bert(root / "tiny-bert")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_checkpoint(root: Path) -> Path:
     """``myostream train`` on the tiny simulated experiment, once per test session."""
     from myostream.cli import main
