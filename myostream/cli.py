@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from myostream.errors import MyostreamError
+from myostream.records import NONFINITE
 
 #: What ``--nonfinite`` may ask a reader to do with NaN or infinite samples.
-NONFINITE_CHOICES = ("error", "drop", "interpolate")
+NONFINITE_CHOICES = NONFINITE
 #: Where ``myostream report text`` (and its old spelling ``describe report``) writes by default.
 TEXT_REPORT_DIR = "docs/results/text"
 #: the screenshot sets of ``myostream report screenshots`` (myostream_reports.screenshots.SETS; the

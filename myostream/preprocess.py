@@ -29,14 +29,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from myostream.errors import MyostreamError
 from myostream.schema import Number, Table, located, validate
 
-NORMALISATIONS = ("none", "channel", "global")
+Normalisation = Literal["none", "channel", "global"]
+NORMALISATIONS: tuple[str, ...] = get_args(Normalisation)
 #: length of the blocks whose power decides what is active
 BLOCK_S = 0.1
 #: a block is active when its power is at least this fraction of the busier half's mean power

@@ -358,8 +358,9 @@ class SessionRecorder:
         switch = getattr(target, "set_schedule", None)
         if switch is None:
             return
-        if on and getattr(target, "schedule", "manual") != "manual":
-            self._schedule_before = target.schedule
+        schedule = getattr(target, "schedule", "manual")
+        if on and schedule != "manual":
+            self._schedule_before = schedule
             switch("manual")
         elif not on and self._schedule_before is not None:
             switch(self._schedule_before)

@@ -564,7 +564,7 @@ class Pipeline:
         if names and self.ranker is None:
             raise MyostreamError("Text queries need a model; this pipeline has none yet.")
         d = int(self.ranker.config.d_embed) if self.ranker is not None else 0
-        if names:
+        if names and self.ranker is not None:
             mat = np.stack([_numpy(queries[n]).reshape(-1) for n in names])
             if mat.shape[1] != d:
                 raise MyostreamError(
@@ -630,7 +630,8 @@ class Pipeline:
         filt = FilterStage(self.model_rate, n_ch, self.filter_spec)
         norm = None
         if pre.normalisation != "none":
-            prior = self.user_scale if self.user_scale is not None else pre.prior_scale
+            given = self.user_scale if self.user_scale is not None else pre.prior_scale
+            prior = None if given is None else [float(v) for v in given]
             norm = self.normaliser = RunningUserScale(self.model_rate, n_ch, pre.normalisation, prior=prior)
             if self.user_scale is not None:
                 norm.start_settled()
@@ -686,8 +687,10 @@ class Pipeline:
                 else:
                     if lost:
                         resampler.reset()
-                    out = resampler.process_chunk(x, stamps, labels)
-                    x, stamps, labels = out.data, out.timestamps, out.labels
+                    resampled = resampler.process_chunk(x, stamps, labels)
+                    x, stamps = resampled.data, resampled.timestamps
+                    # labels given, labels back (the ring always carries them, UNKNOWN where none)
+                    labels = resampled.labels if resampled.labels is not None else np.full(len(x), UNKNOWN_LABEL)
                     out_start = out_counter
                     out_counter += len(x)
                 y = filt.process(x)
@@ -761,6 +764,8 @@ class Pipeline:
 
     def _estimate_orientation(self, windows: np.ndarray, level: np.ndarray) -> Orientation:
         pre = self.preprocessing
+        if pre is None:  # the worker runs only with a model, which brings its preprocessing
+            raise MyostreamError("The orientation is estimated only for a pipeline with a model.")
         self.orientation, self.orientation_evidence = estimate_orientation(
             self.ranker, windows, level, pre.ring_profile
         )

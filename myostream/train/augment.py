@@ -15,14 +15,14 @@ same treatment. Settings live in the experiment's ``[augment]`` table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from myostream.errors import MyostreamError
-from myostream.schema import table_for, validate
+from myostream.schema import Table, table_for, validate
 from myostream.stream.orientation import ring_matrix
 from myostream.train.loop import LossFn
 
@@ -47,7 +47,10 @@ class Augmentation:
         return cls(**validate(AugmentTable, d, where).given())
 
 
-AugmentTable = table_for(Augmentation)
+if TYPE_CHECKING:
+    AugmentTable: TypeAlias = Table  # built by table_for at run time (see model/config.py)
+else:
+    AugmentTable = table_for(Augmentation)
 
 
 def ring_transform(x: Tensor, shift: Tensor, mirror: Tensor) -> Tensor:

@@ -7,9 +7,11 @@ import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from myostream.errors import MyostreamError
 from myostream.paths import check_output_dir, output_dir
+from myostream.records import NonFinite
 from myostream.torchdevice import resolve_device, set_threads
 
 
@@ -48,10 +50,10 @@ def train_command(
     if seed is not None:
         exp = replace(exp, seed=int(seed))
     fold_name = f"-fold{exp.protocol.fold + 1}" if exp.protocol.name == "cross-user" and exp.protocol.folds > 1 else ""
-    out = Path(out or Path("runs") / exp.name / f"{exp.variant.name}-{exp.protocol.name}{fold_name}")
-    record = train_run(exp, out, device=device, progress=progress, log=print)
+    folder = Path(out or Path("runs") / exp.name / f"{exp.variant.name}-{exp.protocol.name}{fold_name}")
+    record = train_run(exp, folder, device=device, progress=progress, log=print)
     if record:
-        print(f"checkpoint: {out}\nresults: {out / RESULTS_JSON}, {out / RESULTS_MD}")
+        print(f"checkpoint: {folder}\nresults: {folder / RESULTS_JSON}, {folder / RESULTS_MD}")
     return 0
 
 
@@ -75,25 +77,25 @@ def eval_command(
     from myostream.train.evaluate import evaluate_checkpoint
     from myostream.train.summary import run_markdown
 
-    out = check_output_dir(out or checkpoint, "the evaluation report")  # before minutes of evaluation
+    folder = check_output_dir(out or checkpoint, "the evaluation report")  # before minutes of evaluation
     record = evaluate_checkpoint(checkpoint, data, protocol, fold, device)
-    output_dir(out, "the evaluation report")
+    output_dir(folder, "the evaluation report")
     stem = f"eval-{record['protocol']}" + ("" if record["fold"] is None else f"-fold{record['fold'] + 1}")
     record["command"] = command_line()
-    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
+    (folder / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     text = run_markdown(record)
     if not record["same_split_as_training"]:
         text += (
             "\nNote: this split differs from the one the checkpoint was trained under; "
             "its test windows may include windows the model trained on.\n"
         )
-    (out / f"{stem}.md").write_text(text)
+    (folder / f"{stem}.md").write_text(text)
     e2t, t2e = record["metrics"]["emg_to_text"], record["metrics"]["text_to_emg"]
     print(
         f"EMG->text R@1 {e2t['R@1']:.3f} R@3 {e2t['R@3']:.3f} MRR {e2t['MRR']:.3f} (n={e2t['n']}) · "
         f"text->EMG R@1 {t2e['R@1']:.3f} R@3 {t2e['R@3']:.3f} MRR {t2e['MRR']:.3f}"
     )
-    print(f"wrote {out / (stem + '.json')}, {out / (stem + '.md')}")
+    print(f"wrote {folder / (stem + '.json')}, {folder / (stem + '.md')}")
     return 0
 
 
@@ -101,16 +103,16 @@ def _eval_live(checkpoint: str, out: str | None, device: str, seconds: float) ->
     from myostream.train.live_check import live_markdown, measure_live
 
     device = "cpu" if device == "auto" else device
-    out = check_output_dir(out or checkpoint, "the live evaluation report")
+    folder = check_output_dir(out or checkpoint, "the live evaluation report")
     result = measure_live(checkpoint, seconds=seconds, device=device)
     result["command"] = command_line()
-    output_dir(out, "the live evaluation report")
-    (out / "live-default.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "live-default.md").write_text(live_markdown(result, result["command"]))
+    output_dir(folder, "the live evaluation report")
+    (folder / "live-default.json").write_text(json.dumps(result, indent=2) + "\n")
+    (folder / "live-default.md").write_text(live_markdown(result, result["command"]))
     c = result["criterion"]
     print(
         f"true gesture ranked first for {100 * c['value']:.1f} % of hops >= 1 s after onset "
-        f"({'meets' if c['passed'] else 'misses'} the 90 % target); wrote {out / 'live-default.md'}"
+        f"({'meets' if c['passed'] else 'misses'} the 90 % target); wrote {folder / 'live-default.md'}"
     )
     return 0
 
@@ -125,7 +127,7 @@ def adapt_command(
     device: str = "cpu",
     threads: int | None = None,
     seed: int = 0,
-    nonfinite: str = "error",
+    nonfinite: NonFinite = "error",
 ) -> int:
     """``myostream adapt``: adapt ``model`` (default: the bundled base that fits) to the sessions in ``sessions``."""
     from myostream.train.adapt import AdaptOptions, adapt_sessions
@@ -136,7 +138,7 @@ def adapt_command(
         raise MyostreamError(
             "myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits)."
         )
-    settings = {"normalizer": normalizer, "seed": seed}
+    settings: dict[str, Any] = {"normalizer": normalizer, "seed": seed}
     options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
     adapt_sessions(
         model, sessions, out, holdout_rep=holdout_rep, options=options, device=device, nonfinite=nonfinite, say=print

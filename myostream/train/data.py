@@ -24,7 +24,7 @@ from myostream.data.splits import (
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.preprocess import Preprocessing
-from myostream.records import Recording
+from myostream.records import Chunk, Recording
 from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec
 
 
@@ -45,16 +45,23 @@ def read_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Record
 
         return read_ninapro_folder(
             folder, database=data.database, subjects=data.subjects, exercises=data.exercises, nonfinite=data.nonfinite
-        )  # type: ignore[arg-type]
+        )
     if data.source == "myo":
         from myostream.data.myo import read_myo_folder
 
-        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter, nonfinite=data.nonfinite)  # type: ignore[arg-type]
+        return read_myo_folder(folder, subjects=data.subjects, sessions=data.sessions_filter, nonfinite=data.nonfinite)
     from myostream.data.readers import read_dataset, read_session_folder
 
     if data.source in ("xdf", "table"):
         return read_dataset(folder, format=data.source, nonfinite=data.nonfinite)
-    return read_session_folder(folder, nonfinite=data.nonfinite)  # type: ignore[arg-type]
+    return read_session_folder(folder, nonfinite=data.nonfinite)
+
+
+def _simulated_labels(chunk: Chunk) -> np.ndarray:
+    """The labels the simulated armband gives every chunk it generates."""
+    if chunk.labels is None:
+        raise MyostreamError("The simulated armband generated a chunk without labels; it always labels its own.")
+    return chunk.labels
 
 
 def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Recording]:
@@ -87,7 +94,7 @@ def simulate_recordings(data: DataSpec, n_channels: int, rate: float) -> list[Re
             Recording(
                 emg=chunk.data,
                 rate=rate,
-                labels=chunk.labels.astype(np.int16),
+                labels=_simulated_labels(chunk).astype(np.int16),
                 label_names=sim.info.label_names,
                 channel_names=sim.info.channel_names,
                 subject=f"user{user}",
@@ -114,7 +121,7 @@ def make_windows(recordings: Sequence[Recording], data: DataSpec, rate: float, n
         rest=data.rest,
         classes=data.classes,
         channels=data.channels,
-    )  # type: ignore[arg-type]
+    )
     if abs(ws.rate - rate) > 1e-6 * rate:
         raise MyostreamError(
             f"The data are sampled at {ws.rate:g} Hz but the model expects {rate:g} Hz; "
@@ -220,7 +227,7 @@ def prepare_split(exp: Experiment, windows: WindowSet | None = None) -> Prepared
         )
     train = windows if windows is not None else prepare_windows(exp, check=False)
     test = prepare_windows(exp, exp.test_data, check=False)
-    ws, split = cross_dataset(train, test, channels=exp.data.channels)  # type: ignore[arg-type]
+    ws, split = cross_dataset(train, test, channels=exp.data.channels)
     check_channels(ws.n_channels, exp.model.n_channels)
     return Prepared(ws, split)
 

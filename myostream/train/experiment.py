@@ -53,24 +53,27 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, get_args
 
+from myostream.data.windows import ChannelMode, LabelMode
 from myostream.errors import MyostreamError
 from myostream.model.baselines import BACKBONES
 from myostream.model.config import ModelConfig, Stage2Table, Stage3Table, config_dir, list_configs, load_config
-from myostream.preprocess import NORMALISATIONS, FilterSpec
-from myostream.records import NONFINITE
+from myostream.preprocess import FilterSpec, Normalisation
+from myostream.records import NonFinite
 from myostream.schema import Count, PositiveNumber, Says, Table, Whole, read_toml, table_for, validate
 from myostream.stream.devices import load_profile
 from myostream.text.stage1 import Stage1Config
 from myostream.train.augment import Augmentation, AugmentTable
 
-SOURCES = ("ninapro", "myo", "sessions", "xdf", "table", "simulated")
+DataSource = Literal["ninapro", "myo", "sessions", "xdf", "table", "simulated"]
+SOURCES: tuple[str, ...] = get_args(DataSource)
 #: the data came as Recording objects (myostream.train.recordings), not from a folder
 MEMORY = "memory"
 #: [data] source of each dataset format (myostream.data.readers) that training reads.
 _SOURCE_OF_FORMAT = {"ninapro": "ninapro", "myo-dat": "myo", "session": "sessions", "xdf": "xdf", "table": "table"}
-SPLIT_PROTOCOLS = ("random", "cross-user", "cross-class", "repetition", "cross-dataset")
+SplitProtocol = Literal["random", "cross-user", "cross-class", "repetition", "cross-dataset"]
+SPLIT_PROTOCOLS: tuple[str, ...] = get_args(SplitProtocol)
 #: [data] keys a [test_data] table takes from [data] unless it sets them.
 _INHERITED = (
     "window_ms",
@@ -131,16 +134,16 @@ class DataSpec:
     filter_name: str
     folder: str | None = None
     rest: bool = True
-    label: str = "majority"
+    label: LabelMode = "majority"
     classes: tuple[str, ...] | None = None
     # recordings with different channel counts: "error", "select" (first common) or "pad" (zeros)
-    channels: str = "error"
+    channels: ChannelMode = "error"
     # per-user normalisation of each wearing's filtered signal: none | channel | global (myostream.preprocess)
     normalisation: str = "none"
     # the electrodes form a ring (default: what the filter's device profile says)
     ring: bool = False
     # NaN or infinite samples in the files: "error" (name the first), "drop" or "interpolate"
-    nonfinite: str = "error"
+    nonfinite: NonFinite = "error"
     # ninapro
     database: str | None = None
     exercises: tuple[int, ...] | None = None
@@ -277,7 +280,7 @@ FilterSetting = Annotated[str | dict[str, Any], Says('a device profile name, "no
 class DataTable(Table):
     """``[data]`` (and ``[test_data]``) keys of every source; unset keys keep :class:`DataSpec`'s defaults."""
 
-    source: Literal[SOURCES] | None = None
+    source: DataSource | None = None
     window_ms: PositiveNumber | None = None
     hop_ms: PositiveNumber | None = None
     filter: FilterSetting | None = None
@@ -286,9 +289,9 @@ class DataTable(Table):
     classes: list[str | int] | None = None
     folder: str | None = None
     channels: Literal["error", "select", "pad"] | None = None
-    normalisation: Literal[NORMALISATIONS] | None = None
+    normalisation: Normalisation | None = None
     ring: bool | None = None
-    nonfinite: Literal[NONFINITE] | None = None
+    nonfinite: NonFinite | None = None
 
 
 class NinaproTable(DataTable):
@@ -321,7 +324,7 @@ _SIMULATED_KEYS = SimulatedTable.model_fields.keys() - DataTable.model_fields.ke
 class ProtocolTable(Table):
     """``[protocol]``; unset keys keep :class:`ProtocolSpec`'s defaults (seed: the experiment's)."""
 
-    name: Literal[SPLIT_PROTOCOLS] = "random"
+    name: SplitProtocol = "random"
     seed: Whole | None = None
     test_fraction: float | None = None
     folds: int | None = None
@@ -341,19 +344,26 @@ class TextTable(table_for(Stage1Config, exclude=("seed",))):  # type: ignore[mis
     model: str | None = None
 
 
+if TYPE_CHECKING:
+    # the variants are a registry (VARIANTS), checked by pydantic at run time; to a type checker a name
+    VariantName: TypeAlias = str
+    #: ``[model_overrides]``: built by table_for at run time (see model/config.py)
+    ModelOverrides: TypeAlias = Table
+else:
+    VariantName = Literal[tuple(VARIANTS)]
+    #: ``[model_overrides]``: changes to the model config's keys
+    ModelOverrides = table_for(ModelConfig, exclude=("name", "stage2", "stage3", "extra"), optional=True)
+
+
 class VariantTable(Table):
-    name: Literal[tuple(VARIANTS)] = "myosem"
+    name: VariantName = "myosem"
 
 
 class ResultsTable(Table):
     """``[results]``: the comparison `myostream results` runs."""
 
-    protocols: list[Literal[SPLIT_PROTOCOLS]] | None = None
-    variants: list[Literal[tuple(VARIANTS)]] | None = None
-
-
-#: ``[model_overrides]``: changes to the model config's keys
-ModelOverrides = table_for(ModelConfig, exclude=("name", "stage2", "stage3", "extra"), optional=True)
+    protocols: list[SplitProtocol] | None = None
+    variants: list[VariantName] | None = None
 
 
 class ExperimentFile(Table):
@@ -428,8 +438,8 @@ def _data(
     t = dict(t)
     source = t.get("source")
     if folder_override == MEMORY:  # recordings given in memory: the [data] table's way of preparing them applies
-        common = {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring"}
-        t, source = {k: v for k, v in t.items() if k in common}, MEMORY
+        shared = {"window_ms", "hop_ms", "filter", "rest", "label", "classes", "channels", "normalisation", "ring"}
+        t, source = {k: v for k, v in t.items() if k in shared}, MEMORY
     elif folder_override is not None:
         t["folder"] = folder_override
         if source is None or source == "simulated":
@@ -452,7 +462,7 @@ def _data(
     filter_name, spec = _filter(given.get("filter", "none"), where, section)
     if source not in ("simulated", MEMORY) and not given.get("folder"):
         raise MyostreamError(f'{w} needs folder = "..." for source {source!r} (or pass --data DIR).')
-    common = dict(
+    common: dict[str, Any] = dict(
         source=source,
         window_ms=window_ms,
         hop_ms=float(given.get("hop_ms", window_ms / 4)),

@@ -43,6 +43,7 @@ def measure_live(
     from myostream.runtime import load_model, make_pipeline
     from myostream.sources import source_from_profile
     from myostream.stream.devices import load_profile
+    from myostream.stream.simulated import SimulatedArmband
 
     if seconds < 2 * settle_s:
         raise MyostreamError(
@@ -51,12 +52,13 @@ def measure_live(
     torch.set_num_threads(1)  # as the live window does: one intra-op thread per process
     profile = load_profile("simulated")
     collected: dict[float, list] = {s: [] for s in smoothings}
+    models = [load_model(checkpoint, device=device) for _ in smoothings]  # one per pipeline thread
     pipelines = []
-    for s in smoothings:
+    for s, model in zip(smoothings, models):
         pipelines.append(
             make_pipeline(
                 source_from_profile(profile),
-                load_model(checkpoint, device=device),
+                model,
                 smoothing=s,
                 device=device,
                 queue_size=100_000,
@@ -85,12 +87,17 @@ def measure_live(
 
     # The simulator is a pure function of the sample count: the same source offline gives the truth.
     reference = source_from_profile(profile, realtime=False)
+    if not isinstance(reference, SimulatedArmband):
+        raise MyostreamError("The live check measures on the simulated armband profile, which is not one here.")
     info = reference.info
     n_total = max(r.counter for rs in collected.values() for r in rs) + 1
-    labels = reference.generate(n_total / info.rate).labels.astype(np.int64)
+    generated = reference.generate(n_total / info.rate)
+    if generated.labels is None:
+        raise MyostreamError("The simulated armband generated a chunk without labels; it always labels its own.")
+    labels = generated.labels.astype(np.int64)
     onsets = _onsets(labels)
     settle = int(round(settle_s * info.rate))
-    model_cfg = pipelines[0].ranker.config
+    model_cfg = models[0].config
     results = {}
     for s, p in zip(smoothings, pipelines):
         results[f"smoothing {s:g}"] = _score(collected[s], labels, onsets, settle, info.label_names, p.stats())

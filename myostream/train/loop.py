@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler, Sampler, TensorDataset
 from tqdm.auto import tqdm
 
 from myostream.errors import MyostreamError
@@ -130,6 +130,7 @@ def fit(
         net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     dataset = TensorDataset(x, y)
+    sampler: Sampler[int]
     if is_distributed():
         sampler = DistributedSampler(dataset, shuffle=True, seed=seed)
     else:

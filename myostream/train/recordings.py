@@ -102,7 +102,7 @@ def train_on_recordings(
         prepared = prepare_split(exp, windows)
     else:
         test = prepare_windows(exp, check=False, recordings=_labelled(test_recordings, labels))
-        ws, split = cross_dataset(windows, test, channels=exp.data.channels)  # type: ignore[arg-type]
+        ws, split = cross_dataset(windows, test, channels=exp.data.channels)
         check_channels(ws.n_channels, exp.model.n_channels)
         prepared = Prepared(ws, split)
     return train_run(exp, out, device=device, progress=progress, log=log, prepared=prepared, cache=cache)

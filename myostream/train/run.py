@@ -163,7 +163,9 @@ def _train_run(
         val = None
         if len(val_indices):
             val = (torch.from_numpy(ws.data(val_indices)), torch.from_numpy(to_train[ws.y[val_indices]]))
-        common = dict(device=device, seed=exp.seed, log=log_path, progress=progress, val=val, augmentation=exp.augment)
+        common: dict[str, Any] = dict(
+            device=device, seed=exp.seed, log=log_path, progress=progress, val=val, augmentation=exp.augment
+        )
         h2 = train_stage2(model, x, y, config=stage2, **common)
         _say_epoch(say, _kept(h2))
         lap("stage2")
