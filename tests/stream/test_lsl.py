@@ -341,7 +341,9 @@ def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
     for i, k in enumerate(read):
         assert k == -1 or k in order[: segment[i] + 1], (i, k)
     runs = [int(k) for k in read[np.concatenate(([True], read[1:] != read[:-1]))] if k >= 0]
-    assert len(runs) >= 3 and runs == order[len(order) - len(runs) :], runs
+    remaining = iter(order)  # the labels seen are the replay's, in order (a marker late past its whole
+    assert all(k in remaining for k in runs), runs  # segment skips that segment), ending on the last
+    assert len(runs) >= 2 and runs[-1] == order[-1], runs
 
 
 def test_lsl_source_spec_without_a_marker_stream_opens_unlabelled(stream_name):
