@@ -13,3 +13,25 @@ The runtime (``myostream``) never imports this package.
 - ``bench`` (with the measurement modules of ``benchmarks/``): ratios side by side -> ``benchmarks/results``
 - ``screenshots``: the recorder and its review view -> ``docs/screenshots``
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from myostream.errors import MyostreamError
+
+#: the shared data's dataset folders the real-data reports read, by the names --dataset takes
+DATASET_FOLDERS = {"myo": "myo-armband", "db1": "ninapro-db1"}
+
+
+def dataset_folders(data: str | Path, datasets: Sequence[str], report: str) -> dict[str, Path]:
+    """The folder of each of ``datasets`` in the shared ``data`` folder, or one sentence naming the missing."""
+    needed = {d: Path(data) / DATASET_FOLDERS[d] for d in datasets}
+    missing = [str(p) for p in needed.values() if not p.is_dir()]
+    if missing:
+        raise MyostreamError(
+            f"The {report} report needs {', '.join(missing)}; pass --data with the folder that holds "
+            f"{' and '.join(f'{f}/' for f in DATASET_FOLDERS.values())} (the project's shared data)."
+        )
+    return needed

@@ -47,6 +47,7 @@ from myostream.model.lda import HudginsLDA
 from myostream.model.retrieval import RetrievalModel
 from myostream.records import concatenate
 from myostream.rejection import DEFAULT_FAR, MEASURES, Rejection
+from myostream_reports import dataset_folders
 
 Say = Callable[[str], object]
 
@@ -733,14 +734,8 @@ def report_rejection(
     say: Say = print,
 ) -> dict[str, Any]:
     """Train (or reuse from ``work``) the models, measure, and write ``out/README.md``, ``results.json`` and PNGs."""
+    needed = dataset_folders(data, datasets, "rejection")
     data, out, work = Path(data), Path(out), Path(work)
-    needed = {"myo": data / "myo-armband", "db1": data / "ninapro-db1"}
-    missing = [str(needed[d]) for d in datasets if not needed[d].is_dir()]
-    if missing:
-        raise MyostreamError(
-            f"The rejection report needs {', '.join(missing)}; pass --data with the folder that "
-            "holds myo-armband/ and ninapro-db1/ (the project's shared data)."
-        )
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)

@@ -44,6 +44,7 @@ from myostream.stream.orientation import ESTIMATE_SECONDS, STEPS_PER_ELECTRODE, 
 from myostream.train.adapt import AdaptOptions, adapt_model
 from myostream.train.evaluate import embed_windows
 from myostream.train.metrics import summarize_ranks, target_ranks
+from myostream_reports import dataset_folders
 
 #: unlabelled signal a wearing's level and orientation are estimated from (the live pipeline's)
 FIRST_SECONDS = ESTIMATE_SECONDS
@@ -835,14 +836,8 @@ def report_transfer(
     import shlex
     import sys
 
+    dataset_folders(data, datasets, "transfer")
     data, out, work = Path(data), Path(out), Path(work)
-    needed = {"myo": data / "myo-armband", "db1": data / "ninapro-db1"}
-    missing = [str(needed[d]) for d in datasets if not needed[d].is_dir()]
-    if missing:
-        raise MyostreamError(
-            f"The transfer report needs {', '.join(missing)}; pass --data with the folder that holds "
-            "myo-armband/ and ninapro-db1/ (the project's shared data)."
-        )
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
