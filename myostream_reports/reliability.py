@@ -1187,7 +1187,7 @@ def cases() -> list[Case]:
         "windows-nan-lazy",
         lib,
         "`extract_windows` over samples that turned NaN after reading (silently NaN windows)",
-        script=_WINDOWS_NAN,
+        script=_WINDOWS_NAN_LAZY,
         needs="sample 40",
     )
     add(
@@ -1280,7 +1280,7 @@ Recording(emg=emg, rate=1000.0, labels=labels, label_names=("rest", "fist"), cha
           subject="s", source="case.mat", **kw)
 """
 
-_WINDOWS_NAN = """
+_WINDOWS_NAN_LAZY = """
 import numpy as np
 from myostream.records import Recording
 from myostream.data.windows import extract_windows
