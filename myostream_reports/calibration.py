@@ -111,6 +111,22 @@ def _opened(window: Any, wait: Wait, before: Any = None) -> None:
     )
 
 
+def _outcome(
+    before: float, after: float, n_before: int, n_after: int, bands: tuple[Any, Any], model: Any, timings: dict
+) -> dict[str, Any]:
+    """What both scenarios report after their own description: live top-1 before and after, the band,
+    the held-out scores, and the step times."""
+    return {
+        "live_top1_before": round(before, 3),
+        "live_top1_after": round(after, 3),
+        "rankings": [n_before, n_after],
+        "band": list(bands),
+        **_scores(model),
+        "calibrate_to_live_s": timings["live_s"],
+        "timings_s": timings,
+    }
+
+
 def _scores(model: Any) -> dict[str, Any]:
     held = json.loads((model.path / "person.json").read_text(encoding="utf-8")).get("held_out")
     return {
@@ -152,13 +168,7 @@ def simulated_person(wait: Wait, seconds: float = SIM_SECONDS, speed: float = SI
             "protocol": SIM_PROTOCOL,
             "cue_speed": speed,
             "scored_s": seconds,
-            "live_top1_before": round(before, 3),
-            "live_top1_after": round(after, 3),
-            "rankings": [n_before, n_after],
-            "band": [band_before, band_after],
-            **_scores(model),
-            "calibrate_to_live_s": timings["live_s"],
-            "timings_s": timings,
+            **_outcome(before, after, n_before, n_after, (band_before, band_after), model, timings),
         }
     finally:
         window.close()
@@ -233,13 +243,7 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
         "calibrated_on": MYO_TRAINING,
         "scored_on": MYO_TEST,
         "replay_speed": speed,
-        "live_top1_before": round(before, 3),
-        "live_top1_after": round(after, 3),
-        "rankings": [n_before, n_after],
-        "band": [band_before, band_after],
-        **_scores(model),
-        "calibrate_to_live_s": timings["live_s"],
-        "timings_s": timings,
+        **_outcome(before, after, n_before, n_after, (band_before, band_after), model, timings),
     }
 
 

@@ -193,52 +193,27 @@ def evaluate_person(
         x, y, fix = wearing_windows(base, person.calibration, hop, reps)
         if len(np.unique(y)) < 2:
             raise MyostreamError(f"{person.name}: the first {k} repetition(s) hold fewer than two classes.")
-        start = time.perf_counter()
+
+        def calibrate(model: Any, xs: np.ndarray, ys: np.ndarray, mode: str) -> float:
+            """Adapt ``model`` in place on the calibration windows; the seconds it took."""
+            begin = time.perf_counter()
+            options_for = dataclasses.replace(options, mode=mode)
+            adapt_model(model, torch.from_numpy(xs), torch.from_numpy(ys), options_for, progress=False)
+            return time.perf_counter() - begin
+
         tuned = copy.deepcopy(base)
-        adapt_model(
-            tuned,
-            torch.from_numpy(x),
-            torch.from_numpy(y),
-            dataclasses.replace(options, mode="finetune"),
-            progress=False,
-        )
-        finetune_s = time.perf_counter() - start
+        finetune_s = calibrate(tuned, x, y, "finetune")
         put("MyoSem fine-tuned", k, dataclasses.replace(tests(tuned), seconds=round(finetune_s, 2)))
-        start = time.perf_counter()
-        adapt_model(
-            tuned,
-            torch.from_numpy(x),
-            torch.from_numpy(y),
-            dataclasses.replace(options, mode="anchors"),
-            progress=False,
-        )
-        put(
-            "MyoSem fine-tuned + anchors",
-            k,
-            dataclasses.replace(tests(tuned), seconds=round(finetune_s + time.perf_counter() - start, 2)),
-        )
-        start = time.perf_counter()
+        both_s = finetune_s + calibrate(tuned, x, y, "anchors")
+        put("MyoSem fine-tuned + anchors", k, dataclasses.replace(tests(tuned), seconds=round(both_s, 2)))
         anchored = copy.deepcopy(base)
-        adapt_model(
-            anchored,
-            torch.from_numpy(x),
-            torch.from_numpy(y),
-            dataclasses.replace(options, mode="anchors"),
-            progress=False,
-        )
-        put("MyoSem anchors", k, dataclasses.replace(tests(anchored), seconds=round(time.perf_counter() - start, 2)))
+        anchors_s = calibrate(anchored, x, y, "anchors")
+        put("MyoSem anchors", k, dataclasses.replace(tests(anchored), seconds=round(anchors_s, 2)))
         if "tcn" in bases:
             xt, yt, _ = wearing_windows(bases["tcn"], person.calibration, hop, reps)
-            start = time.perf_counter()
             tcn = copy.deepcopy(bases["tcn"])
-            adapt_model(
-                tcn,
-                torch.from_numpy(xt),
-                torch.from_numpy(yt),
-                dataclasses.replace(options, mode="finetune"),
-                progress=False,
-            )
-            put("TCN fine-tuned", k, dataclasses.replace(tests(tcn), seconds=round(time.perf_counter() - start, 2)))
+            tcn_s = calibrate(tcn, xt, yt, "finetune")
+            put("TCN fine-tuned", k, dataclasses.replace(tests(tcn), seconds=round(tcn_s, 2)))
         start = time.perf_counter()
         xl, yl, _ = _windows(base, calibration_filtered, hop, reps)
         lda = HudginsLDA().fit(xl, yl)
