@@ -301,6 +301,7 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
         threads=args.threads,
         seed=args.seed,
         nonfinite=args.nonfinite,
+        lda_weight=args.lda_weight,
     )
 
 
@@ -599,6 +600,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["refit", "keep"],
         default="refit",
         help="re-fit the per-channel input statistics on the sessions (default) or keep the trained ones",
+    )
+    p.add_argument(
+        "--lda-weight",
+        type=non_negative,
+        default=None,
+        help="weight of the person's LDA (Hudgins features) fused into the class scores; 0 ranks by the "
+        "embedding alone (default 0.5, chosen on validation people)",
     )
     _torch_device_flag(p, "cpu")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")

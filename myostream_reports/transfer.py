@@ -41,8 +41,8 @@ from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA, ShrinkageLDA
 from myostream.records import Recording
 from myostream.stream.orientation import ESTIMATE_SECONDS, STEPS_PER_ELECTRODE, Orientation, estimate_orientation
-from myostream.train.adapt import AdaptOptions, adapt_model
-from myostream.train.evaluate import embed_windows
+from myostream.train.adapt import AdaptOptions, adapt_model, fuse_lda
+from myostream.train.evaluate import window_scores
 from myostream.train.metrics import summarize_ranks, target_ranks
 from myostream_reports import dataset_folders
 
@@ -118,8 +118,7 @@ def _first_windows(ws: Any, seconds: float) -> np.ndarray:
 
 
 def retrieval(model: Any, x: np.ndarray, y: np.ndarray) -> Scores:
-    z = embed_windows(model, torch.from_numpy(x))
-    ranks = target_ranks(z.double() @ model.prototypes.double().cpu().T, torch.from_numpy(y).long())
+    ranks = target_ranks(window_scores(model, torch.from_numpy(x)).double(), torch.from_numpy(y).long())
     m = summarize_ranks(ranks)
     return Scores(m["R@1"], m["MRR"], int(len(y)))
 
@@ -195,20 +194,29 @@ def evaluate_person(
             raise MyostreamError(f"{person.name}: the first {k} repetition(s) hold fewer than two classes.")
 
         def calibrate(model: Any, xs: np.ndarray, ys: np.ndarray, mode: str) -> float:
-            """Adapt ``model`` in place on the calibration windows; the seconds it took."""
+            """Adapt ``model`` in place on the calibration windows (no LDA fusion); the seconds it took."""
             begin = time.perf_counter()
-            options_for = dataclasses.replace(options, mode=mode)
+            options_for = dataclasses.replace(options, mode=mode, lda_weight=0.0)
             adapt_model(model, torch.from_numpy(xs), torch.from_numpy(ys), options_for, progress=False)
             return time.perf_counter() - begin
 
         tuned = copy.deepcopy(base)
         finetune_s = calibrate(tuned, x, y, "finetune")
         put("MyoSem fine-tuned", k, dataclasses.replace(tests(tuned), seconds=round(finetune_s, 2)))
+        calibrated = {"finetune": (copy.deepcopy(tuned), finetune_s)}
         both_s = finetune_s + calibrate(tuned, x, y, "anchors")
         put("MyoSem fine-tuned + anchors", k, dataclasses.replace(tests(tuned), seconds=round(both_s, 2)))
+        calibrated["finetune+anchors"] = (tuned, both_s)
         anchored = copy.deepcopy(base)
         anchors_s = calibrate(anchored, x, y, "anchors")
         put("MyoSem anchors", k, dataclasses.replace(tests(anchored), seconds=round(anchors_s, 2)))
+        calibrated["anchors"] = (anchored, anchors_s)
+        if options.lda_weight > 0:  # the default calibration: its mode, then the person's LDA fused in
+            fused, fused_s = copy.deepcopy(calibrated[options.mode][0]), calibrated[options.mode][1]
+            begin = time.perf_counter()
+            fuse_lda(fused, x, y, options.lda_weight)
+            fused_s += time.perf_counter() - begin
+            put(default_method(options), k, dataclasses.replace(tests(fused), seconds=round(fused_s, 2)))
         if "tcn" in bases:
             xt, yt, _ = wearing_windows(bases["tcn"], person.calibration, hop, reps)
             tcn = copy.deepcopy(bases["tcn"])
@@ -363,6 +371,8 @@ DB1_TEST_REPETITIONS = (8, 9, 10)
 #: how the band is worn in the robustness check: (turn in electrodes, flipped)
 WORN = ((1, False), (4, False), (0, True), (3, True), (0.5, False), (2.5, True))
 ANCHOR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+#: weights of the person's LDA fused into the calibrated model's scores (0: none)
+LDA_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 #: what a setting must gain on validation people (R@1) to replace a default
 DEFAULT_CHANGE = 0.01
 
@@ -420,13 +430,16 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
             "(as worn, turned and flipped)"
         )
     calibration: dict[str, dict[str, list[float]]] = {}
+    calibrated = []
     for k in (1, 2):
         for person in people:
             x, y, _ = wearing_windows(base, person.calibration, base.preprocessing.hop_ms, list(range(1, k + 1)))
             tx, ty, _ = wearing_windows(base, next(iter(person.tests.values())), base.preprocessing.hop_ms, (3, 4))
             tuned = copy.deepcopy(base)
-            adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), AdaptOptions(mode="finetune"), progress=False)
+            plain = AdaptOptions(mode="finetune", lda_weight=0.0)
+            adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), plain, progress=False)
             rows = {"finetune": retrieval(tuned, tx, ty).r1}
+            models = {"finetune": tuned}
             for w in ANCHOR_WEIGHTS:
                 for mode, start in (("anchors", base), ("finetune+anchors", tuned)):
                     m = copy.deepcopy(start)
@@ -434,12 +447,14 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
                         m,
                         torch.from_numpy(x),
                         torch.from_numpy(y),
-                        AdaptOptions(mode="anchors", anchor_weight=w),
+                        AdaptOptions(mode="anchors", anchor_weight=w, lda_weight=0.0),
                         progress=False,
                     )
                     rows[f"{mode} {w:g}"] = retrieval(m, tx, ty).r1
+                    models[f"{mode} {w:g}"] = m
             for key, v in rows.items():
                 calibration.setdefault(key, {}).setdefault(str(k), []).append(v)
+            calibrated.append((models, x, y, tx, ty, f"{k}"))
     means = {key: {k: float(np.mean(v)) for k, v in by_k.items()} for key, by_k in calibration.items()}
 
     def mean(key: str) -> float:
@@ -458,12 +473,46 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
         )
         best = current
     mode, _, weight = best.partition(" ")
-    chosen = {"recipe": recipe, "mode": mode, "anchor_weight": float(weight) if weight else 0.5}
+    # the person's LDA fused into the chosen calibration, at each weight (0: none)
+    fusion: dict[str, dict[str, list[float]]] = {}
+    for models, x, y, tx, ty, shots in calibrated:
+        for w in LDA_WEIGHTS:
+            m = copy.deepcopy(models[best])
+            if w > 0:
+                fuse_lda(m, x, y, w)
+            fusion.setdefault(f"{w:g}", {}).setdefault(shots, []).append(retrieval(m, tx, ty).r1)
+    fused = {w: {k: float(np.mean(v)) for k, v in by_k.items()} for w, by_k in fusion.items()}
+
+    def fused_mean(w: str) -> float:
+        return float(np.mean(list(fused[w].values())))
+
+    lda_weight = max(fused, key=fused_mean)
+    current_w = f"{default.lda_weight:g}"
+    if (
+        lda_weight != current_w
+        and current_w in fused
+        and fused_mean(lda_weight) < fused_mean(current_w) + DEFAULT_CHANGE
+    ):
+        say(
+            f"validation: LDA weight {lda_weight} {fused_mean(lda_weight):.3f} against the default {current_w} "
+            f"{fused_mean(current_w):.3f}, less than {DEFAULT_CHANGE:g} apart: the default stays"
+        )
+        lda_weight = current_w
+    if lda_weight != "0" and fused_mean(lda_weight) < fused_mean("0") + DEFAULT_CHANGE:
+        say(f"validation: LDA fusion gains less than {DEFAULT_CHANGE:g} over none: not kept")
+        lda_weight = "0"
+    chosen = {
+        "recipe": recipe,
+        "mode": mode,
+        "anchor_weight": float(weight) if weight else 0.5,
+        "lda_weight": float(lda_weight),
+    }
     say(f"validation chose: {chosen}")
     return {
         "people": list(MYO_VALIDATION_PEOPLE),
         "zero_shot": zero,
         "calibration": means,
+        "lda_fusion": {"calibration": best, "r1": fused},
         "chosen": chosen,
         "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
         "orientation_steps": {
@@ -607,13 +656,18 @@ METHOD_OF_MODE = {
 }
 
 
+def default_method(options: AdaptOptions) -> str:
+    """The report's name for what ``myostream adapt`` does with ``options``."""
+    return METHOD_OF_MODE[options.mode] + (" + LDA fusion" if options.lda_weight > 0 else "")
+
+
 def targets(results: dict[str, Any], options: AdaptOptions) -> list[dict[str, Any]]:
     rows = []
     for dataset, what, method, k, threshold in TARGETS:
         if dataset not in results:
             continue
         res = results[dataset]
-        method = METHOD_OF_MODE[options.mode] if method == "DEFAULT" else method
+        method = default_method(options) if method == "DEFAULT" else method
         value = res["summary"][method][k]["r1"]
         if k == "0":
             lda = float(np.mean(list(res["cross_person_lda"]["cross-person LDA, per-person standardised"].values())))
@@ -708,6 +762,16 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         ]
         lines += ["", "| calibration | 1 rep. | 2 rep. |", "|---|---|---|"]
         lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in v["calibration"].items()]
+        if "lda_fusion" in v:
+            lines += [
+                "",
+                f"The person's LDA (Hudgins features of the same calibration windows) fused into the scores of "
+                f"**{v['lda_fusion']['calibration']}** at each weight (0: the embedding alone):",
+                "",
+                "| LDA weight | 1 rep. | 2 rep. |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {w} | {d['1']:.3f} | {d['2']:.3f} |" for w, d in v["lda_fusion"]["r1"].items()]
         if "adabn" in v:
             lines += [
                 "",
@@ -740,7 +804,8 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         lines += [
             "",
             f"Chosen: recipe **{v['chosen']['recipe']}**, calibration **{v['chosen']['mode']}**, anchor "
-            f"weight **{v['chosen']['anchor_weight']:g}** (`myostream adapt`'s defaults).",
+            f"weight **{v['chosen']['anchor_weight']:g}**, LDA fusion weight "
+            f"**{v['chosen'].get('lda_weight', 0.0):g}** (`myostream adapt`'s defaults).",
         ]
     for name, shots, title in (("myo", MYO_SHOTS, "Myo armband"), ("db1", DB1_SHOTS, "NinaPro DB1")):
         if name not in results:
@@ -822,11 +887,10 @@ def report_transfer(
     if validate and "myo" in datasets:
         results["validation"] = validate_myo(data / "myo-armband" / "PreTrainingDataset", work, say)
         chosen = results["validation"]["chosen"]
-        if (chosen["mode"], chosen["anchor_weight"]) != (options.mode, options.anchor_weight):
-            say(
-                f"note: validation chose {chosen}, the defaults are {options.mode} {options.anchor_weight}; using the choice"
-            )
-            options = dataclasses.replace(options, mode=chosen["mode"], anchor_weight=chosen["anchor_weight"])
+        settings = {key: chosen[key] for key in ("mode", "anchor_weight", "lda_weight")}
+        if settings != {key: getattr(options, key) for key in settings}:
+            say(f"note: validation chose {chosen}, the defaults are {options}; using the choice")
+            options = dataclasses.replace(options, **settings)
     if "myo" in datasets:
         recipe = results["validation"]["chosen"]["recipe"] if "validation" in results else "recipe"
         results["myo"] = run_myo(data / "myo-armband", work, options, say, recipe)

@@ -25,11 +25,8 @@ from torch import Tensor, nn
 
 from myostream.errors import MyostreamError
 from myostream.model.config import ModelConfig
+from myostream.model.features import hudgins_features
 from myostream.model.retrieval import RetrievalModel
-
-# ZC / SSC thresholds, in units of the channel's training-set std (inputs are standardised)
-ZC_THRESHOLD = 0.01
-SSC_THRESHOLD = 1e-4
 
 
 class Backbone(nn.Module):
@@ -128,22 +125,6 @@ class AtzoriCNN(Backbone):
 
     def tail(self, n: int) -> list[nn.Module]:
         return list(self.blocks)[-n:] if n > 0 else []
-
-
-def hudgins_features(x: Tensor) -> Tensor:
-    """MAV, WL, ZC, SSC per channel of windows ``[B, T, C]`` -> ``[B, 4C]``.
-
-    WL, ZC and SSC are means over the window's sample pairs (triples for SSC) rather
-    than sums, so they do not grow with the window length.
-    """
-    d = x[:, 1:] - x[:, :-1]  # slices, not Tensor.diff: the ONNX exporter has no diff
-    mav = x.abs().mean(dim=1)
-    wl = d.abs().mean(dim=1)
-    crossing = (x[:, :-1] * x[:, 1:] < 0) & (d.abs() >= ZC_THRESHOLD)
-    zc = crossing.float().mean(dim=1)
-    turn = (d[:, :-1] * -d[:, 1:]) >= SSC_THRESHOLD
-    ssc = turn.float().mean(dim=1)
-    return torch.cat([mav, wl, zc, ssc], dim=1)
 
 
 class HudginsFeatures(Backbone):

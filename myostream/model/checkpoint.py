@@ -5,8 +5,9 @@
   config.json              format, architecture, model config, class ids, preprocessing, rejection rule
                            (when one was fitted), training metadata
   weights.safetensors      the model's state (encoder, head, input statistics)
-  prototypes.safetensors   the class prototypes P [K, d] the model ranks, rows in class-id order, and
-                           the text prototypes they came from when calibration anchors moved them
+  prototypes.safetensors   the class prototypes P [K, d] the model ranks, rows in class-id order, the
+                           text prototypes they came from when calibration anchors moved them, and
+                           a calibration's LDA fusion tensors (``fusion_*``; config.json says ``fusion``)
   catalog.json             per class: id, label (T0), canonical description (T2)
 ```
 
@@ -28,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from myostream.errors import MyostreamError
 from myostream.model.catalog import catalog_entry, catalog_rows, parse_catalog
 from myostream.model.config import ModelConfig
+from myostream.model.fusion import LDAFusion
 from myostream.model.retrieval import RetrievalModel
 from myostream.preprocess import FilterSpec, Preprocessing
 from myostream.rejection import Rejection
@@ -65,6 +67,7 @@ def save_checkpoint(
         "model": model.config.to_dict(),
         "preprocessing": model.preprocessing.to_dict(),
         "rejection": None if model.rejection is None else model.rejection.to_dict(),
+        "fusion": None if model.fusion is None else model.fusion.to_record(),
         "training": dict(training or {}),
     }
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -72,6 +75,8 @@ def save_checkpoint(
     protos = {"prototypes": model.prototypes.detach().cpu().contiguous()}
     if not torch.equal(model.text_prototypes, model.prototypes):
         protos["text_prototypes"] = model.text_prototypes.detach().cpu().contiguous()
+    if model.fusion is not None:
+        protos.update(model.fusion.tensors())
     write_atomic(path / "prototypes.safetensors", lambda p: save_file(protos, p, metadata={"format": FORMAT}))
     rows = catalog_rows(entries.values(), model.class_ids)
     write_atomic(path / "catalog.json", lambda p: Path(p).write_text(json.dumps(rows, indent=2, ensure_ascii=False)))
@@ -135,6 +140,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ret
         model.set_preprocessing(_recorded_preprocessing(config, model.metadata, where))
     if meta.get("rejection") is not None:  # checkpoints without a rule accept every window
         model.rejection = Rejection.from_dict(meta["rejection"], where=f"Checkpoint {str(path)!r} rejection")
+    if meta.get("fusion") is not None:  # a calibrated person's LDA, fused into the class scores
+        if not isinstance(meta["fusion"], dict):
+            raise MyostreamError(f"Checkpoint config {str(path / 'config.json')!r}: 'fusion' is not a table.")
+        model.fusion = LDAFusion.from_record(meta["fusion"], tensors, f"Checkpoint {str(path)!r}")
     return model.to(resolve_device(device)).eval()
 
 

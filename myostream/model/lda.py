@@ -1,6 +1,6 @@
 """The classic baseline: shrinkage LDA on Hudgins time-domain features, trained per person.
 
-Features are MAV, WL, ZC and SSC per channel (:func:`myostream.model.baselines.hudgins_features`)
+Features are MAV, WL, ZC and SSC per channel (:func:`myostream.model.features.hudgins_features`)
 of windows standardised per channel with the training windows' statistics (the ZC and SSC
 thresholds are in units of a channel's std). The classifier is linear discriminant analysis
 with a Ledoit-Wolf shrunk within-class covariance: what scikit-learn's
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from myostream.errors import MyostreamError
-from myostream.model.baselines import hudgins_features
+from myostream.model.features import hudgins_features
 
 
 def ledoit_wolf_covariance(x: np.ndarray) -> np.ndarray:

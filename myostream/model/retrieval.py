@@ -27,6 +27,7 @@ from myostream.errors import MyostreamError
 from myostream.model.catalog import CatalogEntry
 from myostream.model.config import ModelConfig, non_finite_windows
 from myostream.model.encoder import patchify
+from myostream.model.fusion import LDAFusion
 from myostream.preprocess import Preprocessing
 from myostream.rejection import Rejection
 
@@ -53,7 +54,7 @@ class BatchRanking:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Text->EMG result: window indices best first and their cosine scores."""
+    """Text->EMG result: window indices best first and their scores."""
 
     indices: Tensor
     scores: Tensor
@@ -81,6 +82,8 @@ class RetrievalModel(nn.Module):
         )
         #: when a window's first description is confident enough to show (None: always; saved in checkpoints)
         self.rejection: Rejection | None = None
+        #: the person's LDA fused into the class scores after a calibration (None: cosine alone; saved in checkpoints)
+        self.fusion: LDAFusion | None = None
         self.register_buffer("input_shift", torch.zeros(config.n_channels))
         self.register_buffer("input_scale", torch.ones(config.n_channels))
         self.register_buffer("prototypes", torch.empty(0, config.d_embed), persistent=False)
@@ -172,7 +175,8 @@ class RetrievalModel(nn.Module):
 
     @torch.inference_mode()
     def rank(self, windows: Tensor | np.ndarray, k: int = 5) -> BatchRanking:
-        """Rank the class prototypes for each window by ``z . P_c`` (results on the CPU)."""
+        """Rank the class prototypes for each window by ``z . P_c`` (plus a calibration's
+        :class:`~myostream.model.fusion.LDAFusion` term; results on the CPU)."""
         out = self.rank_outputs(self.as_windows(windows))
         scores = out["scores"]
         top = scores.topk(min(k, scores.shape[1]), dim=1)
@@ -194,7 +198,10 @@ class RetrievalModel(nn.Module):
         The ONNX export traces exactly this."""
         with self._eval_mode():
             out = self(x, stage=3)
-        result = {"scores": out["z"] @ self.prototypes.T, "z": out["z"]}
+        scores = out["z"] @ self.prototypes.T
+        if self.fusion is not None:
+            scores = scores + self.fusion.term(x, self.class_ids)
+        result = {"scores": scores, "z": out["z"]}
         if "attention" in out:
             result["attention"] = out["attention"]
         result["rms"] = patch_rms(x, self.config.patch)
@@ -204,11 +211,12 @@ class RetrievalModel(nn.Module):
     def search(
         self, query: str | Tensor | np.ndarray, windows: Tensor | np.ndarray, k: int | None = None
     ) -> SearchResult:
-        """Rank windows for a class id (its prototype) or a free text embedding ``[d]``."""
+        """Rank windows for a class id (by its score, as :meth:`rank` gives it) or a free text
+        embedding ``[d]`` (by cosine)."""
         if isinstance(query, str):
             if query not in self.class_ids:
                 raise MyostreamError(f"Unknown class id {query!r}; the model knows {', '.join(self.class_ids)}.")
-            q = self.prototypes[self.class_ids.index(query)]
+            scores = self.rank_outputs(self.as_windows(windows))["scores"][:, self.class_ids.index(query)]
         else:
             q = torch.as_tensor(query, dtype=torch.float32).reshape(-1)
             if q.shape[0] != self.config.d_embed:
@@ -217,7 +225,7 @@ class RetrievalModel(nn.Module):
                     f"not {q.shape[0]}; encode the text with the checkpoint's text space."
                 )
             q = F.normalize(q, dim=0).to(self.prototypes.device)
-        scores = self.embed(windows) @ q
+            scores = self.embed(windows) @ q
         order = scores.argsort(descending=True)[: k or None]
         return SearchResult(indices=order.cpu(), scores=scores[order].cpu())
 

@@ -53,14 +53,14 @@ from myostream.data.splits import repetition_split
 from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
+from myostream.model.fusion import LDAFusion
 from myostream.model.losses import info_nce
 from myostream.model.retrieval import RetrievalModel
 from myostream.paths import check_output_dir
 from myostream.preprocess import FilterSpec
 from myostream.records import NonFinite, Recording
-from myostream.train.evaluate import embed_windows, fit_rejection
+from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection
 from myostream.train.loop import LossFn
-from myostream.train.metrics import emg_to_text, text_to_emg
 from myostream.train.stage3 import fit_two_phases, stage3_loss
 
 NORMALIZERS = ("refit", "keep")
@@ -80,11 +80,14 @@ class AdaptOptions:
     class centres in the embedding space (``anchor_weight`` of the way; no training, the
     model stays as it is); ``"finetune"`` trains, ``epochs_a`` epochs of the head only, then
     ``epochs_b`` of head + the last ``unfreeze_layers`` encoder layers at ``lr_b``;
-    ``"finetune+anchors"`` fine-tunes, then anchors.
+    ``"finetune+anchors"`` fine-tunes, then anchors. ``lda_weight`` > 0: a shrinkage LDA on
+    Hudgins features of the same windows is fused into the class scores at that weight
+    (:class:`~myostream.model.fusion.LDAFusion`); 0 ranks by the cosine alone.
     """
 
     mode: str = "finetune+anchors"  # chosen on validation people by `myostream report transfer`
     anchor_weight: float = 0.25  # chosen on validation people by `myostream report transfer`
+    lda_weight: float = 0.5  # chosen on validation people by `myostream report transfer`
     epochs_a: int = 12
     epochs_b: int = 8
     lr: float = 1e-3
@@ -101,6 +104,8 @@ class AdaptOptions:
             raise MyostreamError(f"Adaptation mode {self.mode!r} is unknown; use one of {', '.join(MODES)}.")
         if not 0.0 <= self.anchor_weight <= 1.0:
             raise MyostreamError(f"anchor_weight = {self.anchor_weight} must lie in [0, 1].")
+        if not 0.0 <= self.lda_weight < float("inf"):
+            raise MyostreamError(f"lda_weight = {self.lda_weight} must be 0 (no LDA fusion) or more.")
         if self.normalizer not in NORMALIZERS:
             raise MyostreamError(
                 f"Normaliser mode {self.normalizer!r} is unknown; use one of {', '.join(NORMALIZERS)}."
@@ -213,10 +218,8 @@ def balanced(y: np.ndarray, indices: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def retrieval_scores(model: RetrievalModel, x: Tensor, y: Tensor, seed: int = 0) -> dict[str, Any]:
     """EMG->text R@1/R@3/MRR (bootstrap std) and text->EMG R@1/MRR over the model's prototypes."""
-    z = embed_windows(model, x)
-    p = model.prototypes.float().cpu()
-    e2t = emg_to_text(z, y, p, n_bootstrap=200, seed=seed)
-    t2e = text_to_emg(z, y, p, n_episodes=100, seed=seed)
+    metrics = evaluate_model(model, x, y, n_bootstrap=200, n_episodes=100, seed=seed)
+    e2t, t2e = metrics["emg_to_text"], metrics["text_to_emg"]
     return {
         "R@1": e2t["R@1"],
         "R@1_std": e2t["R@1_std"],
@@ -265,11 +268,13 @@ def adapt_model(
     log: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Calibrate ``model`` in place to windows ``x [N, T, C]`` whose labels ``y`` index its class
-    ids, as ``options.mode`` says; returns the fine-tuning epochs (none for anchors alone), also
+    ids, as ``options.mode`` says, then fuses the person's LDA into the class scores
+    (``options.lda_weight``); returns the fine-tuning epochs (none for anchors alone), also
     appended to the JSON-lines file ``log`` as they end (what a progress bar follows)."""
     x = model.as_windows(x).cpu()
     y = torch.as_tensor(y).long()
     history: list[dict[str, Any]] = []
+    model.fusion = None  # a new calibration replaces an earlier one's LDA
     if options.mode != "anchors":
         if options.normalizer == "refit":
             model.fit_input_stats(x)
@@ -299,7 +304,21 @@ def adapt_model(
         model.cpu().eval()
     if options.mode.endswith("anchors"):
         model.anchor(class_centres(model.eval(), x, y), options.anchor_weight)
+    if options.lda_weight > 0:
+        fuse_lda(model, x, y, options.lda_weight)
     return history
+
+
+def fuse_lda(model: RetrievalModel, x: Tensor | np.ndarray, y: Tensor | np.ndarray, weight: float) -> None:
+    """Fuse a shrinkage LDA on Hudgins features of the calibration windows ``x`` (labels ``y``
+    index the model's class ids) into ``model``'s class scores at ``weight``, in place; a
+    calibration of fewer than two classes has no LDA to fuse, and the model keeps none."""
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        model.fusion = None
+        return
+    x = np.asarray(torch.as_tensor(x, dtype=torch.float32).cpu())
+    model.fusion = LDAFusion.fit(x, y, model.class_ids, weight, model.config.stage3.temperature)
 
 
 def person_rejection(model: RetrievalModel, x: Tensor, y: Tensor, fitted_on: str) -> dict[str, Any]:
@@ -342,12 +361,13 @@ def adapt(
     before = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
     for name, s in before.items():
         say(f"before: {name}: R@1 {s['R@1']:.3f}, MRR {s['MRR']:.3f} ({s['n']} windows)")
+    fused = f", the person's LDA fused at weight {options.lda_weight:g}" if options.lda_weight > 0 else ""
     if options.mode == "anchors":
-        say(f"calibrating on {len(adapt_y)} windows: class anchors at weight {options.anchor_weight:g}")
+        say(f"calibrating on {len(adapt_y)} windows: class anchors at weight {options.anchor_weight:g}{fused}")
     else:
         say(
             f"adapting on {len(adapt_y)} windows ({options.mode}): {options.epochs_a} + {options.epochs_b} epochs, "
-            f"normaliser {options.normalizer}"
+            f"normaliser {options.normalizer}{fused}"
         )
     history = adapt_model(model, adapt_x, adapt_y, options, device=device, progress=progress, log=log)
     model.cpu().eval()

@@ -128,6 +128,7 @@ def adapt_command(
     threads: int | None = None,
     seed: int = 0,
     nonfinite: NonFinite = "error",
+    lda_weight: float | None = None,
 ) -> int:
     """``myostream adapt``: adapt ``model`` (default: the bundled base that fits) to the sessions in ``sessions``."""
     from myostream.train.adapt import AdaptOptions, adapt_sessions
@@ -139,6 +140,8 @@ def adapt_command(
             "myostream adapt needs --sessions DIR (and --model CKPT, else the bundled base that fits)."
         )
     settings: dict[str, Any] = {"normalizer": normalizer, "seed": seed}
+    if lda_weight is not None:
+        settings["lda_weight"] = lda_weight
     options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
     adapt_sessions(
         model, sessions, out, holdout_rep=holdout_rep, options=options, device=device, nonfinite=nonfinite, say=print

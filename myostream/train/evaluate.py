@@ -20,7 +20,7 @@ from myostream.rejection import DEFAULT_FAR, Rejection, top1_correct
 from myostream.train.augment import Augmentation
 from myostream.train.data import check_channels, prepare_windows, protocol_split
 from myostream.train.experiment import DataSpec, Experiment, ProtocolSpec, TextSpec
-from myostream.train.metrics import KS, emg_to_text, text_to_emg
+from myostream.train.metrics import KS, emg_to_text_from_ranks, target_ranks, text_to_emg_from_scores
 
 
 @torch.inference_mode()
@@ -45,21 +45,24 @@ def evaluate_model(
     EMG->text ranks all of the model's candidate classes; text->EMG episodes use
     ``classes`` (default: the classes present in ``y``).
     """
-    z = embed_windows(model, x)
-    p = model.prototypes.float().cpu()
+    scores = window_scores(model, x).double()
     y = torch.as_tensor(y).long()
     return {
-        "emg_to_text": emg_to_text(z, y, p, ks, n_bootstrap, seed),
-        "text_to_emg": text_to_emg(z, y, p, classes, ks, n_episodes, seed),
+        "emg_to_text": emg_to_text_from_ranks(target_ranks(scores, y), ks, n_bootstrap, seed),
+        "text_to_emg": text_to_emg_from_scores(scores.T, y, classes, ks, n_episodes, seed),
         "candidates": list(model.class_ids),
     }
 
 
 def window_scores(model: RetrievalModel, x: Tensor, prototypes: Tensor | None = None) -> Tensor:
-    """Class scores ``[N, K]`` (CPU) of raw windows: cosine of their embeddings with ``prototypes``
-    (default: the model's own candidates)."""
-    p = model.prototypes if prototypes is None else prototypes
-    return embed_windows(model, x) @ F.normalize(p.float().cpu(), dim=-1).T
+    """Class scores ``[N, K]`` (CPU, float32) of raw windows: what :meth:`RetrievalModel.rank` scores
+    the model's own candidates by (cosine, plus a calibration's LDA fusion), batch by batch; with
+    other ``prototypes``, the cosine of the embeddings with them."""
+    if prototypes is not None:
+        return embed_windows(model, x) @ F.normalize(prototypes.float().cpu(), dim=-1).T
+    x = torch.as_tensor(x, dtype=torch.float32)
+    with torch.inference_mode():
+        return torch.cat([model.rank_outputs(model.as_windows(b))["scores"].float().cpu() for b in x.split(512)])
 
 
 def fit_rejection(

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from myostream.model import create_model
-from myostream.model.baselines import TCN, hudgins_features
+from myostream.model.baselines import TCN
+from myostream.model.features import hudgins_features
 from tests.model.helpers import CLASS_IDS, prototypes, tiny_config
 
 
