@@ -40,7 +40,13 @@ from myostream.data.windows import WindowSet, extract_windows
 from myostream.errors import MyostreamError
 from myostream.model.lda import HudginsLDA, ShrinkageLDA
 from myostream.records import Recording
-from myostream.stream.orientation import ESTIMATE_SECONDS, STEPS_PER_ELECTRODE, Orientation, estimate_orientation
+from myostream.stream.orientation import (
+    ESTIMATE_SECONDS,
+    IDENTITY_MARGIN,
+    STEPS_PER_ELECTRODE,
+    Orientation,
+    estimate_orientation,
+)
 from myostream.train.adapt import AdaptOptions, adapt_model, fuse_lda
 from myostream.train.evaluate import window_scores
 from myostream.train.metrics import summarize_ranks, target_ranks
@@ -90,6 +96,7 @@ def wearing_windows(
     reps: Sequence[int] | None = None,
     orient: bool = True,
     steps: int = STEPS_PER_ELECTRODE,
+    margin: float = IDENTITY_MARGIN,
 ) -> tuple[np.ndarray, np.ndarray, Orientation]:
     """Windows of one wearing prepared as live: its level and (ring bands, ``orient``) its
     orientation from its first ``FIRST_SECONDS``, unlabelled, weighing turns in ``steps`` per
@@ -101,7 +108,7 @@ def wearing_windows(
     if orient and pre.ring and pre.normalisation != "none":
         first = _first_windows(ws, FIRST_SECONDS)
         level = person_levels(filter_recordings(recordings, pre.filter), pre.normalisation, FIRST_SECONDS)
-        fix, _ = estimate_orientation(model, first, next(iter(level.values())), pre.ring_profile, steps)
+        fix, _ = estimate_orientation(model, first, next(iter(level.values())), pre.ring_profile, steps, margin)
         x = fix.apply(x)
     return x, y, fix
 
@@ -137,11 +144,18 @@ def lda_scores(lda: HudginsLDA, x: np.ndarray, y: np.ndarray, classes: np.ndarra
 # ----------------------------------------------------------------------------- one person
 
 
-def score_tests(model: Any, person: Person, orient: bool = True, steps: int = STEPS_PER_ELECTRODE) -> Scores:
+def score_tests(
+    model: Any,
+    person: Person,
+    orient: bool = True,
+    steps: int = STEPS_PER_ELECTRODE,
+    margin: float = IDENTITY_MARGIN,
+) -> Scores:
     """The model on every test wearing of ``person``, each prepared as live (own level, own orientation)."""
     hop = model.preprocessing.hop_ms
     parts = [
-        wearing_windows(model, recs, hop, person.test_repetitions, orient, steps) for recs in person.tests.values()
+        wearing_windows(model, recs, hop, person.test_repetitions, orient, steps, margin)
+        for recs in person.tests.values()
     ]
     scores = [retrieval(model, x, y) for x, y, _ in parts]
     n = sum(s.n for s in scores)
@@ -159,8 +173,10 @@ def evaluate_person(
     shots: Sequence[int],
     options: AdaptOptions,
     say: Say = print,
+    margin: float = IDENTITY_MARGIN,
 ) -> dict[str, dict[str, Any]]:
-    """Every method at every number of calibration repetitions for one person.
+    """Every method at every number of calibration repetitions for one person (``margin``: the
+    orientation estimate's, see :func:`~myostream.stream.orientation.estimate_orientation`).
 
     ``bases``: ``"myosem"`` (the transfer recipe), optional ``"tcn"`` (same recipe) and
     ``"myosem-plain"`` (no per-user normalisation, no augmentation: the old recipe).
@@ -174,7 +190,7 @@ def evaluate_person(
         out.setdefault(method, {})[str(k)] = dataclasses.asdict(s)
 
     def tests(model: Any, orient: bool = True) -> Scores:
-        return score_tests(model, person, orient)
+        return score_tests(model, person, orient, margin=margin)
 
     put("MyoSem", 0, tests(base))
     if base.preprocessing.ring:
@@ -371,6 +387,8 @@ DB1_TEST_REPETITIONS = (8, 9, 10)
 #: how the band is worn in the robustness check: (turn in electrodes, flipped)
 WORN = ((1, False), (4, False), (0, True), (3, True), (0.5, False), (2.5, True))
 ANCHOR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+#: margins (summed z-scores) a turn must beat the band as worn by (0: the best candidate wins)
+IDENTITY_MARGINS = (0.0, 0.5, 1.0, 2.0)
 #: weights of the person's LDA fused into the calibrated model's scores (0: none)
 LDA_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 #: what a setting must gain on validation people (R@1) to replace a default
@@ -429,6 +447,22 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
             f"validation, orientation in {steps} step(s) per electrode: zero-shot R@1 {orientation[str(steps)]:.3f} "
             "(as worn, turned and flipped)"
         )
+    # how far a turn must beat the band as worn to be applied
+    steps_chosen = int(max(orientation, key=orientation.__getitem__))
+    margins = {}
+    for margin in IDENTITY_MARGINS:
+        margins[f"{margin:g}"] = float(
+            np.mean(
+                [
+                    np.mean([score_tests(base, p, steps=steps_chosen, margin=margin).r1 for p in _worn(people, *w)])
+                    for w in ((0, False), *WORN)
+                ]
+            )
+            if margin
+            else orientation[str(steps_chosen)]
+        )
+        say(f"validation, orientation margin {margin:g}: zero-shot R@1 {margins[f'{margin:g}']:.3f}")
+    margin_chosen = float(max(margins, key=margins.__getitem__))  # the first, smallest, on a tie
     calibration: dict[str, dict[str, list[float]]] = {}
     calibrated = []
     for k in (1, 2):
@@ -515,6 +549,7 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
         "lda_fusion": {"calibration": best, "r1": fused},
         "chosen": chosen,
         "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
+        "orientation_margin": {"r1": margins, "chosen": margin_chosen, "pipeline": IDENTITY_MARGIN},
         "orientation_steps": {
             "r1": orientation,
             "chosen": int(max(orientation, key=orientation.__getitem__)),
@@ -538,8 +573,16 @@ def _adabn_score(model: Any, person: Person) -> float:
     return hits / n
 
 
-def run_myo(folder: Path, work: Path, options: AdaptOptions, say: Say, recipe: str = "recipe") -> dict[str, Any]:
-    """The Myo armband section with the base ``recipe`` (a name of :func:`_variants`, chosen on validation)."""
+def run_myo(
+    folder: Path,
+    work: Path,
+    options: AdaptOptions,
+    say: Say,
+    recipe: str = "recipe",
+    margin: float = IDENTITY_MARGIN,
+) -> dict[str, Any]:
+    """The Myo armband section with the base ``recipe`` (a name of :func:`_variants`) and the
+    orientation ``margin``, both chosen on validation."""
     from myostream.train.experiment import load_experiment
 
     pre, evaluation, people = myo_people(folder)
@@ -555,7 +598,7 @@ def run_myo(folder: Path, work: Path, options: AdaptOptions, say: Say, recipe: s
     rows = {}
     for person in people:
         say(f"Myo {person.name}")
-        rows[person.name] = evaluate_person(person, bases, MYO_SHOTS, options, say)
+        rows[person.name] = evaluate_person(person, bases, MYO_SHOTS, options, say, margin)
     from myostream.data.myo import read_myo_folder
 
     pretraining = read_myo_folder(pre)
@@ -565,7 +608,7 @@ def run_myo(folder: Path, work: Path, options: AdaptOptions, say: Say, recipe: s
         )
         for s in (False, True)
     }
-    robust = rotated(bases["myosem"], people, say)
+    robust = rotated(bases["myosem"], people, say, margin)
     return {
         "rows": rows,
         "summary": summarise(rows),
@@ -591,7 +634,9 @@ def _worn(people: Sequence[Person], shift: float, mirror: bool) -> list[Person]:
     return out
 
 
-def rotated(model: Any, people: Sequence[Person], say: Say) -> dict[str, dict[str, float]]:
+def rotated(
+    model: Any, people: Sequence[Person], say: Say, margin: float = IDENTITY_MARGIN
+) -> dict[str, dict[str, float]]:
     """Zero-shot R@1 when every test session is worn turned or flipped (simulated by the ring map),
     with and without estimating the orientation from the wearer's first seconds."""
     out: dict[str, dict[str, float]] = {}
@@ -599,7 +644,7 @@ def rotated(model: Any, people: Sequence[Person], say: Say) -> dict[str, dict[st
         worn = _worn(people, shift, mirror)
         row = {}
         for orient in (True, False):
-            scores = [score_tests(model, p, orient) for p in worn]
+            scores = [score_tests(model, p, orient, margin=margin) for p in worn]
             row["estimated" if orient else "not estimated"] = sum(s.r1 * s.n for s in scores) / sum(s.n for s in scores)
         label = f"turned {shift:g} electrode(s)" + (", flipped" if mirror else "")
         out[label] = row
@@ -794,6 +839,20 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
                 f"below: whole turns {o['r1']['1']:.3f}, half steps {o['r1']['2']:.3f}; chosen "
                 f"{o['chosen']} step(s) per electrode, {agree}.",
             ]
+        if "orientation_margin" in v:
+            m = v["orientation_margin"]
+            agree = (
+                "the live pipeline's"
+                if m["chosen"] == m["pipeline"]
+                else f"**not** the live pipeline's {m['pipeline']:g} (`IDENTITY_MARGIN`): change it"
+            )
+            lines += [
+                "",
+                "Orientation margin: how far (summed z-scores of the evidence) a turn must beat the band as "
+                "worn to be applied, the same zero-shot R@1 mean: "
+                + ", ".join(f"{k} {r:.3f}" for k, r in m["r1"].items())
+                + f"; chosen {m['chosen']:g} (used for the people below), {agree}.",
+            ]
         lines += [
             "",
             f"A calibration default changes only when another setting beats it by at least "
@@ -892,8 +951,10 @@ def report_transfer(
             say(f"note: validation chose {chosen}, the defaults are {options}; using the choice")
             options = dataclasses.replace(options, **settings)
     if "myo" in datasets:
-        recipe = results["validation"]["chosen"]["recipe"] if "validation" in results else "recipe"
-        results["myo"] = run_myo(data / "myo-armband", work, options, say, recipe)
+        v = results.get("validation", {})
+        recipe = v["chosen"]["recipe"] if v else "recipe"
+        margin = v["orientation_margin"]["chosen"] if v else IDENTITY_MARGIN
+        results["myo"] = run_myo(data / "myo-armband", work, options, say, recipe, margin)
         curves_png(results["myo"]["summary"], MYO_SHOTS, "Myo armband: new people, other days", out / "myo.png")
     if "db1" in datasets:
         results["db1"] = run_db1(data / "ninapro-db1", work, options, say)

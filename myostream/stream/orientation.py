@@ -81,6 +81,10 @@ class Orientation:
 #: candidate turns per electrode: half turns as well as whole ones (a band sits anywhere around the
 #: arm); chosen on the transfer report's validation people
 STEPS_PER_ELECTRODE = 2
+#: how far (in the summed z-scores of the evidence) a turn must beat the band as worn to be
+#: applied: a wrong turn costs far more than a missed one; chosen on the transfer report's
+#: validation people
+IDENTITY_MARGIN = 0.0
 
 
 def candidates(n_channels: int, steps: int = STEPS_PER_ELECTRODE) -> list[Orientation]:
@@ -105,13 +109,15 @@ def estimate_orientation(
     level: np.ndarray | None = None,
     reference_profile: Sequence[float] | None = None,
     steps: int = STEPS_PER_ELECTRODE,
+    margin: float = IDENTITY_MARGIN,
 ) -> tuple[Orientation, dict[str, Any]]:
     """The correction (a turn in half-electrode steps, mirrored or not) that makes ``windows [N, T, C]`` (prepared for the model)
     look most like the training people's, and the evidence (per candidate).
 
     ``level`` (the wearer's per-channel level, device units) and ``reference_profile``
     (the training people's mean :func:`level_profile`) add the anatomy term; without them
-    the model's confidence decides alone.
+    the model's confidence decides alone. The band as worn stays unless another candidate's
+    total beats its total by ``margin``.
     """
     windows = np.asarray(windows, np.float32)
     if windows.ndim != 3 or len(windows) == 0:
@@ -131,6 +137,8 @@ def estimate_orientation(
         anatomy = np.array([np.corrcoef(o.apply(profile), reference)[0, 1] for o in options])
         total = total + _zscore(np.nan_to_num(anatomy))
     best = options[int(np.argmax(total))]
+    if total.max() < total[0] + margin:  # candidates[0] is the band as worn
+        best = options[0]
     evidence = {
         "candidates": [(o.shift, o.mirror) for o in options],
         "confidence": confidence.round(4).tolist(),

@@ -62,3 +62,18 @@ def test_the_estimate_undoes_how_the_band_was_worn(worn):
 def test_no_windows_no_estimate():
     with pytest.raises(MyostreamError, match="needs some windows"):
         estimate_orientation(PatternRanker(np.eye(C)), np.zeros((0, 20, C)))
+
+
+def test_a_turn_must_beat_the_band_as_worn_by_the_margin():
+    rng = np.random.default_rng(1)
+    angles = 2 * np.pi * np.arange(C) / C
+    patterns = np.stack([1.2 + np.cos(angles - a) for a in (0.3, 1.9, 3.4, 4.9)])
+    worn = Orientation(3, False)
+    windows = worn.apply(wearer(rng, patterns))
+    fix, evidence = estimate_orientation(PatternRanker(patterns), windows, margin=0.0)
+    assert not fix.identity
+    confidence = np.asarray(evidence["confidence"])
+    z = (confidence - confidence.mean()) / confidence.std()
+    lead = float(z.max() - z[0])  # how far the winner's evidence beats the band as worn
+    assert estimate_orientation(PatternRanker(patterns), windows, margin=0.9 * lead)[0] == fix
+    assert estimate_orientation(PatternRanker(patterns), windows, margin=1.1 * lead)[0].identity
