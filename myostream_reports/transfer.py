@@ -433,16 +433,21 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     adabn = float(np.mean([_adabn_score(base, p) for p in people]))
     say(f"validation, input statistics re-fitted per wearer (AdaBN): zero-shot R@1 {adabn:.3f}")
     # the orientation estimate's candidate turns: whole electrodes, or half steps too
-    orientation = {}
-    for steps in (1, 2):
-        orientation[str(steps)] = float(
+
+    def worn_any_way(steps: int, margin: float) -> float:
+        """Zero-shot R@1 of ``base`` on the people as worn, turned and flipped (:data:`WORN`)."""
+        return float(
             np.mean(
                 [
-                    np.mean([score_tests(base, p, steps=steps).r1 for p in _worn(people, *w)])
+                    np.mean([score_tests(base, p, steps=steps, margin=margin).r1 for p in _worn(people, *w)])
                     for w in ((0, False), *WORN)
                 ]
             )
         )
+
+    orientation = {}
+    for steps in (1, 2):
+        orientation[str(steps)] = worn_any_way(steps, 0.0)
         say(
             f"validation, orientation in {steps} step(s) per electrode: zero-shot R@1 {orientation[str(steps)]:.3f} "
             "(as worn, turned and flipped)"
@@ -451,16 +456,7 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     steps_chosen = int(max(orientation, key=orientation.__getitem__))
     margins = {}
     for margin in IDENTITY_MARGINS:
-        margins[f"{margin:g}"] = float(
-            np.mean(
-                [
-                    np.mean([score_tests(base, p, steps=steps_chosen, margin=margin).r1 for p in _worn(people, *w)])
-                    for w in ((0, False), *WORN)
-                ]
-            )
-            if margin
-            else orientation[str(steps_chosen)]
-        )
+        margins[f"{margin:g}"] = worn_any_way(steps_chosen, margin) if margin else orientation[str(steps_chosen)]
         say(f"validation, orientation margin {margin:g}: zero-shot R@1 {margins[f'{margin:g}']:.3f}")
     margin_chosen = float(max(margins, key=margins.__getitem__))  # the first, smallest, on a tie
     calibration: dict[str, dict[str, list[float]]] = {}
