@@ -9,7 +9,8 @@ Two threads do the work so that neither the device nor a GUI ever waits on the m
   causal resampler when the stream runs at another rate than the model, the model's
   causal filter at the model's rate, then the wearer's level learnt live when the model
   normalises per user, and for ring bands the way the band sits, estimated from the
-  wearer's first seconds once their level is known), cuts a window every hop and
+  wearer's first seconds once their level is known, those seconds scaled by their own
+  level as the offline evaluation does), cuts a window every hop and
   ranks the windows with the model (batched when it fell behind), turning each into a
   :class:`HopRanking`. The pipeline takes its preprocessing from the model and nowhere else,
   so it cannot run a model on signal prepared differently from its training windows.
@@ -35,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from myostream.errors import MyostreamError
-from myostream.preprocess import FilterSpec, Preprocessing
+from myostream.preprocess import FilterSpec, Preprocessing, user_scale
 from myostream.records import UNKNOWN_LABEL, Chunk, Source, StreamInfo
 from myostream.rejection import Rejection
 from myostream.stream.filters import FilterStage
@@ -636,11 +637,13 @@ class Pipeline:
             if self.user_scale is not None:
                 norm.start_settled()
         windower = Windower(self._window, self._hop, n_ch)
-        # a ring band's orientation: estimated once from the first windows after the level settled
-        # (as worn until then)
+        # a ring band's orientation: estimated once from the first ESTIMATE_SECONDS of filtered signal
+        # after the level settled (as worn until then); kept unscaled, so that the estimate scales them
+        # by their own level as offline rather than by the running level, still moving then
         orient = Orientation() if not pre.ring or norm is None else None
-        orientation_windows = max(1, round(ESTIMATE_SECONDS * self.model_rate / self._hop))
-        first_windows: list[np.ndarray] = []
+        estimate_samples = max(self._window, round(ESTIMATE_SECONDS * self.model_rate))
+        first_signal: list[np.ndarray] = []
+        first_n = 0
         label_names = info.label_names
         counter = self._worker_from
         out_counter = 0  # samples at the model's rate (the source's counter when no resampling)
@@ -662,6 +665,7 @@ class Pipeline:
                 counter = ring.count
                 filt.reset()
                 windower.reset()
+                first_signal, first_n = [], 0  # the estimate's seconds are contiguous, as offline
                 if resampler is not None:
                     resampler.reset()
                 smoothed = None
@@ -682,6 +686,7 @@ class Pipeline:
                     x = x[:, self.channels]
                 if lost:
                     filt.reset()
+                    first_signal, first_n = [], 0
                 if resampler is None:
                     out_start = seg_start
                 else:
@@ -696,6 +701,12 @@ class Pipeline:
                 y = filt.process(x)
                 filter_s += time.perf_counter() - t0
                 self.filtered.write(y, stamps)
+                if orient is None and norm is not None and norm.settled:
+                    first_signal.append(y)
+                    first_n += len(y)
+                    if first_n >= estimate_samples:
+                        orient = self._estimate_orientation(np.concatenate(first_signal)[:estimate_samples])
+                        first_signal, first_n = [], 0
                 if norm is not None:
                     y = norm.process(y)
                 for w in windower.push(y, stamps, out_start, labels, lost):
@@ -704,11 +715,6 @@ class Pipeline:
                         truths[:-1], meta[:-1] = truths[1:], meta[1:]
                         n_win -= 1
                         self._skipped += 1
-                    if orient is None and norm is not None and norm.settled:
-                        first_windows.append(w.data.copy())
-                        if len(first_windows) >= orientation_windows:
-                            orient = self._estimate_orientation(np.stack(first_windows), norm.scale)
-                            first_windows = []
                     windows[n_win] = w.data if orient is None else orient.apply(w.data)
                     truths[n_win] = w.label()
                     # the source counter of the window's last sample (proportionally, when resampled)
@@ -762,10 +768,21 @@ class Pipeline:
                 )
                 self._deliver(ranking)
 
-    def _estimate_orientation(self, windows: np.ndarray, level: np.ndarray) -> Orientation:
+    def _estimate_orientation(self, signal: np.ndarray) -> Orientation:
+        """How the band sits, from ``signal [n, C]``: the wearer's first filtered seconds after their
+        level settled, treated as the offline evaluation treats a wearing's first seconds (the rule
+        it validated): scaled by their own level (the offline statistic), windows at the hop.
+
+        Not the running level: it settles on the first seconds of movement (often one gesture, whose
+        channel pattern is not the wearer's) and moves slowly from there, so windows scaled by it
+        as they came misled the estimate (a Myo wearer's band read as turned and mirrored)."""
         pre = self.preprocessing
         if pre is None:  # the worker runs only with a model, which brings its preprocessing
             raise MyostreamError("The orientation is estimated only for a pipeline with a model.")
+        level = user_scale(signal, self.model_rate, pre.normalisation)
+        scaled = (signal / level).astype(np.float32)
+        cut = Windower(self._window, self._hop, scaled.shape[1])
+        windows = np.stack([w.data.copy() for w in cut.push(scaled, np.zeros(len(scaled)), 0)])
         self.orientation, self.orientation_evidence = estimate_orientation(
             self.ranker, windows, level, pre.ring_profile
         )

@@ -378,6 +378,25 @@ def test_ninapro_db1_replay(db1_dir: Path, tmp_path):
     assert truths <= set(rec.label_names) and len(truths) >= 1
 
 
+def test_a_myo_wearers_band_is_found_as_worn_as_offline(myo_dir: Path):
+    """Live, the band's orientation comes from the wearer's first seconds after their level settled,
+    scaled as the offline evaluation scales them (their own level): Myo person Male0's Test0, which the
+    offline estimate finds worn as trained. Windows scaled by the running level, still moving from the
+    first gesture it settled on, read this band as turned 1.5 electrodes and mirrored."""
+    from myostream.data.myo import read_myo_session
+    from myostream.runtime import bundled_for, load_model
+
+    test = read_myo_session(myo_dir / "EvaluationDataset" / "Male0" / "Test0")
+    model = load_model(bundled_for(test.n_channels, test.rate).path)
+    pipeline = Pipeline(ReplaySource(test, speed=10.0), model, device="cpu")
+    with pipeline:
+        wait_for(
+            lambda: pipeline.orientation is not None or pipeline.error is not None or pipeline.source.exhausted, 120
+        )
+    assert pipeline.error is None and pipeline.orientation is not None, "no orientation estimated"
+    assert pipeline.orientation.identity, pipeline.orientation_evidence
+
+
 def test_bundled_model_ranks_the_true_gesture_first():
     """On the bundled checkpoint, the true gesture ranks first for >= 90% of hops after a gesture's first second."""
     from myostream.runtime import load_model, make_pipeline
