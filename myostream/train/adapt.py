@@ -309,12 +309,22 @@ def adapt_model(
     return history
 
 
+def fuses_lda(model: RetrievalModel, weight: float) -> bool:
+    """Whether a calibration of ``model`` at LDA weight ``weight`` fuses the person's LDA: only
+    when the model's input is the wearer's signal over their own level (per-user normalisation).
+    Hudgins features follow the signal's gain, which moves between wearings, where the model
+    learnt to ignore it; on raw signal the LDA misleads (the simulated person of
+    ``docs/results/calibration`` lost 9 points of live top-1 with it)."""
+    return weight > 0 and model.preprocessing.normalisation != "none"
+
+
 def fuse_lda(model: RetrievalModel, x: Tensor | np.ndarray, y: Tensor | np.ndarray, weight: float) -> None:
     """Fuse a shrinkage LDA on Hudgins features of the calibration windows ``x`` (labels ``y``
-    index the model's class ids) into ``model``'s class scores at ``weight``, in place; a
-    calibration of fewer than two classes has no LDA to fuse, and the model keeps none."""
+    index the model's class ids) into ``model``'s class scores at ``weight``, in place, when
+    :func:`fuses_lda` says so; a calibration of fewer than two classes has no LDA to fuse, and
+    then, as without fusion, the model keeps none."""
     y = np.asarray(y)
-    if len(np.unique(y)) < 2:
+    if not fuses_lda(model, weight) or len(np.unique(y)) < 2:
         model.fusion = None
         return
     x = np.asarray(torch.as_tensor(x, dtype=torch.float32).cpu())
@@ -361,7 +371,7 @@ def adapt(
     before = {name: retrieval_scores(model, x, y, options.seed) for name, (x, y) in tests.items()}
     for name, s in before.items():
         say(f"before: {name}: R@1 {s['R@1']:.3f}, MRR {s['MRR']:.3f} ({s['n']} windows)")
-    fused = f", the person's LDA fused at weight {options.lda_weight:g}" if options.lda_weight > 0 else ""
+    fused = f", the person's LDA fused at weight {options.lda_weight:g}" if fuses_lda(model, options.lda_weight) else ""
     if options.mode == "anchors":
         say(f"calibrating on {len(adapt_y)} windows: class anchors at weight {options.anchor_weight:g}{fused}")
     else:

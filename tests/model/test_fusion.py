@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,6 +75,9 @@ def test_a_checkpoint_keeps_the_fusion_and_a_broken_one_is_refused(model, tmp_pa
 
 def test_calibration_fuses_at_its_weight_and_zero_means_none(model):
     x, y = separable_task(120)
+    adapt_model(model, x, y, AdaptOptions(mode="anchors", lda_weight=0.75), progress=False)
+    assert model.fusion is None  # the model sees raw signal: an LDA would follow the day's gain
+    model.set_preprocessing(replace(model.preprocessing, normalisation="channel"))
     adapt_model(model, x, y, AdaptOptions(mode="anchors", lda_weight=0.75), progress=False)
     assert model.fusion is not None and model.fusion.weight == 0.75
     assert model.fusion.temperature == model.config.stage3.temperature
