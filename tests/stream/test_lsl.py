@@ -342,8 +342,8 @@ def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
         assert k == -1 or k in order[: segment[i] + 1], (i, k)
     runs = [int(k) for k in read[np.concatenate(([True], read[1:] != read[:-1]))] if k >= 0]
     remaining = iter(order)  # the labels seen are the replay's, in order (a marker late past its whole
-    assert all(k in remaining for k in runs), runs  # segment skips that segment), ending on the last
-    assert len(runs) >= 2 and runs[-1] == order[-1], runs
+    assert all(k in remaining for k in runs), runs  # segment skips that segment: the last one may come
+    assert len(runs) >= 2, runs  # after the last sample was read on a loaded machine)
 
 
 def test_lsl_source_spec_without_a_marker_stream_opens_unlabelled(stream_name):
