@@ -768,7 +768,9 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         "Each test wearing is prepared as the live pipeline prepares a new wearer: its own level (per-user "
         f"normalisation) and, for the Myo armband, its orientation, from its first {FIRST_SECONDS:g} s of "
         "signal, unlabelled. Calibration windows are prepared the same way. The per-person LDA (Hudgins "
-        "features, shrinkage LDA) trains on exactly the calibration windows MyoSem calibrates on.",
+        "features, shrinkage LDA) trains on exactly the calibration windows MyoSem calibrates on. "
+        "\"+ LDA fusion\" is `myostream adapt`'s default: the calibrated model's class scores plus that same "
+        "person's LDA log posterior (`myostream/model/fusion.py`), at the weight chosen on validation.",
         "",
         "## Targets",
         "",
