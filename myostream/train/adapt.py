@@ -337,16 +337,27 @@ def person_rejection(model: RetrievalModel, x: Tensor, y: Tensor, fitted_on: str
     The base model's measure and target false-accept rate stay (chosen on its larger
     validation set); only the threshold moves to this person's scores. A repetition with too
     few wrong windows to promise the target (fewer than ``1 / target - 1``) keeps the base's
-    threshold; a model without a rule gets one fitted from scratch. Returns what was done.
+    threshold, unless the calibration fused the person's LDA into the scores: the base's
+    threshold was fitted on scores without it, so the person's own stays (above their most
+    confident wrong window, the record says so). A model without a rule gets one fitted from
+    scratch. Returns what was done.
     """
     base = model.rejection
     rule = fit_rejection(model, x, y, fitted_on=fitted_on, base=base)
     if base is not None and not rule.meets_target:
-        note = (
-            f"kept the base model's ({base.describe()}): {fitted_on} shows {rule.n_wrong} wrong window(s), "
-            f"too few to promise a {base.target_far:.0%} false-accept rate"
+        few = (
+            f"{fitted_on} shows {rule.n_wrong} wrong window(s), too few to promise a {base.target_far:.0%} "
+            "false-accept rate"
         )
-        return {"refitted": False, "person": rule.to_dict(), "note": note}
+        if model.fusion is None:
+            return {
+                "refitted": False,
+                "person": rule.to_dict(),
+                "note": f"kept the base model's ({base.describe()}): {few}",
+            }
+        model.rejection = rule
+        note = f"{rule.describe()}; {few}, but the base's threshold was fitted on scores without the person's LDA"
+        return {"refitted": True, "base": base.to_dict(), "note": note}
     model.rejection = rule
     return {"refitted": True, "base": None if base is None else base.to_dict(), "note": rule.describe()}
 

@@ -25,6 +25,7 @@ from myostream.errors import MyostreamError
 from myostream.model import CatalogEntry, create_model
 from myostream.model.checkpoint import load_checkpoint, save_checkpoint
 from myostream.model.config import ModelConfig, Stage2Config, Stage3Config
+from myostream.model.fusion import LDAFusion
 from myostream.preprocess import FilterSpec
 from myostream.records import Recording
 from myostream.rejection import Rejection
@@ -245,6 +246,12 @@ def test_a_person_refits_the_base_rule_when_the_repetition_shows_enough_wrong_wi
     # 3 wrong windows cannot promise 20 %: the base's threshold stays, and the record says why
     done, rule = person(3)
     assert not done["refitted"] and rule == base and "too few" in done["note"]
+    # ... unless the person's LDA was fused into the scores, which the base's threshold never saw
+    model.fusion = LDAFusion.fit(x.numpy(), predicted.numpy(), TINY_CLASSES, weight=0.5, temperature=0.07)
+    predicted = model.rank(x).all_scores.argmax(1)
+    done, rule = person(3)
+    assert done["refitted"] and rule.n_wrong == 3 and rule.threshold != base.threshold
+    assert "without the person's LDA" in done["note"]
 
 
 def _write_session(path: Path, n_channels: int = 8, rate: float = RATE, repetitions: int = 2) -> Path:
