@@ -23,6 +23,7 @@ scored against every window's embedding too: text → EMG, live.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 import threading
@@ -46,6 +47,8 @@ from myostream.stream.orientation import ESTIMATE_SECONDS, Orientation, estimate
 from myostream.stream.resample import Resampler, resampling_factors
 from myostream.stream.ring import RingBuffer
 from myostream.stream.windows import Windower, ms_to_samples
+
+log = logging.getLogger(__name__)
 
 #: Hops of backlog the worker ranks at most in one go; older pending hops are skipped (counted).
 MAX_BATCH = 32
@@ -644,6 +647,11 @@ class Pipeline:
         estimate_samples = max(self._window, round(ESTIMATE_SECONDS * self.model_rate))
         first_signal: list[np.ndarray] = []
         first_n = 0
+        # the estimate ranks every candidate turn over 35 s of windows: seconds of CPU. It runs beside
+        # this loop, which keeps ranking (as worn, flagged settling) rather than stalling the display
+        # and letting the device's buffer overflow
+        estimating: threading.Thread | None = None
+        estimated: list[Orientation] = []
         label_names = info.label_names
         counter = self._worker_from
         out_counter = 0  # samples at the model's rate (the source's counter when no resampling)
@@ -701,12 +709,21 @@ class Pipeline:
                 y = filt.process(x)
                 filter_s += time.perf_counter() - t0
                 self.filtered.write(y, stamps)
-                if orient is None and norm is not None and norm.settled:
+                if orient is None and estimating is None and norm is not None and norm.settled:
                     first_signal.append(y)
                     first_n += len(y)
                     if first_n >= estimate_samples:
-                        orient = self._estimate_orientation(np.concatenate(first_signal)[:estimate_samples])
+                        first = np.concatenate(first_signal)[:estimate_samples]
                         first_signal, first_n = [], 0
+                        estimating = threading.Thread(
+                            target=self._estimate_beside,
+                            args=(first, estimated),
+                            name="myostream-orientation",
+                            daemon=True,
+                        )
+                        estimating.start()
+                if orient is None and estimated:
+                    orient = estimated[0]
                 if norm is not None:
                     y = norm.process(y)
                 for w in windower.push(y, stamps, out_start, labels, lost):
@@ -767,6 +784,16 @@ class Pipeline:
                     confidence=confidence,
                 )
                 self._deliver(ranking)
+
+    def _estimate_beside(self, signal: np.ndarray, result: list[Orientation]) -> None:
+        """:meth:`_estimate_orientation` on its own thread, its answer appended to ``result``; a
+        failure is logged and leaves the band as worn (the stream goes on either way)."""
+        try:
+            result.append(self._estimate_orientation(signal))
+        except Exception as exc:  # noqa: BLE001 - any failure of the estimate must not end the stream
+            log.warning("Could not estimate how the band sits (%s); ranking it as worn.", exc)
+            self.orientation = Orientation()
+            result.append(self.orientation)
 
     def _estimate_orientation(self, signal: np.ndarray) -> Orientation:
         """How the band sits, from ``signal [n, C]``: the wearer's first filtered seconds after their

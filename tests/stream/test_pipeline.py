@@ -397,6 +397,19 @@ def test_a_myo_wearers_band_is_found_as_worn_as_offline(myo_dir: Path):
     assert pipeline.orientation.identity, pipeline.orientation_evidence
 
 
+def test_an_orientation_estimate_that_fails_leaves_the_band_as_worn(sim_model, caplog):
+    """The estimate runs beside the ranking loop; whatever goes wrong in it is one logged sentence and
+    the band ranked as worn, never a dead thread or a stopped stream."""
+    from myostream.stream.orientation import Orientation
+
+    pipeline = Pipeline(ReplaySource(simulated_recording(2.0)), sim_model, device="cpu")
+    result: list[Orientation] = []
+    with caplog.at_level("WARNING", logger="myostream.stream.pipeline"):
+        pipeline._estimate_beside(np.zeros((0, sim_model.config.n_channels), np.float32), result)
+    assert result == [Orientation()] and pipeline.orientation == Orientation()
+    assert "Could not estimate how the band sits" in caplog.text and "as worn" in caplog.text
+
+
 def test_bundled_model_ranks_the_true_gesture_first():
     """On the bundled checkpoint, the true gesture ranks first for >= 90% of hops after a gesture's first second."""
     from myostream.runtime import load_model, make_pipeline
