@@ -757,6 +757,13 @@ def curves_png(summary: dict[str, Any], shots: Sequence[int], title: str, path: 
     plt.close(fig)
 
 
+def _agrees(choice: dict[str, Any], constant: str) -> str:
+    """Whether validation's ``choice["chosen"]`` is what the live pipeline runs (``constant``)."""
+    if choice["chosen"] == choice["pipeline"]:
+        return "the live pipeline's"
+    return f"**not** the live pipeline's {choice['pipeline']:g} (`{constant}`): change it"
+
+
 def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> str:
     lines = [
         "# Transfer to new people: zero-shot and few-shot",
@@ -825,11 +832,7 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
             ]
         if "orientation_steps" in v:
             o = v["orientation_steps"]
-            agree = (
-                "the live pipeline's"
-                if o["chosen"] == o["pipeline"]
-                else f"**not** the live pipeline's {o['pipeline']} (`STEPS_PER_ELECTRODE`): change it"
-            )
+            agree = _agrees(o, "STEPS_PER_ELECTRODE")
             lines += [
                 "",
                 "Orientation steps: the estimate weighing whole-electrode turns only, or half steps too, "
@@ -839,11 +842,7 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
             ]
         if "orientation_margin" in v:
             m = v["orientation_margin"]
-            agree = (
-                "the live pipeline's"
-                if m["chosen"] == m["pipeline"]
-                else f"**not** the live pipeline's {m['pipeline']:g} (`IDENTITY_MARGIN`): change it"
-            )
+            agree = _agrees(m, "IDENTITY_MARGIN")
             lines += [
                 "",
                 "Orientation margin: how far (summed z-scores of the evidence) a turn must beat the band as "
