@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -223,10 +224,12 @@ def test_source_misuse_is_explained():
 class _LabelledSource:
     """A finite labelled source (as a replayed recording is): one 20-sample block per read."""
 
-    def __init__(self, name: str, labels: np.ndarray, go: threading.Event) -> None:
+    def __init__(self, name: str, labels: np.ndarray, go: threading.Event, paced: bool = False) -> None:
         self.info = StreamInfo(name, RATE, LABELS, "uV", label_names=("rest", "fist", "open_hand"))
         self.labels = labels
         self.go = go
+        #: give each block its duration, as a replay does (else all of it goes out in one burst)
+        self.paced = paced
         self.pos = 0
         self.closed = False
 
@@ -236,6 +239,8 @@ class _LabelledSource:
     def read(self, timeout: float = 0.0) -> Chunk:
         self.go.wait(10.0)  # hold the first block until the test's reader is connected
         n = min(20, len(self.labels) - self.pos)
+        if self.paced and self.pos:
+            time.sleep(n / RATE)
         block = _block(self.pos, n, self.t0)
         block.labels = self.labels[self.pos : self.pos + n]
         self.pos += n
@@ -314,7 +319,7 @@ def test_lsl_source_spec_reads_the_marker_stream_as_labels(stream_name):
 
     labels = np.repeat(np.array([0, 1, 0, 2], np.int16), [20, 40, 20, 40])
     go = threading.Event()
-    source = _LabelledSource(stream_name, labels, go)
+    source = _LabelledSource(stream_name, labels, go, paced=True)
     worker = threading.Thread(target=publish, args=(source, stream_name), kwargs={"duration": len(labels) / RATE})
     worker.start()
     try:
