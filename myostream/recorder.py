@@ -22,10 +22,12 @@ The GUI apps (``myostream record``, calibration in ``myostream live``) wrap the 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +147,7 @@ class SessionRecorder:
         if self._thread is not None:
             raise MyostreamError("This recorder is already open; make a new SessionRecorder to open another source.")
         self._thread = threading.Thread(target=self._loop, name="myostream-recorder", daemon=True)
+        _OPEN.add(self)
         self._thread.start()
         if not wait:
             return None
@@ -165,6 +168,7 @@ class SessionRecorder:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        _OPEN.discard(self)
 
     # -- session --------------------------------------------------------------------------
 
@@ -424,3 +428,19 @@ class SessionRecorder:
 
 def _now() -> float:
     return pylsl_module().local_clock()
+
+
+#: recorders whose thread may still run; closed when the program exits (see :func:`_close_open_recorders`)
+_OPEN: weakref.WeakSet[SessionRecorder] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_recorders() -> None:
+    """A program that exits with a recorder still open gets its session closed complete: the thread
+    is a daemon (it must never keep a program alive), and a daemon frozen at exit in the middle of
+    an HDF5 write would leave the file incomplete and hold h5py's lock, deadlocking the exit."""
+    for recorder in list(_OPEN):
+        try:
+            recorder.close()
+        except Exception as exc:  # noqa: BLE001 - exiting: report, and close the others
+            log.warning("Could not close a session recorder at exit: %s", exc)

@@ -208,3 +208,24 @@ def test_the_engine_imports_no_qt():
         "assert not [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))], 'Qt imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_program_that_exits_while_recording_leaves_a_complete_session(tmp_path):
+    """The recorder's thread is a daemon; exiting mid-session closes the session file at exit
+    rather than freezing the thread inside an HDF5 write (an incomplete file, a hung exit)."""
+    protocol_file(tmp_path)
+    code = f"""
+import time
+from pathlib import Path
+from myostream.calibrate import load_protocol
+from myostream.recorder import SessionRecorder, recording_source
+protocol = load_protocol(Path({str(tmp_path)!r}) / "short.toml")
+recorder = SessionRecorder(recording_source("simulated", [protocol]))
+recorder.open()
+print(recorder.start(protocol, Path({str(tmp_path)!r}) / "sessions", subject="S01", device="simulated"))
+time.sleep(1.0)
+"""  # and exit without closing it
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rec = read_session(Path(done.stdout.strip().splitlines()[-1]))
+    assert rec.n_samples > 0 and rec.meta["complete"]
