@@ -33,6 +33,7 @@ held-out repetition: the person's own scores set the threshold of "no confident 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -59,7 +60,7 @@ from myostream.model.retrieval import RetrievalModel
 from myostream.paths import check_output_dir
 from myostream.preprocess import FilterSpec
 from myostream.records import NonFinite, Recording
-from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection
+from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection, window_scores
 from myostream.train.loop import LossFn
 from myostream.train.stage3 import fit_two_phases, stage3_loss
 
@@ -307,6 +308,67 @@ def adapt_model(
     if options.lda_weight > 0:
         fuse_lda(model, x, y, options.lda_weight)
     return history
+
+
+#: the least probability (softmax of the class scores at the model's stage-3 temperature) a
+#: window's top class needs to count as its label in a self-calibration; chosen on the transfer
+#: report's validation people
+SELF_CALIBRATION_CONFIDENCE = 0.8
+#: the share of the model's classes a wearer's first seconds must show confidently for a
+#: self-calibration: a wearer who only rested, or held one gesture, would pull the model
+#: towards the few classes it saw
+SELF_CALIBRATION_COVERAGE = 0.5
+
+
+def self_labels(model: RetrievalModel, x: Tensor | np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of ``x [N, T, C]`` the model labels itself with at least ``confidence``
+    (indices) and those labels (indices into its class ids)."""
+    with torch.no_grad():
+        scores = window_scores(model, torch.as_tensor(np.asarray(x, np.float32))).double()
+    p = torch.softmax(scores / model.config.stage3.temperature, dim=1)
+    top, label = p.max(dim=1)
+    keep = np.flatnonzero((top >= confidence).numpy())
+    return keep, label.numpy()[keep]
+
+
+def is_self_calibrated(model: RetrievalModel) -> bool:
+    """Whether ``model`` already fits a person: calibrated by ``adapt`` or self-calibrated."""
+    return "adaptation" in model.metadata or "self_calibration" in model.metadata or model.fusion is not None
+
+
+def self_calibrate(
+    model: RetrievalModel,
+    x: Tensor | np.ndarray,
+    confidence: float = SELF_CALIBRATION_CONFIDENCE,
+    options: AdaptOptions = AdaptOptions(),
+) -> RetrievalModel | None:
+    """A copy of ``model`` calibrated to a new wearer without labels: windows ``x [N, T, C]`` of
+    their first seconds (prepared and oriented as the model ranks them) are labelled by the model
+    itself, those it labels with at least ``confidence`` calibrate it as ``options.mode`` says
+    (no LDA fusion: a classic classifier on the model's own labels adds nothing it did not know).
+
+    None when the confident windows show fewer than :data:`SELF_CALIBRATION_COVERAGE` of the
+    model's classes (or fewer than two). Self-training on confident pseudo-labels is how
+    Côté-Allard et al.'s SCADANN recalibrates a Myo armband classifier without labels.
+    """
+    keep, labels = self_labels(model, x, confidence)
+    shown = np.unique(labels)
+    if len(shown) < max(2, int(np.ceil(SELF_CALIBRATION_COVERAGE * len(model.class_ids)))):
+        return None
+    own = copy.deepcopy(model)
+    xs = torch.as_tensor(np.asarray(x, np.float32)[keep])
+    adapt_model(own, xs, torch.from_numpy(labels), dataclasses.replace(options, lda_weight=0.0), progress=False)
+    own.metadata = {
+        **model.metadata,
+        "self_calibration": {
+            "windows": int(len(x)),
+            "labelled": int(len(keep)),
+            "classes": [model.class_ids[int(c)] for c in shown],
+            "confidence": float(confidence),
+            "mode": options.mode,
+        },
+    }
+    return own.eval()
 
 
 def fuses_lda(model: RetrievalModel, weight: float) -> bool:

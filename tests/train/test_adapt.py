@@ -41,8 +41,10 @@ from myostream.train.adapt import (
     adapt_sessions,
     balanced,
     class_centres,
+    is_self_calibrated,
     model_windows,
     person_rejection,
+    self_calibrate,
 )
 from myostream.train.stage2 import train_stage2
 from myostream.train.stage3 import train_stage3
@@ -381,6 +383,26 @@ def test_anchors_move_only_calibrated_classes_and_keep_the_text_space(base):
     torch.testing.assert_close(model.prototypes, text)  # weight 0: nothing moves
     with pytest.raises(MyostreamError, match="Anchors for classes the model does not rank: wave"):
         model.anchor({"wave": centres[model.class_ids[0]]}, 0.5)
+
+
+def test_self_calibration_labels_a_new_wearer_itself_and_needs_enough_classes(base):
+    """Without labels: the model's own confident labels of a wearer's first seconds calibrate a copy."""
+    model = load_checkpoint(base)
+    rec = _simulated(11, 30.0)
+    ws = extract_windows(filter_recordings([rec], model.preprocessing.filter), model.config.window_ms, 50.0)
+    x = ws.data(np.arange(len(ws)))
+    options = AdaptOptions(epochs_a=1, epochs_b=1)
+    own = self_calibrate(model, x, confidence=0.0, options=options)
+    assert own is not None and own is not model
+    record = own.metadata["self_calibration"]
+    assert record["labelled"] == record["windows"] == len(x) and len(record["classes"]) >= len(model.class_ids) / 2
+    assert not torch.equal(own.prototypes, model.prototypes)  # its own class centres anchor it
+    assert own.fusion is None  # no LDA on the model's own labels
+    assert is_self_calibrated(own) and not is_self_calibrated(model)
+    # a wearer who held one posture shows one class: no self-calibration
+    assert self_calibrate(model, np.repeat(x[:1], 40, axis=0), confidence=0.0, options=options) is None
+    # nothing is confident enough: none either
+    assert self_calibrate(model, x, confidence=1.01, options=options) is None
 
 
 def test_options_are_checked():
