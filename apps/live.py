@@ -129,9 +129,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         torch_threads: int | None = 1,
         backend: str = "auto",
         channels: Sequence[int] | None = None,
+        self_calibrate: bool = True,
     ) -> None:
         super().__init__()
         self.torch_threads = torch_threads
+        #: a base model self-calibrates to the wearer from their first seconds (``--no-self-calibration``: not)
+        self.self_calibrate = bool(self_calibrate)
         #: the source channels the model sees, in the model's order (``--channels``); None: all of them
         self.channels = None if channels is None else [int(c) for c in channels]
         self.setWindowTitle("myostream live")
@@ -493,7 +496,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         source = self._source(spec)
         model, path, why = self.model, self.model_path, None
         options: dict[str, Any] = dict(
-            hop_ms=self.hop_ms, smoothing=self.smoothing, device=self.device, channels=self.channels
+            hop_ms=self.hop_ms,
+            smoothing=self.smoothing,
+            device=self.device,
+            channels=self.channels,
+            self_calibrate=self.self_calibrate,
         )
         if model is None:
             source.open()  # opening again in Pipeline.start() is a no-op
@@ -972,14 +979,17 @@ def live_command(
     queries: Sequence[str] = (),
     screenshot: str | None = None,
     channels: Sequence[int] | None = None,
+    self_calibrate: bool = True,
 ) -> int:
     """``myostream live [--source SPEC] [--model CKPT] [--backend B] [--torch-device D] [--duration S] [--query TEXT]
-    [--screenshot PNG] [--channels 0,1,...]``."""
+    [--screenshot PNG] [--channels 0,1,...] [--no-self-calibration]``."""
     if screenshot:
         output_file(screenshot, "the screenshot")  # before the window opens, not when it closes
     app, owns_app = application()
     apply_theme(app)
-    window = LiveWindow(source=source, model=model, device=device, backend=backend, channels=channels)
+    window = LiveWindow(
+        source=source, model=model, device=device, backend=backend, channels=channels, self_calibrate=self_calibrate
+    )
     try:
         window.start(block=True)  # a bad model or source is one sentence on the terminal, before any window
     except MyostreamError:

@@ -269,6 +269,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         queries=args.query,
         screenshot=args.screenshot,
         channels=args.channels,
+        self_calibrate=not args.no_self_calibration,
     )
 
 
@@ -556,6 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="0,1,...",
         help="the source channels the model sees, in the model's order (e.g. 8 of a 16-channel band: "
         "0,2,4,6,8,10,12,14; default: all, and the counts must match)",
+    )
+    p.add_argument(
+        "--no-self-calibration",
+        action="store_true",
+        help="rank with the base model as trained; by default, on a ring band, it self-calibrates to the "
+        "wearer from their first 35 s on the labels it gives them itself (no labels asked)",
     )
 
     p = add("record", _cmd_record, "Record and label a calibration session, cue by cue.")

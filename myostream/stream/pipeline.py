@@ -10,7 +10,9 @@ Two threads do the work so that neither the device nor a GUI ever waits on the m
   causal filter at the model's rate, then the wearer's level learnt live when the model
   normalises per user, and for ring bands the way the band sits, estimated from the
   wearer's first seconds once their level is known, those seconds scaled by their own
-  level as the offline evaluation does), cuts a window every hop and
+  level as the offline evaluation does; a torch base model then self-calibrates to the
+  wearer from those same seconds, on the labels it gives them itself, and takes over
+  between two hops), cuts a window every hop and
   ranks the windows with the model (batched when it fell behind), turning each into a
   :class:`HopRanking`. The pipeline takes its preprocessing from the model and nowhere else,
   so it cannot run a model on signal prepared differently from its training windows.
@@ -54,6 +56,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 32
 #: Rankings of an empty window before the first hop (see :meth:`Pipeline._warm_up`).
 WARM_UP_CALLS = 3
+#: Seconds :meth:`Pipeline.stop` waits for an orientation estimate still running (it ranks every
+#: candidate turn, seconds of CPU; a self-calibration after it stops at its next batch): a process
+#: that exits with torch busy on a daemon thread aborts
+STOP_ESTIMATE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -239,6 +245,9 @@ class Pipeline:
     model's rate, as in training). ``channels`` maps the source's channels to the model's
     (source channel indices in the model's order); without it the counts must match.
     ``window_ms`` defaults to the model's window; ``hop_ms`` to the preprocessing's hop.
+    ``self_calibrate``: for ring bands, once the orientation is known, a torch base model
+    self-calibrates to the wearer on its own confident labels of the same first seconds
+    (:func:`myostream.train.adapt.self_calibrate`; :attr:`self_calibration` says on what).
     ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
     average over hops (0 = no smoothing). Each ranking is marked ``confident`` when
     :attr:`rejection` (the model's rule, :mod:`myostream.rejection`; None accepts all)
@@ -276,6 +285,7 @@ class Pipeline:
         latency_window_s: float = 10.0,
         user_scale: np.ndarray | None = None,
         channels: Sequence[int] | None = None,
+        self_calibrate: bool = True,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise MyostreamError(
@@ -321,6 +331,12 @@ class Pipeline:
         self.orientation: Orientation | None = None
         #: the estimate's evidence per candidate (see :func:`estimate_orientation`)
         self.orientation_evidence: dict[str, Any] | None = None
+        #: self-calibrate a base model to the wearer from the same first seconds, unlabelled
+        self.self_calibrates = bool(self_calibrate)
+        #: what the self-calibration learnt from (windows, those labelled, classes), once its model ranks
+        self.self_calibration: dict[str, Any] | None = None
+        self._swap_lock = threading.Lock()
+        self._estimating: threading.Thread | None = None
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._new_data = threading.Event()
@@ -449,7 +465,8 @@ class Pipeline:
             ranker.to(device)
         self._warm_up(ranker)
         if fits:
-            self._next_ranker = ranker  # the worker takes it between two hops
+            with self._swap_lock:
+                self._next_ranker = ranker  # the worker takes it between two hops
             self._new_data.set()
             return
         if self._worker is not None:
@@ -479,6 +496,8 @@ class Pipeline:
         for thread in (self._reader, self._worker):
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
+        if self._estimating is not None:  # a self-calibration ends at its next batch once stopped
+            self._estimating.join(timeout=STOP_ESTIMATE_S)
         self._close_source()
         if self._outlet is not None:
             self._outlet.close()
@@ -665,7 +684,8 @@ class Pipeline:
             if self._stop.is_set() or self._restart.is_set():
                 break
             if self._next_ranker is not None:  # between two hops: the same preparation, another model
-                self.ranker, self._next_ranker = self._next_ranker, None
+                with self._swap_lock:
+                    self.ranker, self._next_ranker = self._next_ranker, None
                 self._name_candidates(self.ranker)
                 smoothed = None
             if self._paused.is_set():
@@ -715,7 +735,7 @@ class Pipeline:
                     if first_n >= estimate_samples:
                         first = np.concatenate(first_signal)[:estimate_samples]
                         first_signal, first_n = [], 0
-                        estimating = threading.Thread(
+                        estimating = self._estimating = threading.Thread(
                             target=self._estimate_beside,
                             args=(first, estimated),
                             name="myostream-orientation",
@@ -787,18 +807,28 @@ class Pipeline:
 
     def _estimate_beside(self, signal: np.ndarray, result: list[Orientation]) -> None:
         """:meth:`_estimate_orientation` on its own thread, its answer appended to ``result``; a
-        failure is logged and leaves the band as worn (the stream goes on either way)."""
+        failure is logged and leaves the band as worn (the stream goes on either way). Then, from
+        the same windows, :meth:`_self_calibrate`."""
+        ranker = self.ranker
         try:
-            result.append(self._estimate_orientation(signal))
+            orientation, windows = self._estimate_orientation(signal)
         except Exception as exc:  # noqa: BLE001 - any failure of the estimate must not end the stream
             log.warning("Could not estimate how the band sits (%s); ranking it as worn.", exc)
             self.orientation = Orientation()
             result.append(self.orientation)
+            return
+        result.append(orientation)
+        if self.self_calibrates:
+            try:
+                self._self_calibrate(ranker, orientation.apply(windows))
+            except Exception as exc:  # noqa: BLE001 - the model as trained goes on ranking
+                log.warning("Could not self-calibrate to the wearer (%s); ranking with the model as trained.", exc)
 
-    def _estimate_orientation(self, signal: np.ndarray) -> Orientation:
+    def _estimate_orientation(self, signal: np.ndarray) -> tuple[Orientation, np.ndarray]:
         """How the band sits, from ``signal [n, C]``: the wearer's first filtered seconds after their
         level settled, treated as the offline evaluation treats a wearing's first seconds (the rule
         it validated): scaled by their own level (the offline statistic), windows at the hop.
+        Returns the orientation and those windows (as worn).
 
         Not the running level: it settles on the first seconds of movement (often one gesture, whose
         channel pattern is not the wearer's) and moves slowly from there, so windows scaled by it
@@ -813,7 +843,47 @@ class Pipeline:
         self.orientation, self.orientation_evidence = estimate_orientation(
             self.ranker, windows, level, pre.ring_profile
         )
-        return self.orientation
+        return self.orientation, windows
+
+    def _self_calibrate(self, ranker: Ranker | None, windows: np.ndarray) -> None:
+        """A torch base model calibrated to the wearer on its own confident labels of their first
+        windows (oriented), as the transfer report validated it
+        (:func:`myostream.train.adapt.self_calibrate`); it takes over between two hops, unless
+        another model was given meanwhile. A person's model (already calibrated), or the ONNX
+        runtime (nothing trains there), ranks as it is."""
+        torch = sys.modules.get("torch")
+        if ranker is None or torch is None or not isinstance(ranker, torch.nn.Module):
+            return
+        from myostream.train.adapt import AdaptationStopped, is_self_calibrated, self_calibrate
+
+        if is_self_calibrated(ranker):  # type: ignore[arg-type]
+            return
+        try:
+            own = self_calibrate(ranker, windows, stop=self._stop)  # type: ignore[arg-type]
+        except AdaptationStopped:  # the pipeline is stopping
+            return
+        if own is None:
+            log.info(
+                "The wearer's first %g s show too few gestures the model is sure of to self-calibrate; "
+                "ranking with the model as trained.",
+                ESTIMATE_SECONDS,
+            )
+            return
+        own.to(self.device)
+        self._warm_up(own)
+        with self._swap_lock:
+            if self.ranker is not ranker or self._next_ranker is not None or self._stop.is_set():
+                return  # another model was chosen meanwhile: it stays
+            self._next_ranker = own
+            self.self_calibration = own.metadata["self_calibration"]
+        self._new_data.set()
+        record = own.metadata["self_calibration"]
+        log.info(
+            "Self-calibrated to the wearer on %d of their first %d windows (%d gestures), no labels.",
+            record["labelled"],
+            record["windows"],
+            len(record["classes"]),
+        )
 
     def _segments(self, start: int, end: int, lost: int) -> list[tuple[int, int, int]]:
         """Split ``[start, end)`` at the source's gaps: (segment start, end, samples lost before it)."""

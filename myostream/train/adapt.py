@@ -38,6 +38,7 @@ import dataclasses
 import json
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -251,6 +252,21 @@ def _adaptation_loss(model: RetrievalModel) -> LossFn:
     return loss
 
 
+class AdaptationStopped(Exception):
+    """Fine-tuning ended early because its ``stop`` event was set."""
+
+
+def _stoppable(loss: LossFn, stop: threading.Event) -> LossFn:
+    """``loss``, raising :class:`AdaptationStopped` at the first batch after ``stop`` is set."""
+
+    def checked(net: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        if stop.is_set():
+            raise AdaptationStopped
+        return loss(net, x, y)
+
+    return checked
+
+
 def class_centres(model: RetrievalModel, x: Tensor, y: Tensor) -> dict[str, Tensor]:
     """The unit mean embedding of each class's windows (``y`` indexes the model's class ids)."""
     z = embed_windows(model, x)
@@ -267,11 +283,14 @@ def adapt_model(
     device: str | torch.device = "cpu",
     progress: bool = True,
     log: str | Path | None = None,
+    stop: threading.Event | None = None,
 ) -> list[dict[str, Any]]:
     """Calibrate ``model`` in place to windows ``x [N, T, C]`` whose labels ``y`` index its class
     ids, as ``options.mode`` says, then fuses the person's LDA into the class scores
     (``options.lda_weight``); returns the fine-tuning epochs (none for anchors alone), also
-    appended to the JSON-lines file ``log`` as they end (what a progress bar follows)."""
+    appended to the JSON-lines file ``log`` as they end (what a progress bar follows).
+    ``stop`` set (another thread closing) ends fine-tuning at the next batch with
+    :class:`AdaptationStopped`, the model then half-trained: throw it away."""
     x = model.as_windows(x).cpu()
     y = torch.as_tensor(y).long()
     history: list[dict[str, Any]] = []
@@ -281,6 +300,8 @@ def adapt_model(
             model.fit_input_stats(x)
         model.prototypes = model.text_prototypes.clone()  # fine-tune against the text space, not old anchors
         loss = _adaptation_loss(model)
+        if stop is not None:
+            loss = _stoppable(loss, stop)
         common = dict(
             batch_size=options.batch_size,
             weight_decay=model.config.stage3.weight_decay,
@@ -341,6 +362,7 @@ def self_calibrate(
     x: Tensor | np.ndarray,
     confidence: float = SELF_CALIBRATION_CONFIDENCE,
     options: AdaptOptions = AdaptOptions(),
+    stop: threading.Event | None = None,
 ) -> RetrievalModel | None:
     """A copy of ``model`` calibrated to a new wearer without labels: windows ``x [N, T, C]`` of
     their first seconds (prepared and oriented as the model ranks them) are labelled by the model
@@ -348,7 +370,7 @@ def self_calibrate(
     (no LDA fusion: a classic classifier on the model's own labels adds nothing it did not know).
 
     None when the confident windows show fewer than :data:`SELF_CALIBRATION_COVERAGE` of the
-    model's classes (or fewer than two). Self-training on confident pseudo-labels is how
+    model's classes (or fewer than two). ``stop``: as :func:`adapt_model`'s. Self-training on confident pseudo-labels is how
     Côté-Allard et al.'s SCADANN recalibrates a Myo armband classifier without labels.
     """
     keep, labels = self_labels(model, x, confidence)
@@ -357,7 +379,9 @@ def self_calibrate(
         return None
     own = copy.deepcopy(model)
     xs = torch.as_tensor(np.asarray(x, np.float32)[keep])
-    adapt_model(own, xs, torch.from_numpy(labels), dataclasses.replace(options, lda_weight=0.0), progress=False)
+    adapt_model(
+        own, xs, torch.from_numpy(labels), dataclasses.replace(options, lda_weight=0.0), progress=False, stop=stop
+    )
     own.metadata = {
         **model.metadata,
         "self_calibration": {

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from myostream.errors import MyostreamError
 from myostream.model.checkpoint import load_checkpoint
@@ -395,6 +396,32 @@ def test_a_myo_wearers_band_is_found_as_worn_as_offline(myo_dir: Path):
         )
     assert pipeline.error is None and pipeline.orientation is not None, "no orientation estimated"
     assert pipeline.orientation.identity, pipeline.orientation_evidence
+
+
+def test_a_myo_wearers_base_model_self_calibrates_from_their_first_seconds(myo_dir: Path):
+    """From the same first seconds the bundled base labels the wearer's windows itself, calibrates a
+    copy on the confident ones and hands it over between two hops; the base stays as it was."""
+    from myostream.data.myo import read_myo_session
+    from myostream.runtime import bundled_for, load_model
+
+    test = read_myo_session(myo_dir / "EvaluationDataset" / "Male0" / "Test0")
+    model = load_model(bundled_for(test.n_channels, test.rate).path)
+    prototypes = model.prototypes.clone()
+    pipeline = Pipeline(ReplaySource(test, speed=4.0), model, device="cpu")  # its 140 s in 35 s
+    with pipeline:
+        wait_for(lambda: pipeline.ranker is not model or pipeline.error is not None or pipeline.source.exhausted, 180)
+        record = pipeline.self_calibration
+        assert pipeline.error is None and record is not None, "no self-calibration"
+        assert pipeline.ranker is not model and pipeline.ranker.metadata["self_calibration"] == record
+        assert record["labelled"] <= record["windows"] and len(record["classes"]) >= 4
+        assert pipeline.queue.get(timeout=10) is not None  # the stream goes on with the new model
+    assert torch.equal(model.prototypes, prototypes)  # a copy calibrated, the base untouched
+    # asked not to, the pipeline keeps the base
+    quiet = Pipeline(ReplaySource(test, speed=10.0), model, device="cpu", self_calibrate=False)
+    with quiet:
+        wait_for(lambda: quiet.orientation is not None or quiet.error is not None or quiet.source.exhausted, 120)
+        time.sleep(2.0)
+    assert quiet.orientation is not None and quiet.ranker is model and quiet.self_calibration is None
 
 
 def test_an_orientation_estimate_that_fails_leaves_the_band_as_worn(sim_model, caplog):
