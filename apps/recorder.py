@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,9 @@ class RecorderWindow(QtWidgets.QMainWindow):
         self._listed: tuple[str, int] = ("", -1)
 
         self.recorder = SessionRecorder(source, runs_clock=False)  # the tick below runs the cue clock
+        # a window dropped without being closed (a host program's, a test's) still stops its
+        # recorder's thread and closes its session file complete
+        weakref.finalize(self, self.recorder.close)
         self.signals = RecorderSignals(self.recorder)
         self.signals.source_ready.connect(self._on_source_ready)
         self.signals.failed.connect(self._on_failed)

@@ -497,3 +497,22 @@ def test_a_full_disk_stops_the_recording_with_one_sentence_and_no_crash(tmp_path
     assert "under this process's file-size limit" in stop and "recording stopped" in stop
     rec = read_session(next(out.glob("*.h5")))
     assert rec.n_samples > 0 and rec.meta["complete"] is True
+
+
+def test_a_window_dropped_without_closing_stops_its_recorder(qtbot, tmp_path):
+    """A host program (or a test) that lets the window go without closing it leaves no recorder
+    thread behind: one frozen mid-write held h5py's lock and hung the process at exit."""
+    import gc
+
+    protocol = load_protocol(protocol_file(tmp_path))
+    window = RecorderWindow(
+        recording_source("simulated", [protocol]), protocol, device="simulated", subject="T1", out_dir=tmp_path
+    )
+    engine = window.recorder
+    qtbot.waitUntil(lambda: engine.streaming, timeout=15000)
+    thread = engine._thread
+    assert thread is not None and thread.is_alive()
+    del window
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
