@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -500,7 +501,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             smoothing=self.smoothing,
             device=self.device,
             channels=self.channels,
-            self_calibrate=self.self_calibrate,
+            self_calibrate=live_self_calibration if self.self_calibrate else None,
         )
         if model is None:
             source.open()  # opening again in Pipeline.start() is a no-op
@@ -968,6 +969,17 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     def _hide_error(self) -> None:
         self.banner.hide()
+
+
+def live_self_calibration(ranker: Any, windows: np.ndarray, stop: threading.Event) -> Any:
+    """The pipeline's self-calibration (:func:`myostream.train.adapt.self_calibrate_ranker`) for a
+    torch model; the ONNX runtime ranks as it is, and the window then never imports torch."""
+    torch = sys.modules.get("torch")  # a torch model means torch is imported already
+    if torch is None or not isinstance(ranker, torch.nn.Module):
+        return None
+    from myostream.train.adapt import self_calibrate_ranker
+
+    return self_calibrate_ranker(ranker, windows, stop)
 
 
 def live_command(

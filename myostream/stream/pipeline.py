@@ -10,9 +10,9 @@ Two threads do the work so that neither the device nor a GUI ever waits on the m
   causal filter at the model's rate, then the wearer's level learnt live when the model
   normalises per user, and for ring bands the way the band sits, estimated from the
   wearer's first seconds once their level is known, those seconds scaled by their own
-  level as the offline evaluation does; a torch base model then self-calibrates to the
-  wearer from those same seconds, on the labels it gives them itself, and takes over
-  between two hops), cuts a window every hop and
+  level as the offline evaluation does; given a self-calibration, the base model then
+  calibrates to the wearer from those same seconds, on the labels it gives them itself, and
+  takes over between two hops), cuts a window every hop and
   ranks the windows with the model (batched when it fell behind), turning each into a
   :class:`HopRanking`. The pipeline takes its preprocessing from the model and nowhere else,
   so it cannot run a model on signal prepared differently from its training windows.
@@ -179,6 +179,12 @@ class Ranker(Protocol):
     def rank(self, windows: np.ndarray, k: int = 5) -> RankerOutput: ...
 
 
+#: ``(ranker, windows [N, T, C] of the wearer's first seconds as ranked, stop) -> a ranker calibrated
+#: to the wearer, or None``: self-calibration without labels, given by a layer that trains
+#: (:func:`myostream.train.adapt.self_calibrate_ranker`); it ends early, raising, once ``stop`` is set
+SelfCalibrate = Callable[[Ranker, np.ndarray, threading.Event], "Ranker | None"]
+
+
 @dataclass
 class PipelineStats:
     """A snapshot for status lines."""
@@ -245,9 +251,10 @@ class Pipeline:
     model's rate, as in training). ``channels`` maps the source's channels to the model's
     (source channel indices in the model's order); without it the counts must match.
     ``window_ms`` defaults to the model's window; ``hop_ms`` to the preprocessing's hop.
-    ``self_calibrate``: for ring bands, once the orientation is known, a torch base model
-    self-calibrates to the wearer on its own confident labels of the same first seconds
-    (:func:`myostream.train.adapt.self_calibrate`; :attr:`self_calibration` says on what).
+    ``self_calibrate`` (:data:`SelfCalibrate`): for ring bands, once the orientation is known, it
+    calibrates the model to the wearer from the same first seconds, without labels, and its
+    model takes over (the live app gives :func:`myostream.train.adapt.self_calibrate_ranker`;
+    :attr:`self_calibration` says on what).
     ``smoothing`` in [0, 1) is the weight of the previous scores in an exponential
     average over hops (0 = no smoothing). Each ranking is marked ``confident`` when
     :attr:`rejection` (the model's rule, :mod:`myostream.rejection`; None accepts all)
@@ -285,7 +292,7 @@ class Pipeline:
         latency_window_s: float = 10.0,
         user_scale: np.ndarray | None = None,
         channels: Sequence[int] | None = None,
-        self_calibrate: bool = True,
+        self_calibrate: SelfCalibrate | None = None,
     ) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise MyostreamError(
@@ -331,8 +338,8 @@ class Pipeline:
         self.orientation: Orientation | None = None
         #: the estimate's evidence per candidate (see :func:`estimate_orientation`)
         self.orientation_evidence: dict[str, Any] | None = None
-        #: self-calibrate a base model to the wearer from the same first seconds, unlabelled
-        self.self_calibrates = bool(self_calibrate)
+        #: calibrates a base model to the wearer from the same first seconds, unlabelled (None: not)
+        self.self_calibrate = self_calibrate
         #: what the self-calibration learnt from (windows, those labelled, classes), once its model ranks
         self.self_calibration: dict[str, Any] | None = None
         self._swap_lock = threading.Lock()
@@ -818,11 +825,12 @@ class Pipeline:
             result.append(self.orientation)
             return
         result.append(orientation)
-        if self.self_calibrates:
+        if self.self_calibrate is not None and ranker is not None:
             try:
-                self._self_calibrate(ranker, orientation.apply(windows))
+                self._self_calibrate(self.self_calibrate, ranker, orientation.apply(windows))
             except Exception as exc:  # noqa: BLE001 - the model as trained goes on ranking
-                log.warning("Could not self-calibrate to the wearer (%s); ranking with the model as trained.", exc)
+                if not self._stop.is_set():  # stopping ends a self-calibration with an exception
+                    log.warning("Could not self-calibrate to the wearer (%s); ranking with the model as trained.", exc)
 
     def _estimate_orientation(self, signal: np.ndarray) -> tuple[Orientation, np.ndarray]:
         """How the band sits, from ``signal [n, C]``: the wearer's first filtered seconds after their
@@ -845,45 +853,23 @@ class Pipeline:
         )
         return self.orientation, windows
 
-    def _self_calibrate(self, ranker: Ranker | None, windows: np.ndarray) -> None:
-        """A torch base model calibrated to the wearer on its own confident labels of their first
-        windows (oriented), as the transfer report validated it
-        (:func:`myostream.train.adapt.self_calibrate`); it takes over between two hops, unless
-        another model was given meanwhile. A person's model (already calibrated), or the ONNX
-        runtime (nothing trains there), ranks as it is."""
-        torch = sys.modules.get("torch")
-        if ranker is None or torch is None or not isinstance(ranker, torch.nn.Module):
-            return
-        from myostream.train.adapt import AdaptationStopped, is_self_calibrated, self_calibrate
-
-        if is_self_calibrated(ranker):  # type: ignore[arg-type]
-            return
-        try:
-            own = self_calibrate(ranker, windows, stop=self._stop)  # type: ignore[arg-type]
-        except AdaptationStopped:  # the pipeline is stopping
-            return
+    def _self_calibrate(self, calibrate: SelfCalibrate, ranker: Ranker, windows: np.ndarray) -> None:
+        """``calibrate``'s model for the wearer's first windows (oriented) takes over between two
+        hops, unless another model was given meanwhile."""
+        own = calibrate(ranker, windows, self._stop)
         if own is None:
-            log.info(
-                "The wearer's first %g s show too few gestures the model is sure of to self-calibrate; "
-                "ranking with the model as trained.",
-                ESTIMATE_SECONDS,
-            )
             return
-        own.to(self.device)
+        if hasattr(own, "to"):
+            own.to(self.device)
         self._warm_up(own)
+        record = dict(getattr(own, "metadata", {}).get("self_calibration", {}))
         with self._swap_lock:
             if self.ranker is not ranker or self._next_ranker is not None or self._stop.is_set():
                 return  # another model was chosen meanwhile: it stays
             self._next_ranker = own
-            self.self_calibration = own.metadata["self_calibration"]
+            self.self_calibration = record
         self._new_data.set()
-        record = own.metadata["self_calibration"]
-        log.info(
-            "Self-calibrated to the wearer on %d of their first %d windows (%d gestures), no labels.",
-            record["labelled"],
-            record["windows"],
-            len(record["classes"]),
-        )
+        log.info("Self-calibrated to the wearer from their first %g s, no labels: %s.", ESTIMATE_SECONDS, record)
 
     def _segments(self, start: int, end: int, lost: int) -> list[tuple[int, int, int]]:
         """Split ``[start, end)`` at the source's gaps: (segment start, end, samples lost before it)."""

@@ -65,6 +65,8 @@ from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejectio
 from myostream.train.loop import LossFn
 from myostream.train.stage3 import fit_two_phases, stage3_loss
 
+log = logging.getLogger(__name__)
+
 NORMALIZERS = ("refit", "keep")
 #: what calibration changes: the person's class centres as anchors, fine-tuning, or fine-tuning then anchors
 MODES = ("anchors", "finetune", "finetune+anchors")
@@ -393,6 +395,21 @@ def self_calibrate(
         },
     }
     return own.eval()
+
+
+def self_calibrate_ranker(ranker: Any, windows: np.ndarray, stop: threading.Event | None = None) -> Any:
+    """:func:`self_calibrate` as the live pipeline asks for it
+    (:data:`myostream.stream.pipeline.SelfCalibrate`): None for a ranker that does not train
+    (the ONNX runtime) or that fits its person already (:func:`is_self_calibrated`)."""
+    if not isinstance(ranker, RetrievalModel) or is_self_calibrated(ranker):
+        return None
+    own = self_calibrate(ranker, windows, stop=stop)
+    if own is None:
+        log.info(
+            "The wearer's first windows show too few gestures the model is sure of to self-calibrate; "
+            "ranking with the model as trained."
+        )
+    return own
 
 
 def fuses_lda(model: RetrievalModel, weight: float) -> bool:

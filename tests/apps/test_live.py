@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from myostream.apps.live import LiveWindow, live_command, load_text_encoder
+from myostream.apps.live import LiveWindow, live_command, live_self_calibration, load_text_encoder
 from myostream.apps.live_panels import NO_MATCH
 from PyQt6 import QtCore, QtGui
 
@@ -59,6 +59,7 @@ def test_window_starts_on_the_default_and_updates_every_panel(qtbot, window, tmp
     rankings_arrive(qtbot, window, 5)
     p = window.pipeline
     assert p is not None and p.info.name == "simulated" and p.device == "cpu"
+    assert p.self_calibrate is not None  # a ring band's wearer would be met without labels
     labels = window.rankings.labels()
     catalog_labels = {e.label for e in window.model.catalog.values()}
     assert len(labels) == 5 and set(labels) <= catalog_labels and len(set(labels)) == 5
@@ -241,6 +242,8 @@ def test_the_onnx_backend_runs_an_exported_folder(qtbot, tmp_path_factory, capsy
     w.start()
     rankings_arrive(qtbot, w)
     assert type(w.model).__name__ == "OnnxRanker" and w.pipeline.device == "cpu"
+    # nothing trains on the ONNX runtime: the exported model ranks as it is
+    assert live_self_calibration(w.model, np.zeros((4, 10, 8), np.float32), threading.Event()) is None
     qtbot.waitUntil(lambda: w.status_labels["device"].text() == "onnx cpu", timeout=WAIT_MS)
     w.add_text_query("make a fist")  # encoded by the exported text encoder, no torch involved
     qtbot.waitUntil(lambda: w.text.queries == ["make a fist"], timeout=WAIT_MS)
