@@ -46,13 +46,16 @@ SIM_SECONDS = 60.0
 PATIENCE_S = 1800.0
 
 
-def live_top1(window: Any, wait: Wait, seconds: float | None = None) -> tuple[float, int]:
+def live_top1(window: Any, wait: Wait, seconds: float | None = None) -> tuple[float, int, dict[str, Any] | None]:
     """Top-1 of the window's live rankings over ``seconds`` of wall time (None: until the replay
-    ends): the share of rankings whose first description is the window's true class, once the
-    wearer's level settled; and how many rankings were scored."""
-    got: list[Any] = []
+    ends): the share of rankings whose first description is the true class, once the wearer's
+    level settled; how many rankings were scored; and, when the base self-calibrated to the
+    wearer meanwhile, the top-1 of the rankings its self-calibrated model made (else None)."""
+    got: list[tuple[Any, bool]] = []
     pipeline = window.pipeline
-    pipeline.on_ranking = got.append  # called on the worker thread: every hop, none dropped by drawing
+    first = pipeline.ranker
+    # called on the worker thread, every hop (none dropped by drawing), after the worker took any new model
+    pipeline.on_ranking = lambda r: got.append((r, pipeline.ranker is not first))
     if seconds is not None:
         wait.settle(seconds)
     else:
@@ -61,10 +64,18 @@ def live_top1(window: Any, wait: Wait, seconds: float | None = None) -> tuple[fl
     pipeline.on_ranking = None
     if pipeline.error is not None:
         raise MyostreamError(f"The live stream stopped while it was scored: {pipeline.error}")
-    scored = [r.top[0].class_id == r.true_class for r in list(got) if r.true_class is not None and not r.settling]
+    scored = [
+        (r.top[0].class_id == r.true_class, own) for r, own in list(got) if r.true_class is not None and not r.settling
+    ]
     if not scored:
         raise MyostreamError(f"No ranking of {window.source_spec} had a true class to score.")
-    return statistics.fmean(scored), len(scored)
+    own = [hit for hit, by_own in scored if by_own]
+    self_calibrated = (
+        {"top1": round(statistics.fmean(own), 3), "rankings": len(own), **pipeline.self_calibration}
+        if own and pipeline.self_calibration is not None
+        else None
+    )
+    return statistics.fmean(hit for hit, _ in scored), len(scored), self_calibrated
 
 
 def band(window: Any) -> str | None:
@@ -154,12 +165,12 @@ def simulated_person(wait: Wait, seconds: float = SIM_SECONDS, speed: float = SI
         window.start()
         wait.until(lambda: window.pipeline is not None and window.rankings.updates > 10, PATIENCE_S)
         pipeline = window.pipeline
-        before, n_before = live_top1(window, wait, seconds)
+        before, n_before, _ = live_top1(window, wait, seconds)
         band_before = band(window)
         timings = calibrate(window, wait, f"sim-user{SIM_USER}", protocol=SIM_PROTOCOL, speed=speed)
         if window.pipeline is not pipeline:
             raise MyostreamError("The stream restarted while calibrating; it must run on throughout.")
-        after, n_after = live_top1(window, wait, seconds)
+        after, n_after, _ = live_top1(window, wait, seconds)
         band_after = band(window)
         model = window.calibration.person_model
         return {
@@ -215,7 +226,7 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
         try:
             window.start()
             _opened(window, wait)
-            before, n_before = live_top1(window, wait)
+            before, n_before, self_calibrated = live_top1(window, wait)
             band_before = band(window)
 
             pipeline = window.pipeline
@@ -233,7 +244,7 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
                 raise MyostreamError(
                     f"The window ranks {person}'s test session with {window.model_path}, not their model."
                 )
-            after, n_after = live_top1(window, wait)
+            after, n_after, _ = live_top1(window, wait)
             band_after = band(window)
         finally:
             window.close()
@@ -244,6 +255,7 @@ def myo_person(wait: Wait, myo_dir: str | Path, speed: float = MYO_SPEED, person
         "scored_on": MYO_TEST,
         "replay_speed": speed,
         **_outcome(before, after, n_before, n_after, (band_before, band_after), model, timings),
+        "self_calibrated_before": self_calibrated,
     }
 
 
@@ -265,6 +277,19 @@ def _band(found: list[str | None]) -> str:
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
+
+
+def _self_calibration_lines(record: dict[str, Any] | None) -> list[str]:
+    """What the base did on its own before the person calibrated: self-calibrating to the wearer."""
+    if record is None:
+        return []
+    return [
+        "- **Before, self-calibrated**: once the band's orientation was known, the bundled base calibrated",
+        f"  itself to the wearer on {record['labelled']} of their first {record['windows']} windows, labelled by",
+        f"  itself (confidence >= {record['confidence']:g}, {len(record['classes'])} gestures, no labels asked);",
+        f"  the {record['rankings']} live rankings its model made from then on: top-1 {_pct(record['top1'])}",
+        '  (within the "before" column).',
+    ]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -302,6 +327,7 @@ def render(results: dict[str, Any]) -> str:
             "  that never restarts. Myo: the person's `Test0` session (another day, the band put on again),",
             "  replayed start to end before and after; calibration on their `training0` session, replayed as",
             "  the device following a protocol built from its files (seven gestures in file order, four rounds).",
+            *_self_calibration_lines(results.get("myo", {}).get("self_calibrated_before")),
             "- **Held-out repetition**: the calibration's own score, the last repetition of the session left",
             "  out of the adaptation (what the window shows after calibrating).",
             "- **Calibrate… → live**: wall time from pressing Calibrate… to the person's model ranking the",
