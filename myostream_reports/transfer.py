@@ -1012,11 +1012,13 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
             lines += [
                 "",
                 "The same calibrations tested on every repetition after the calibration ones (1 rep.: the "
-                "other nine; the protocol of the issue's per-person LDA reference of 0.50), R@1 / MRR:",
+                "other nine; the protocol of the issue's per-person LDA reference of 0.50), R@1:",
                 "",
-                *_table({m: d for m, d in rest.items()}, [k for k in shots if k], "r1"),
+                *_table(rest, [k for k in shots if k], "r1"),
                 "",
-                *_table({m: d for m, d in rest.items()}, [k for k in shots if k], "mrr"),
+                "MRR:",
+                "",
+                *_table(rest, [k for k in shots if k], "mrr"),
             ]
         lines += [
             "",
