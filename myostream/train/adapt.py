@@ -346,16 +346,16 @@ SELF_CALIBRATION_COVERAGE = 0.5
 def self_labels(model: RetrievalModel, x: Tensor | np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """The windows of ``x [N, T, C]`` the model labels itself with at least ``confidence``
     (indices) and those labels (indices into its class ids)."""
-    with torch.no_grad():
-        scores = window_scores(model, torch.as_tensor(np.asarray(x, np.float32))).double()
+    scores = window_scores(model, torch.as_tensor(np.asarray(x, np.float32))).double()
     p = torch.softmax(scores / model.config.stage3.temperature, dim=1)
     top, label = p.max(dim=1)
     keep = np.flatnonzero((top >= confidence).numpy())
     return keep, label.numpy()[keep]
 
 
-def is_self_calibrated(model: RetrievalModel) -> bool:
-    """Whether ``model`` already fits a person: calibrated by ``adapt`` or self-calibrated."""
+def calibrated_to_a_person(model: RetrievalModel) -> bool:
+    """Whether ``model`` already fits a person: calibrated by ``adapt`` (its record or its fused
+    LDA) or self-calibrated."""
     return "adaptation" in model.metadata or "self_calibration" in model.metadata or model.fusion is not None
 
 
@@ -400,8 +400,8 @@ def self_calibrate(
 def self_calibrate_ranker(ranker: Any, windows: np.ndarray, stop: threading.Event | None = None) -> Any:
     """:func:`self_calibrate` as the live pipeline asks for it
     (:data:`myostream.stream.pipeline.SelfCalibrate`): None for a ranker that does not train
-    (the ONNX runtime) or that fits its person already (:func:`is_self_calibrated`)."""
-    if not isinstance(ranker, RetrievalModel) or is_self_calibrated(ranker):
+    (the ONNX runtime) or that fits its person already (:func:`calibrated_to_a_person`)."""
+    if not isinstance(ranker, RetrievalModel) or calibrated_to_a_person(ranker):
         return None
     own = self_calibrate(ranker, windows, stop=stop)
     if own is None:

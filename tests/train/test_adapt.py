@@ -40,8 +40,8 @@ from myostream.train.adapt import (
     adapt_model,
     adapt_sessions,
     balanced,
+    calibrated_to_a_person,
     class_centres,
-    is_self_calibrated,
     model_windows,
     person_rejection,
     self_calibrate,
@@ -398,7 +398,7 @@ def test_self_calibration_labels_a_new_wearer_itself_and_needs_enough_classes(ba
     assert record["labelled"] == record["windows"] == len(x) and len(record["classes"]) >= len(model.class_ids) / 2
     assert not torch.equal(own.prototypes, model.prototypes)  # its own class centres anchor it
     assert own.fusion is None  # no LDA on the model's own labels
-    assert is_self_calibrated(own) and not is_self_calibrated(model)
+    assert calibrated_to_a_person(own) and not calibrated_to_a_person(model)
     # a wearer who held one posture shows one class: no self-calibration
     assert self_calibrate(model, np.repeat(x[:1], 40, axis=0), confidence=0.0, options=options) is None
     # nothing is confident enough: none either
