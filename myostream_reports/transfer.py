@@ -291,8 +291,7 @@ def evaluate_person(
             rest = tuple(r for r in person.repetitions if r > k)
             if "tcn" in bases:
                 put("TCN fine-tuned" + REST, k, tests(tcn, reps=rest))
-            for name, model in (("MyoSem fine-tuned + anchors", calibrated["finetune+anchors"][0]),):
-                put(name + REST, k, tests(model, reps=rest))
+            put("MyoSem fine-tuned + anchors" + REST, k, tests(calibrated["finetune+anchors"][0], reps=rest))
             if options.lda_weight > 0:
                 put(default_method(options) + REST, k, tests(fused, reps=rest))
             put("per-person LDA" + REST, k, _lda_tests(lda, base, filtered_tests, hop, rest, fit_s))
