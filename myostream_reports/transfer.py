@@ -435,6 +435,8 @@ ANCHOR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 IDENTITY_MARGINS = (0.0, 0.5, 1.0, 2.0)
 #: weights of the person's LDA fused into the calibrated model's scores (0: none)
 LDA_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+#: calibration fine-tuning's (gain, noise) jitter tried on validation (AdaptOptions.gain, .noise)
+CALIBRATION_AUGMENTS = ((0.0, 0.0), (0.2, 0.05), (0.4, 0.1))
 #: the report's name for the base self-calibrated on each wearing's first seconds
 SELF_CALIBRATED = "MyoSem, self-calibrated (no labels)"
 #: confidences a window's own label needs to take part in a self-calibration (no labels)
@@ -554,11 +556,42 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
         )
         best = current
     mode, _, weight = best.partition(" ")
-    # the person's LDA fused into the chosen calibration, at each weight (0: none)
-    fusion: dict[str, dict[str, list[float]]] = {}
+    anchor_weight = float(weight) if weight else 0.5
+    # the chosen calibration's fine-tuning with each gain and noise jitter (anchors alone do not
+    # train), chosen as the mode was, on R@1 without the LDA
+    augments = CALIBRATION_AUGMENTS if mode != "anchors" else ((default.gain, default.noise),)
+    jittered: dict[str, list[Any]] = {}
+    jitter: dict[str, dict[str, list[float]]] = {}
     for models, x, y, tx, ty, shots in calibrated:
+        for gain, noise in augments:
+            label = _augment_label(gain, noise)
+            if (gain, noise) == (default.gain, default.noise):
+                tuned = models[best]  # the mode grid calibrated with the default
+            else:
+                tuned = copy.deepcopy(base)
+                these = AdaptOptions(mode=mode, anchor_weight=anchor_weight, lda_weight=0.0, gain=gain, noise=noise)
+                adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), these, progress=False)
+            jittered.setdefault(label, []).append(tuned)
+            jitter.setdefault(label, {}).setdefault(shots, []).append(retrieval(tuned, tx, ty).r1)
+    jitter_means = {a: {k: float(np.mean(v)) for k, v in by_k.items()} for a, by_k in jitter.items()}
+
+    def jitter_mean(a: str) -> float:
+        return float(np.mean(list(jitter_means[a].values())))
+
+    augment = max(jitter_means, key=jitter_mean)
+    current_augment = _augment_label(default.gain, default.noise)
+    if augment != current_augment and jitter_mean(augment) < jitter_mean(current_augment) + DEFAULT_CHANGE:
+        say(
+            f"validation: fine-tuning jitter {augment} {jitter_mean(augment):.3f} against the default "
+            f"{current_augment} {jitter_mean(current_augment):.3f}, less than {DEFAULT_CHANGE:g} apart: the default stays"
+        )
+        augment = current_augment
+    gain, noise = next((g, n) for g, n in augments if _augment_label(g, n) == augment)
+    # the person's LDA fused into the chosen calibration's scores, at each weight (0: none)
+    fusion: dict[str, dict[str, list[float]]] = {}
+    for tuned, (_, x, y, tx, ty, shots) in zip(jittered[augment], calibrated):
         for w in LDA_WEIGHTS:
-            m = copy.deepcopy(models[best])
+            m = copy.deepcopy(tuned)
             if w > 0:
                 fuse_lda(m, x, y, w)
             fusion.setdefault(f"{w:g}", {}).setdefault(shots, []).append(retrieval(m, tx, ty).r1)
@@ -585,12 +618,14 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     chosen: dict[str, Any] = {
         "recipe": recipe,
         "mode": mode,
-        "anchor_weight": float(weight) if weight else 0.5,
+        "anchor_weight": anchor_weight,
         "lda_weight": float(lda_weight),
+        "gain": gain,
+        "noise": noise,
     }
     # self-calibration: each person's first seconds labelled by the base itself calibrate it as
     # chosen above (no labels); kept only for a real gain over the base as it is
-    own_options = AdaptOptions(mode=mode, anchor_weight=chosen["anchor_weight"])
+    own_options = AdaptOptions(mode=mode, anchor_weight=anchor_weight, gain=gain, noise=noise)
     self_cal = {"none": zero[recipe]["as worn"]}
     for c in SELF_CONFIDENCES:
         self_cal[f"{c:g}"] = float(
@@ -604,7 +639,8 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
         "people": list(MYO_VALIDATION_PEOPLE),
         "zero_shot": zero,
         "calibration": means,
-        "lda_fusion": {"calibration": best, "r1": fused},
+        "calibration_jitter": {"calibration": best, "r1": jitter_means, "chosen": augment},
+        "lda_fusion": {"calibration": f"{best}, {augment}", "r1": fused},
         "chosen": chosen,
         "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
         "orientation_margin": {"r1": margins, "chosen": margin_chosen, "pipeline": IDENTITY_MARGIN},
@@ -619,6 +655,10 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
             "pipeline": STEPS_PER_ELECTRODE,
         },
     }
+
+
+def _augment_label(gain: float, noise: float) -> str:
+    return f"gain {gain:g}, noise {noise:g}" if gain or noise else "no jitter"
 
 
 def _adabn_score(model: Any, person: Person) -> float:
@@ -920,6 +960,18 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         ]
         lines += ["", "| calibration | 1 rep. | 2 rep. |", "|---|---|---|"]
         lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in v["calibration"].items()]
+        if "calibration_jitter" in v:
+            j = v["calibration_jitter"]
+            lines += [
+                "",
+                f"**{j['calibration']}** with each gain and noise jitter while it fine-tunes "
+                "(`AdaptOptions.gain`, `.noise`: the base recipe's augmentation without turns), chosen as the "
+                f"calibration was, on R@1 without the LDA; chosen **{j['chosen']}**:",
+                "",
+                "| fine-tuning jitter | 1 rep. | 2 rep. |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in j["r1"].items()]
         if "lda_fusion" in v:
             lines += [
                 "",
@@ -984,8 +1036,9 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         lines += [
             "",
             f"Chosen: recipe **{v['chosen']['recipe']}**, calibration **{v['chosen']['mode']}**, anchor "
-            f"weight **{v['chosen']['anchor_weight']:g}**, LDA fusion weight "
-            f"**{v['chosen'].get('lda_weight', 0.0):g}** (`myostream adapt`'s defaults).",
+            f"weight **{v['chosen']['anchor_weight']:g}**, fine-tuning jitter "
+            f"**{_augment_label(v['chosen']['gain'], v['chosen']['noise'])}**, LDA fusion weight "
+            f"**{v['chosen']['lda_weight']:g}** (`myostream adapt`'s defaults).",
         ]
     for name, shots, title in (("myo", MYO_SHOTS, "Myo armband"), ("db1", DB1_SHOTS, "NinaPro DB1")):
         if name not in results:
@@ -1088,7 +1141,7 @@ def report_transfer(
     if validate and "myo" in datasets:
         results["validation"] = validate_myo(data / "myo-armband" / "PreTrainingDataset", work, say)
         chosen = results["validation"]["chosen"]
-        settings = {key: chosen[key] for key in ("mode", "anchor_weight", "lda_weight")}
+        settings = {key: chosen[key] for key in ("mode", "anchor_weight", "lda_weight", "gain", "noise")}
         if settings != {key: getattr(options, key) for key in settings}:
             say(f"note: validation chose {chosen}, the defaults are {options}; using the choice")
             options = dataclasses.replace(options, **settings)

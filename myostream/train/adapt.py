@@ -20,6 +20,13 @@ own (0.879 -> 0.894) and after fine-tuning (0.965 kept vs 0.973 re-fitted; 0.873
 0.921 for the person the base fits worst).
 ``normalizer="keep"`` keeps the trained statistics.
 
+Fine-tuning sees each batch with every channel's gain jittered and white noise added
+(``AdaptOptions.gain``, ``AdaptOptions.noise``: the base recipe's ``[augment]`` without
+turns, since the band sits as the person calibrated it). A calibration of one or two
+repetitions is a few hundred windows of one day; tomorrow's contact and impedance differ,
+and the jitter keeps the fine-tuned head from fitting today's exact levels. The strength was
+chosen on the transfer report's validation people.
+
 The sessions' samples are prepared as the checkpoint's preprocessing says (its causal
 filter, then the user's own level when the model normalises per user, as the live
 pipeline does), are cut into the model's windows (majority label), and every class is
@@ -61,6 +68,7 @@ from myostream.model.retrieval import RetrievalModel
 from myostream.paths import check_output_dir
 from myostream.preprocess import FilterSpec
 from myostream.records import NonFinite, Recording
+from myostream.train.augment import Augmentation, augmented
 from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection, window_scores
 from myostream.train.loop import LossFn
 from myostream.train.stage3 import fit_two_phases, stage3_loss
@@ -70,6 +78,10 @@ log = logging.getLogger(__name__)
 NORMALIZERS = ("refit", "keep")
 #: what calibration changes: the person's class centres as anchors, fine-tuning, or fine-tuning then anchors
 MODES = ("anchors", "finetune", "finetune+anchors")
+#: calibration fine-tuning's gain jitter and noise (see the module docstring); chosen on the
+#: transfer report's validation people
+CALIBRATION_GAIN = 0.4
+CALIBRATION_NOISE = 0.1
 #: where progress lines go (print, or a logger's method)
 Say = Callable[[str], object]
 #: text-encoder files a checkpoint may carry (stage 1 saves them next to the weights)
@@ -86,7 +98,9 @@ class AdaptOptions:
     ``epochs_b`` of head + the last ``unfreeze_layers`` encoder layers at ``lr_b``;
     ``"finetune+anchors"`` fine-tunes, then anchors. ``lda_weight`` > 0: a shrinkage LDA on
     Hudgins features of the same windows is fused into the class scores at that weight
-    (:class:`~myostream.model.fusion.LDAFusion`); 0 ranks by the cosine alone.
+    (:class:`~myostream.model.fusion.LDAFusion`); 0 ranks by the cosine alone. ``gain`` and
+    ``noise``: fine-tuning batches augmented as :class:`~myostream.train.augment.Augmentation`
+    says (0 and 0: none).
     """
 
     mode: str = "finetune+anchors"  # chosen on validation people by `myostream report transfer`
@@ -102,6 +116,8 @@ class AdaptOptions:
     hop_ms: float | None = None
     normalizer: str = "refit"
     seed: int = 0
+    gain: float = CALIBRATION_GAIN
+    noise: float = CALIBRATION_NOISE
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -118,6 +134,13 @@ class AdaptOptions:
             raise MyostreamError("Adaptation needs at least one epoch (epochs_a + epochs_b >= 1, neither negative).")
         if (self.hop_ms is not None and not self.hop_ms > 0) or self.batch_size < 1:
             raise MyostreamError("Adaptation needs hop_ms > 0 and batch_size >= 1.")
+        if not (0.0 <= self.gain < float("inf") and 0.0 <= self.noise < float("inf")):
+            raise MyostreamError(f"Calibration gain = {self.gain} and noise = {self.noise} must be 0 (none) or more.")
+
+    @property
+    def augmentation(self) -> Augmentation:
+        """What fine-tuning does to each batch: gain and noise, never a turn."""
+        return Augmentation(gain=self.gain, noise=self.noise)
 
     @classmethod
     def with_epochs(cls, epochs: int, **kw: Any) -> AdaptOptions:
@@ -301,7 +324,7 @@ def adapt_model(
         if options.normalizer == "refit":
             model.fit_input_stats(x)
         model.prototypes = model.text_prototypes.clone()  # fine-tune against the text space, not old anchors
-        loss = _adaptation_loss(model)
+        loss = augmented(_adaptation_loss(model), options.augmentation, ring=False)
         if stop is not None:
             loss = _stoppable(loss, stop)
         common = dict(
