@@ -405,6 +405,23 @@ def test_self_calibration_labels_a_new_wearer_itself_and_needs_enough_classes(ba
     assert self_calibrate(model, x, confidence=1.01, options=options) is None
 
 
+def test_calibration_fine_tunes_on_jittered_gains_and_noise(base):
+    """The same seed and windows: without jitter two calibrations agree to the bit, with it they part."""
+    x = torch.from_numpy(np.random.default_rng(1).normal(size=(40, 250, 8)).astype(np.float32))
+    y = torch.tensor([0, 1, 2, 3] * 10)
+
+    def calibrated(gain: float, noise: float) -> torch.Tensor:
+        model = load_checkpoint(base)
+        options = AdaptOptions(mode="finetune", lda_weight=0.0, epochs_a=1, epochs_b=1, gain=gain, noise=noise)
+        adapt_model(model, x[:, : model.config.window_samples], y, options, progress=False)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    plain = calibrated(0.0, 0.0)
+    assert torch.equal(plain, calibrated(0.0, 0.0))
+    assert not torch.equal(plain, calibrated(0.4, 0.1))
+    assert AdaptOptions().gain > 0 and AdaptOptions().noise > 0  # the default jitters
+
+
 def test_options_are_checked():
     with pytest.raises(MyostreamError, match="Adaptation mode 'magic' is unknown"):
         AdaptOptions(mode="magic")
@@ -414,6 +431,8 @@ def test_options_are_checked():
         AdaptOptions(normalizer="zscore")
     with pytest.raises(MyostreamError, match="at least one epoch"):
         AdaptOptions(epochs_a=0, epochs_b=0)
+    with pytest.raises(MyostreamError, match="Calibration gain = -0.1 and noise = 0.1 must be 0"):
+        AdaptOptions(gain=-0.1)
     assert (AdaptOptions.with_epochs(5).epochs_a, AdaptOptions.with_epochs(5).epochs_b) == (3, 2)
 
 
