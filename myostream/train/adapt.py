@@ -359,7 +359,7 @@ def adapt_model(
 #: the least probability (softmax of the class scores at the model's stage-3 temperature) a
 #: window's top class needs to count as its label in a self-calibration; chosen on the transfer
 #: report's validation people
-SELF_CALIBRATION_CONFIDENCE = 0.8
+SELF_CALIBRATION_CONFIDENCE = 0.5
 #: the share of the model's classes a wearer's first seconds must show confidently for a
 #: self-calibration: a wearer who only rested, or held one gesture, would pull the model
 #: towards the few classes it saw
