@@ -192,6 +192,14 @@ class RetrievalModel(nn.Module):
             z=out["z"].cpu(),
         )
 
+    @torch.inference_mode()
+    def embedding_scores(self, windows: Tensor | np.ndarray) -> Tensor:
+        """Class scores ``[B, K]`` of raw windows by the embedding alone, ``z . P_c``: what
+        :meth:`rank` scores without a calibration's LDA (results on the CPU)."""
+        with self._eval_mode():
+            z = self(self.as_windows(windows), stage=3)["z"]
+        return (z @ self.prototypes.T).cpu()
+
     def rank_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """What :meth:`rank` reports for validated raw windows ``x``, in one pass: ``scores [B, K]``,
         ``z [B, d]``, ``attention [B, M, N]`` (models with queries) and ``rms [B, N, C]``.

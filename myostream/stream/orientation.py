@@ -11,7 +11,10 @@ electrode (32 on an 8-electrode band, mirrored or not) brings a wearer's signal 
 wore the band. Two pieces of evidence, each weak alone, are added as z-scores:
 
 - the model's confidence: the mean top class probability over the wearer's first windows
-  (a correctly oriented signal looks like some gesture the model knows);
+  (a correctly oriented signal looks like some gesture the model knows), from the embedding
+  alone where the model can say (``embedding_scores``): a person's LDA fused in at calibration
+  is sure of some class however the band is turned (its features never saw another turn), so
+  it would drown out what the embedding says and pick a wrong turn;
 - anatomy: the correlation of the wearer's per-channel level profile (log levels, mean
   removed: which side of the forearm is stronger) with the training people's mean profile.
 
@@ -124,9 +127,14 @@ def estimate_orientation(
         raise MyostreamError("Estimating how the band sits needs some windows of the wearer's signal.")
     c = windows.shape[-1]
     options = candidates(c, steps)
+    by_embedding = getattr(ranker, "embedding_scores", None)
+
+    def _scores(x: np.ndarray) -> Any:
+        return by_embedding(x) if by_embedding is not None else ranker.rank(x, k=1).all_scores
+
     confidence = np.empty(len(options))
     for i, o in enumerate(options):
-        scores = np.asarray(_numpy(ranker.rank(o.apply(windows), k=1).all_scores), np.float64) / TEMPERATURE
+        scores = np.asarray(_numpy(_scores(o.apply(windows))), np.float64) / TEMPERATURE
         p = np.exp(scores - scores.max(axis=1, keepdims=True))
         confidence[i] = float((p.max(axis=1) / p.sum(axis=1)).mean())
     total = _zscore(confidence)

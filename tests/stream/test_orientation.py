@@ -77,3 +77,24 @@ def test_a_turn_must_beat_the_band_as_worn_by_the_margin():
     lead = float(z.max() - z[0])  # how far the winner's evidence beats the band as worn
     assert estimate_orientation(PatternRanker(patterns), windows, margin=0.9 * lead)[0] == fix
     assert estimate_orientation(PatternRanker(patterns), windows, margin=1.1 * lead)[0].identity
+
+
+def test_a_person_s_fused_lda_does_not_weigh_the_turns():
+    """The person's LDA is sure of some class however the band sits; only the embedding weighs turns."""
+    from myostream.model.fusion import LDAFusion
+    from myostream.runtime import bundled_checkpoint, load_model
+
+    model = load_model(bundled_checkpoint("myo-armband"))
+    rng = np.random.default_rng(2)
+    angles = 2 * np.pi * np.arange(C) / C
+    patterns = np.stack([1.2 + np.cos(angles - a) for a in (0.3, 1.9, 3.4, 4.9)])
+    classes = rng.integers(0, len(patterns), 120)
+    windows = (rng.normal(size=(120, model.config.window_samples, C)) * patterns[classes][:, None, :]).astype(
+        np.float32
+    )
+    plain = estimate_orientation(model, windows)
+    # an LDA fitted on the band turned by two electrodes and flipped: confident on that turn
+    turned = Orientation(2, True).apply(windows)
+    model.fusion = LDAFusion.fit(turned, classes, model.class_ids, 5.0, model.config.stage3.temperature)
+    assert not np.allclose(model.rank(windows).all_scores, model.embedding_scores(windows))  # the LDA does count
+    assert estimate_orientation(model, windows) == plain
