@@ -38,9 +38,10 @@ MANIFEST = "manifest.json"
 EMG_FILE = "emg.onnx"
 TEXT_FILE = "text.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-#: the EMG graph's input and its outputs, in graph order (attention only for models with queries)
+#: the EMG graph's input and its outputs, in graph order (attention only for models with queries;
+#: embedding_scores, the scores without the person's LDA, only for a calibration that fused one)
 INPUT = "windows"
-OUTPUTS = ("scores", "z", "attention", "rms")
+OUTPUTS = ("scores", "z", "attention", "rms", "embedding_scores")
 TEXT_INPUTS = ("input_ids", "attention_mask")
 TEXT_OUTPUT = "embedding"
 
@@ -141,7 +142,9 @@ def read_manifest(path: str | Path) -> Manifest:
     except (KeyError, TypeError, ValueError) as exc:
         raise MyostreamError(f"{where} is malformed ({exc!r}); export the checkpoint again.") from None
     config.check_preprocessing(preprocessing)
-    if outputs not in (OUTPUTS, tuple(o for o in OUTPUTS if o != "attention")):
+    if [o for o in outputs if o not in ("attention", "embedding_scores")] != ["scores", "z", "rms"] or (
+        list(outputs) != [o for o in OUTPUTS if o in outputs]
+    ):
         raise MyostreamError(f"{where} lists outputs {list(outputs)}; this myostream reads {list(OUTPUTS)}.")
     needed = [EMG_FILE] + ([TEXT_FILE, TOKENIZER_FILE] if text is not None else [])
     missing = [f for f in needed if not (path / f).is_file()]

@@ -102,6 +102,12 @@ class OnnxRanker:
         """Unit-norm embeddings ``z [B, d]`` of raw windows."""
         return self.outputs(windows)["z"]
 
+    def embedding_scores(self, windows: Any) -> np.ndarray:
+        """Class scores ``[B, K]`` by the embedding alone: without the person's LDA a calibration
+        fused in (the graph's ``embedding_scores``), else the graph's scores."""
+        out = self.outputs(windows)
+        return out.get("embedding_scores", out["scores"])
+
     def rank(self, windows: Any, k: int = 5) -> EdgeRanking:
         """Rank the class prototypes for each window by ``z . P_c``, as the torch model's ``rank`` does."""
         out = self.outputs(windows)

@@ -196,23 +196,24 @@ class RetrievalModel(nn.Module):
     def embedding_scores(self, windows: Tensor | np.ndarray) -> Tensor:
         """Class scores ``[B, K]`` of raw windows by the embedding alone, ``z . P_c``: what
         :meth:`rank` scores without a calibration's LDA (results on the CPU)."""
-        with self._eval_mode():
-            z = self(self.as_windows(windows), stage=3)["z"]
-        return (z @ self.prototypes.T).cpu()
+        out = self.rank_outputs(self.as_windows(windows))
+        return out.get("embedding_scores", out["scores"]).cpu()
 
     def rank_outputs(self, x: Tensor) -> dict[str, Tensor]:
         """What :meth:`rank` reports for validated raw windows ``x``, in one pass: ``scores [B, K]``,
-        ``z [B, d]``, ``attention [B, M, N]`` (models with queries) and ``rms [B, N, C]``.
+        ``z [B, d]``, ``attention [B, M, N]`` (models with queries) and ``rms [B, N, C]``; with
+        a calibration's LDA fused in, also ``embedding_scores [B, K]``, the scores without it.
         The ONNX export traces exactly this."""
         with self._eval_mode():
             out = self(x, stage=3)
-        scores = out["z"] @ self.prototypes.T
-        if self.fusion is not None:
-            scores = scores + self.fusion.term(x, self.class_ids)
+        cosine = out["z"] @ self.prototypes.T
+        scores = cosine if self.fusion is None else cosine + self.fusion.term(x, self.class_ids)
         result = {"scores": scores, "z": out["z"]}
         if "attention" in out:
             result["attention"] = out["attention"]
         result["rms"] = patch_rms(x, self.config.patch)
+        if self.fusion is not None:
+            result["embedding_scores"] = cosine
         return result
 
     @torch.inference_mode()

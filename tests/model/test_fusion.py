@@ -98,5 +98,13 @@ def test_the_onnx_export_carries_the_fusion(model, tmp_path):
     model.fusion = LDAFusion.fit(x.numpy(), y.numpy(), CLASS_IDS, weight=1.0, temperature=0.07)
     save_checkpoint(model, tmp_path / "ckpt")
     export_onnx(tmp_path / "ckpt", tmp_path / "onnx")
-    ranked = OnnxRanker.load(tmp_path / "onnx").rank(x.numpy(), k=4)
+    ranker = OnnxRanker.load(tmp_path / "onnx")
+    ranked = ranker.rank(x.numpy(), k=4)
     np.testing.assert_allclose(ranked.all_scores, window_scores(model, x).numpy(), atol=1e-4)
+    # the scores without the LDA travel too (the orientation estimate weighs turns by them)
+    assert ranker.manifest.outputs[-1] == "embedding_scores"
+    alone = model.embedding_scores(x).numpy()
+    np.testing.assert_allclose(ranker.embedding_scores(x.numpy()), alone, atol=1e-4)
+    assert not np.allclose(alone, ranked.all_scores, atol=1e-2)
+    model.fusion = None
+    np.testing.assert_allclose(model.embedding_scores(x).numpy(), alone, atol=1e-6)
