@@ -303,6 +303,7 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
         seed=args.seed,
         nonfinite=args.nonfinite,
         lda_weight=args.lda_weight,
+        jitter=not args.no_jitter,
     )
 
 
@@ -614,6 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="weight of the person's LDA (Hudgins features) fused into the class scores; 0 ranks by the "
         "embedding alone (default 0.5, chosen on validation people)",
+    )
+    p.add_argument(
+        "--no-jitter",
+        action="store_true",
+        help="fine-tune on the windows as recorded (default: each batch's channel gains jittered and noise "
+        "added, as chosen on validation people)",
     )
     _torch_device_flag(p, "cpu")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")

@@ -129,6 +129,7 @@ def adapt_command(
     seed: int = 0,
     nonfinite: NonFinite = "error",
     lda_weight: float | None = None,
+    jitter: bool = True,
 ) -> int:
     """``myostream adapt``: adapt ``model`` (default: the bundled base that fits) to the sessions in ``sessions``."""
     from myostream.train.adapt import AdaptOptions, adapt_sessions
@@ -142,6 +143,8 @@ def adapt_command(
     settings: dict[str, Any] = {"normalizer": normalizer, "seed": seed}
     if lda_weight is not None:
         settings["lda_weight"] = lda_weight
+    if not jitter:
+        settings.update(gain=0.0, noise=0.0)
     options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
     adapt_sessions(
         model, sessions, out, holdout_rep=holdout_rep, options=options, device=device, nonfinite=nonfinite, say=print

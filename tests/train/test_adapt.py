@@ -349,6 +349,7 @@ def test_cli_writes_the_checkpoint_and_its_report(base, new_user_sessions, tmp_p
             "keep",
             "--threads",
             "1",
+            "--no-jitter",
         ]
     )
     assert rc == 0
@@ -359,6 +360,7 @@ def test_cli_writes_the_checkpoint_and_its_report(base, new_user_sessions, tmp_p
     assert (
         report["options"]["normalizer"] == "keep" and report["options"]["epochs_a"] + report["options"]["epochs_b"] == 2
     )
+    assert report["options"]["gain"] == report["options"]["noise"] == 0.0  # --no-jitter
     assert "| repetition 2 |" in (out / "adaptation.md").read_text()
     model = load_checkpoint(out)
     assert torch.equal(model.input_scale, load_checkpoint(base).input_scale)  # --normalizer keep
