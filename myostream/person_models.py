@@ -274,9 +274,10 @@ def run_calibration(request: CalibrationRequest, work: Path, say: Any = print) -
         "held_out": reps[-1],
     }
     if request.base is not None:
+        from myostream.model.checkpoint import load_checkpoint
         from myostream.train.adapt import AdaptOptions, adapt_sessions
 
-        options = AdaptOptions()
+        options = AdaptOptions.for_model(load_checkpoint(request.base))  # the base's own calibration defaults
         say(f"plan: {options.epochs_a + options.epochs_b if options.mode != 'anchors' else 0} epochs")
         result, _ = adapt_sessions(
             request.base,

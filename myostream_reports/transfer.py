@@ -9,15 +9,17 @@ MRR over every test window, and the wall time of every calibration.
   the EvaluationDataset people (6 here) calibrate from ``training0`` and are tested on
   ``Test0`` and ``Test1`` (recorded on other days, the band put on again). Robustness: the
   same test sessions as if the band had been worn turned or flipped.
-- **NinaPro DB1**: two folds of unseen subjects; each base trains on the other fold,
-  each person calibrates from their first repetitions and is tested on repetitions 8-10.
+- **NinaPro DB1**: four validation people choose DB1's calibration settings and are never
+  reported; the other ten, in two folds of unseen subjects, each base trained on everyone
+  outside its fold, calibrate from their first repetitions and are tested on repetitions 8-10.
 
 How a live wearer is treated, offline: every wearing (session) is scaled by its own
 level and, for ring bands, oriented from its own first ``FIRST_SECONDS`` of signal,
 unlabelled, as the live pipeline does; calibration windows are prepared the same way.
 
 Settings are chosen on validation people, never on the people reported: the Myo
-section starts with the PreTrainingDataset people held out of a validation base.
+section starts with the PreTrainingDataset people held out of a validation base, the DB1
+section with its own validation people.
 """
 
 from __future__ import annotations
@@ -428,6 +430,11 @@ MYO_VALIDATION_PEOPLE = ("Female3", "Female9", "Male5", "Male11")
 MYO_SHOTS = (0, 1, 2, 4)
 DB1_SHOTS = (0, 1, 2, 3, 7)
 DB1_TEST_REPETITIONS = (8, 9, 10)
+#: the experiment DB1's bases train (and whose [adapt] table DB1's validation checks)
+DB1_EXPERIMENT = "myosem-ninapro-db1-transfer"
+#: DB1 people who choose DB1's calibration and are never reported (the other ten are, in two
+#: folds); drawn once, before any was scored in this role: sorted(default_rng(100).permutation(subjects)[:4])
+DB1_VALIDATION_PEOPLE = ("S4", "S12", "S14", "S15")
 #: how the band is worn in the robustness check: (turn in electrodes, flipped)
 WORN = ((1, False), (4, False), (0, True), (3, True), (0.5, False), (2.5, True))
 ANCHOR_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
@@ -460,6 +467,125 @@ def _variants(exp: Any) -> dict[str, Any]:
         "old recipe (no per-user normalisation, no augmentation)": dataclasses.replace(
             exp, data=plain_data, augment=Augmentation()
         ),
+    }
+
+
+@dataclass
+class CalibrationCase:
+    """A validation person calibrated on their first ``shots`` repetitions: the base, the
+    calibration windows ``x, y`` and the windows ``tx, ty`` that score it."""
+
+    base: Any
+    x: np.ndarray
+    y: np.ndarray
+    tx: np.ndarray
+    ty: np.ndarray
+    shots: str
+
+
+def choose_calibration(cases: Sequence[CalibrationCase], default: AdaptOptions, say: Say) -> dict[str, Any]:
+    """The calibration mode and anchor weight, then the fine-tuning jitter, then the person's LDA
+    weight, each on the mean R@1 of ``cases`` (over their numbers of repetitions); a setting
+    replaces ``default``'s only when it gains :data:`DEFAULT_CHANGE`.
+
+    Returns the tables (``calibration``, ``calibration_jitter``, ``lda_fusion``) and ``chosen``
+    (``mode``, ``anchor_weight``, ``lda_weight``, ``gain``, ``noise``).
+    """
+
+    def calibrated(start: Any, case: CalibrationCase, options: AdaptOptions) -> Any:
+        m = copy.deepcopy(start)
+        adapt_model(m, torch.from_numpy(case.x), torch.from_numpy(case.y), options, progress=False)
+        return m
+
+    def means_of(table: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+        return {key: {k: float(np.mean(v)) for k, v in by_k.items()} for key, by_k in table.items()}
+
+    def overall(by_k: dict[str, float]) -> float:
+        return float(np.mean(list(by_k.values())))
+
+    def keep_default(means: dict[str, dict[str, float]], best: str, current: str, what: str) -> str:
+        """``best``, unless it gains less than DEFAULT_CHANGE over ``current``."""
+        if best != current and current in means and overall(means[best]) < overall(means[current]) + DEFAULT_CHANGE:
+            say(
+                f"validation: {what} {best} {overall(means[best]):.3f} against the default {current} "
+                f"{overall(means[current]):.3f}, less than {DEFAULT_CHANGE:g} apart: the default stays"
+            )
+            return current
+        return best
+
+    calibration: dict[str, dict[str, list[float]]] = {}
+    models: list[dict[str, Any]] = []
+    for case in cases:
+        tuned = calibrated(
+            case.base, case, AdaptOptions(mode="finetune", lda_weight=0.0, gain=default.gain, noise=default.noise)
+        )
+        rows = {"finetune": retrieval(tuned, case.tx, case.ty).r1}
+        mine = {"finetune": tuned}
+        for w in ANCHOR_WEIGHTS:
+            for mode, start in (("anchors", case.base), ("finetune+anchors", tuned)):
+                m = calibrated(start, case, AdaptOptions(mode="anchors", anchor_weight=w, lda_weight=0.0))
+                rows[f"{mode} {w:g}"] = retrieval(m, case.tx, case.ty).r1
+                mine[f"{mode} {w:g}"] = m
+        for key, v in rows.items():
+            calibration.setdefault(key, {}).setdefault(case.shots, []).append(v)
+        models.append(mine)
+    means = means_of(calibration)
+    # A default changes only for a real gain, as AdaBN is kept only for one: validation people
+    # calibrate and test within one session, while the people reported may test on other days, so
+    # a fraction of a point between modes here says nothing about them.
+    current = default.mode if default.mode == "finetune" else f"{default.mode} {default.anchor_weight:g}"
+    best = keep_default(means, max(means, key=lambda k: overall(means[k])), current, "calibration")
+    mode, _, weight = best.partition(" ")
+    anchor_weight = float(weight) if weight else default.anchor_weight
+    # the chosen calibration's fine-tuning with each gain and noise jitter (anchors alone do not
+    # train), chosen as the mode was, on R@1 without the LDA
+    augments = CALIBRATION_AUGMENTS if mode != "anchors" else ((default.gain, default.noise),)
+    jittered: dict[str, list[Any]] = {}
+    jitter: dict[str, dict[str, list[float]]] = {}
+    for mine, case in zip(models, cases):
+        for gain, noise in augments:
+            label = _augment_label(gain, noise)
+            if (gain, noise) == (default.gain, default.noise):
+                tuned = mine[best]  # the mode grid calibrated with the default
+            else:
+                these = AdaptOptions(mode=mode, anchor_weight=anchor_weight, lda_weight=0.0, gain=gain, noise=noise)
+                tuned = calibrated(case.base, case, these)
+            jittered.setdefault(label, []).append(tuned)
+            jitter.setdefault(label, {}).setdefault(case.shots, []).append(retrieval(tuned, case.tx, case.ty).r1)
+    jitter_means = means_of(jitter)
+    best_augment = max(jitter_means, key=lambda a: overall(jitter_means[a]))
+    augment = keep_default(
+        jitter_means, best_augment, _augment_label(default.gain, default.noise), "fine-tuning jitter"
+    )
+    gain, noise = next((g, n) for g, n in augments if _augment_label(g, n) == augment)
+    # the person's LDA fused into the chosen calibration's scores, at each weight (0: none)
+    fusion: dict[str, dict[str, list[float]]] = {}
+    for tuned, case in zip(jittered[augment], cases):
+        for w in LDA_WEIGHTS:
+            m = copy.deepcopy(tuned)
+            if w > 0:
+                fuse_lda(m, case.x, case.y, w)
+            fusion.setdefault(f"{w:g}", {}).setdefault(case.shots, []).append(retrieval(m, case.tx, case.ty).r1)
+    fused = means_of(fusion)
+    lda_weight = keep_default(
+        fused, max(fused, key=lambda w: overall(fused[w])), f"{default.lda_weight:g}", "LDA weight"
+    )
+    if lda_weight != "0" and overall(fused[lda_weight]) < overall(fused["0"]) + DEFAULT_CHANGE:
+        say(f"validation: LDA fusion gains less than {DEFAULT_CHANGE:g} over none: not kept")
+        lda_weight = "0"
+    chosen = {
+        "mode": mode,
+        "anchor_weight": anchor_weight,
+        "lda_weight": float(lda_weight),
+        "gain": gain,
+        "noise": noise,
+    }
+    say(f"validation chose the calibration {chosen}")
+    return {
+        "calibration": means,
+        "calibration_jitter": {"calibration": best, "r1": jitter_means, "chosen": augment},
+        "lda_fusion": {"calibration": f"{best}, {augment}", "r1": fused},
+        "chosen": chosen,
     }
 
 
@@ -512,117 +638,19 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
         margins[f"{margin:g}"] = worn_any_way(steps_chosen, margin) if margin else orientation[str(steps_chosen)]
         say(f"validation, orientation margin {margin:g}: zero-shot R@1 {margins[f'{margin:g}']:.3f}")
     margin_chosen = float(max(margins, key=margins.__getitem__))  # the first, smallest, on a tie
-    calibration: dict[str, dict[str, list[float]]] = {}
-    calibrated = []
-    for k in (1, 2):
-        for person in people:
-            x, y, _ = wearing_windows(base, person.calibration, base.preprocessing.hop_ms, list(range(1, k + 1)))
-            tx, ty, _ = wearing_windows(base, next(iter(person.tests.values())), base.preprocessing.hop_ms, (3, 4))
-            tuned = copy.deepcopy(base)
-            plain = AdaptOptions(mode="finetune", lda_weight=0.0)
-            adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), plain, progress=False)
-            rows = {"finetune": retrieval(tuned, tx, ty).r1}
-            models = {"finetune": tuned}
-            for w in ANCHOR_WEIGHTS:
-                for mode, start in (("anchors", base), ("finetune+anchors", tuned)):
-                    m = copy.deepcopy(start)
-                    adapt_model(
-                        m,
-                        torch.from_numpy(x),
-                        torch.from_numpy(y),
-                        AdaptOptions(mode="anchors", anchor_weight=w, lda_weight=0.0),
-                        progress=False,
-                    )
-                    rows[f"{mode} {w:g}"] = retrieval(m, tx, ty).r1
-                    models[f"{mode} {w:g}"] = m
-            for key, v in rows.items():
-                calibration.setdefault(key, {}).setdefault(str(k), []).append(v)
-            calibrated.append((models, x, y, tx, ty, f"{k}"))
-    means = {key: {k: float(np.mean(v)) for k, v in by_k.items()} for key, by_k in calibration.items()}
-
-    def mean(key: str) -> float:
-        return float(np.mean(list(means[key].values())))
-
-    # A default changes only for a real gain, as AdaBN is kept only for one: these validation people
-    # calibrate and test within one session, while the people reported test on other days, so a
-    # fraction of a point between modes here says nothing about them.
-    default = AdaptOptions()
-    current = default.mode if default.mode == "finetune" else f"{default.mode} {default.anchor_weight:g}"
-    best = max(means, key=mean)
-    if best != current and current in means and mean(best) < mean(current) + DEFAULT_CHANGE:
-        say(
-            f"validation: {best} {mean(best):.3f} against the default {current} {mean(current):.3f}, "
-            f"less than {DEFAULT_CHANGE:g} apart: the default stays"
+    cases = [
+        CalibrationCase(
+            base,
+            *wearing_windows(base, person.calibration, base.preprocessing.hop_ms, list(range(1, k + 1)))[:2],
+            *wearing_windows(base, next(iter(person.tests.values())), base.preprocessing.hop_ms, (3, 4))[:2],
+            str(k),
         )
-        best = current
-    mode, _, weight = best.partition(" ")
-    anchor_weight = float(weight) if weight else 0.5
-    # the chosen calibration's fine-tuning with each gain and noise jitter (anchors alone do not
-    # train), chosen as the mode was, on R@1 without the LDA
-    augments = CALIBRATION_AUGMENTS if mode != "anchors" else ((default.gain, default.noise),)
-    jittered: dict[str, list[Any]] = {}
-    jitter: dict[str, dict[str, list[float]]] = {}
-    for models, x, y, tx, ty, shots in calibrated:
-        for gain, noise in augments:
-            label = _augment_label(gain, noise)
-            if (gain, noise) == (default.gain, default.noise):
-                tuned = models[best]  # the mode grid calibrated with the default
-            else:
-                tuned = copy.deepcopy(base)
-                these = AdaptOptions(mode=mode, anchor_weight=anchor_weight, lda_weight=0.0, gain=gain, noise=noise)
-                adapt_model(tuned, torch.from_numpy(x), torch.from_numpy(y), these, progress=False)
-            jittered.setdefault(label, []).append(tuned)
-            jitter.setdefault(label, {}).setdefault(shots, []).append(retrieval(tuned, tx, ty).r1)
-    jitter_means = {a: {k: float(np.mean(v)) for k, v in by_k.items()} for a, by_k in jitter.items()}
-
-    def jitter_mean(a: str) -> float:
-        return float(np.mean(list(jitter_means[a].values())))
-
-    augment = max(jitter_means, key=jitter_mean)
-    current_augment = _augment_label(default.gain, default.noise)
-    if augment != current_augment and jitter_mean(augment) < jitter_mean(current_augment) + DEFAULT_CHANGE:
-        say(
-            f"validation: fine-tuning jitter {augment} {jitter_mean(augment):.3f} against the default "
-            f"{current_augment} {jitter_mean(current_augment):.3f}, less than {DEFAULT_CHANGE:g} apart: the default stays"
-        )
-        augment = current_augment
-    gain, noise = next((g, n) for g, n in augments if _augment_label(g, n) == augment)
-    # the person's LDA fused into the chosen calibration's scores, at each weight (0: none)
-    fusion: dict[str, dict[str, list[float]]] = {}
-    for tuned, (_, x, y, tx, ty, shots) in zip(jittered[augment], calibrated):
-        for w in LDA_WEIGHTS:
-            m = copy.deepcopy(tuned)
-            if w > 0:
-                fuse_lda(m, x, y, w)
-            fusion.setdefault(f"{w:g}", {}).setdefault(shots, []).append(retrieval(m, tx, ty).r1)
-    fused = {w: {k: float(np.mean(v)) for k, v in by_k.items()} for w, by_k in fusion.items()}
-
-    def fused_mean(w: str) -> float:
-        return float(np.mean(list(fused[w].values())))
-
-    lda_weight = max(fused, key=fused_mean)
-    current_w = f"{default.lda_weight:g}"
-    if (
-        lda_weight != current_w
-        and current_w in fused
-        and fused_mean(lda_weight) < fused_mean(current_w) + DEFAULT_CHANGE
-    ):
-        say(
-            f"validation: LDA weight {lda_weight} {fused_mean(lda_weight):.3f} against the default {current_w} "
-            f"{fused_mean(current_w):.3f}, less than {DEFAULT_CHANGE:g} apart: the default stays"
-        )
-        lda_weight = current_w
-    if lda_weight != "0" and fused_mean(lda_weight) < fused_mean("0") + DEFAULT_CHANGE:
-        say(f"validation: LDA fusion gains less than {DEFAULT_CHANGE:g} over none: not kept")
-        lda_weight = "0"
-    chosen: dict[str, Any] = {
-        "recipe": recipe,
-        "mode": mode,
-        "anchor_weight": anchor_weight,
-        "lda_weight": float(lda_weight),
-        "gain": gain,
-        "noise": noise,
-    }
+        for k in (1, 2)
+        for person in people
+    ]
+    choice = choose_calibration(cases, AdaptOptions(), say)
+    chosen: dict[str, Any] = {"recipe": recipe, **choice["chosen"]}
+    mode, anchor_weight, gain, noise = chosen["mode"], chosen["anchor_weight"], chosen["gain"], chosen["noise"]
     # self-calibration: each person's first seconds labelled by the base itself calibrate it as
     # chosen above (no labels); kept only for a real gain over the base as it is
     own_options = AdaptOptions(mode=mode, anchor_weight=anchor_weight, gain=gain, noise=noise)
@@ -638,9 +666,7 @@ def validate_myo(pre: Path, work: Path, say: Say) -> dict[str, Any]:
     return {
         "people": list(MYO_VALIDATION_PEOPLE),
         "zero_shot": zero,
-        "calibration": means,
-        "calibration_jitter": {"calibration": best, "r1": jitter_means, "chosen": augment},
-        "lda_fusion": {"calibration": f"{best}, {augment}", "r1": fused},
+        **choice,
         "chosen": chosen,
         "adabn": {"with": adabn, "without": zero[recipe]["as worn"]},
         "orientation_margin": {"r1": margins, "chosen": margin_chosen, "pipeline": IDENTITY_MARGIN},
@@ -765,30 +791,75 @@ def rotated(
     return out
 
 
+def db1_reported_folds(subjects: Sequence[str], folds: int, seed: int) -> list[list[str]]:
+    """The DB1 people reported, fold by fold: every subject but :data:`DB1_VALIDATION_PEOPLE`, in a
+    seeded order cut into ``folds``."""
+    from myostream.data.splits import fold_subjects
+
+    reported = [s for s in subjects if s not in DB1_VALIDATION_PEOPLE]
+    return [fold_subjects(reported, folds, fold, seed) for fold in range(folds)]
+
+
+def _db1_experiment(folder: Path, held_out: Sequence[str]) -> Any:
+    """The DB1 transfer experiment trained on every subject but ``held_out``."""
+    from myostream.train.experiment import load_experiment
+
+    exp = load_experiment(DB1_EXPERIMENT, data_folder=str(folder)).with_protocol("cross-user")
+    return dataclasses.replace(exp, protocol=dataclasses.replace(exp.protocol, test_subjects=tuple(held_out), folds=1))
+
+
+def validate_db1(folder: Path, work: Path, say: Say) -> dict[str, Any]:
+    """Choose DB1's calibration settings on DB1 people who are never reported
+    (:data:`DB1_VALIDATION_PEOPLE`): a validation base trains on the other subjects; each
+    validation person calibrates on their first repetition (or two) and scores on the rest. The
+    settings to beat are the DB1 experiment's ``[adapt]`` table (where empty, :class:`AdaptOptions`'
+    defaults, chosen on the Myo armband)."""
+    from myostream.data.ninapro import read_ninapro_folder
+
+    recordings = read_ninapro_folder(folder, database="db1", exercises=(1,))
+    exp = _db1_experiment(folder, DB1_VALIDATION_PEOPLE)
+    base = train_base(exp, work / f"db1-without-{'-'.join(DB1_VALIDATION_PEOPLE)}-myosem", say)
+    hop = base.preprocessing.hop_ms
+    cases = []
+    for person in db1_people(recordings, DB1_VALIDATION_PEOPLE, DB1_TEST_REPETITIONS):
+        for k in (1, 2):
+            rest = [r for r in person.repetitions or () if r > k]
+            cases.append(
+                CalibrationCase(
+                    base,
+                    *wearing_windows(base, person.calibration, hop, list(range(1, k + 1)))[:2],
+                    *wearing_windows(base, person.calibration, hop, rest)[:2],
+                    str(k),
+                )
+            )
+    choice = choose_calibration(cases, AdaptOptions(**exp.adapt), say)
+    return {"people": list(DB1_VALIDATION_PEOPLE), **choice, "experiment": exp.adapt}
+
+
 def run_db1(folder: Path, work: Path, options: AdaptOptions, say: Say) -> dict[str, Any]:
     from myostream.data.ninapro import read_ninapro_folder
     from myostream.train.experiment import load_experiment
 
     recordings = read_ninapro_folder(folder, database="db1", exercises=(1,))
-    exp = load_experiment("myosem-ninapro-db1-transfer", data_folder=str(folder)).with_protocol("cross-user")
+    folds = load_experiment(DB1_EXPERIMENT, data_folder=str(folder)).protocol
     rows: dict[str, Any] = {}
     lda0: dict[str, dict[str, float]] = {}
-    for fold in range(exp.protocol.folds):
-        fexp = exp.with_protocol("cross-user", fold)
+    for fold, tested in enumerate(db1_reported_folds(sorted({r.subject for r in recordings}), folds.folds, folds.seed)):
+        exp = _db1_experiment(folder, tested)
+        name = f"db1-without-{'-'.join(tested)}"  # the cache says whom its bases never saw
         bases = {
-            "myosem": train_base(fexp, work / f"db1-fold{fold + 1}-myosem", say),
-            "tcn": train_base(fexp.with_variant("tcn"), work / f"db1-fold{fold + 1}-tcn", say),
+            "myosem": train_base(exp, work / f"{name}-myosem", say),
+            "tcn": train_base(exp.with_variant("tcn"), work / f"{name}-tcn", say),
         }
-        tested = {s.split("/")[-1] for s in bases["myosem"].metadata["split"]["held_out_subjects"]}
-        people = db1_people(recordings, sorted(tested), DB1_TEST_REPETITIONS)
+        people = db1_people(recordings, tested, DB1_TEST_REPETITIONS)
         for person in people:
             say(f"DB1 fold {fold + 1} {person.name}")
             rows[person.name] = evaluate_person(person, bases, DB1_SHOTS, options, say)
-        train = [r for r in recordings if r.subject not in tested]
+        train = [r for r in recordings if r.subject not in tested]  # the validation people train too
         for s in (False, True):
             key = f"cross-person LDA{', per-person standardised' if s else ''}"
             lda0.setdefault(key, {}).update(cross_person_lda(train, people, bases["myosem"], s))
-    return {"rows": rows, "summary": summarise(rows), "cross_person_lda": lda0}
+    return {"rows": rows, "summary": summarise(rows), "cross_person_lda": lda0, "options": dataclasses.asdict(options)}
 
 
 # ----------------------------------------------------------------------------- report
@@ -838,7 +909,10 @@ def targets(results: dict[str, Any], options: AdaptOptions) -> list[dict[str, An
         if dataset not in results:
             continue
         res = results[dataset]
-        method = method.replace("DEFAULT", default_method(options))
+        own = (
+            AdaptOptions(**res["options"]) if "options" in res else options
+        )  # DB1 calibrates as its own validation chose
+        method = method.replace("DEFAULT", default_method(own))
         if method not in res["summary"]:  # results of a run without that protocol
             continue
         value = res["summary"][method][k]["r1"]
@@ -912,6 +986,55 @@ def _agrees(choice: dict[str, Any], constant: str) -> str:
     return f"**not** the live pipeline's {choice['pipeline']:g} (`{constant}`): change it"
 
 
+def _intro(name: str, res: dict[str, Any]) -> str:
+    """Who a dataset section's people are and how they are tested."""
+    if name == "myo":
+        return (
+            f"The {len(res['rows'])} EvaluationDataset people: bases trained on the PreTrainingDataset people; each "
+            "calibrates from `training0` and is tested on `Test0` and `Test1`, recorded on other days."
+        )
+    return (
+        f"The {len(res['rows'])} DB1 subjects outside the validation people ({', '.join(DB1_VALIDATION_PEOPLE)}), in "
+        "two folds of unseen subjects; each fold's bases train on every other subject, the validation people "
+        "included. Each calibrates from their first repetitions and is tested on repetitions "
+        f"{DB1_TEST_REPETITIONS[0]}-{DB1_TEST_REPETITIONS[-1]}."
+    )
+
+
+def _calibration_lines(v: dict[str, Any]) -> list[str]:
+    """The tables :func:`choose_calibration` chose from, as markdown lines."""
+    lines = ["", "| calibration | 1 rep. | 2 rep. |", "|---|---|---|"]
+    lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in v["calibration"].items()]
+    j = v["calibration_jitter"]
+    lines += [
+        "",
+        f"**{j['calibration']}** with each gain and noise jitter while it fine-tunes "
+        "(`AdaptOptions.gain`, `.noise`: the base recipe's augmentation without turns), chosen as the "
+        f"calibration was, on R@1 without the LDA; chosen **{j['chosen']}**:",
+        "",
+        "| fine-tuning jitter | 1 rep. | 2 rep. |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in j["r1"].items()]
+    lines += [
+        "",
+        f"The person's LDA (Hudgins features of the same calibration windows) fused into the scores of "
+        f"**{v['lda_fusion']['calibration']}** at each weight (0: the embedding alone):",
+        "",
+        "| LDA weight | 1 rep. | 2 rep. |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {w} | {d['1']:.3f} | {d['2']:.3f} |" for w, d in v["lda_fusion"]["r1"].items()]
+    return lines
+
+
+def _calibration_choice(chosen: dict[str, Any]) -> str:
+    return (
+        f"calibration **{chosen['mode']}**, anchor weight **{chosen['anchor_weight']:g}**, fine-tuning jitter "
+        f"**{_augment_label(chosen['gain'], chosen['noise'])}**, LDA fusion weight **{chosen['lda_weight']:g}**"
+    )
+
+
 def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> str:
     lines = [
         "# Transfer to new people: zero-shot and few-shot",
@@ -958,30 +1081,7 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
             f"| {k} | {x['as worn']:.3f} | {x['turned half an electrode']:.3f} | {x['mean']:.3f} |"
             for k, x in v["zero_shot"].items()
         ]
-        lines += ["", "| calibration | 1 rep. | 2 rep. |", "|---|---|---|"]
-        lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in v["calibration"].items()]
-        if "calibration_jitter" in v:
-            j = v["calibration_jitter"]
-            lines += [
-                "",
-                f"**{j['calibration']}** with each gain and noise jitter while it fine-tunes "
-                "(`AdaptOptions.gain`, `.noise`: the base recipe's augmentation without turns), chosen as the "
-                f"calibration was, on R@1 without the LDA; chosen **{j['chosen']}**:",
-                "",
-                "| fine-tuning jitter | 1 rep. | 2 rep. |",
-                "|---|---|---|",
-            ]
-            lines += [f"| {k} | {d['1']:.3f} | {d['2']:.3f} |" for k, d in j["r1"].items()]
-        if "lda_fusion" in v:
-            lines += [
-                "",
-                f"The person's LDA (Hudgins features of the same calibration windows) fused into the scores of "
-                f"**{v['lda_fusion']['calibration']}** at each weight (0: the embedding alone):",
-                "",
-                "| LDA weight | 1 rep. | 2 rep. |",
-                "|---|---|---|",
-            ]
-            lines += [f"| {w} | {d['1']:.3f} | {d['2']:.3f} |" for w, d in v["lda_fusion"]["r1"].items()]
+        lines += _calibration_lines(v)
         if "adabn" in v:
             lines += [
                 "",
@@ -1035,10 +1135,30 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         ]
         lines += [
             "",
-            f"Chosen: recipe **{v['chosen']['recipe']}**, calibration **{v['chosen']['mode']}**, anchor "
-            f"weight **{v['chosen']['anchor_weight']:g}**, fine-tuning jitter "
-            f"**{_augment_label(v['chosen']['gain'], v['chosen']['noise'])}**, LDA fusion weight "
-            f"**{v['chosen']['lda_weight']:g}** (`myostream adapt`'s defaults).",
+            f"Chosen: recipe **{v['chosen']['recipe']}**, {_calibration_choice(v['chosen'])} "
+            "(`myostream adapt`'s defaults, `AdaptOptions`).",
+        ]
+    if "db1_validation" in results:
+        v = results["db1_validation"]
+        said = AdaptOptions(**v["experiment"])  # what a DB1 base calibrates as, unless told otherwise
+        agree = (
+            "what its `[adapt]` table says"
+            if all(x == getattr(said, k) for k, x in v["chosen"].items())
+            else f"**not** what its `[adapt]` table says ({v['experiment'] or 'nothing'}): change it"
+        )
+        lines += [
+            "",
+            "## DB1 settings chosen on DB1 validation people",
+            "",
+            f"DB1's calibration is chosen on DB1 people, not carried over from the Myo armband: "
+            f"{', '.join(v['people'])} are held out of a validation base trained on the other ten and are never "
+            "reported below; they calibrate on repetition 1 (or 1-2) and score on every later repetition. The "
+            f"settings to beat are the DB1 experiment's `[adapt]` table (`models/experiments/{DB1_EXPERIMENT}.toml`; "
+            f"unset keys: the defaults above), by at least {100 * DEFAULT_CHANGE:g} point.",
+            *_calibration_lines(v),
+            "",
+            f"Chosen for DB1: {_calibration_choice(v['chosen'])}: {agree} (what `myostream adapt` does with "
+            "a DB1 base).",
         ]
     for name, shots, title in (("myo", MYO_SHOTS, "Myo armband"), ("db1", DB1_SHOTS, "NinaPro DB1")):
         if name not in results:
@@ -1049,6 +1169,8 @@ def markdown(results: dict[str, Any], options: AdaptOptions, command: str) -> st
         lines += [
             "",
             f"## {title}",
+            "",
+            _intro(name, res),
             "",
             f"![R@1 against calibration repetitions]({name}.png)",
             "",
@@ -1153,7 +1275,19 @@ def report_transfer(
         results["myo"] = run_myo(data / "myo-armband", work, options, say, recipe, margin, self_confidence)
         curves_png(results["myo"]["summary"], MYO_SHOTS, "Myo armband: new people, other days", out / "myo.png")
     if "db1" in datasets:
-        results["db1"] = run_db1(data / "ninapro-db1", work, options, say)
+        from myostream.train.experiment import load_experiment
+
+        # DB1's bases calibrate as their experiment's [adapt] says, unless DB1's validation disagrees
+        db1_options = AdaptOptions(**load_experiment(DB1_EXPERIMENT).adapt)
+        if validate:
+            results["db1_validation"] = validate_db1(data / "ninapro-db1", work, say)
+            chosen = results["db1_validation"]["chosen"]
+            if chosen != {key: getattr(db1_options, key) for key in chosen}:
+                say(
+                    f"note: DB1's validation chose {chosen}, its experiment's [adapt] says {db1_options}; using the choice"
+                )
+                db1_options = dataclasses.replace(db1_options, **chosen)
+        results["db1"] = run_db1(data / "ninapro-db1", work, db1_options, say)
         curves_png(results["db1"]["summary"], DB1_SHOTS, "NinaPro DB1: unseen subjects", out / "db1.png")
     results["options"] = dataclasses.asdict(options)
     results["targets"] = targets(results, options)

@@ -24,6 +24,22 @@ def test_the_bundled_model_that_fits_a_stream_is_chosen():
         bundled_for(3, 200.0)
 
 
+def test_each_bundled_base_calibrates_as_its_recipe_says():
+    """A bundled base records its experiment's [adapt] table, so `myostream adapt` calibrates a
+    DB1 base as DB1's validation people chose, the Myo armband base as the Myo armband's."""
+    from myostream.model.checkpoint import load_checkpoint
+    from myostream.train.adapt import AdaptOptions, calibration_defaults
+    from myostream.train.experiment import load_experiment
+
+    for model in bundled_models():
+        base = load_checkpoint(model.path)
+        experiment = base.metadata.get("experiment", {}).get("name")
+        recipe = load_experiment(experiment).adapt if experiment else {}
+        assert calibration_defaults(base) == recipe, model.name
+    db1 = load_checkpoint(bundled_for(10, 100.0).path)
+    assert AdaptOptions.for_model(db1) != AdaptOptions()  # DB1 chose its own
+
+
 def test_a_replayed_ninapro_db1_file_runs_out_of_the_box(db1_dir):
     pipeline = make_pipeline(f"replay:{db1_dir / 'S1_A1_E1.mat'}", device="cpu")
     try:

@@ -253,3 +253,21 @@ def test_the_command_line_says_it_with_exit_code_2(tmp_path, capsys, kind):
     path.write_bytes(b"\xff" + kind.good.encode())
     assert "is not UTF-8 text" in _cli_fails(_cli(kind, path, tmp_path), capsys)
     assert not (tmp_path / "run").exists() and not (tmp_path / "sessions").exists()
+
+
+def test_an_experiment_s_adapt_table_is_checked_and_recorded(tmp_path):
+    """``[adapt]``: the calibration defaults a base carries into ``myostream adapt``."""
+    path = tmp_path / "e.toml"
+    path.write_text(EXPERIMENT + '\n[adapt]\nmode = "finetune"\nlda_weight = 0\ngain = 0.2\n', encoding="utf-8")
+    exp = load_experiment(path)
+    assert exp.adapt == {"mode": "finetune", "lda_weight": 0, "gain": 0.2}
+    assert exp.to_dict()["adapt"] == exp.adapt  # what the checkpoint records
+    assert load_experiment(_write(tmp_path, KINDS[3], EXPERIMENT)).adapt == {}
+    for line, says in (
+        ("anchor_weight = 2", "[adapt]: anchor_weight = 2.0 must lie in [0, 1]."),
+        ('mode = "fine"', "[adapt] mode must be one of"),
+        ("lda = 1", "[adapt] has unknown key 'lda'"),
+        ("noise = -0.1", "[adapt] noise must be"),
+    ):
+        path.write_text(EXPERIMENT + f"\n[adapt]\n{line}\n", encoding="utf-8")
+        assert says in _one_sentence(load_experiment, path)

@@ -9,9 +9,12 @@ from myostream.model.checkpoint import load_checkpoint
 from myostream.train.adapt import AdaptOptions
 from myostream.train.recordings import train_on_recordings
 from myostream_reports.transfer import (
+    DEFAULT_CHANGE,
     REST,
     SELF_CALIBRATED,
+    CalibrationCase,
     Person,
+    choose_calibration,
     cross_person_lda,
     evaluate_person,
     rotated,
@@ -155,6 +158,52 @@ def test_a_self_calibrated_wearing_and_the_targets_it_is_held_to(base):
     assert [r["met"] for r in rows if r["method"] == SELF_CALIBRATED] == [True]
     robust = [r for r in rows if r["target"].startswith("worn turned")]
     assert len(robust) == 2 and all("worst" in r["method"] for r in robust)
+
+
+def test_validation_keeps_a_default_unless_another_setting_gains_a_point(base):
+    cases = []
+    for k in (1, 2):
+        x, y, _ = wearing_windows(base, [session(11, 0)], 100.0, list(range(1, k + 1)))
+        tx, ty, _ = wearing_windows(base, [session(11, 0)], 100.0, [3])
+        cases.append(CalibrationCase(base, x, y, tx, ty, str(k)))
+    default = AdaptOptions(epochs_a=1, epochs_b=1)
+    said: list[str] = []
+    r = choose_calibration(cases, default, said.append)
+    chosen = r["chosen"]
+    assert set(chosen) == {"mode", "anchor_weight", "lda_weight", "gain", "noise"}
+
+    def kept(table: dict, chose: str, current: str) -> None:
+        """``chose`` is the best of ``table``, or ``current`` where the best gains less than a point."""
+        mean = {k: np.mean(list(v.values())) for k, v in table.items()}
+        best = max(mean, key=mean.__getitem__)
+        assert chose == (best if mean[best] >= mean[current] + DEFAULT_CHANGE else current), (table, chose)
+
+    calibration = chosen["mode"] + ("" if chosen["mode"] == "finetune" else f" {chosen['anchor_weight']:g}")
+    kept(r["calibration"], calibration, "finetune+anchors 0.25")
+    kept(r["calibration_jitter"]["r1"], r["calibration_jitter"]["chosen"], "gain 0.4, noise 0.1")
+    assert set(r["lda_fusion"]["r1"]) == {"0", "0.25", "0.5", "1", "2"}
+    assert any("validation chose the calibration" in s for s in said)
+
+
+def test_each_dataset_is_held_to_its_own_calibration():
+    """DB1 calibrates as its own validation chose: its "default" row is that calibration's."""
+    summary = {
+        "MyoSem": {"0": {"r1": 0.3}},
+        "MyoSem fine-tuned + anchors" + REST: {"1": {"r1": 0.61}},
+        "MyoSem fine-tuned + anchors + LDA fusion" + REST: {"1": {"r1": 0.2}},
+        "per-person LDA" + REST: {"1": {"r1": 0.5}},
+    }
+    db1 = {
+        "summary": summary,
+        "cross_person_lda": {"cross-person LDA, per-person standardised": {"S1": 0.2}},
+        "options": AdaptOptions(lda_weight=0.0).__dict__,
+    }
+    rows = targets({"db1": db1}, AdaptOptions())
+    (calibrated,) = [r for r in rows if "one repetition" in r["target"]]
+    assert calibrated["method"] == "MyoSem fine-tuned + anchors" + REST and calibrated["met"]
+    del db1["options"]  # a run that kept no options of its own: the report's
+    (calibrated,) = [r for r in targets({"db1": db1}, AdaptOptions()) if "one repetition" in r["target"]]
+    assert calibrated["method"].startswith("MyoSem fine-tuned + anchors + LDA fusion") and not calibrated["met"]
 
 
 def test_the_committed_report_is_what_its_results_say():

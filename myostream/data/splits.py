@@ -114,6 +114,12 @@ def random_split(windows: WindowSet, test_fraction: float = 0.2, seed: int = 0) 
     return _finish(windows, "random", ~test_mask, test_mask, seed=seed, meta={"test_fraction": test_fraction})
 
 
+def fold_subjects(subjects: Sequence[str], folds: int, fold: int, seed: int = 0) -> list[str]:
+    """The subjects that test in fold ``fold`` of ``folds``: all of them in a seeded order, cut into ``folds``."""
+    order = np.random.default_rng(seed).permutation(sorted(subjects)).tolist()
+    return sorted(np.array_split(np.array(order, dtype=object), folds)[fold].tolist())
+
+
 def cross_user_split(
     windows: WindowSet,
     test_subjects: Sequence[str] | None = None,
@@ -133,9 +139,7 @@ def cross_user_split(
             )
         if not 0 <= fold < folds:
             raise MyostreamError(f"Fold {fold} does not exist; there are {folds} folds (0..{folds - 1}).")
-        order = np.random.default_rng(seed).permutation(known).tolist()
-        test = sorted(np.array_split(np.array(order, dtype=object), folds)[fold].tolist())
-        split = cross_user_split(windows, test_subjects=test, seed=seed)
+        split = cross_user_split(windows, test_subjects=fold_subjects(known, folds, fold, seed), seed=seed)
         split.meta.update(folds=folds, fold=fold)
         return split
     if test_subjects is not None:

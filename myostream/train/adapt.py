@@ -143,6 +143,13 @@ class AdaptOptions:
         return Augmentation(gain=self.gain, noise=self.noise)
 
     @classmethod
+    def for_model(cls, model: RetrievalModel, epochs: int | None = None, **settings: Any) -> AdaptOptions:
+        """How ``model`` calibrates by default (:func:`calibration_defaults`), changed by ``settings``
+        (and ``epochs``, as :meth:`with_epochs`): what ``myostream adapt`` runs."""
+        settings = {**calibration_defaults(model), **settings}
+        return cls(**settings) if epochs is None else cls.with_epochs(epochs, **settings)
+
+    @classmethod
     def with_epochs(cls, epochs: int, **kw: Any) -> AdaptOptions:
         """``epochs`` in all, three fifths head-only (phase A), the rest with the encoder's tail."""
         if epochs < 1:
@@ -290,6 +297,14 @@ def _stoppable(loss: LossFn, stop: threading.Event) -> LossFn:
         return loss(net, x, y)
 
     return checked
+
+
+def calibration_defaults(model: RetrievalModel) -> dict[str, Any]:
+    """The calibration settings recorded with ``model``: its experiment's ``[adapt]`` table, which
+    that base's own validation people chose (empty: :class:`AdaptOptions`' defaults, chosen on the
+    Myo armband's). An adapted model keeps its base's record."""
+    experiment = model.metadata.get("experiment")
+    return dict(experiment.get("adapt") or {}) if isinstance(experiment, dict) else {}
 
 
 def class_centres(model: RetrievalModel, x: Tensor, y: Tensor) -> dict[str, Tensor]:
@@ -539,7 +554,8 @@ def adapt_sessions(
     out: str | Path | None = None,
     *,
     holdout_rep: int | None = None,
-    options: AdaptOptions = AdaptOptions(),
+    options: AdaptOptions | None = None,
+    settings: dict[str, Any] | None = None,
     device: str = "cpu",
     progress: bool = True,
     say: Say = logging.getLogger(__name__).info,
@@ -554,8 +570,11 @@ def adapt_sessions(
     the sessions (see :class:`Recording`).
     ``resample``: sessions at another rate than the model's are resampled to it first, as the
     live pipeline resamples their stream (else they are refused). ``log``: a JSON-lines file
-    the fine-tuning epochs are appended to as they end.
+    the fine-tuning epochs are appended to as they end. ``options``: how to calibrate; None: the
+    base's own defaults changed by ``settings`` (:meth:`AdaptOptions.for_model`).
     """
+    if options is not None and settings:
+        raise ValueError("give adapt_sessions options or settings, not both")
     start = time.perf_counter()
     recordings = read_sessions(sessions, nonfinite)
     if checkpoint is None:
@@ -570,6 +589,10 @@ def adapt_sessions(
         resample = resample or abs(base.rate - recordings[0].rate) > 1e-3 * base.rate
     checkpoint = Path(checkpoint)
     model = load_checkpoint(checkpoint, device="cpu")
+    if options is None:
+        options = AdaptOptions.for_model(model, **(settings or {}))
+        if calibration_defaults(model):
+            say(f"calibration defaults of the base: {calibration_defaults(model)} (its experiment's [adapt])")
     if resample:
         for rate in sorted({r.rate for r in recordings} - {model.config.rate}):
             say(f"resampling the sessions from {rate:g} Hz to the model's {model.config.rate:g} Hz")

@@ -132,7 +132,7 @@ def adapt_command(
     jitter: bool = True,
 ) -> int:
     """``myostream adapt``: adapt ``model`` (default: the bundled base that fits) to the sessions in ``sessions``."""
-    from myostream.train.adapt import AdaptOptions, adapt_sessions
+    from myostream.train.adapt import adapt_sessions
 
     set_threads(threads)
     resolve_device(device)  # before any reading or training
@@ -145,8 +145,10 @@ def adapt_command(
         settings["lda_weight"] = lda_weight
     if not jitter:
         settings.update(gain=0.0, noise=0.0)
-    options = AdaptOptions(**settings) if epochs is None else AdaptOptions.with_epochs(epochs, **settings)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    # the base's own calibration defaults (its experiment's [adapt]) under what was given here
     adapt_sessions(
-        model, sessions, out, holdout_rep=holdout_rep, options=options, device=device, nonfinite=nonfinite, say=print
+        model, sessions, out, holdout_rep=holdout_rep, settings=settings, device=device, nonfinite=nonfinite, say=print
     )
     return 0

@@ -33,6 +33,10 @@ name) and adds how to get the windows, how to split them and which text to align
     [augment]                           # how training batches are perturbed (myostream.train.augment)
     rotation = 0.5                      # electrodes either way (ring bands only); mirror, gain, noise
 
+    [adapt]                             # how `myostream adapt` calibrates this base by default
+    lda_weight = 0.5                    # (myostream.train.adapt.AdaptOptions: mode, anchor_weight,
+                                        # lda_weight, gain, noise); unset keys: AdaptOptions' defaults
+
     [text]
     catalogs = ["armband"]              # description catalogs the prototypes come from
     steps = 150                         # stage-1 training steps; train_layers, model, ...
@@ -61,7 +65,17 @@ from myostream.model.baselines import BACKBONES
 from myostream.model.config import ModelConfig, Stage2Table, Stage3Table, config_dir, list_configs, load_config
 from myostream.preprocess import FilterSpec, Normalisation
 from myostream.records import NonFinite
-from myostream.schema import Count, PositiveNumber, Says, Table, Whole, read_toml, table_for, validate
+from myostream.schema import (
+    Count,
+    NonNegativeNumber,
+    PositiveNumber,
+    Says,
+    Table,
+    Whole,
+    read_toml,
+    table_for,
+    validate,
+)
 from myostream.stream.devices import load_profile
 from myostream.text.stage1 import Stage1Config
 from myostream.train.augment import Augmentation, AugmentTable
@@ -201,6 +215,9 @@ class Experiment:
     test_data: DataSpec | None = None
     #: how training batches are perturbed (the [augment] table)
     augment: Augmentation = field(default_factory=Augmentation)
+    #: the calibration settings this base's validation chose (the [adapt] table: AdaptOptions
+    #: keys); recorded in the checkpoint, where `myostream adapt` takes its defaults from
+    adapt: dict[str, Any] = field(default_factory=dict)
 
     def with_variant(self, name: str) -> Experiment:
         return replace(self, variant=variant(name))
@@ -366,6 +383,16 @@ class ResultsTable(Table):
     variants: list[VariantName] | None = None
 
 
+class AdaptTable(Table):
+    """``[adapt]``: calibration defaults of the bases this experiment trains (:class:`AdaptOptions` keys)."""
+
+    mode: Literal["anchors", "finetune", "finetune+anchors"] | None = None
+    anchor_weight: NonNegativeNumber | None = None
+    lda_weight: NonNegativeNumber | None = None
+    gain: NonNegativeNumber | None = None
+    noise: NonNegativeNumber | None = None
+
+
 class ExperimentFile(Table):
     """An experiment file (see the module docstring); a model config file is one too."""
 
@@ -383,6 +410,7 @@ class ExperimentFile(Table):
     variant: VariantTable = VariantTable()
     results: ResultsTable = ResultsTable()
     augment: AugmentTable = AugmentTable()
+    adapt: AdaptTable = AdaptTable()
 
 
 def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = None) -> Experiment:
@@ -411,6 +439,7 @@ def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = 
         path=str(path),
         test_data=test_data,
         augment=Augmentation(**file.augment.given()),
+        adapt=_adapt(file.adapt, where),
     )
 
 
@@ -554,6 +583,17 @@ def _check_protocol(p: ProtocolSpec, where: str, test_data: DataSpec | None) -> 
     _choice(p.validation, ("runs", "subjects"), f"{where} validation")
     if p.folds < 1 or not 0 <= p.fold < p.folds:
         raise MyostreamError(f"{where}: fold {p.fold} does not exist; there are {p.folds} fold(s) (0..{p.folds - 1}).")
+
+
+def _adapt(t: AdaptTable, where: str) -> dict[str, Any]:
+    from myostream.train.adapt import AdaptOptions  # imports this module's users
+
+    given = dict(sorted(t.given().items()))  # one order in every record, whatever the set's
+    try:
+        AdaptOptions(**given)  # its own checks (an anchor weight above 1, ...)
+    except MyostreamError as exc:
+        raise MyostreamError(f"{where} [adapt]: {exc}") from None
+    return given
 
 
 def _text(t: TextTable, data: DataSpec) -> TextSpec:

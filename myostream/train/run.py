@@ -97,7 +97,7 @@ def _train_run(
     def lap(name: str) -> None:
         nonlocal tick
         now = time.perf_counter()
-        timings[name] = round(now - tick, 2)
+        timings[name] = round(timings.get(name, 0.0) + now - tick, 2)  # a refit trains the stages again
         tick = now
 
     cfg = exp.model_config()

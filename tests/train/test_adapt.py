@@ -10,6 +10,7 @@ shared data folder is absent): adapted on one day, tested on another.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from myostream.train.adapt import (
     adapt_sessions,
     balanced,
     calibrated_to_a_person,
+    calibration_defaults,
     class_centres,
     model_windows,
     person_rejection,
@@ -465,6 +467,31 @@ def test_adaptation_on_real_myo_armband_sessions_helps_on_another_day(myo_dir, e
     before, after = result.before["Test0"], result.after["Test0"]
     assert after["R@1"] >= before["R@1"] + 0.1, (before, after)
     assert after["MRR"] > before["MRR"]
+
+
+def test_a_base_calibrates_as_its_experiment_s_adapt_table_says(base, new_user_sessions, tmp_path, capsys):
+    """A base's record of its experiment's [adapt] sets `myostream adapt`'s defaults; what the
+    command is told still wins."""
+    own = tmp_path / "own"
+    shutil.copytree(base, own)
+    config = json.loads((own / "config.json").read_text())
+    said = {"mode": "finetune", "lda_weight": 0.0, "gain": 0.0, "noise": 0.0}
+    config["training"]["experiment"] = {"name": "e", "adapt": said}
+    (own / "config.json").write_text(json.dumps(config))
+    model = load_checkpoint(own)
+    assert calibration_defaults(model) == said and calibration_defaults(load_checkpoint(base)) == {}
+    assert AdaptOptions.for_model(load_checkpoint(base)) == AdaptOptions()
+    told = AdaptOptions.for_model(model, epochs=5, lda_weight=1.0)
+    assert (told.mode, told.lda_weight, told.gain, told.epochs_a + told.epochs_b) == ("finetune", 1.0, 0.0, 5)
+
+    out = tmp_path / "mine"
+    argv = ["adapt", "--model", str(own), "--sessions", str(new_user_sessions), "--epochs", "2", "--threads", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "calibration defaults of the base" in capsys.readouterr().out
+    options = json.loads((out / "adaptation.json").read_text())["options"]
+    assert {k: options[k] for k in said} == said
+    assert main([*argv, "--out", str(tmp_path / "fused"), "--lda-weight", "0.5"]) == 0
+    assert json.loads((tmp_path / "fused" / "adaptation.json").read_text())["options"]["lda_weight"] == 0.5
 
 
 def test_without_a_model_the_bundled_base_that_fits_the_sessions_adapts(tmp_path, protocol, monkeypatch):
