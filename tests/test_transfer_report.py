@@ -9,6 +9,7 @@ from myostream.model.checkpoint import load_checkpoint
 from myostream.train.adapt import AdaptOptions
 from myostream.train.recordings import train_on_recordings
 from myostream_reports.transfer import (
+    DB1_VALIDATION_PEOPLE,
     DEFAULT_CHANGE,
     REST,
     SELF_CALIBRATED,
@@ -16,6 +17,7 @@ from myostream_reports.transfer import (
     Person,
     choose_calibration,
     cross_person_lda,
+    db1_reported_folds,
     evaluate_person,
     rotated,
     score_tests,
@@ -183,6 +185,15 @@ def test_validation_keeps_a_default_unless_another_setting_gains_a_point(base):
     kept(r["calibration_jitter"]["r1"], r["calibration_jitter"]["chosen"], "gain 0.4, noise 0.1")
     assert set(r["lda_fusion"]["r1"]) == {"0", "0.25", "0.5", "1", "2"}
     assert any("validation chose the calibration" in s for s in said)
+
+
+def test_db1_validation_people_are_never_reported():
+    subjects = [f"S{i}" for i in range(1, 28)]  # all of DB1, where the shared data hold 14
+    folds = db1_reported_folds(subjects, 2, seed=0)
+    reported = folds[0] + folds[1]
+    assert sorted(reported) == sorted(set(subjects) - set(DB1_VALIDATION_PEOPLE))
+    assert not set(folds[0]) & set(folds[1]) and abs(len(folds[0]) - len(folds[1])) <= 1
+    assert db1_reported_folds(subjects, 2, seed=0) == folds
 
 
 def test_each_dataset_is_held_to_its_own_calibration():

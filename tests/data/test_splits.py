@@ -12,6 +12,7 @@ from myostream.data.splits import (
     cross_class_split,
     cross_dataset,
     cross_user_split,
+    fold_subjects,
     random_split,
     repetition_split,
 )
@@ -61,6 +62,15 @@ def test_cross_user_split(db1_windows: WindowSet) -> None:
     assert seeded.held_out_subjects == cross_user_split(ws, seed=7).held_out_subjects
     with pytest.raises(MyostreamError, match="Subject 'S9' is not in the windows"):
         cross_user_split(ws, test_subjects=["S9"])
+
+
+def test_cross_user_folds_are_what_fold_subjects_says(db1_windows: WindowSet) -> None:
+    """The folds a report plans without windows are the ones training cuts."""
+    subjects = sorted(set(db1_windows.subject))
+    folds = [fold_subjects(subjects, 2, k, seed=3) for k in range(2)]
+    assert sorted(folds[0] + folds[1]) == subjects and not set(folds[0]) & set(folds[1])
+    for k in range(2):
+        assert cross_user_split(db1_windows, seed=3, folds=2, fold=k).held_out_subjects == tuple(folds[k])
 
 
 def test_cross_class_split(db1_windows: WindowSet) -> None:
