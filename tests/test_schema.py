@@ -264,7 +264,7 @@ def test_an_experiment_s_adapt_table_is_checked_and_recorded(tmp_path):
     assert exp.to_dict()["adapt"] == exp.adapt  # what the checkpoint records
     assert load_experiment(_write(tmp_path, KINDS[3], EXPERIMENT)).adapt == {}
     for line, says in (
-        ("anchor_weight = 2", "[adapt]: anchor_weight = 2.0 must lie in [0, 1]."),
+        ("anchor_weight = 2", "[adapt] anchor_weight must be a number >= 0 and <= 1, got 2."),
         ('mode = "fine"', "[adapt] mode must be one of"),
         ("lda = 1", "[adapt] has unknown key 'lda'"),
         ("noise = -0.1", "[adapt] noise must be"),

@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
@@ -70,6 +70,7 @@ from myostream.preprocess import FilterSpec
 from myostream.records import NonFinite, Recording
 from myostream.train.augment import Augmentation, augmented
 from myostream.train.evaluate import embed_windows, evaluate_model, fit_rejection, window_scores
+from myostream.train.experiment import CalibrationMode
 from myostream.train.loop import LossFn
 from myostream.train.stage3 import fit_two_phases, stage3_loss
 
@@ -77,7 +78,7 @@ log = logging.getLogger(__name__)
 
 NORMALIZERS = ("refit", "keep")
 #: what calibration changes: the person's class centres as anchors, fine-tuning, or fine-tuning then anchors
-MODES = ("anchors", "finetune", "finetune+anchors")
+MODES: tuple[str, ...] = get_args(CalibrationMode)
 #: calibration fine-tuning's gain jitter and noise (see the module docstring); chosen on the
 #: transfer report's validation people
 CALIBRATION_GAIN = 0.4

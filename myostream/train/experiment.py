@@ -59,6 +59,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, get_args
 
+from annotated_types import Ge, Le
+
 from myostream.data.windows import ChannelMode, LabelMode
 from myostream.errors import MyostreamError
 from myostream.model.baselines import BACKBONES
@@ -86,6 +88,8 @@ SOURCES: tuple[str, ...] = get_args(DataSource)
 MEMORY = "memory"
 #: [data] source of each dataset format (myostream.data.readers) that training reads.
 _SOURCE_OF_FORMAT = {"ninapro": "ninapro", "myo-dat": "myo", "session": "sessions", "xdf": "xdf", "table": "table"}
+#: how a calibration adapts a base (myostream.train.adapt.AdaptOptions.mode)
+CalibrationMode = Literal["anchors", "finetune", "finetune+anchors"]
 SplitProtocol = Literal["random", "cross-user", "cross-class", "repetition", "cross-dataset"]
 SPLIT_PROTOCOLS: tuple[str, ...] = get_args(SplitProtocol)
 #: [data] keys a [test_data] table takes from [data] unless it sets them.
@@ -384,10 +388,11 @@ class ResultsTable(Table):
 
 
 class AdaptTable(Table):
-    """``[adapt]``: calibration defaults of the bases this experiment trains (:class:`AdaptOptions` keys)."""
+    """``[adapt]``: calibration defaults of the bases this experiment trains (keys of
+    :class:`myostream.train.adapt.AdaptOptions`)."""
 
-    mode: Literal["anchors", "finetune", "finetune+anchors"] | None = None
-    anchor_weight: NonNegativeNumber | None = None
+    mode: CalibrationMode | None = None
+    anchor_weight: Annotated[float, Ge(0), Le(1)] | None = None
     lda_weight: NonNegativeNumber | None = None
     gain: NonNegativeNumber | None = None
     noise: NonNegativeNumber | None = None
@@ -439,7 +444,7 @@ def parse_experiment(raw: dict[str, Any], path: Path, data_folder: str | None = 
         path=str(path),
         test_data=test_data,
         augment=Augmentation(**file.augment.given()),
-        adapt=_adapt(file.adapt, where),
+        adapt=_adapt(file.adapt),
     )
 
 
@@ -585,15 +590,8 @@ def _check_protocol(p: ProtocolSpec, where: str, test_data: DataSpec | None) -> 
         raise MyostreamError(f"{where}: fold {p.fold} does not exist; there are {p.folds} fold(s) (0..{p.folds - 1}).")
 
 
-def _adapt(t: AdaptTable, where: str) -> dict[str, Any]:
-    from myostream.train.adapt import AdaptOptions  # imports this module's users
-
-    given = dict(sorted(t.given().items()))  # one order in every record, whatever the set's
-    try:
-        AdaptOptions(**given)  # its own checks (an anchor weight above 1, ...)
-    except MyostreamError as exc:
-        raise MyostreamError(f"{where} [adapt]: {exc}") from None
-    return given
+def _adapt(t: AdaptTable) -> dict[str, Any]:
+    return dict(sorted(t.given().items()))  # one order in every record, whatever the set's
 
 
 def _text(t: TextTable, data: DataSpec) -> TextSpec:
