@@ -126,7 +126,7 @@ def test_bad_configs_fail_with_one_sentence(root, tmp_path, capsys):
 
     typo = tmp_path / "typo.toml"
     typo.write_text(good.read_text().replace("[protocol]", "[protocl]"))
-    assert "has unknown key 'protocl'; allowed keys are augment, data," in _fails(["train", str(typo)], capsys)
+    assert "has unknown key 'protocl'; allowed keys are adapt, augment, data," in _fails(["train", str(typo)], capsys)
 
     no_folder = tmp_path / "db1.toml"
     no_folder.write_text('model = "myosem-ninapro-db1"\n[data]\nsource = "ninapro"\nfolder = "/nowhere/db1"\n')
