@@ -841,10 +841,11 @@ def run_db1(folder: Path, work: Path, options: AdaptOptions, say: Say) -> dict[s
     from myostream.train.experiment import load_experiment
 
     recordings = read_ninapro_folder(folder, database="db1", exercises=(1,))
-    folds = load_experiment(DB1_EXPERIMENT, data_folder=str(folder)).protocol
+    protocol = load_experiment(DB1_EXPERIMENT, data_folder=str(folder)).protocol
+    subjects = sorted({r.subject for r in recordings})
     rows: dict[str, Any] = {}
     lda0: dict[str, dict[str, float]] = {}
-    for fold, tested in enumerate(db1_reported_folds(sorted({r.subject for r in recordings}), folds.folds, folds.seed)):
+    for fold, tested in enumerate(db1_reported_folds(subjects, protocol.folds, protocol.seed)):
         exp = _db1_experiment(folder, tested)
         name = f"db1-without-{'-'.join(tested)}"  # the cache says whom its bases never saw
         bases = {
