@@ -592,8 +592,8 @@ def adapt_sessions(
     model = load_checkpoint(checkpoint, device="cpu")
     if options is None:
         options = AdaptOptions.for_model(model, **(settings or {}))
-        if calibration_defaults(model):
-            say(f"calibration defaults of the base: {calibration_defaults(model)} (its experiment's [adapt])")
+        if recorded := calibration_defaults(model):
+            say(f"calibration defaults of the base: {recorded} (its experiment's [adapt])")
     if resample:
         for rate in sorted({r.rate for r in recordings} - {model.config.rate}):
             say(f"resampling the sessions from {rate:g} Hz to the model's {model.config.rate:g} Hz")
